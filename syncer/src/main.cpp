@@ -1,1 +1,48 @@
-int main() { return 0; }
+// The syncer command line: parses flags, hands them to a subcommand, maps failures to exit statuses.
+#include "commands.hpp"
+#include "session.hpp"
+
+#include <iostream>
+#include <map>
+
+int main(int argc, char** argv) {
+    CLI::App app{"syncer: copy and mirror OCI images between registries, byte for byte", "syncer"};
+    app.require_subcommand(1);
+    app.fallthrough(false);
+    std::map<CLI::App*, std::function<int()>> commands;
+    auto add = [&](std::function<int()> run) {
+        commands.emplace(app.get_subcommands({}).back(), std::move(run));
+    };
+    add(syncer::add_copy_command(app));
+    add(syncer::add_inspect_command(app));
+    add(syncer::add_digest_command(app));
+    add(syncer::add_tags_command(app));
+    auto* version = app.add_subcommand("version", "Print syncer's version");
+    commands.emplace(version, [] {
+        std::cout << "syncer " SYNCER_VERSION "\n";
+        return 0;
+    });
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return syncer::exit_usage;
+    }
+    try {
+        for (auto* sub : app.get_subcommands())
+            if (auto it = commands.find(sub); it != commands.end()) return it->second();
+        return syncer::exit_usage;
+    } catch (const syncer::usage_error& e) {
+        std::cerr << "syncer: " << e.what() << "\n";
+        return syncer::exit_usage;
+    } catch (const std::exception& e) {
+        // Only bugs and resource exhaustion get here.
+        std::cerr << "syncer: internal error: " << e.what() << "\n";
+        return syncer::exit_failed;
+    }
+}

@@ -1,0 +1,19 @@
+#pragma once
+// Subcommands: each registers its flags on a CLI11 subcommand and returns the exit status when run.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace syncer {
+
+/// Exit statuses shared by every command.
+enum exit_status : int { exit_ok = 0, exit_failed = 1, exit_usage = 2 };
+
+/// Sets up `copy` on `app`; the returned function runs it after parsing.
+std::function<int()> add_copy_command(CLI::App& app);
+/// `inspect`, `digest` and `tags`.
+std::function<int()> add_inspect_command(CLI::App& app);
+std::function<int()> add_digest_command(CLI::App& app);
+std::function<int()> add_tags_command(CLI::App& app);
+
+} // namespace syncer

@@ -1,0 +1,121 @@
+// `syncer copy SRC DST`: flags -> copy_options -> libregistry::copy_image.
+#include "commands.hpp"
+#include "progress.hpp"
+#include "session.hpp"
+
+#include <libregistry/copy.hpp>
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+
+namespace syncer {
+
+namespace asio = boost::asio;
+using namespace libregistry;
+
+namespace {
+
+struct copy_flags {
+    std::string source;
+    std::string destination;
+    endpoint_flags src;
+    endpoint_flags dst;
+    std::string auth_file;
+    std::vector<std::string> platforms;
+    int retry_times = 3;
+    std::size_t jobs = 6;
+    bool quiet = false;
+    bool force = false;
+};
+
+void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string& prefix,
+                        const std::string& side) {
+    cmd.add_option("--" + prefix + "-creds", flags.creds, "USER[:PASS] for the " + side + " registry");
+    cmd.add_flag("--" + prefix + "-tls-verify{true}", flags.tls_verify,
+                 "Verify the " + side + " registry's TLS certificate (=false also allows plain HTTP)");
+    cmd.add_option("--" + prefix + "-cert-dir", flags.cert_dir,
+                   "Directory with ca.crt / *.crt CAs and *.cert + *.key client certificates for the " +
+                       side);
+}
+
+int run_copy(const copy_flags& f) {
+    auto from = parse_cli_reference(f.source, "invalid source reference");
+    auto to = parse_cli_reference(f.destination, "invalid destination reference");
+    copy_options options;
+    options.jobs = std::max<std::size_t>(f.jobs, 1);
+    options.blob_retries = f.retry_times;
+    options.force = f.force;
+    for (const auto& text : f.platforms) {
+        auto p = parse_platform(text);
+        if (!p) throw usage_error(fmt::format("--platform {}: {}", text, p.error().message));
+        options.platforms.push_back(*p);
+    }
+    auto src_flags = f.src;
+    auto dst_flags = f.dst;
+    if (!f.auth_file.empty()) {
+        if (src_flags.auth_file.empty()) src_flags.auth_file = f.auth_file;
+        if (dst_flags.auth_file.empty()) dst_flags.auth_file = f.auth_file;
+    }
+
+    session s(f.retry_times);
+    auto& source = s.open(from.registry, src_flags);
+    auto& destination = s.open(to.registry, dst_flags);
+    progress out(f.quiet, progress::stderr_is_terminal());
+    options.on_event = [&out](const copy_event& e) { out.on_event(e); };
+    if (!options.platforms.empty())
+        out.line(
+            "Note: --platform rewrites the index, so the destination index digest differs from the source's");
+
+    return s.run([&]() -> asio::awaitable<int> {
+        auto r = co_await copy_image(source, from, destination, to, options);
+        out.finish();
+        if (!r) {
+            std::cerr << "syncer copy: " << r.error().message << "\n";
+            co_return exit_failed;
+        }
+        const auto& st = *r;
+        if (!f.quiet) {
+            if (st.up_to_date)
+                std::cerr << fmt::format("{} is already up to date at {} ({})\n", from.str(), to.str(),
+                                         st.manifest_digest.str());
+            else
+                std::cerr << fmt::format(
+                    "Copied {} to {}: {} ({} blobs uploaded, {} mounted, {} already present, "
+                    "{} sent, {} manifests, {:.1f} s)\n",
+                    from.str(), to.str(), st.manifest_digest.str(), st.blobs_uploaded, st.blobs_mounted,
+                    st.blobs_skipped, human_bytes(double(st.bytes_sent)), st.manifests_pushed,
+                    st.duration.count() / 1000.0);
+        }
+        co_return exit_ok;
+    });
+}
+
+} // namespace
+
+std::function<int()> add_copy_command(CLI::App& app) {
+    auto flags = std::make_shared<copy_flags>();
+    auto* cmd =
+        app.add_subcommand("copy", "Copy an image (manifest, index and blobs) from one registry to another");
+    cmd->add_option("SOURCE", flags->source, "Source image: [docker://]host/repo:tag or @digest")->required();
+    cmd->add_option("DESTINATION", flags->destination,
+                    "Destination image: [docker://]host/repo[:tag|@digest]")
+        ->required();
+    add_endpoint_flags(*cmd, flags->src, "src", "source");
+    add_endpoint_flags(*cmd, flags->dst, "dest", "destination");
+    cmd->add_option("--authfile", flags->auth_file,
+                    "Docker config.json / containers auth.json with credentials");
+    cmd->add_option("--src-authfile", flags->src.auth_file, "Auth file for the source only");
+    cmd->add_option("--dest-authfile", flags->dst.auth_file, "Auth file for the destination only");
+    cmd->add_option("--platform", flags->platforms,
+                    "Keep only os/arch[/variant] from an index (repeatable); the index digest changes");
+    cmd->add_option("--retry-times", flags->retry_times, "Retries per request and per blob")
+        ->check(CLI::Range(0, 100));
+    cmd->add_option("--jobs,-j", flags->jobs, "Blobs copied in parallel")->check(CLI::Range(1, 256));
+    cmd->add_flag("--force", flags->force, "Push manifests even when the destination already has the digest");
+    cmd->add_flag("--quiet,-q", flags->quiet, "Print nothing but errors");
+    return [flags] { return run_copy(*flags); };
+}
+
+} // namespace syncer

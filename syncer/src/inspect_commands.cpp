@@ -1,0 +1,121 @@
+// `syncer inspect`, `syncer digest`, `syncer tags`: read-only queries.
+#include "commands.hpp"
+#include "session.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <memory>
+
+namespace syncer {
+
+namespace asio = boost::asio;
+using namespace libregistry;
+
+namespace {
+
+struct query_flags {
+    std::string target;
+    endpoint_flags endpoint;
+    bool raw = false;
+    int retry_times = 3;
+};
+
+void add_query_flags(CLI::App& cmd, query_flags& f) {
+    cmd.add_option("--creds", f.endpoint.creds, "USER[:PASS] for the registry");
+    cmd.add_flag("--tls-verify{true}", f.endpoint.tls_verify,
+                 "Verify the registry's TLS certificate (=false also allows plain HTTP)");
+    cmd.add_option("--cert-dir", f.endpoint.cert_dir,
+                   "Directory with CA certificates and client certificates");
+    cmd.add_option("--authfile", f.endpoint.auth_file, "Docker config.json / containers auth.json");
+    cmd.add_option("--retry-times", f.retry_times, "Retries per request")->check(CLI::Range(0, 100));
+}
+
+int fail(const std::string& command, const error& e) {
+    std::cerr << "syncer " << command << ": " << e.message << "\n";
+    return exit_failed;
+}
+
+int run_inspect(const query_flags& f) {
+    auto ref = parse_cli_reference(f.target, "invalid reference");
+    session s(f.retry_times);
+    auto& reg = s.open(ref.registry, f.endpoint);
+    return s.run([&]() -> asio::awaitable<int> {
+        auto m = co_await reg.get_manifest(ref.repository, ref.identifier());
+        if (!m) co_return fail("inspect", m.error());
+        if (f.raw) {
+            std::cout << m->bytes;
+            std::cout.flush();
+            co_return exit_ok;
+        }
+        nlohmann::ordered_json out;
+        out["name"] = ref.name();
+        out["digest"] = m->digest.str();
+        out["mediaType"] = m->media_type;
+        out["size"] = m->bytes.size();
+        out["manifest"] = nlohmann::ordered_json::parse(m->bytes, nullptr, false);
+        std::cout << out.dump(2) << "\n";
+        co_return exit_ok;
+    });
+}
+
+int run_digest(const query_flags& f) {
+    auto ref = parse_cli_reference(f.target, "invalid reference");
+    session s(f.retry_times);
+    auto& reg = s.open(ref.registry, f.endpoint);
+    return s.run([&]() -> asio::awaitable<int> {
+        auto d = co_await reg.head_manifest(ref.repository, ref.identifier());
+        if (!d) co_return fail("digest", d.error());
+        if (!*d) {
+            std::cerr << fmt::format("syncer digest: {} not found\n", ref.str());
+            co_return exit_failed;
+        }
+        std::cout << (*d)->digest.str() << "\n";
+        co_return exit_ok;
+    });
+}
+
+int run_tags(const query_flags& f) {
+    auto ref = parse_repository(f.target);
+    if (!ref) throw usage_error(fmt::format("invalid repository: {}", ref.error().message));
+    session s(f.retry_times);
+    auto& reg = s.open(ref->registry, f.endpoint);
+    return s.run([&]() -> asio::awaitable<int> {
+        auto tags = co_await reg.list_tags(ref->repository);
+        if (!tags) co_return fail("tags", tags.error());
+        for (const auto& t : *tags)
+            std::cout << t << "\n";
+        co_return exit_ok;
+    });
+}
+
+} // namespace
+
+std::function<int()> add_inspect_command(CLI::App& app) {
+    auto flags = std::make_shared<query_flags>();
+    auto* cmd = app.add_subcommand("inspect", "Show an image's manifest or index and its digest");
+    cmd->add_option("IMAGE", flags->target, "[docker://]host/repo:tag or @digest")->required();
+    cmd->add_flag("--raw", flags->raw, "Print the manifest's exact bytes only");
+    add_query_flags(*cmd, *flags);
+    return [flags] { return run_inspect(*flags); };
+}
+
+std::function<int()> add_digest_command(CLI::App& app) {
+    auto flags = std::make_shared<query_flags>();
+    auto* cmd =
+        app.add_subcommand("digest", "Print the digest of an image's manifest or index (one HEAD request)");
+    cmd->add_option("IMAGE", flags->target, "[docker://]host/repo:tag")->required();
+    add_query_flags(*cmd, *flags);
+    return [flags] { return run_digest(*flags); };
+}
+
+std::function<int()> add_tags_command(CLI::App& app) {
+    auto flags = std::make_shared<query_flags>();
+    auto* cmd = app.add_subcommand("tags", "List a repository's tags, one per line");
+    cmd->add_option("REPOSITORY", flags->target, "[docker://]host/repo")->required();
+    add_query_flags(*cmd, *flags);
+    return [flags] { return run_tags(*flags); };
+}
+
+} // namespace syncer
