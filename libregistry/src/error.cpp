@@ -1,6 +1,7 @@
 #include "libregistry/error.hpp"
 
 #include <array>
+#include <ostream>
 #include <stdexcept>
 #include <utility>
 
@@ -95,6 +96,10 @@ bool is_retryable(boost::system::error_code ec) noexcept {
 
 error make_error(errc code, std::string message, int http_status) {
     return error{make_error_code(code), std::move(message), http_status, std::nullopt};
+}
+
+std::ostream& operator<<(std::ostream& os, const error& e) {
+    return os << (e.message.empty() ? e.code.message() : e.message);
 }
 
 void throw_exception_from_error(const error& e, const boost::source_location&) {

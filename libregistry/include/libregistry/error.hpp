@@ -8,6 +8,7 @@
 #include <boost/system/result.hpp>
 
 #include <chrono>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,6 +74,9 @@ struct error {
 };
 
 error make_error(errc code, std::string message, int http_status = 0);
+
+/// Prints the message (for logs and test output).
+std::ostream& operator<<(std::ostream& os, const error& e);
 
 /// Lets boost::system::result<T, error>::value() throw a readable exception.
 [[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);

@@ -1,0 +1,148 @@
+#include "memory_registry.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace libregistry::testing {
+
+namespace asio = boost::asio;
+
+namespace {
+
+class string_reader final : public blob_reader {
+public:
+    explicit string_reader(std::string bytes) : bytes_(std::move(bytes)) {}
+    asio::awaitable<result<std::size_t>> read(std::span<std::byte> buffer) override {
+        auto n = std::min(buffer.size(), bytes_.size() - offset_);
+        std::memcpy(buffer.data(), bytes_.data() + offset_, n);
+        offset_ += n;
+        co_return n;
+    }
+
+private:
+    std::string bytes_;
+    std::size_t offset_ = 0;
+};
+
+} // namespace
+
+digest memory_registry::add_blob(const std::string& repository, const std::string& bytes) {
+    auto d = digest_of(bytes);
+    blob_bytes_[d] = bytes;
+    repos_[repository].blobs.insert(d);
+    return d;
+}
+
+manifest memory_registry::add_manifest(const std::string& repository, const std::string& bytes,
+                                       const std::string& tag) {
+    auto m = parse_manifest(bytes).value();
+    repos_[repository].manifests[m.digest.str()] = m;
+    if (!tag.empty()) repos_[repository].tags[tag] = m.digest.str();
+    return m;
+}
+
+bool memory_registry::has_manifest(const std::string& repository, const std::string& ref) const {
+    auto r = repos_.find(repository);
+    if (r == repos_.end()) return false;
+    return r->second.tags.count(ref) || r->second.manifests.count(ref);
+}
+
+bool memory_registry::has_blob_in(const std::string& repository, const digest& d) const {
+    auto r = repos_.find(repository);
+    return r != repos_.end() && r->second.blobs.count(d);
+}
+
+asio::awaitable<result<std::optional<descriptor>>> memory_registry::head_manifest(std::string repository,
+                                                                                  std::string ref) {
+    ++manifest_heads;
+    auto& r = repos_[repository];
+    auto key = r.tags.count(ref) ? r.tags[ref] : ref;
+    auto it = r.manifests.find(key);
+    if (it == r.manifests.end()) co_return std::optional<descriptor>{};
+    co_return std::optional<descriptor>{it->second.as_descriptor()};
+}
+
+asio::awaitable<result<manifest>> memory_registry::get_manifest(std::string repository, std::string ref) {
+    ++manifest_gets;
+    auto& r = repos_[repository];
+    auto key = r.tags.count(ref) ? r.tags[ref] : ref;
+    auto it = r.manifests.find(key);
+    if (it == r.manifests.end())
+        co_return make_error(errc::manifest_unknown, "manifest unknown: " + ref, 404);
+    co_return it->second;
+}
+
+asio::awaitable<result<digest>> memory_registry::put_manifest(std::string repository, std::string ref,
+                                                              manifest m) {
+    auto& r = repos_[repository];
+    // Like the distribution registry: a manifest whose blobs or children are missing is refused.
+    for (const auto& b : m.blobs())
+        if (!r.blobs.count(b.digest))
+            co_return make_error(errc::manifest_blob_unknown, "blob unknown " + b.digest.str());
+    for (const auto& c : m.manifests)
+        if (!r.manifests.count(c.digest.str()))
+            co_return make_error(errc::manifest_blob_unknown, "child unknown " + c.digest.str());
+    log.push_back("manifest " + repository + " " + ref);
+    r.manifests[m.digest.str()] = m;
+    if (ref.find(':') == std::string::npos) r.tags[ref] = m.digest.str();
+    co_return m.digest;
+}
+
+asio::awaitable<result<bool>> memory_registry::has_blob(std::string repository, digest d) {
+    co_return has_blob_in(repository, d);
+}
+
+asio::awaitable<result<std::unique_ptr<blob_reader>>> memory_registry::get_blob(std::string repository,
+                                                                                descriptor desc) {
+    ++blob_gets;
+    if (!has_blob_in(repository, desc.digest)) co_return make_error(errc::blob_unknown, "blob unknown", 404);
+    auto bytes = blob_bytes_[desc.digest];
+    if (corrupt.count(desc.digest) && !bytes.empty()) bytes.back() = static_cast<char>(bytes.back() ^ 1);
+    co_return std::unique_ptr<blob_reader>(std::make_unique<string_reader>(std::move(bytes)));
+}
+
+asio::awaitable<result<std::optional<upload_session>>>
+memory_registry::start_upload(std::string repository, std::optional<digest> d,
+                              std::optional<std::string> mount_from) {
+    if (d && mount_from && has_blob_in(*mount_from, *d)) {
+        repos_[repository].blobs.insert(*d);
+        log.push_back("mount " + repository + " " + d->str());
+        co_return std::optional<upload_session>{};
+    }
+    upload_session s;
+    s.repository = repository;
+    s.location = "/upload/" + std::to_string(++sessions_);
+    co_return std::optional<upload_session>{s};
+}
+
+asio::awaitable<result<void>> memory_registry::finish_upload(upload_session session, descriptor desc,
+                                                             blob_reader& reader) {
+    std::string bytes;
+    std::array<std::byte, 7> chunk{};
+    for (;;) {
+        auto n = co_await reader.read(chunk);
+        if (!n) co_return n.error();
+        if (*n == 0) break;
+        bytes.append(reinterpret_cast<const char*>(chunk.data()), *n);
+    }
+    if (digest_of(bytes) != desc.digest) co_return make_error(errc::digest_invalid, "digest invalid", 400);
+    blob_bytes_[desc.digest] = bytes;
+    repos_[session.repository].blobs.insert(desc.digest);
+    log.push_back("blob " + session.repository + " " + desc.digest.str());
+    co_return result<void>{};
+}
+
+asio::awaitable<void> memory_registry::cancel_upload(upload_session) {
+    co_return;
+}
+
+asio::awaitable<result<std::vector<std::string>>> memory_registry::list_tags(std::string repository) {
+    auto it = repos_.find(repository);
+    if (it == repos_.end()) co_return make_error(errc::name_unknown, "repository unknown", 404);
+    std::vector<std::string> out;
+    for (const auto& [tag, d] : it->second.tags)
+        out.push_back(tag);
+    co_return out;
+}
+
+} // namespace libregistry::testing

@@ -1,0 +1,65 @@
+#pragma once
+// An in-memory `registry` for unit tests of the copy engine and the sync runner: no network, every write
+// logged in order, and switches to make blobs come back corrupt.
+#include <libregistry/registry.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace libregistry::testing {
+
+class memory_registry final : public registry {
+public:
+    explicit memory_registry(std::string name) : name_(std::move(name)) {}
+
+    /// Test setup: store a blob / a manifest (under its digest and, if given, a tag).
+    digest add_blob(const std::string& repository, const std::string& bytes);
+    manifest add_manifest(const std::string& repository, const std::string& bytes,
+                          const std::string& tag = {});
+
+    /// Every write, in order: "blob REPO DIGEST", "mount REPO DIGEST", "manifest REPO REF".
+    std::vector<std::string> log;
+    /// Counters of reads.
+    int manifest_gets = 0;
+    int manifest_heads = 0;
+    int blob_gets = 0;
+    /// Blobs served with their last byte flipped.
+    std::set<digest> corrupt;
+
+    bool has_manifest(const std::string& repository, const std::string& ref) const;
+    bool has_blob_in(const std::string& repository, const digest& d) const;
+
+    std::string name() const override { return name_; }
+    boost::asio::awaitable<result<std::optional<descriptor>>> head_manifest(std::string repository,
+                                                                            std::string ref) override;
+    boost::asio::awaitable<result<manifest>> get_manifest(std::string repository, std::string ref) override;
+    boost::asio::awaitable<result<digest>> put_manifest(std::string repository, std::string ref,
+                                                        manifest m) override;
+    boost::asio::awaitable<result<bool>> has_blob(std::string repository, digest d) override;
+    boost::asio::awaitable<result<std::unique_ptr<blob_reader>>> get_blob(std::string repository,
+                                                                          descriptor desc) override;
+    boost::asio::awaitable<result<std::optional<upload_session>>>
+    start_upload(std::string repository, std::optional<digest> d,
+                 std::optional<std::string> mount_from) override;
+    boost::asio::awaitable<result<void>> finish_upload(upload_session session, descriptor desc,
+                                                       blob_reader& reader) override;
+    boost::asio::awaitable<void> cancel_upload(upload_session session) override;
+    boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
+
+private:
+    struct repo {
+        std::map<std::string, std::string> tags;   ///< tag -> digest
+        std::map<std::string, manifest> manifests; ///< digest -> manifest
+        std::set<digest> blobs;
+    };
+    std::string name_;
+    std::map<std::string, repo> repos_;
+    std::map<digest, std::string> blob_bytes_;
+    int sessions_ = 0;
+};
+
+} // namespace libregistry::testing

@@ -1,0 +1,185 @@
+#include "memory_registry.hpp"
+
+#include <libregistry/copy.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+using namespace libregistry;
+using libregistry::testing::memory_registry;
+namespace asio = boost::asio;
+
+namespace {
+
+template <class T>
+T run(asio::awaitable<T> task) {
+    asio::io_context io;
+    std::optional<T> out;
+    asio::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
+        if (e) std::rethrow_exception(e);
+        out = std::move(value);
+    });
+    io.run();
+    return std::move(*out);
+}
+
+std::string descriptor_json(std::string_view media_type, const digest& d, std::size_t size,
+                            std::string_view extra = {}) {
+    return fmt::format(R"({{"mediaType":"{}","digest":"{}","size":{}{}}})", media_type, d.str(), size, extra);
+}
+
+// Seeds `repo` with an OCI image of the given layer contents; returns its manifest.
+manifest add_image(memory_registry& reg, const std::string& repo, const std::vector<std::string>& layers,
+                   const std::string& tag = {}) {
+    std::string config = fmt::format(R"({{"architecture":"amd64","os":"linux","layers":{}}})", layers.size());
+    auto config_digest = reg.add_blob(repo, config);
+    std::string layer_json;
+    for (const auto& l : layers) {
+        auto d = reg.add_blob(repo, l);
+        if (!layer_json.empty()) layer_json += ",";
+        layer_json += descriptor_json("application/vnd.oci.image.layer.v1.tar+gzip", d, l.size());
+    }
+    auto bytes = fmt::format(
+        R"({{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}]}})", media_types::oci_manifest,
+        descriptor_json("application/vnd.oci.image.config.v1+json", config_digest, config.size()),
+        layer_json);
+    return reg.add_manifest(repo, bytes, tag);
+}
+
+manifest add_index(memory_registry& reg, const std::string& repo,
+                   const std::vector<std::pair<manifest, std::string>>& children, const std::string& tag) {
+    std::string entries;
+    for (const auto& [m, plat] : children) {
+        auto slash = plat.find('/');
+        if (!entries.empty()) entries += ",";
+        entries += descriptor_json(m.media_type, m.digest, m.bytes.size(),
+                                   fmt::format(R"(,"platform":{{"os":"{}","architecture":"{}"}})",
+                                               plat.substr(0, slash), plat.substr(slash + 1)));
+    }
+    auto bytes = fmt::format(R"({{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}})",
+                             media_types::oci_index, entries);
+    return reg.add_manifest(repo, bytes, tag);
+}
+
+reference image(const std::string& text) {
+    return parse_reference(text).value();
+}
+
+std::ptrdiff_t position(const std::vector<std::string>& log, const std::string& entry) {
+    auto it = std::find(log.begin(), log.end(), entry);
+    REQUIRE_MESSAGE(it != log.end(), "missing log entry: " << entry);
+    return it - log.begin();
+}
+
+} // namespace
+
+TEST_CASE("an image arrives with the same digest, blobs before the manifest") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto m = add_image(src, "app", {"layer-one", "layer-two"}, "1.0");
+    auto stats =
+        run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/mirror/app"), {})).value();
+    CHECK(stats.manifest_digest == m.digest);
+    CHECK(stats.blobs_uploaded == 3);
+    CHECK(stats.manifests_pushed == 1);
+    CHECK(dst.has_manifest("mirror/app", "1.0"));
+    auto tag_at = position(dst.log, "manifest mirror/app 1.0");
+    for (const auto& b : m.blobs())
+        CHECK(position(dst.log, "blob mirror/app " + b.digest.str()) < tag_at);
+}
+
+TEST_CASE("a second copy writes nothing and fetches no manifest") {
+    memory_registry src("src.example"), dst("dst.example");
+    add_image(src, "app", {"a", "b"}, "1.0");
+    run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), {})).value();
+    auto writes = dst.log.size();
+    src.manifest_gets = 0;
+    auto again =
+        run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), {})).value();
+    CHECK(again.up_to_date);
+    CHECK(dst.log.size() == writes);
+    CHECK(src.manifest_gets == 0);
+    CHECK(src.blob_gets == 3);
+}
+
+TEST_CASE("an index is pushed after its children, shared layers travel once") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto amd = add_image(src, "multi", {"shared-base", "amd64-only"});
+    auto arm = add_image(src, "multi", {"shared-base", "arm64-only"});
+    auto index = add_index(src, "multi", {{amd, "linux/amd64"}, {arm, "linux/arm64"}}, "latest");
+    auto stats =
+        run(copy_image(src, image("src.example/multi:latest"), dst, image("dst.example/multi:latest"), {}))
+            .value();
+    CHECK(stats.manifest_digest == index.digest);
+    CHECK(stats.manifests_pushed == 3);
+    auto shared = digest_of("shared-base").str();
+    CHECK(std::count(dst.log.begin(), dst.log.end(), "blob multi " + shared) == 1);
+    auto index_at = position(dst.log, "manifest multi latest");
+    CHECK(position(dst.log, "manifest multi " + amd.digest.str()) < index_at);
+    CHECK(position(dst.log, "manifest multi " + arm.digest.str()) < index_at);
+}
+
+TEST_CASE("a platform filter keeps matching children and changes the index digest") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto amd = add_image(src, "multi", {"base", "amd"});
+    auto arm = add_image(src, "multi", {"base", "arm"});
+    auto index = add_index(src, "multi", {{amd, "linux/amd64"}, {arm, "linux/arm64"}}, "v1");
+    copy_options options;
+    options.platforms = {parse_platform("linux/arm64").value()};
+    auto stats =
+        run(copy_image(src, image("src.example/multi:v1"), dst, image("dst.example/multi:v1"), options))
+            .value();
+    CHECK(stats.filtered);
+    CHECK(stats.manifest_digest != index.digest);
+    CHECK(dst.has_manifest("multi", arm.digest.str()));
+    CHECK_FALSE(dst.has_manifest("multi", amd.digest.str()));
+    CHECK_FALSE(dst.has_blob_in("multi", digest_of("amd")));
+}
+
+TEST_CASE("within one registry, blobs are mounted from the source repository") {
+    memory_registry reg("one.example");
+    auto m = add_image(reg, "team/app", {"x", "y"}, "2.0");
+    auto stats =
+        run(copy_image(reg, image("one.example/team/app:2.0"), reg, image("one.example/archive/app:2.0"), {}))
+            .value();
+    CHECK(stats.blobs_mounted == 3);
+    CHECK(stats.blobs_uploaded == 0);
+    CHECK(position(reg.log, "mount archive/app " + m.config->digest.str()) >= 0);
+}
+
+TEST_CASE("a corrupt blob fails the copy and the tag is never written") {
+    memory_registry src("src.example"), dst("dst.example");
+    add_image(src, "app", {"good", "bad"}, "1.0");
+    src.corrupt.insert(digest_of("bad"));
+    copy_options options;
+    options.blob_retries = 1;
+    auto r = run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), options));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message.find("src.example/app:1.0") != std::string::npos);
+    CHECK_FALSE(dst.has_manifest("app", "1.0"));
+}
+
+TEST_CASE("a missing source tag is reported with the image name") {
+    memory_registry src("src.example"), dst("dst.example");
+    add_image(src, "app", {"a"}, "1.0");
+    auto r = run(copy_image(src, image("src.example/app:nope"), dst, image("dst.example/app"), {}));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::manifest_unknown);
+    CHECK(r.error().message.find("src.example/app:nope not found") != std::string::npos);
+}
+
+TEST_CASE("a source by digest goes to a destination tag, and a wrong destination digest is refused") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto m = add_image(src, "app", {"a"}, "1.0");
+    auto by_digest = image("src.example/app@" + m.digest.str());
+    auto stats = run(copy_image(src, by_digest, dst, image("dst.example/app:pinned"), {})).value();
+    CHECK(stats.manifest_digest == m.digest);
+    CHECK(dst.has_manifest("app", "pinned"));
+    auto other = digest_of("something else");
+    auto r = run(copy_image(src, by_digest, dst, image("dst.example/app@" + other.str()), {}));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::invalid_argument);
+}

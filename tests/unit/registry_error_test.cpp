@@ -1,0 +1,79 @@
+#include <libregistry/registry_error.hpp>
+#include <libregistry/retry.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace libregistry;
+using namespace std::chrono_literals;
+
+TEST_CASE("registry error bodies become codes and readable messages") {
+    struct row {
+        int status;
+        std::string body;
+        errc code;
+        std::string expected;
+    };
+    std::vector<row> rows{
+        {404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]})",
+         errc::manifest_unknown, "MANIFEST_UNKNOWN: manifest unknown ({\"Tag\":\"x\"})"},
+        {404, "", errc::not_found, "registry answered 404 Not Found"},
+        {401, R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})",
+         errc::unauthorized, "check the credentials"},
+        {403, R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})",
+         errc::denied, "lack permission"},
+        {429, "<html><body><h1>Too Many Requests</h1></body></html>", errc::too_many_requests,
+         "HTML page: Too Many Requests"},
+        {503, "upstream connect error", errc::server_error,
+         "503 Service Unavailable: upstream connect error"},
+        {400, R"({"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match"}]})",
+         errc::digest_invalid, "DIGEST_INVALID"},
+        {400, R"({"errors":"not a list"})", errc::bad_response,
+         "400 Bad Request: {\"errors\":\"not a list\"}"},
+        {500, std::string(1000, 'x'), errc::server_error, "..."},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.body);
+        auto e = registry_error(r.status, r.body, "", "GET https://reg.example/v2/a/manifests/b");
+        CHECK(e.code == r.code);
+        CHECK(e.http_status == r.status);
+        CHECK(e.message.find("GET https://reg.example/v2/a/manifests/b") == 0);
+        CHECK(e.message.find(r.expected) != std::string::npos);
+        CHECK(e.message.size() < 600);
+    }
+}
+
+TEST_CASE("Retry-After in seconds and as an HTTP date") {
+    auto now = std::chrono::system_clock::from_time_t(1445412480); // Wed, 21 Oct 2015 07:28:00 GMT
+    CHECK(parse_retry_after("120", now) == std::chrono::milliseconds(120s));
+    CHECK(parse_retry_after(" 3 ", now) == std::chrono::milliseconds(3s));
+    CHECK(parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now) == std::chrono::milliseconds(30s));
+    CHECK(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now) == std::chrono::milliseconds(0));
+    CHECK(parse_retry_after("99999999", now) == std::chrono::milliseconds(10min));
+    CHECK_FALSE(parse_retry_after("", now));
+    CHECK_FALSE(parse_retry_after("soon", now));
+    CHECK_FALSE(parse_retry_after("-5", now));
+}
+
+TEST_CASE("a 429 carries the server's Retry-After") {
+    auto e = registry_error(429, "", "7", "HEAD x");
+    REQUIRE(e.retry_after);
+    CHECK(*e.retry_after == std::chrono::milliseconds(7s));
+    CHECK(e.retryable());
+}
+
+TEST_CASE("backoff grows, is capped, and yields to a longer Retry-After") {
+    retry_policy p;
+    p.base_delay = 100ms;
+    p.max_delay = 1s;
+    CHECK(backoff_delay(p, 1, std::nullopt, 0.0) == 50ms);
+    CHECK(backoff_delay(p, 1, std::nullopt, 0.999) < 100ms);
+    CHECK(backoff_delay(p, 3, std::nullopt, 0.0) == 200ms);
+    CHECK(backoff_delay(p, 30, std::nullopt, 0.999) <= 1s);
+    CHECK(backoff_delay(p, 1, 5s, 0.5) == 5s);
+    CHECK(backoff_delay(p, 4, 1ms, 0.0) == 400ms);
+    for (int i = 0; i < 100; ++i) {
+        auto j = jitter();
+        CHECK(j >= 0.0);
+        CHECK(j < 1.0);
+    }
+}
