@@ -1,0 +1,96 @@
+#include "libregistry/platform.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace libregistry;
+
+namespace {
+
+platform make(std::string os, std::string arch, std::string variant = {}) {
+    return platform{std::move(os), std::move(arch), std::move(variant), {}};
+}
+
+} // namespace
+
+TEST_CASE("parse_platform: valid") {
+    struct valid_case {
+        std::string text;
+        platform expected;
+        std::string str;
+    };
+    const valid_case cases[] = {
+        {"linux/amd64", make("linux", "amd64"), "linux/amd64"},
+        {"linux/arm64/v8", make("linux", "arm64", "v8"), "linux/arm64/v8"},
+        {"linux/arm/v7", make("linux", "arm", "v7"), "linux/arm/v7"},
+        {"windows/amd64", make("windows", "amd64"), "windows/amd64"},
+        {"Linux/AMD64", make("linux", "amd64"), "linux/amd64"},
+        {"linux/x86_64", make("linux", "x86_64"), "linux/x86_64"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.text);
+        const auto p = parse_platform(c.text);
+        REQUIRE(p.has_value());
+        CHECK(*p == c.expected);
+        CHECK(p->str() == c.str);
+    }
+}
+
+TEST_CASE("parse_platform: invalid") {
+    for (const std::string text : {"", "linux", "linux/", "/amd64", "linux//v7", "linux/arm/v7/extra",
+                                   "linux/amd64/", "linux/amd 64", "linux/amd64,linux/arm64"}) {
+        CAPTURE(text);
+        const auto p = parse_platform(text);
+        REQUIRE(p.has_error());
+        CHECK(p.error().code == errc::invalid_argument);
+        CHECK(p.error().message.find("invalid platform \"" + text + "\"") == 0);
+        CHECK(p.error().message.find("os/arch[/variant]") != std::string::npos);
+    }
+}
+
+TEST_CASE("platform_matches") {
+    struct match_case {
+        platform filter;
+        platform candidate;
+        bool expected;
+    };
+    const match_case cases[] = {
+        {make("linux", "amd64"), make("linux", "amd64"), true},
+        {make("linux", "amd64"), make("linux", "arm64"), false},
+        {make("linux", "amd64"), make("windows", "amd64"), false},
+        {make("linux", "x86_64"), make("linux", "amd64"), true},
+        {make("linux", "amd64"), make("linux", "x86_64"), true},
+        {make("linux", "aarch64"), make("linux", "arm64", "v8"), true},
+        {make("linux", "arm64"), make("linux", "aarch64"), true},
+        {make("linux", "arm64", "v8"), make("linux", "arm64"), true},
+        {make("linux", "arm64"), make("linux", "arm64", "v8"), true},
+        {make("linux", "arm64", "v8"), make("linux", "arm64", "v8"), true},
+        {make("linux", "arm64", "v9"), make("linux", "arm64"), false},
+        {make("linux", "arm"), make("linux", "arm", "v7"), true},
+        {make("linux", "arm", "v7"), make("linux", "arm", "v7"), true},
+        {make("linux", "arm", "v7"), make("linux", "arm", "v6"), false},
+        {make("linux", "arm", "v7"), make("linux", "arm"), false},
+        {make("linux", "amd64", "v3"), make("linux", "amd64"), false},
+        {make("linux", "amd64"), make("unknown", "unknown"), false},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.filter.str());
+        CAPTURE(c.candidate.str());
+        CHECK(platform_matches(c.filter, c.candidate) == c.expected);
+    }
+}
+
+TEST_CASE("platform_matches ignores os.version") {
+    auto candidate = make("windows", "amd64");
+    candidate.os_version = "10.0.20348.2340";
+    CHECK(platform_matches(make("windows", "amd64"), candidate));
+}
+
+TEST_CASE("platform_matches_any") {
+    const std::vector<platform> filters{make("linux", "amd64"), make("linux", "arm64")};
+    CHECK(platform_matches_any(filters, make("linux", "arm64", "v8")));
+    CHECK(platform_matches_any(filters, make("linux", "amd64")));
+    CHECK_FALSE(platform_matches_any(filters, make("linux", "s390x")));
+    CHECK_FALSE(platform_matches_any({}, make("linux", "amd64")));
+}
