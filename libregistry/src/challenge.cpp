@@ -1,1 +1,222 @@
-// implementation pending
+#include "libregistry/challenge.hpp"
+
+#include <fmt/format.h>
+
+namespace libregistry {
+namespace {
+
+// RFC 9110 section 5.6.2: tchar.
+bool is_tchar(char c) noexcept {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+// RFC 7235 section 2.1: token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+bool is_token68_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+char to_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        c = to_lower(c);
+    return out;
+}
+
+class parser {
+public:
+    explicit parser(std::string_view text) : text_(text) {}
+
+    result<std::vector<challenge>> run() {
+        std::vector<challenge> out;
+        // RFC 9110 section 5.6.1: list recipients accept and ignore empty elements ("a, , b").
+        skip_list_separators();
+        if (at_end()) return fail("no challenge in the header");
+        while (!at_end()) {
+            auto c = parse_challenge();
+            if (!c) return c.error();
+            out.push_back(std::move(*c));
+            skip_list_separators();
+        }
+        return out;
+    }
+
+private:
+    std::string_view text_;
+    std::size_t pos_ = 0;
+
+    bool at_end() const noexcept { return pos_ >= text_.size(); }
+    char peek(std::size_t ahead = 0) const noexcept {
+        return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
+    }
+
+    error fail(std::string_view what) const {
+        return make_error(errc::bad_response,
+                          fmt::format("malformed WWW-Authenticate header: {} (at offset {})", what, pos_));
+    }
+
+    void skip_ows() noexcept {
+        while (!at_end() && (peek() == ' ' || peek() == '\t'))
+            ++pos_;
+    }
+
+    void skip_list_separators() noexcept {
+        while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == ','))
+            ++pos_;
+    }
+
+    std::string_view take_token() noexcept {
+        const auto start = pos_;
+        while (!at_end() && is_tchar(peek()))
+            ++pos_;
+        return text_.substr(start, pos_ - start);
+    }
+
+    // True when the text at pos_ is `token BWS "="`, i.e. an auth-param rather than the next challenge's
+    // scheme.
+    bool at_auth_param() const noexcept {
+        auto i = pos_;
+        const auto start = i;
+        while (i < text_.size() && is_tchar(text_[i]))
+            ++i;
+        if (i == start) return false;
+        while (i < text_.size() && (text_[i] == ' ' || text_[i] == '\t'))
+            ++i;
+        return i < text_.size() && text_[i] == '=';
+    }
+
+    // A token68 must fill the rest of the list element, which tells it apart from `name=value`.
+    bool try_token68() noexcept {
+        auto i = pos_;
+        const auto start = i;
+        while (i < text_.size() && is_token68_char(text_[i]))
+            ++i;
+        if (i == start) return false;
+        while (i < text_.size() && text_[i] == '=')
+            ++i;
+        auto end = i;
+        while (i < text_.size() && (text_[i] == ' ' || text_[i] == '\t'))
+            ++i;
+        if (i < text_.size() && text_[i] != ',') return false;
+        pos_ = end;
+        return true;
+    }
+
+    // RFC 9110 section 5.6.4: quoted-string with quoted-pair escapes.
+    result<std::string> parse_quoted_string() {
+        ++pos_; // opening DQUOTE
+        std::string value;
+        while (!at_end()) {
+            const char c = peek();
+            const auto u = static_cast<unsigned char>(c);
+            if (c == '"') {
+                ++pos_;
+                return value;
+            }
+            if (c == '\\') {
+                ++pos_;
+                if (at_end()) break;
+                const auto e = static_cast<unsigned char>(peek());
+                if ((e < 0x20 && e != '\t') || e == 0x7f) return fail("control character in quoted-pair");
+                value.push_back(peek());
+                ++pos_;
+                continue;
+            }
+            if ((u < 0x20 && c != '\t') || u == 0x7f) return fail("control character in quoted string");
+            value.push_back(c);
+            ++pos_;
+        }
+        return fail("unterminated quoted string");
+    }
+
+    result<std::string> parse_param_value() {
+        if (peek() == '"') return parse_quoted_string();
+        // RFC 7235 allows only a token here. Accepting any visible character up to the next delimiter keeps
+        // an unquoted URL or scope (`realm=https://x/token`) readable and cannot change how a well-formed
+        // header parses.
+        const auto start = pos_;
+        while (!at_end()) {
+            const auto u = static_cast<unsigned char>(peek());
+            if (u <= 0x20 || u == 0x7f || u == ',' || u == '"' || u == '\\') break;
+            ++pos_;
+        }
+        if (pos_ == start) return fail("expected a parameter value");
+        return std::string(text_.substr(start, pos_ - start));
+    }
+
+    result<challenge> parse_challenge() {
+        challenge c;
+        const auto scheme = take_token();
+        if (scheme.empty()) return fail("expected an auth scheme");
+        c.scheme = lower(scheme);
+
+        // auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+        if (!at_end() && peek() != ' ' && peek() != '\t' && peek() != ',')
+            return fail(fmt::format("unexpected character after auth scheme \"{}\"", c.scheme));
+        skip_ows();
+        if (at_end() || peek() == ',') return c;
+        if (try_token68()) return c;
+
+        for (;;) {
+            const auto name = take_token();
+            if (name.empty()) return fail("expected a parameter name");
+            skip_ows();
+            if (peek() != '=') return fail(fmt::format("expected '=' after parameter \"{}\"", lower(name)));
+            ++pos_;
+            skip_ows();
+            auto value = parse_param_value();
+            if (!value) return value.error();
+            // RFC 7235 section 2.2: each parameter name MUST only occur once per challenge. Refusing
+            // duplicates keeps two readers of one header from disagreeing on e.g. the realm.
+            auto [it, inserted] = c.params.emplace(lower(name), std::move(*value));
+            if (!inserted) return fail(fmt::format("duplicate parameter \"{}\"", it->first));
+            skip_ows();
+            if (at_end()) return c;
+            if (peek() != ',') return fail("expected ',' after a parameter value");
+            // A comma ends this parameter; what follows is another parameter or the next challenge.
+            skip_list_separators();
+            if (at_end() || !at_auth_param()) return c;
+        }
+    }
+};
+
+} // namespace
+
+std::string challenge::param(std::string_view key) const {
+    auto it = params.find(lower(key));
+    return it == params.end() ? std::string() : it->second;
+}
+
+result<std::vector<challenge>> parse_www_authenticate(std::string_view header) {
+    return parser(header).run();
+}
+
+bool is_insufficient_scope(const challenge& c) {
+    return c.scheme == "bearer" && c.param("error") == "insufficient_scope";
+}
+
+} // namespace libregistry

@@ -35,8 +35,8 @@ public:
 
     /// Looks up `registry` (normalised host[:port], `docker.io` for Docker Hub). Keys may be written as URLs
     /// (`https://index.docker.io/v1/`), with paths (`quay.io/org`: longest matching namespace wins for
-    /// `repository`) or as bare hosts. Credential helpers (`credHelpers`, then `credsStore`) are run when no
-    /// inline entry matches. nullopt when nothing applies.
+    /// `repository`) or as bare hosts. A `credHelpers` helper for the host runs first, then inline entries
+    /// are searched, then `credsStore` runs. nullopt when nothing applies.
     result<std::optional<credential>> lookup(std::string_view registry,
                                              std::string_view repository = {}) const;
 
