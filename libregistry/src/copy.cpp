@@ -5,12 +5,39 @@
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
 namespace libregistry {
 
 namespace asio = boost::asio;
+
+struct blob_ledger::transfer_slot {
+    explicit transfer_slot(asio::any_io_executor ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    bool finished = false;
+};
+
+std::optional<std::string> blob_ledger::holder(std::string_view registry, const digest& d,
+                                               std::string_view except) const {
+    auto it = holders_.find(std::string(registry) + "@" + d.str());
+    if (it == holders_.end()) return std::nullopt;
+    for (const auto& repo : it->second)
+        if (repo != except) return repo;
+    return std::nullopt;
+}
+
+bool blob_ledger::holds(std::string_view registry, std::string_view repository, const digest& d) const {
+    auto it = holders_.find(std::string(registry) + "@" + d.str());
+    return it != holders_.end() &&
+           std::find(it->second.begin(), it->second.end(), repository) != it->second.end();
+}
+
+void blob_ledger::record(std::string_view registry, std::string_view repository, const digest& d) {
+    auto& repos = holders_[std::string(registry) + "@" + d.str()];
+    if (std::find(repos.begin(), repos.end(), repository) == repos.end()) repos.emplace_back(repository);
+}
 
 namespace {
 
@@ -46,7 +73,8 @@ public:
            std::string destination_repository, copy_options options, asio::any_io_executor executor)
         : source_(source), source_repository_(std::move(source_repository)), destination_(destination),
           destination_repository_(std::move(destination_repository)), options_(std::move(options)),
-          transfers_(executor, std::max<std::size_t>(options_.jobs, 1)) {}
+          transfers_(executor, std::max<std::size_t>(options_.jobs, 1)),
+          ledger_(options_.ledger ? options_.ledger : &own_ledger_) {}
 
     copy_stats stats;
 
@@ -90,32 +118,41 @@ private:
         co_return co_await copy_tree(std::move(*m), child.digest.str());
     }
 
-    // One blob: skip it if the destination has it, mount it if it lives in another repository of the same
-    // registry, else stream it across. Concurrent requests for the same blob wait for the first.
+    // One blob: skip it if the destination has it, mount it if another repository of the destination registry
+    // holds it (the source's, when both are one registry, or one this run copied it to), else stream it
+    // across. Transfers of one blob into one registry are serialised, so concurrent copies that share a layer
+    // send it once and mount it everywhere else.
     asio::awaitable<result<void>> copy_blob(descriptor desc) {
-        auto it = inflight_.find(desc.digest);
-        if (it != inflight_.end()) {
-            auto state = it->second;
-            while (!state->finished)
-                co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            if (state->failure) co_return *state->failure;
-            co_return result<void>{};
+        auto& ledger = *ledger_;
+        auto registry = destination_.name();
+        auto key = registry + "@" + desc.digest.str();
+        for (;;) {
+            if (ledger.holds(registry, destination_repository_, desc.digest)) {
+                ++stats.blobs_skipped;
+                co_return result<void>{};
+            }
+            auto it = ledger.inflight.find(key);
+            if (it == ledger.inflight.end()) break;
+            auto slot = it->second;
+            while (!slot->finished)
+                co_await slot->timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
-        auto state = std::make_shared<inflight>(co_await asio::this_coro::executor);
-        inflight_.emplace(desc.digest, state);
-        auto r = co_await transfer(desc);
-        state->finished = true;
-        if (!r) state->failure = r.error();
-        state->timer.cancel();
+        auto slot = std::make_shared<blob_ledger::transfer_slot>(co_await asio::this_coro::executor);
+        ledger.inflight.emplace(key, slot);
+        std::optional<std::string> mount_from = ledger.holder(registry, desc.digest, destination_repository_);
+        if (!mount_from && source_.name() == registry && source_repository_ != destination_repository_)
+            mount_from = source_repository_;
+        auto r = co_await transfer(desc, mount_from);
+        if (r) ledger.record(registry, destination_repository_, desc.digest);
+        ledger.inflight.erase(key);
+        slot->finished = true;
+        slot->timer.cancel();
         co_return r;
     }
 
-    asio::awaitable<result<void>> transfer(descriptor desc) {
+    asio::awaitable<result<void>> transfer(descriptor desc, std::optional<std::string> mount_from) {
         co_await transfers_.acquire();
         detail::semaphore_guard guard(transfers_);
-        std::optional<std::string> mount_from;
-        if (source_.name() == destination_.name() && source_repository_ != destination_repository_)
-            mount_from = source_repository_;
         std::optional<error> last;
         bool retried_after_refusal = false;
         for (int attempt = 0; attempt <= options_.blob_retries; ++attempt) {
@@ -173,20 +210,14 @@ private:
         co_return *last;
     }
 
-    struct inflight {
-        explicit inflight(asio::any_io_executor ex) : timer(ex, asio::steady_timer::time_point::max()) {}
-        asio::steady_timer timer;
-        bool finished = false;
-        std::optional<error> failure;
-    };
-
     registry& source_;
     std::string source_repository_;
     registry& destination_;
     std::string destination_repository_;
     copy_options options_;
     detail::async_semaphore transfers_;
-    std::map<digest, std::shared_ptr<inflight>> inflight_;
+    blob_ledger own_ledger_;
+    blob_ledger* ledger_;
 };
 
 } // namespace
@@ -213,9 +244,9 @@ asio::awaitable<result<copy_stats>> copy_image(registry& source, reference from,
     };
 
     // HEAD both sides first: when they agree nothing is fetched, which keeps a no-op run off pull quotas.
-    std::string source_ref = from.identifier();
-    std::optional<descriptor> dst_desc;
-    if (options.platforms.empty()) {
+    std::string source_ref =
+        options.known_source_digest ? options.known_source_digest->str() : from.identifier();
+    if (options.platforms.empty() && !options.known_source_digest) {
         auto src_desc = co_await source.head_manifest(from.repository, source_ref);
         if (!src_desc) co_return src_desc.error();
         if (!*src_desc)

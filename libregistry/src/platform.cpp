@@ -60,7 +60,9 @@ result<platform> parse_platform(std::string_view text) {
 }
 
 bool platform_matches(const platform& filter, const platform& candidate) {
-    if (filter.os != candidate.os) return false;
+    // Empty filter fields match anything: image-syncer's --arch alone keeps that architecture on every OS.
+    if (!filter.os.empty() && filter.os != candidate.os) return false;
+    if (filter.architecture.empty()) return true;
     const auto arch = canonical_arch(filter.architecture);
     if (arch != canonical_arch(candidate.architecture)) return false;
     if (filter.variant.empty()) return true;

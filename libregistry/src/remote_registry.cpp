@@ -171,6 +171,8 @@ struct remote_registry::impl {
 
     result<std::optional<credential>> credentials_for(std::string_view repository) {
         if (options.credentials) return options.credentials;
+        if (auto rule = match_credential_rule(options.credential_rules, options.registry, repository))
+            return std::optional<credential>{rule->cred};
         auto it = credentials_by_repository.find(repository);
         if (it != credentials_by_repository.end()) return it->second;
         auto found = lookup_credentials(options.auth_files, options.registry, repository);
@@ -571,12 +573,15 @@ asio::awaitable<result<manifest>> remote_registry::get_manifest(std::string repo
         e.message = fmt::format("manifest {}: {}", where, e.message);
         co_return e;
     }
-    if (is_digest_ref(ref) && m->digest.str() != ref)
+    if (is_digest_ref(ref) && m->digest.str() != ref && m->kind != manifest_kind::schema1)
         co_return make_error(
             errc::digest_mismatch,
             fmt::format("manifest {} has digest {}: the registry sent different bytes than asked for", where,
                         m->digest.str()));
-    if (auto header = resp->header("Docker-Content-Digest"); !header.empty()) {
+    // Signed schema 1 manifests are identified by the digest of their payload without the signatures, which
+    // the registry computes; the bytes are still copied unchanged.
+    if (auto header = resp->header("Docker-Content-Digest");
+        !header.empty() && m->kind != manifest_kind::schema1) {
         auto d = digest::parse(header);
         if (d && d->algorithm() == m->digest.algorithm() && *d != m->digest)
             co_return make_error(
@@ -604,7 +609,8 @@ asio::awaitable<result<digest>> remote_registry::put_manifest(std::string reposi
                                 impl_->options.registry, repository, ref, e.message);
         co_return e;
     }
-    if (auto header = resp->header("Docker-Content-Digest"); !header.empty()) {
+    if (auto header = resp->header("Docker-Content-Digest");
+        !header.empty() && m.kind != manifest_kind::schema1) {
         auto d = digest::parse(header);
         if (d && d->algorithm() == m.digest.algorithm() && *d != m.digest)
             co_return make_error(errc::digest_mismatch,

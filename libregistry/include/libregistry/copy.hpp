@@ -14,7 +14,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace libregistry {
@@ -24,6 +28,26 @@ struct copy_event {
     kind what;
     digest item;
     std::int64_t bytes = 0; ///< progress: bytes sent so far for this blob; started: its size
+};
+
+/// What one run has put where, shared by the copies of that run: which repositories of each destination
+/// registry hold a blob (so later copies mount it instead of sending it again), and which blob transfers are
+/// in flight (so concurrent copies that need the same blob wait for it rather than send it twice).
+class blob_ledger {
+public:
+    /// A repository of `registry` other than `except` known to hold `d`.
+    std::optional<std::string> holder(std::string_view registry, const digest& d,
+                                      std::string_view except) const;
+    bool holds(std::string_view registry, std::string_view repository, const digest& d) const;
+    void record(std::string_view registry, std::string_view repository, const digest& d);
+
+    /// Serialises transfers of one blob into one registry; see copy.cpp.
+    struct transfer_slot;
+    std::map<std::string, std::shared_ptr<transfer_slot>, std::less<>> inflight;
+
+private:
+    std::map<std::string, std::vector<std::string>, std::less<>>
+        holders_; ///< registry@digest -> repositories
 };
 
 struct copy_options {
@@ -36,6 +60,10 @@ struct copy_options {
     /// Push manifests even when the destination already has that digest under the tag.
     bool force = false;
     std::function<void(const copy_event&)> on_event;
+    /// Shared with other copies of the same run; a private one is used when null.
+    blob_ledger* ledger = nullptr;
+    /// The caller already compared digests (a sync plan): skip the HEAD pair and read this digest.
+    std::optional<digest> known_source_digest;
 };
 
 struct copy_stats {

@@ -24,7 +24,7 @@ result<platform> parse_platform(std::string_view text);
 
 /// True when `candidate` satisfies `filter`: os and architecture equal, and the variant equal when the filter
 /// names one. Architecture aliases (`x86_64`/`amd64`, `aarch64`/`arm64`) are folded; `arm64` with no variant
-/// matches `v8`.
+/// matches `v8`. An empty os or architecture in the filter matches any.
 bool platform_matches(const platform& filter, const platform& candidate);
 
 bool platform_matches_any(const std::vector<platform>& filters, const platform& candidate);

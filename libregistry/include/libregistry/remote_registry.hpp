@@ -1,6 +1,7 @@
 #pragma once
 // `registry` over the OCI distribution HTTP API: ping and scheme discovery, Basic and Bearer auth with a
 // token cache, retries, and streamed blob transfers.
+#include "libregistry/credential_rules.hpp"
 #include "libregistry/credentials.hpp"
 #include "libregistry/http/client.hpp"
 #include "libregistry/registry.hpp"
@@ -20,7 +21,9 @@ struct remote_options {
     std::string registry;
     /// Used for every repository of this registry when set.
     std::optional<credential> credentials;
-    /// Searched (in order) when `credentials` is not set; see default_auth_files().
+    /// Per-repository credentials by longest prefix (image-syncer's auth file), tried before `auth_files`.
+    std::vector<credential_rule> credential_rules;
+    /// Searched (in order) when neither of the above applies; see default_auth_files().
     std::vector<std::string> auth_files;
     /// Allow plain HTTP (tried after HTTPS fails). Loopback registries always may.
     bool insecure = false;

@@ -1,0 +1,187 @@
+#include <libregistry/sync_plan.hpp>
+
+#include <doctest/doctest.h>
+
+#include <set>
+
+using namespace libregistry;
+
+namespace {
+
+sync_source source(std::string repo, tag_selector sel, std::vector<std::string> tags = {},
+                   std::string regex = {}) {
+    sync_source s;
+    s.registry = "src.example";
+    s.repository = std::move(repo);
+    s.selector = sel;
+    s.tags = std::move(tags);
+    s.regex = std::move(regex);
+    return s;
+}
+
+sync_destination destination(std::string repo, std::vector<std::string> tags = {},
+                             std::string reg = "dst.example") {
+    return sync_destination{std::move(reg), std::move(repo), std::move(tags)};
+}
+
+std::vector<std::string> pairs(const std::vector<sync_item>& items) {
+    std::vector<std::string> out;
+    for (const auto& i : items)
+        out.push_back(i.source.str() + " -> " + i.destination.str());
+    return out;
+}
+
+digest d(const char* text) {
+    return digest_of(text);
+}
+
+} // namespace
+
+TEST_CASE("rules expand into (source tag, destination) items") {
+    tag_lists lists{{"src.example/app", {"1.0", "1.1", "latest", "v2.0"}}};
+    struct row {
+        const char* name;
+        sync_rule rule;
+        std::vector<std::string> expected;
+    };
+    std::vector<row> rows{
+        {"all tags keep their names",
+         {source("app", tag_selector::all), {destination("mirror/app")}, "images.yaml:1"},
+         {"src.example/app:1.0 -> dst.example/mirror/app:1.0",
+          "src.example/app:1.1 -> dst.example/mirror/app:1.1",
+          "src.example/app:latest -> dst.example/mirror/app:latest",
+          "src.example/app:v2.0 -> dst.example/mirror/app:v2.0"}},
+        {"listed tags map positionally",
+         {source("app", tag_selector::listed, {"1.0", "1.1"}),
+          {destination("app", {"one", "one-one"})},
+          "x:2"},
+         {"src.example/app:1.0 -> dst.example/app:one", "src.example/app:1.1 -> dst.example/app:one-one"}},
+        {"an unanchored regex matches inside tags",
+         {source("app", tag_selector::regex, {}, "1\\."), {destination("app")}, "x:3"},
+         {"src.example/app:1.0 -> dst.example/app:1.0", "src.example/app:1.1 -> dst.example/app:1.1"}},
+        {"an anchored regex",
+         {source("app", tag_selector::regex, {}, "^v[0-9.]+$"), {destination("app")}, "x:4"},
+         {"src.example/app:v2.0 -> dst.example/app:v2.0"}},
+        {"several destinations, duplicates dropped",
+         {source("app", tag_selector::listed, {"latest"}),
+          {destination("a"), destination("b"), destination("a")},
+          "x"},
+         {"src.example/app:latest -> dst.example/a:latest",
+          "src.example/app:latest -> dst.example/b:latest"}},
+        {"a single listed tag renamed",
+         {source("app", tag_selector::listed, {"latest"}), {destination("app", {"stable"})}, "x"},
+         {"src.example/app:latest -> dst.example/app:stable"}},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.name);
+        auto items = expand_rules({r.rule}, lists);
+        REQUIRE(items.has_value());
+        CHECK(pairs(*items) == r.expected);
+    }
+}
+
+TEST_CASE("a digest source goes to its digest or to one tag") {
+    auto dg = d("index");
+    auto s = source("app", tag_selector::digest);
+    s.digest = dg;
+    auto items =
+        expand_rules({{s, {destination("keep"), destination("named", {"pinned"})}, "x"}}, {}).value();
+    REQUIRE(items.size() == 2);
+    CHECK(items[0].destination.digest == dg);
+    CHECK(items[0].destination.tag.empty());
+    CHECK(items[1].destination.tag == "pinned");
+    CHECK(items[1].source.digest == dg);
+}
+
+TEST_CASE("rule errors name the rule") {
+    tag_lists lists{{"src.example/app", {"a", "b"}}};
+    auto mismatch = expand_rules({{source("app", tag_selector::listed, {"a", "b"}),
+                                   {destination("app", {"x", "y", "z"})},
+                                   "images.yaml:7"}},
+                                 lists);
+    REQUIRE_FALSE(mismatch.has_value());
+    CHECK(mismatch.error().message.find("images.yaml:7") == 0);
+    CHECK(mismatch.error().message.find("3 tags but the source has 2") != std::string::npos);
+
+    auto regex = expand_rules(
+        {{source("app", tag_selector::regex, {}, "[a"), {destination("app")}, "f.yaml:2"}}, lists);
+    REQUIRE_FALSE(regex.has_value());
+    CHECK(regex.error().message.find("f.yaml:2: invalid tag regex /[a/") == 0);
+
+    auto conflict =
+        expand_rules({{source("app", tag_selector::listed, {"a"}), {destination("x", {"t"})}, "f:1"},
+                      {source("app", tag_selector::listed, {"b"}), {destination("x", {"t"})}, "f:2"}},
+                     lists);
+    REQUIRE_FALSE(conflict.has_value());
+    CHECK(conflict.error().message.find("f:2: destination dst.example/x:t is also the destination of "
+                                        "src.example/app:a (f:1)") == 0);
+}
+
+TEST_CASE("tag lists are needed once per repository") {
+    std::vector<sync_rule> rules{{source("a", tag_selector::all), {destination("a")}, ""},
+                                 {source("a", tag_selector::regex, {}, "x"), {destination("b")}, ""},
+                                 {source("b", tag_selector::listed, {"1"}), {destination("b")}, ""},
+                                 {source("c", tag_selector::regex, {}, "x"), {destination("c")}, ""}};
+    auto repos = repositories_to_list(rules);
+    REQUIRE(repos.size() == 2);
+    CHECK(repos[0].repository == "a");
+    CHECK(repos[1].repository == "c");
+}
+
+TEST_CASE("the plan skips equal digests, copies the rest, fails what is missing") {
+    sync_item item{parse_reference("src.example/app:1").value(), parse_reference("dst.example/app:1").value(),
+                   "o"};
+    struct row {
+        observation seen;
+        plan_options options;
+        action_kind kind;
+        std::string reason;
+    };
+    std::vector<row> rows{
+        {{d("a"), d("a"), {}}, {}, action_kind::skip, "in sync"},
+        {{d("a"), d("a"), {}}, {true, false}, action_kind::copy, "--force"},
+        {{d("a"), d("b"), {}}, {}, action_kind::copy, "destination has " + d("b").str()},
+        {{d("a"), std::nullopt, {}}, {}, action_kind::copy, "missing at the destination"},
+        {{std::nullopt, std::nullopt, {}}, {}, action_kind::fail, "src.example/app:1 not found"},
+        {{d("a"), d("a"), {}}, {false, true}, action_kind::copy, "platform filter"},
+        {{std::nullopt, std::nullopt, make_error(errc::unauthorized, "HEAD x: denied")},
+         {},
+         action_kind::fail,
+         "HEAD x: denied"},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.reason);
+        auto plan = plan_sync({item}, {r.seen}, r.options);
+        REQUIRE(plan.size() == 1);
+        CHECK(plan[0].kind == r.kind);
+        CHECK(plan[0].reason.find(r.reason) != std::string::npos);
+    }
+}
+
+TEST_CASE("shards split repositories deterministically and cover everything once") {
+    CHECK(parse_shard("0/3").value().count == 3);
+    CHECK(parse_shard("2/3").value().index == 2);
+    for (auto bad : {"3/3", "1", "a/3", "1/0", "-1/2", "1/2/3", ""}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_shard(bad).has_value());
+    }
+    std::vector<int> sizes(3);
+    for (int i = 0; i < 300; ++i) {
+        auto s = source("repo-" + std::to_string(i), tag_selector::all);
+        int owners = 0;
+        for (unsigned k = 0; k < 3; ++k)
+            if (in_shard(s, shard{k, 3})) {
+                ++owners;
+                ++sizes[k];
+            }
+        CHECK(owners == 1);
+    }
+    for (int n : sizes)
+        CHECK(n > 50);
+    // Pinned: the split must not change between builds or machines.
+    CHECK(in_shard(source("library/alpine", tag_selector::all), shard{0, 1}));
+    std::set<unsigned> seen;
+    for (unsigned k = 0; k < 4; ++k)
+        if (in_shard(source("org/app", tag_selector::all), shard{k, 4})) seen.insert(k);
+    CHECK(seen.size() == 1);
+}
