@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     add(syncer::add_inspect_command(app));
     add(syncer::add_digest_command(app));
     add(syncer::add_tags_command(app));
+    add(syncer::add_sync_command(app));
     auto* version = app.add_subcommand("version", "Print syncer's version");
     commands.emplace(version, [] {
         std::cout << "syncer " SYNCER_VERSION "\n";

@@ -48,6 +48,12 @@ void progress::on_event(const copy_event& e) {
     if (terminal_) redraw();
 }
 
+void progress::images(std::size_t done, std::size_t total) {
+    images_done_ = done;
+    images_total_ = total;
+    if (terminal_ && !quiet_) redraw();
+}
+
 void progress::redraw() {
     auto now = std::chrono::steady_clock::now();
     if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
@@ -59,7 +65,9 @@ void progress::redraw() {
         total_active += sent_size.second;
     }
     double seconds = std::chrono::duration<double>(now - started_).count();
-    std::fprintf(stderr, "\r\033[K%d blobs done, %zu in flight, %s sent, %s/s", blobs_done_, active_.size(),
+    std::fputs("\r\033[K", stderr);
+    if (images_total_ > 0) std::fprintf(stderr, "%zu/%zu images, ", images_done_, images_total_);
+    std::fprintf(stderr, "%d blobs done, %zu in flight, %s sent, %s/s", blobs_done_, active_.size(),
                  human_bytes(double(bytes)).c_str(),
                  human_bytes(seconds > 0 ? double(bytes) / seconds : 0).c_str());
     std::fflush(stderr);

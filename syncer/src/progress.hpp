@@ -17,6 +17,8 @@ public:
 
     /// A copy event, as copy_options::on_event delivers it.
     void on_event(const libregistry::copy_event& e);
+    /// Image counts for a sync's live line.
+    void images(std::size_t done, std::size_t total);
     /// A line that is always shown (unless quiet), clearing the live line first.
     void line(const std::string& text);
     /// Clears the live line.
@@ -32,6 +34,8 @@ private:
     std::map<libregistry::digest, std::pair<std::int64_t, std::int64_t>> active_; ///< sent, size
     std::uint64_t done_bytes_ = 0;
     int blobs_done_ = 0;
+    std::size_t images_done_ = 0;
+    std::size_t images_total_ = 0;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point last_draw_{};
     bool drawn_ = false;

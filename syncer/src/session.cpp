@@ -44,7 +44,6 @@ remote_registry& session::open(const std::string& registry, const endpoint_flags
     remote_options options;
     options.registry = registry;
     options.insecure = !flags.tls_verify;
-    options.retry.max_attempts = std::max(1, retry_times_ + 1);
     if (!flags.creds.empty()) {
         auto cred = parse_user_password(flags.creds);
         if (!cred) throw usage_error(cred.error().message);
@@ -66,9 +65,16 @@ remote_registry& session::open(const std::string& registry, const endpoint_flags
     http::host_settings settings;
     settings.insecure = !flags.tls_verify;
     settings.tls_verify = flags.tls_verify;
-    settings.cert_dir = flags.cert_dir.empty() ? default_cert_dir(registry) : flags.cert_dir;
-    auto api_host = registry == docker_hub_registry ? std::string(docker_hub_api_host) : registry;
-    hosts_[api_host] = settings;
+    settings.cert_dir = flags.cert_dir;
+    return open(std::move(options), settings);
+}
+
+remote_registry& session::open(remote_options options, http::host_settings tls) {
+    options.retry.max_attempts = std::max(1, retry_times_ + 1);
+    if (tls.cert_dir.empty()) tls.cert_dir = default_cert_dir(options.registry);
+    auto api_host =
+        options.registry == docker_hub_registry ? std::string(docker_hub_api_host) : options.registry;
+    hosts_[api_host] = tls;
     registries_.push_back(std::make_unique<remote_registry>(*client_, std::move(options)));
     return *registries_.back();
 }

@@ -39,6 +39,10 @@ public:
     /// flags.
     libregistry::remote_registry& open(const std::string& registry, const endpoint_flags& flags);
 
+    /// A registry client from fully prepared options; `tls` applies to the registry's API host.
+    libregistry::remote_registry& open(libregistry::remote_options options,
+                                       libregistry::http::host_settings tls);
+
     libregistry::http::client& client() { return *client_; }
 
     /// Runs `task` to completion on the io_context and returns its value.

@@ -1,0 +1,225 @@
+// `syncer sync`: image-syncer's flags and files -> sync_options and rules -> libregistry::run_sync.
+#include "sync_command.hpp"
+#include "commands.hpp"
+#include "progress.hpp"
+#include "session.hpp"
+#include "sync_config.hpp"
+#include "sync_report.hpp"
+
+#include <libregistry/sync_runner.hpp>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+namespace syncer {
+
+namespace asio = boost::asio;
+using namespace libregistry;
+
+namespace {
+
+// Splits repeatable, comma-separated flag values.
+std::vector<std::string> split_values(const std::vector<std::string>& values) {
+    std::vector<std::string> out;
+    for (const auto& v : values) {
+        std::size_t start = 0;
+        while (start <= v.size()) {
+            auto comma = v.find(',', start);
+            auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            if (!item.empty()) out.push_back(item);
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+    }
+    return out;
+}
+
+// --os and --arch (`arch[:variant]`) become platform filters: every os with every arch.
+std::vector<platform> platform_filters(const std::vector<std::string>& os_flags,
+                                       const std::vector<std::string>& arch_flags) {
+    auto oses = split_values(os_flags);
+    auto arches = split_values(arch_flags);
+    if (oses.empty() && arches.empty()) return {};
+    if (oses.empty()) oses.push_back("");
+    if (arches.empty()) arches.push_back("");
+    std::vector<platform> out;
+    for (const auto& os : oses)
+        for (const auto& arch : arches) {
+            platform p;
+            p.os = os;
+            auto colon = arch.find(':');
+            p.architecture = arch.substr(0, colon);
+            if (colon != std::string::npos) p.variant = arch.substr(colon + 1);
+            out.push_back(p);
+        }
+    return out;
+}
+
+class session_provider final : public registry_provider {
+public:
+    session_provider(session& s, std::vector<credential_rule> rules)
+        : session_(s), rules_(std::move(rules)) {}
+
+    registry& get(const std::string& name) override {
+        auto it = opened_.find(name);
+        if (it != opened_.end()) return *it->second;
+        remote_options options;
+        options.registry = name;
+        options.credential_rules = rules_;
+        options.auth_files = default_auth_files();
+        options.insecure = registry_is_insecure(rules_, name);
+        http::host_settings tls;
+        tls.insecure = options.insecure;
+        tls.tls_verify = !options.insecure;
+        auto& reg = session_.open(std::move(options), tls);
+        opened_.emplace(name, &reg);
+        return reg;
+    }
+
+private:
+    session& session_;
+    std::vector<credential_rule> rules_;
+    std::map<std::string, registry*> opened_;
+};
+
+void write_file(const std::string& path, const std::string& content, const char* what) {
+    std::ofstream out(path, std::ios::trunc);
+    out << content;
+    out.close();
+    if (!out) throw std::runtime_error(fmt::format("cannot write {} to {}", what, path));
+}
+
+} // namespace
+
+int run_sync_command(const sync_flags& f) {
+    auto env = process_environment();
+    sync_config config;
+    if (!f.config.empty()) {
+        auto c = load_config_file(f.config, env);
+        if (!c) throw usage_error(c.error().message);
+        config = std::move(*c);
+    }
+    if (!f.auth.empty()) {
+        auto a = load_auth_file(f.auth, env);
+        if (!a) throw usage_error(a.error().message);
+        config.auth.insert(config.auth.end(), a->begin(), a->end());
+    }
+    if (!f.images.empty()) {
+        auto i = load_images_file(f.images, env);
+        if (!i) throw usage_error(i.error().message);
+        config.images.insert(config.images.end(), i->begin(), i->end());
+    }
+    if (f.config.empty() && f.images.empty())
+        throw usage_error("nothing to sync: give --images FILE (and --auth FILE), or --config FILE");
+    if (f.output_format != "yaml" && f.output_format != "json")
+        throw usage_error(fmt::format("--output-images-format {}: expected yaml or json", f.output_format));
+    if (f.log_format != "text" && f.log_format != "json")
+        throw usage_error(fmt::format("--log-format {}: expected text or json", f.log_format));
+
+    sync_options options;
+    options.proc = std::max(f.proc, 1);
+    options.retries = std::max(f.retries, 0);
+    options.force = f.force;
+    options.dry_run = f.dry_run;
+    options.copy.jobs = std::max<std::size_t>(f.jobs, 1);
+    options.copy.platforms = platform_filters(f.os, f.arch);
+    if (!f.shard.empty()) {
+        auto s = parse_shard(f.shard);
+        if (!s) throw usage_error(s.error().message);
+        options.shard = *s;
+    }
+
+    std::FILE* log_file = stderr;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned_log(nullptr, &std::fclose);
+    if (!f.log.empty()) {
+        owned_log.reset(std::fopen(f.log.c_str(), "a"));
+        if (!owned_log) throw usage_error(fmt::format("--log {}: cannot open for writing", f.log));
+        log_file = owned_log.get();
+    }
+    logger log(f.log_format == "json", log_file);
+    bool live = f.log.empty() && f.log_format == "text" && progress::stderr_is_terminal();
+    progress bar(!live, live);
+    std::size_t done = 0;
+    std::size_t total = 0;
+    options.copy.on_event = [&](const copy_event& e) { bar.on_event(e); };
+    options.on_event = [&](const sync_event& e) {
+        if (e.what == sync_event::kind::planned) {
+            total = e.total;
+            bar.images(done, total);
+            return;
+        }
+        if (e.image->status != image_status::skipped || !live) {
+            bar.finish();
+            log.image(*e.image);
+        }
+        if (e.image->status != image_status::skipped) bar.images(++done, total);
+    };
+
+    session s(f.retries);
+    session_provider provider(s, config.auth);
+    auto rules = std::move(config.images);
+    return s.run([&]() -> asio::awaitable<int> {
+        auto r = co_await run_sync(std::move(rules), provider, options);
+        bar.finish();
+        if (!r) {
+            log.error(r.error().message);
+            co_return exit_usage;
+        }
+        const auto& report = *r;
+        if (f.dry_run) std::cout << plan_text(report);
+        if (!f.report.empty())
+            write_file(f.report, report_json(report, f.dry_run).dump(2) + "\n", "the report");
+        std::vector<sync_item> succeeded, failed;
+        for (const auto& img : report.images) {
+            if (img.status == image_status::failed)
+                failed.push_back(img.item);
+            else if (img.status != image_status::planned)
+                succeeded.push_back(img.item);
+        }
+        auto format = f.output_format == "json" ? file_format::json : file_format::yaml;
+        if (!f.output_success.empty())
+            write_file(f.output_success, render_images(succeeded, format), "succeeded images");
+        if (!f.output_failed.empty())
+            write_file(f.output_failed, render_images(failed, format), "failed images");
+        log.info(summary_text(report));
+        co_return report.totals.failed > 0 ? exit_failed : exit_ok;
+    });
+}
+
+void add_sync_flags(CLI::App& cmd, sync_flags& f) {
+    cmd.add_option("--auth", f.auth, "Registry credentials (image-syncer auth file, .json/.yaml/.yml)");
+    cmd.add_option("--images", f.images, "Source -> destination mapping (image-syncer images file)");
+    cmd.add_option("--config", f.config, "Combined file {auth: ..., images: ...}");
+    cmd.add_option("--proc,-p", f.proc, "Images copied in parallel")->check(CLI::Range(1, 1024));
+    cmd.add_option("--retries,-r", f.retries, "Further rounds for failed images, and retries per request")
+        ->check(CLI::Range(0, 100));
+    cmd.add_option("--jobs,-j", f.jobs, "Blobs copied in parallel per image")->check(CLI::Range(1, 256));
+    cmd.add_option("--os", f.os,
+                   "Keep only these OSes of multi-platform images (repeatable, comma-separated)");
+    cmd.add_option("--arch", f.arch,
+                   "Keep only these architectures, arch[:variant] (repeatable, comma-separated)");
+    cmd.add_flag("--force", f.force, "Push manifests even when the destination already has the same digest");
+    cmd.add_option("--log", f.log, "Write log lines to FILE (appending) instead of stderr");
+    cmd.add_option("--log-format", f.log_format, "text or json")->default_str("text");
+    cmd.add_option("--output-success-images", f.output_success,
+                   "Write the images that succeeded, in images format");
+    cmd.add_option("--output-failed-images", f.output_failed,
+                   "Write the images that failed, in images format");
+    cmd.add_option("--output-images-format", f.output_format, "yaml or json")->default_str("yaml");
+    cmd.add_flag("--dry-run", f.dry_run, "Print the plan and change nothing");
+    cmd.add_option("--report", f.report, "Write a JSON report of every image and totals");
+    cmd.add_option("--shard", f.shard, "Take only shard K of N (0 <= K < N), split by source repository");
+}
+
+std::function<int()> add_sync_command(CLI::App& app) {
+    auto flags = std::make_shared<sync_flags>();
+    auto* cmd =
+        app.add_subcommand("sync", "Mirror many repositories from image-syncer style auth and images files");
+    add_sync_flags(*cmd, *flags);
+    return [flags] { return run_sync_command(*flags); };
+}
+
+} // namespace syncer

@@ -1,0 +1,34 @@
+#pragma once
+// `syncer sync` flags, shared with the `image-syncer` compatible entry point.
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace syncer {
+
+struct sync_flags {
+    std::string auth;
+    std::string images;
+    std::string config;
+    int proc = 5;
+    int retries = 2;
+    std::size_t jobs = 6;
+    std::vector<std::string> os;
+    std::vector<std::string> arch;
+    bool force = false;
+    std::string log;
+    std::string log_format = "text";
+    std::string output_success;
+    std::string output_failed;
+    std::string output_format = "yaml";
+    bool dry_run = false;
+    std::string report;
+    std::string shard;
+};
+
+void add_sync_flags(CLI::App& cmd, sync_flags& flags);
+/// Runs a sync from parsed flags; returns the exit status (throws usage_error for bad input).
+int run_sync_command(const sync_flags& flags);
+
+} // namespace syncer

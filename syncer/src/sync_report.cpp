@@ -1,0 +1,138 @@
+#include "sync_report.hpp"
+
+#include "progress.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace syncer {
+
+using namespace libregistry;
+
+namespace {
+
+std::string source_text(const sync_item& item) {
+    return item.source.tag.empty() && !item.source.digest ? item.source.name() : item.source.str();
+}
+
+std::string destination_text(const sync_item& item) {
+    return item.destination.tag.empty() && !item.destination.digest ? item.destination.name()
+                                                                    : item.destination.str();
+}
+
+nlohmann::ordered_json image_json(const image_result& r) {
+    nlohmann::ordered_json j;
+    j["source"] = source_text(r.item);
+    j["destination"] = destination_text(r.item);
+    j["digest"] = r.digest ? nlohmann::ordered_json(r.digest->str()) : nlohmann::ordered_json(nullptr);
+    j["status"] = std::string(to_string(r.status));
+    if (r.status == image_status::failed) {
+        j["error"] = r.reason;
+    } else {
+        j["reason"] = r.reason;
+    }
+    j["bytes_sent"] = r.stats.bytes_sent;
+    j["blobs_uploaded"] = r.stats.blobs_uploaded;
+    j["blobs_mounted"] = r.stats.blobs_mounted;
+    j["blobs_skipped"] = r.stats.blobs_skipped;
+    j["manifests_pushed"] = r.stats.manifests_pushed;
+    j["duration_ms"] = r.stats.duration.count();
+    j["attempts"] = r.attempts;
+    j["rule"] = r.item.origin;
+    return j;
+}
+
+} // namespace
+
+nlohmann::ordered_json report_json(const sync_report& report, bool dry_run) {
+    nlohmann::ordered_json j;
+    j["version"] = 1;
+    j["dry_run"] = dry_run;
+    j["duration_ms"] = report.duration.count();
+    const auto& t = report.totals;
+    j["totals"] = {{"images", report.images.size()},
+                   {"copied", t.copied},
+                   {"skipped", t.skipped},
+                   {"failed", t.failed},
+                   {"planned", t.planned},
+                   {"bytes_sent", t.bytes_sent},
+                   {"blobs_uploaded", t.blobs_uploaded},
+                   {"blobs_mounted", t.blobs_mounted},
+                   {"blobs_skipped", t.blobs_skipped},
+                   {"manifests_pushed", t.manifests_pushed}};
+    auto images = nlohmann::ordered_json::array();
+    for (const auto& r : report.images)
+        images.push_back(image_json(r));
+    j["images"] = std::move(images);
+    return j;
+}
+
+std::string plan_text(const sync_report& report) {
+    std::string out;
+    for (const auto& r : report.images) {
+        const char* verb = r.status == image_status::skipped  ? "skip"
+                           : r.status == image_status::failed ? "fail"
+                                                              : "copy";
+        out +=
+            fmt::format("{} {} -> {} ({})\n", verb, source_text(r.item), destination_text(r.item), r.reason);
+    }
+    return out;
+}
+
+std::string summary_text(const sync_report& report) {
+    const auto& t = report.totals;
+    return fmt::format(
+        "{} images: {} copied, {} already in sync, {} failed{}; {} sent, {} blobs uploaded, {} mounted, "
+        "{} already present; {:.1f} s",
+        report.images.size(), t.copied, t.skipped, t.failed,
+        t.planned ? fmt::format(", {} to copy", t.planned) : std::string(), human_bytes(double(t.bytes_sent)),
+        t.blobs_uploaded, t.blobs_mounted, t.blobs_skipped, report.duration.count() / 1000.0);
+}
+
+bool logger::to_terminal() const {
+    return isatty(fileno(out_)) == 1;
+}
+
+void logger::info(const std::string& message, const nlohmann::ordered_json& fields) {
+    write("info", message, fields);
+}
+void logger::error(const std::string& message, const nlohmann::ordered_json& fields) {
+    write("error", message, fields);
+}
+
+void logger::image(const image_result& r) {
+    auto fields = image_json(r);
+    if (r.status == image_status::failed)
+        error(fmt::format("failed {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
+              fields);
+    else if (r.status == image_status::skipped)
+        info(fmt::format("in sync {} -> {}", source_text(r.item), destination_text(r.item)), fields);
+    else
+        info(fmt::format("copied {} -> {} ({}, {} sent)", source_text(r.item), destination_text(r.item),
+                         r.digest ? r.digest->str() : "", human_bytes(double(r.stats.bytes_sent))),
+             fields);
+}
+
+void logger::write(const char* level, const std::string& message, const nlohmann::ordered_json& fields) {
+    auto now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    if (json_) {
+        nlohmann::ordered_json j;
+        j["time"] = stamp;
+        j["level"] = level;
+        j["msg"] = message;
+        if (fields.is_object())
+            for (const auto& [k, v] : fields.items())
+                j[k] = v;
+        std::fprintf(out_, "%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+        std::fprintf(out_, "%s %s %s\n", stamp, level, message.c_str());
+    }
+    std::fflush(out_);
+}
+
+} // namespace syncer
