@@ -1,1 +1,739 @@
-// implementation pending
+#include "libregistry/http/client.hpp"
+
+#include "libregistry/redact.hpp"
+#include "tls.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <deque>
+#include <optional>
+#include <unordered_map>
+
+namespace libregistry::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+namespace urls = boost::urls;
+using tcp = boost::asio::ip::tcp;
+using boost::system::error_code;
+
+std::string_view find_header(const fields& headers, std::string_view name) {
+    for (const auto& [key, value] : headers)
+        if (beast::iequals(key, name)) return value;
+    return {};
+}
+
+namespace {
+
+const auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::size_t io_chunk = 64 * 1024;
+constexpr std::uint32_t header_limit = 64 * 1024;
+
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+constexpr std::size_t read_buffer_size = 256 * 1024;
+
+using request_message = bhttp::request<bhttp::buffer_body>;
+using request_serializer = bhttp::request_serializer<bhttp::buffer_body>;
+using response_parser = bhttp::response_parser<bhttp::buffer_body>;
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+std::string base64(std::string_view in) {
+    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0'); // EVP_EncodeBlock writes a terminating NUL
+    const int length =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+    out.resize(static_cast<std::size_t>(length));
+    return out;
+}
+
+/// An absolute http(s) URL taken apart for dialling, the Host header and the pool key.
+struct endpoint {
+    bool tls = false;
+    bool ipv6 = false;
+    std::string scheme;
+    std::string host;      ///< lower case, no brackets: for DNS, SNI and certificate checks
+    std::string authority; ///< host[:port] as written: the Host header and the settings_for key
+    std::uint16_t port = 0;
+    std::string target; ///< origin-form request target
+    std::string url;    ///< without userinfo and fragment
+
+    std::string host_port() const { return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port); }
+    std::string origin() const { return scheme + "://" + host_port(); }
+};
+
+result<endpoint> parse_endpoint(std::string_view text) {
+    auto parsed = urls::parse_uri(text);
+    if (!parsed)
+        return make_error(errc::invalid_argument,
+                          "invalid URL " + redact_url(text) + ": " + parsed.error().message());
+    const urls::url_view& u = *parsed;
+    endpoint ep;
+    if (u.scheme_id() == urls::scheme::https) {
+        ep.tls = true;
+    } else if (u.scheme_id() != urls::scheme::http) {
+        return make_error(errc::invalid_argument, "unsupported URL " + redact_url(text) +
+                                                      ": only http:// and https:// are supported");
+    }
+    ep.scheme = ep.tls ? "https" : "http";
+    if (!u.has_authority() || u.host_address().empty() || u.host_type() == urls::host_type::ipvfuture)
+        return make_error(errc::invalid_argument, "invalid URL " + redact_url(text) + ": no usable host");
+    ep.ipv6 = u.host_type() == urls::host_type::ipv6;
+    ep.host = lower(u.host_address());
+    ep.port = ep.tls ? 443 : 80;
+    if (u.has_port() && !u.port().empty()) {
+        ep.port = u.port_number();
+        if (ep.port == 0)
+            return make_error(errc::invalid_argument, "invalid URL " + redact_url(text) + ": bad port");
+    }
+    ep.authority = u.encoded_host_and_port();
+    ep.target = u.encoded_target();
+    if (!ep.target.starts_with('/')) ep.target.insert(0, "/");
+    ep.url = ep.scheme + "://" + ep.authority + ep.target;
+    return ep;
+}
+
+/// An HTTP proxy from HTTPS_PROXY / HTTP_PROXY.
+struct proxy_endpoint {
+    std::string url;
+    std::string host;
+    std::uint16_t port = 80;
+    std::string authorization; ///< Proxy-Authorization value, when the URL has userinfo
+};
+
+result<proxy_endpoint> parse_proxy(const std::string& url) {
+    auto parsed = urls::parse_uri(url);
+    if (!parsed || parsed->host_address().empty())
+        return make_error(errc::proxy_error, "invalid proxy URL " + redact_url(url));
+    if (parsed->scheme_id() != urls::scheme::http)
+        return make_error(errc::proxy_error, "unsupported proxy URL " + redact_url(url) +
+                                                 ": only http:// proxies are supported");
+    proxy_endpoint proxy;
+    proxy.url = url;
+    proxy.host = parsed->host_address();
+    if (parsed->has_port() && !parsed->port().empty()) proxy.port = parsed->port_number();
+    if (parsed->has_userinfo())
+        proxy.authorization = "Basic " + base64(parsed->user() + ":" + parsed->password());
+    return proxy;
+}
+
+/// A plain or TLS connection with the buffer its responses are parsed from.
+class connection {
+public:
+    // Beast reads at most the buffer's spare capacity (and never less than 512 bytes) per call: without
+    // room, a blob body arrives 512 bytes per recvmsg and is re-sent in 512-byte writes.
+    explicit connection(std::unique_ptr<beast::tcp_stream> tcp) : plain_(std::move(tcp)) {
+        buffer.reserve(read_buffer_size);
+    }
+
+    beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+    tls_stream* tls() { return tls_.get(); }
+
+    void start_tls(std::shared_ptr<ssl::context> context) {
+        context_ = std::move(context);
+        tls_ = std::make_unique<tls_stream>(std::move(*plain_), *context_);
+        plain_.reset();
+    }
+
+    /// Each operation gets its own deadline, so a slow but moving transfer never times out.
+    void arm(std::chrono::milliseconds timeout) { tcp().expires_after(timeout); }
+    void park() { tcp().expires_never(); }
+
+    asio::awaitable<error_code> write_header(request_serializer& serializer) {
+        if (tls_) {
+            auto [ec, n] = co_await bhttp::async_write_header(*tls_, serializer, use_tuple);
+            co_return ec;
+        }
+        auto [ec, n] = co_await bhttp::async_write_header(*plain_, serializer, use_tuple);
+        co_return ec;
+    }
+
+    asio::awaitable<error_code> write(request_serializer& serializer) {
+        if (tls_) {
+            auto [ec, n] = co_await bhttp::async_write(*tls_, serializer, use_tuple);
+            co_return ec;
+        }
+        auto [ec, n] = co_await bhttp::async_write(*plain_, serializer, use_tuple);
+        co_return ec;
+    }
+
+    asio::awaitable<error_code> read_header(response_parser& parser) {
+        if (tls_) {
+            auto [ec, n] = co_await bhttp::async_read_header(*tls_, buffer, parser, use_tuple);
+            co_return ec;
+        }
+        auto [ec, n] = co_await bhttp::async_read_header(*plain_, buffer, parser, use_tuple);
+        co_return ec;
+    }
+
+    asio::awaitable<error_code> read_some(response_parser& parser) {
+        if (tls_) {
+            auto [ec, n] = co_await bhttp::async_read_some(*tls_, buffer, parser, use_tuple);
+            co_return ec;
+        }
+        auto [ec, n] = co_await bhttp::async_read_some(*plain_, buffer, parser, use_tuple);
+        co_return ec;
+    }
+
+    std::string key;
+    beast::flat_buffer buffer;
+    bool absolute_form = false;      ///< requests go to an HTTP proxy
+    std::string proxy_authorization; ///< sent with every request when absolute_form
+
+private:
+    std::unique_ptr<beast::tcp_stream> plain_;
+    std::shared_ptr<ssl::context> context_; // before tls_, which must be destroyed first
+    std::unique_ptr<tls_stream> tls_;
+};
+
+struct pool_state {
+    std::size_t max_idle = 0;
+    client::statistics stats;
+    std::unordered_map<std::string, std::deque<std::unique_ptr<connection>>> idle;
+
+    std::unique_ptr<connection> take(const std::string& key) {
+        auto it = idle.find(key);
+        if (it == idle.end() || it->second.empty()) return nullptr;
+        // The most recently used connection is the one least likely to have been closed by the server.
+        auto conn = std::move(it->second.back());
+        it->second.pop_back();
+        return conn;
+    }
+
+    void put(std::unique_ptr<connection> conn) {
+        conn->park();
+        auto& list = idle[conn->key];
+        list.push_back(std::move(conn));
+        while (list.size() > max_idle)
+            list.pop_front();
+    }
+};
+
+bool is_redirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+bool is_timeout(const error_code& ec) {
+    return ec == beast::error::timeout;
+}
+
+/// A reused keep-alive connection that fails this way before any response byte was closed by the server
+/// while idle; the request never reached it.
+bool is_stale(const error_code& ec) {
+    return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+           ec == asio::error::connection_aborted;
+}
+
+std::string describe(const error_code& ec) {
+    if (ec == asio::error::connection_refused) return "connection refused";
+    if (ec == asio::error::connection_reset) return "connection reset by the server";
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == ssl::error::stream_truncated)
+        return "the server closed the connection";
+    if (ec == bhttp::error::partial_message)
+        return "the server closed the connection before the response was complete";
+    if (ec == bhttp::error::header_limit) return "the response headers are larger than 64 KiB";
+    std::string text = ec.message();
+    if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
+    return text;
+}
+
+error transport_error(const std::string& what, const error_code& ec, std::chrono::milliseconds idle_timeout) {
+    if (is_timeout(ec))
+        return make_error(errc::timeout, what + " failed: no data moved for " +
+                                             std::to_string(idle_timeout.count()) + " ms");
+    // A malformed response will not get better by retrying, unlike a dropped connection.
+    const bool malformed = ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
+                           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+    return make_error(malformed ? errc::bad_response : errc::connection_failed,
+                      what + " failed: " + describe(ec));
+}
+
+error prefixed(error e, const std::string& prefix) {
+    e.message.insert(0, prefix);
+    return e;
+}
+
+error too_large(const std::string& what, const std::string& size, std::size_t limit, int status) {
+    return make_error(errc::too_large,
+                      what + " failed: the response body of " + size + " bytes is larger than the limit of " +
+                          std::to_string(limit) + " bytes",
+                      status);
+}
+
+class stream_impl final : public response_stream {
+public:
+    stream_impl(std::weak_ptr<pool_state> pool, std::unique_ptr<connection> conn,
+                std::unique_ptr<response_parser> parser, std::string url, std::string what,
+                std::chrono::milliseconds idle_timeout, bool reusable)
+        : pool_(std::move(pool)), conn_(std::move(conn)), parser_(std::move(parser)), url_(std::move(url)),
+          what_(std::move(what)), idle_timeout_(idle_timeout), reusable_(reusable) {
+        const auto& message = parser_->get();
+        status_ = static_cast<int>(message.result_int());
+        for (const auto& field : message)
+            headers_.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        if (!message.chunked()) {
+            const auto value = message[bhttp::field::content_length];
+            std::int64_t parsed = 0;
+            const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+            if (ec == std::errc{} && end == value.data() + value.size() && parsed >= 0)
+                content_length_ = parsed;
+        }
+        finish_if_done();
+    }
+
+    int status() const override { return status_; }
+    const fields& headers() const override { return headers_; }
+    const std::string& url() const override { return url_; }
+    std::int64_t content_length() const override { return content_length_; }
+    const std::string& what() const { return what_; }
+
+    asio::awaitable<result<std::size_t>> read_some(std::span<std::byte> buffer) override {
+        if (parser_->is_done()) co_return std::size_t{0};
+        if (!conn_)
+            co_return make_error(errc::connection_failed, what_ + " failed: the connection was already lost");
+        if (buffer.empty()) co_return std::size_t{0};
+        for (;;) {
+            auto& body = parser_->get().body();
+            body.data = buffer.data();
+            body.size = buffer.size();
+            conn_->arm(idle_timeout_);
+            auto ec = co_await conn_->read_some(*parser_);
+            const std::size_t got = buffer.size() - parser_->get().body().size;
+            parser_->get().body().data = nullptr;
+            if (ec == bhttp::error::need_buffer) ec = {};
+            // Many TLS servers close without close_notify; for a body that ends at EOF that is its end.
+            if (ec == ssl::error::stream_truncated && parser_->need_eof()) {
+                ec = {};
+                parser_->put_eof(ec);
+            }
+            if (ec) {
+                conn_.reset();
+                co_return transport_error(what_, ec, idle_timeout_);
+            }
+            finish_if_done();
+            if (got > 0 || parser_->is_done()) co_return got;
+        }
+    }
+
+    /// Reads and drops the body of a response nobody wants (a redirect), so its connection can be reused;
+    /// a body over `limit` bytes is not worth reading, and the connection is closed instead.
+    asio::awaitable<void> discard(std::size_t limit) {
+        std::array<std::byte, 16 * 1024> scratch;
+        std::size_t total = 0;
+        const std::span<std::byte> window(scratch);
+        while (conn_ && !parser_->is_done() && total <= limit) {
+            auto read = co_await read_some(window);
+            if (!read || *read == 0) break;
+            total += *read;
+        }
+        conn_.reset();
+    }
+
+private:
+    void finish_if_done() {
+        if (!conn_ || !parser_->is_done()) return;
+        auto pool = pool_.lock();
+        if (pool && reusable_ && parser_->keep_alive() && pool->max_idle > 0) pool->put(std::move(conn_));
+        conn_.reset();
+    }
+
+    std::weak_ptr<pool_state> pool_;
+    std::unique_ptr<connection> conn_;
+    std::unique_ptr<response_parser> parser_;
+    std::string url_;
+    std::string what_;
+    std::chrono::milliseconds idle_timeout_;
+    bool reusable_;
+    int status_ = 0;
+    fields headers_;
+    std::int64_t content_length_ = -1;
+};
+
+/// The outcome of one request on one connection, up to the response headers.
+struct attempt {
+    std::unique_ptr<response_parser> parser; ///< set on success
+    error_code ec;                           ///< a transport failure
+    std::optional<error> failure;            ///< a failure that is not the transport's (the body source)
+    bool body_pulled = false;                ///< the body source was read: the request cannot be replayed
+    bool early_response = false;             ///< the server answered before taking the whole body
+};
+
+} // namespace
+
+struct client::impl {
+    asio::any_io_executor executor;
+    client_options options;
+    std::shared_ptr<pool_state> pool = std::make_shared<pool_state>();
+    detail::tls_contexts tls;
+
+    host_settings settings_for(const endpoint& ep) const {
+        return options.settings_for ? options.settings_for(ep.authority) : host_settings{};
+    }
+
+    asio::awaitable<result<std::unique_ptr<stream_impl>>> open(request req);
+    asio::awaitable<result<std::unique_ptr<stream_impl>>> exchange(const request* req, endpoint ep);
+    asio::awaitable<attempt> transact(connection* conn, const request* req, endpoint ep);
+    asio::awaitable<result<std::unique_ptr<connection>>> connect(endpoint ep, std::string proxy,
+                                                                 host_settings settings, std::string what);
+    asio::awaitable<result<void>> tunnel(connection* conn, endpoint ep, proxy_endpoint proxy,
+                                         std::string what);
+};
+
+asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::open(request req) {
+    const bool follow =
+        req.follow_redirects && (req.method == bhttp::verb::get || req.method == bhttp::verb::head);
+    const std::string first_what = std::string(bhttp::to_string(req.method)) + " " + redact_url(req.url);
+    std::string url = req.url;
+    for (int redirects = 0;; ++redirects) {
+        auto ep = parse_endpoint(url);
+        if (!ep) co_return prefixed(ep.error(), first_what + " failed: ");
+        auto opened = co_await exchange(&req, *ep);
+        if (!opened) co_return opened.error();
+        stream_impl& stream = **opened;
+        if (!follow || !is_redirect(stream.status())) co_return std::move(opened);
+        const std::string location(stream.header("Location"));
+        if (location.empty()) co_return std::move(opened);
+        if (redirects >= options.max_redirects)
+            co_return make_error(errc::too_many_redirects,
+                                 first_what + " failed: more than " + std::to_string(options.max_redirects) +
+                                     " redirects (the last one to " + redact_url(location) + ")");
+
+        urls::url next;
+        auto reference = urls::parse_uri_reference(location);
+        auto base = urls::parse_uri(ep->url);
+        if (!reference || !base || !urls::resolve(*base, *reference, next))
+            co_return make_error(errc::bad_response,
+                                 stream.what() + " failed: the server redirected to an invalid Location: " +
+                                     redact_url(location));
+        next.remove_fragment();
+        auto next_ep = parse_endpoint(next.buffer());
+        if (!next_ep)
+            co_return prefixed(next_ep.error(), stream.what() + " failed: the server redirected to an ");
+        // Credentials for one origin must not leak to another, e.g. a registry redirecting to blob storage.
+        if (next_ep->origin() != ep->origin())
+            std::erase_if(req.headers,
+                          [](const auto& header) { return beast::iequals(header.first, "Authorization"); });
+        co_await stream.discard(io_chunk);
+        url = next.buffer();
+    }
+}
+
+asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(const request* req,
+                                                                             endpoint ep) {
+    const std::string what = std::string(bhttp::to_string(req->method)) + " " + redact_url(ep.url);
+    const host_settings settings = settings_for(ep);
+    if (!ep.tls && !settings.insecure && !is_loopback_host(ep.authority))
+        co_return make_error(errc::insecure_refused,
+                             what +
+                                 " refused: plain HTTP is only used for loopback hosts and registries marked "
+                                 "insecure; use https:// or mark " +
+                                 ep.authority + " as insecure");
+    const std::string proxy = options.proxy.proxy_for(ep.scheme, ep.host, ep.port);
+    const std::string key = ep.origin() + (proxy.empty() ? "" : " via " + proxy);
+
+    for (int round = 0; round < 2; ++round) {
+        std::unique_ptr<connection> conn = round == 0 ? pool->take(key) : nullptr;
+        const bool reused = conn != nullptr;
+        if (!conn) {
+            auto made = co_await connect(ep, proxy, settings, what);
+            if (!made) co_return made.error();
+            conn = std::move(*made);
+            conn->key = key;
+        }
+        attempt sent = co_await transact(conn.get(), req, ep);
+        if (sent.failure) co_return *sent.failure;
+        if (sent.ec) {
+            if (reused && !sent.body_pulled && is_stale(sent.ec)) continue;
+            co_return transport_error(what, sent.ec, options.idle_timeout);
+        }
+        co_return std::make_unique<stream_impl>(pool, std::move(conn), std::move(sent.parser), ep.url, what,
+                                                options.idle_timeout, !sent.early_response);
+    }
+    co_return make_error(errc::connection_failed, what + " failed: the server keeps closing the connection");
+}
+
+asio::awaitable<attempt> client::impl::transact(connection* conn, const request* req, endpoint ep) {
+    const std::string what = std::string(bhttp::to_string(req->method)) + " " + redact_url(ep.url);
+    request_message message{req->method, conn->absolute_form ? ep.url : ep.target, 11};
+    message.set(bhttp::field::host, ep.authority);
+    bool has_user_agent = false;
+    for (const auto& [name, value] : req->headers) {
+        const auto known = bhttp::string_to_field(name);
+        if (known == bhttp::field::host || known == bhttp::field::content_length ||
+            known == bhttp::field::transfer_encoding || known == bhttp::field::connection)
+            continue;
+        has_user_agent = has_user_agent || known == bhttp::field::user_agent;
+        message.insert(name, value);
+    }
+    if (!has_user_agent && !options.user_agent.empty())
+        message.set(bhttp::field::user_agent, options.user_agent);
+    if (!conn->proxy_authorization.empty())
+        message.set(bhttp::field::proxy_authorization, conn->proxy_authorization);
+    const bool sends_body = req->source != nullptr || !req->body.empty() ||
+                            req->method == bhttp::verb::post || req->method == bhttp::verb::put ||
+                            req->method == bhttp::verb::patch;
+    if (req->source != nullptr && req->content_length < 0)
+        message.chunked(true);
+    else if (sends_body)
+        message.content_length(req->source != nullptr ? static_cast<std::uint64_t>(req->content_length)
+                                                      : req->body.size());
+    message.body().data = nullptr;
+    message.body().more = true;
+
+    attempt out;
+    request_serializer serializer{message};
+    ++pool->stats.requests;
+    conn->arm(options.idle_timeout);
+    out.ec = co_await conn->write_header(serializer);
+    if (out.ec) co_return out;
+
+    std::size_t offset = 0;
+    std::int64_t streamed = 0;
+    for (;;) {
+        std::span<const std::byte> piece;
+        if (req->source != nullptr) {
+            out.body_pulled = true;
+            auto chunk = co_await req->source->next();
+            if (!chunk) {
+                error failure = chunk.error();
+                failure.message = what + " failed while reading the request body: " + failure.message;
+                out.failure = std::move(failure);
+                co_return out;
+            }
+            piece = *chunk;
+            streamed += static_cast<std::int64_t>(piece.size());
+            const std::int64_t declared = req->content_length;
+            if (declared >= 0 && (streamed > declared || (piece.empty() && streamed < declared))) {
+                out.failure = make_error(
+                    errc::invalid_argument,
+                    what + " failed: the request body has " +
+                        (piece.empty() ? std::to_string(streamed) : "more than " + std::to_string(declared)) +
+                        " bytes, not the " + std::to_string(declared) + " declared");
+                co_return out;
+            }
+        } else {
+            const auto all = std::as_bytes(std::span<const char>(req->body));
+            piece = all.subspan(offset, std::min(io_chunk, all.size() - offset));
+            offset += piece.size();
+        }
+        auto& body = message.body();
+        body.data = piece.empty() ? nullptr : const_cast<std::byte*>(piece.data());
+        body.size = piece.size();
+        body.more = !piece.empty();
+        conn->arm(options.idle_timeout);
+        out.ec = co_await conn->write(serializer);
+        if (out.ec == bhttp::error::need_buffer) continue;
+        if (out.ec || serializer.is_done()) break;
+    }
+    if (is_timeout(out.ec)) co_return out;
+
+    for (;;) {
+        auto parser = std::make_unique<response_parser>();
+        parser->body_limit(boost::none);
+        parser->header_limit(header_limit);
+        if (req->method == bhttp::verb::head) parser->skip(true);
+        conn->arm(options.idle_timeout);
+        auto ec = co_await conn->read_header(*parser);
+        if (ec) {
+            // A server that rejects an upload (401, 413) may answer and close before taking the whole body;
+            // its answer says more than the failed write, so the write error only stands when none came.
+            if (!out.ec) out.ec = ec;
+            co_return out;
+        }
+        const unsigned status = parser->get().result_int();
+        // Interim 1xx responses (RFC 9110 section 15.2) precede the real one; 101 would switch protocols.
+        if (status >= 100 && status < 200 && status != 101) continue;
+        out.early_response = static_cast<bool>(out.ec);
+        out.ec = {};
+        out.parser = std::move(parser);
+        co_return out;
+    }
+}
+
+asio::awaitable<result<std::unique_ptr<connection>>>
+client::impl::connect(endpoint ep, std::string proxy, host_settings settings, std::string what) {
+    std::optional<proxy_endpoint> via;
+    std::string dial_host = ep.host;
+    std::uint16_t dial_port = ep.port;
+    if (!proxy.empty()) {
+        auto parsed = parse_proxy(proxy);
+        if (!parsed) co_return make_error(errc::proxy_error, what + " failed: " + parsed.error().message);
+        via = std::move(*parsed);
+        dial_host = via->host;
+        dial_port = via->port;
+    }
+    const errc dial_failure = via ? errc::proxy_error : errc::connection_failed;
+    const std::string dialled = via ? "proxy " + redact_url(proxy) : ep.host_port();
+
+    tcp::resolver resolver(executor);
+    auto [resolve_ec, endpoints] =
+        co_await resolver.async_resolve(dial_host, std::to_string(dial_port), use_tuple);
+    if (resolve_ec)
+        co_return make_error(dial_failure, what + " failed: cannot resolve " +
+                                               (via ? "proxy host " : "host ") + dial_host + ": " +
+                                               describe(resolve_ec));
+
+    auto tcp_stream = std::make_unique<beast::tcp_stream>(executor);
+    tcp_stream->expires_after(options.connect_timeout);
+    auto [connect_ec, peer] = co_await tcp_stream->async_connect(endpoints, use_tuple);
+    if (connect_ec) {
+        if (is_timeout(connect_ec))
+            co_return make_error(errc::timeout, what + " failed: connecting to " + dialled +
+                                                    " timed out after " +
+                                                    std::to_string(options.connect_timeout.count()) + " ms");
+        co_return make_error(dial_failure,
+                             what + " failed: " + (via ? "cannot connect to " + dialled + ": " : "") +
+                                 describe(connect_ec));
+    }
+    ++pool->stats.connections_opened;
+    error_code ignored;
+    tcp_stream->socket().set_option(tcp::no_delay(true), ignored);
+    auto conn = std::make_unique<connection>(std::move(tcp_stream));
+
+    if (via && !ep.tls) {
+        conn->absolute_form = true;
+        conn->proxy_authorization = via->authorization;
+    }
+    if (via && ep.tls)
+        if (auto tunnelled = co_await tunnel(conn.get(), ep, *via, what); !tunnelled)
+            co_return tunnelled.error();
+    if (!ep.tls) co_return conn;
+
+    auto context = tls.get(settings);
+    if (!context) co_return make_error(errc::tls_error, what + " failed: " + context.error().message);
+    conn->start_tls(*context);
+    if (auto prepared =
+            detail::prepare_tls_connection(conn->tls()->native_handle(), ep.host, settings.tls_verify);
+        !prepared)
+        co_return make_error(errc::tls_error, what + " failed: " + prepared.error().message);
+    conn->arm(options.connect_timeout);
+    auto [handshake_ec] = co_await conn->tls()->async_handshake(ssl::stream_base::client, use_tuple);
+    if (handshake_ec) {
+        if (is_timeout(handshake_ec))
+            co_return make_error(errc::timeout, what + " failed: TLS handshake with " + ep.host_port() +
+                                                    " timed out after " +
+                                                    std::to_string(options.connect_timeout.count()) + " ms");
+        co_return make_error(
+            errc::tls_error,
+            what + ": TLS handshake with " + ep.host_port() +
+                " failed: " + detail::describe_handshake_failure(conn->tls()->native_handle(), handshake_ec));
+    }
+    ++pool->stats.tls_handshakes;
+    co_return conn;
+}
+
+asio::awaitable<result<void>> client::impl::tunnel(connection* conn, endpoint ep, proxy_endpoint proxy,
+                                                   std::string what) {
+    const std::string failed = what + " failed: proxy " + redact_url(proxy.url);
+    request_message message{bhttp::verb::connect, ep.host_port(), 11};
+    message.set(bhttp::field::host, ep.host_port());
+    if (!options.user_agent.empty()) message.set(bhttp::field::user_agent, options.user_agent);
+    if (!proxy.authorization.empty()) message.set(bhttp::field::proxy_authorization, proxy.authorization);
+    message.body().data = nullptr;
+    message.body().more = false;
+    request_serializer serializer{message};
+    conn->arm(options.connect_timeout);
+    if (auto ec = co_await conn->write(serializer); ec)
+        co_return make_error(errc::proxy_error,
+                             failed + " did not take the CONNECT request: " + describe(ec));
+
+    // A 2xx answer to CONNECT has no body (RFC 9110 section 9.3.6), whatever its headers say.
+    response_parser parser;
+    parser.skip(true);
+    conn->arm(options.connect_timeout);
+    if (auto ec = co_await conn->read_header(parser); ec)
+        co_return make_error(is_timeout(ec) ? errc::timeout : errc::proxy_error,
+                             failed + " did not answer CONNECT " + ep.host_port() + ": " + describe(ec));
+    const unsigned status = parser.get().result_int();
+    if (status < 200 || status > 299) {
+        std::string message_text = failed + " refused CONNECT " + ep.host_port() + " with " +
+                                   std::to_string(status) + " " + std::string(parser.get().reason());
+        if (status == 407)
+            message_text += proxy.authorization.empty()
+                                ? "; put credentials in the proxy URL (http://user:password@host:port)"
+                                : "; check the credentials in the proxy URL";
+        co_return make_error(errc::proxy_error, message_text);
+    }
+    if (conn->buffer.size() != 0)
+        co_return make_error(errc::proxy_error,
+                             failed + " sent data before the tunnel to " + ep.host_port() + " was open");
+    co_return result<void>{};
+}
+
+client::client(asio::any_io_executor executor, client_options options) : impl_(std::make_unique<impl>()) {
+    impl_->executor = std::move(executor);
+    impl_->options = std::move(options);
+    impl_->pool->max_idle = impl_->options.max_idle_per_host;
+}
+
+client::~client() = default;
+
+asio::awaitable<result<response>> client::send(request req, std::size_t body_limit) {
+    auto opened = co_await impl_->open(std::move(req));
+    if (!opened) co_return opened.error();
+    stream_impl& stream = **opened;
+    response out;
+    out.status = stream.status();
+    out.headers = stream.headers();
+    out.url = stream.url();
+
+    const std::int64_t length = stream.content_length();
+    if (length > 0 && static_cast<std::uint64_t>(length) > body_limit)
+        co_return too_large(stream.what(), std::to_string(length), body_limit, out.status);
+    if (length > 0) out.body.reserve(static_cast<std::size_t>(length));
+
+    for (;;) {
+        // One byte past the limit tells a body of exactly `body_limit` bytes from a larger one.
+        const std::size_t remaining = body_limit - out.body.size();
+        const std::size_t room = remaining >= io_chunk ? io_chunk : remaining + 1;
+        const std::size_t old_size = out.body.size();
+        out.body.resize(old_size + room);
+        const std::span<std::byte> window(reinterpret_cast<std::byte*>(out.body.data() + old_size), room);
+        auto read = co_await stream.read_some(window);
+        if (!read) co_return read.error();
+        out.body.resize(old_size + *read);
+        if (*read == 0) break;
+        if (out.body.size() > body_limit)
+            co_return too_large(stream.what(), "more than " + std::to_string(body_limit), body_limit,
+                                out.status);
+    }
+    co_return out;
+}
+
+asio::awaitable<result<std::unique_ptr<response_stream>>> client::open(request req) {
+    auto opened = co_await impl_->open(std::move(req));
+    if (!opened) co_return opened.error();
+    std::unique_ptr<response_stream> stream = std::move(*opened);
+    co_return stream;
+}
+
+const client_options& client::options() const noexcept {
+    return impl_->options;
+}
+
+client::statistics client::stats() const noexcept {
+    return impl_->pool->stats;
+}
+
+} // namespace libregistry::http

@@ -1,0 +1,951 @@
+// The transport against scripted in-process servers on 127.0.0.1: each test case runs one io_context with a
+// fake server (raw asio plus Beast's request parser) and a client coroutine.
+#include "libregistry/http/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+namespace lh = libregistry::http;
+using libregistry::errc;
+using tcp = boost::asio::ip::tcp;
+using namespace std::chrono_literals;
+
+const auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct recorded {
+    int connection = 0;
+    std::string method;
+    std::string target;
+    lh::fields headers;
+    std::string body;
+
+    std::string header(std::string_view name) const { return std::string(lh::find_header(headers, name)); }
+};
+
+/// What the fake server does with one request: write `raw` verbatim after `stall`, then maybe close.
+struct reply {
+    std::string raw;
+    bool close = false;
+    std::chrono::milliseconds stall{0};
+};
+
+std::string response_text(int status, std::string_view body, const lh::fields& headers = {}) {
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
+                      std::string(bhttp::obsolete_reason(static_cast<bhttp::status>(status))) + "\r\n";
+    for (const auto& [name, value] : headers)
+        out += name + ": " + value + "\r\n";
+    out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    out += body;
+    return out;
+}
+
+std::string chunked_text(std::string_view body, std::size_t chunk) {
+    std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    char size[32];
+    for (std::size_t at = 0; at < body.size(); at += chunk) {
+        const auto piece = body.substr(at, chunk);
+        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+        out += size;
+        out += piece;
+        out += "\r\n";
+    }
+    return out + "0\r\n\r\n";
+}
+
+reply ok(std::string_view body, const lh::fields& headers = {}) {
+    return reply{response_text(200, body, headers)};
+}
+
+reply redirect(int status, std::string location) {
+    return reply{response_text(status, "moved", {{"Location", location}})};
+}
+
+std::string pattern(std::size_t size) {
+    std::string out(size, '\0');
+    for (std::size_t i = 0; i < size; ++i)
+        out[i] = static_cast<char>('a' + i % 23);
+    return out;
+}
+
+class fake_server : public std::enable_shared_from_this<fake_server> {
+public:
+    using handler = std::function<reply(const recorded&)>;
+
+    /// `tls`: speak TLS; `connect_proxy`: act as an HTTP proxy that answers one CONNECT per connection and
+    /// then serves the tunnelled requests itself.
+    static std::shared_ptr<fake_server> start(asio::io_context& io, handler handle,
+                                              std::shared_ptr<ssl::context> tls = nullptr,
+                                              bool connect_proxy = false,
+                                              asio::ip::address address = asio::ip::address_v4::loopback()) {
+        auto server = std::shared_ptr<fake_server>(new fake_server(io, std::move(handle), address));
+        server->tls_ = std::move(tls);
+        server->connect_proxy_ = connect_proxy;
+        asio::co_spawn(io, accept_loop(server), asio::detached);
+        return server;
+    }
+
+    std::uint16_t port() const { return port_; }
+    std::string url(std::string_view path) const {
+        return std::string(tls_ && !connect_proxy_ ? "https" : "http") + "://" + host_ + ":" +
+               std::to_string(port_) + std::string(path);
+    }
+
+    std::vector<recorded> requests;
+    int connections = 0;
+
+private:
+    fake_server(asio::io_context& io, handler handle, asio::ip::address address)
+        : acceptor_(io, tcp::endpoint(address, 0)), handle_(std::move(handle)) {
+        port_ = acceptor_.local_endpoint().port();
+        host_ = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+    }
+
+    static asio::awaitable<void> accept_loop(std::shared_ptr<fake_server> self) {
+        for (;;) {
+            auto [ec, socket] = co_await self->acceptor_.async_accept(use_tuple);
+            if (ec) co_return;
+            const int id = ++self->connections;
+            asio::co_spawn(self->acceptor_.get_executor(), serve_socket(self, std::move(socket), id),
+                           asio::detached);
+        }
+    }
+
+    static asio::awaitable<void> serve_socket(std::shared_ptr<fake_server> self, tcp::socket socket, int id) {
+        beast::flat_buffer buffer;
+        if (self->connect_proxy_) {
+            const bool open = co_await self->serve_one(&socket, &buffer, id);
+            if (!open || !self->requests.back().method.starts_with("CONNECT")) co_return;
+        }
+        if (!self->tls_) {
+            while (co_await self->serve_one(&socket, &buffer, id)) {
+            }
+            co_return;
+        }
+        beast::ssl_stream<tcp::socket> stream(std::move(socket), *self->tls_);
+        auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+        if (ec) co_return;
+        while (co_await self->serve_one(&stream, &buffer, id)) {
+        }
+    }
+
+    /// Reads one request and writes its scripted reply; false once the connection is done.
+    template <class Stream>
+    asio::awaitable<bool> serve_one(Stream* stream, beast::flat_buffer* buffer, int id) {
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.body_limit(64 * 1024 * 1024);
+        auto [ec, n] = co_await bhttp::async_read(*stream, *buffer, parser, use_tuple);
+        if (ec) co_return false;
+        recorded request;
+        request.connection = id;
+        request.method = parser.get().method_string();
+        request.target = parser.get().target();
+        for (const auto& field : parser.get())
+            request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+        request.body = parser.get().body();
+        requests.push_back(request);
+
+        const reply answer = handle_(request);
+        if (answer.stall.count() > 0) {
+            asio::steady_timer timer(acceptor_.get_executor(), answer.stall);
+            co_await timer.async_wait(use_tuple);
+        }
+        const auto bytes = asio::buffer(answer.raw);
+        auto [write_ec, written] = co_await asio::async_write(*stream, bytes, use_tuple);
+        if (write_ec || answer.close) {
+            beast::error_code ignored;
+            beast::get_lowest_layer(*stream).close(ignored);
+            co_return false;
+        }
+        co_return true;
+    }
+
+    tcp::acceptor acceptor_;
+    handler handle_;
+    std::uint16_t port_ = 0;
+    std::string host_;
+    std::shared_ptr<ssl::context> tls_;
+    bool connect_proxy_ = false;
+};
+
+/// Runs one test coroutine to completion (or fails after 20 s), rethrowing what it threw.
+void run(asio::io_context& io, asio::awaitable<void> test) {
+    bool done = false;
+    std::exception_ptr failure;
+    asio::co_spawn(io, std::move(test), [&](std::exception_ptr e) {
+        done = true;
+        failure = e;
+        io.stop();
+    });
+    io.run_for(20s);
+    REQUIRE(done);
+    if (failure) std::rethrow_exception(failure);
+}
+
+lh::client_options test_options() {
+    lh::client_options options;
+    options.user_agent = "syncer-test/1";
+    options.proxy = {};
+    options.connect_timeout = 5s;
+    options.idle_timeout = 5s;
+    return options;
+}
+
+lh::request get(std::string url) {
+    lh::request req;
+    req.url = std::move(url);
+    return req;
+}
+
+class chunks_source final : public lh::body_source {
+public:
+    explicit chunks_source(std::vector<std::string> chunks) : chunks_(std::move(chunks)) {}
+
+    asio::awaitable<libregistry::result<std::span<const std::byte>>> next() override {
+        if (index_ == chunks_.size()) co_return std::span<const std::byte>();
+        const std::string& chunk = chunks_[index_++];
+        co_return std::as_bytes(std::span<const char>(chunk));
+    }
+
+private:
+    std::vector<std::string> chunks_;
+    std::size_t index_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+
+asio::awaitable<void> keep_alive_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    for (const char* path : {"/v2/", "/v2/library/alpine/manifests/latest"}) {
+        auto req = get(server->url(path));
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(res->status == 200);
+        CHECK(res->body == "hello");
+        CHECK(res->url == server->url(path));
+        CHECK(res->header("x-answer") == "42");
+    }
+    CHECK(client.stats().connections_opened == 1);
+    CHECK(client.stats().requests == 2);
+    CHECK(client.stats().tls_handshakes == 0);
+    REQUIRE(server->requests.size() == 2);
+    CHECK(server->connections == 1);
+    const auto& first = server->requests[0];
+    CHECK(first.method == "GET");
+    CHECK(first.target == "/v2/");
+    CHECK(first.header("Host") == "127.0.0.1:" + std::to_string(server->port()));
+    CHECK(first.header("User-Agent") == "syncer-test/1");
+    CHECK(first.header("Content-Length").empty());
+}
+
+TEST_CASE("keep-alive: two requests share one connection") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded&) { return ok("hello", {{"X-Answer", "42"}}); });
+    run(io, keep_alive_case(server));
+}
+
+asio::awaitable<void> connection_close_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    for (int i = 0; i < 2; ++i) {
+        auto req = get(server->url("/v2/"));
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(res->body == "bye");
+    }
+    CHECK(client.stats().connections_opened == 2);
+}
+
+TEST_CASE("keep-alive: a connection the server closes is not reused") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded&) {
+        return reply{response_text(200, "bye", {{"Connection", "close"}}), true};
+    });
+    run(io, connection_close_case(server));
+    CHECK(server->connections == 2);
+}
+
+asio::awaitable<void> stale_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    auto first = get(server->url("/v2/"));
+    auto res = co_await client.send(std::move(first));
+    REQUIRE(res.has_value());
+    // Let the server's FIN arrive, so the pooled connection is stale when reused.
+    asio::steady_timer pause(executor, 50ms);
+    co_await pause.async_wait(use_tuple);
+    auto second = get(server->url("/v2/"));
+    res = co_await client.send(std::move(second));
+    REQUIRE_MESSAGE(res.has_value(), res.error().message);
+    CHECK(res->body == "once");
+    CHECK(client.stats().connections_opened == 2);
+}
+
+TEST_CASE("keep-alive: a pooled connection closed while idle is replaced transparently") {
+    asio::io_context io;
+    // Closes after answering without saying so, like a server whose keep-alive timer ran out.
+    auto server = fake_server::start(io, [](const recorded&) {
+        return reply{response_text(200, "once"), true};
+    });
+    run(io, stale_case(server));
+    CHECK(server->requests.size() == 2);
+}
+
+asio::awaitable<void> upload_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    const std::vector<std::string> body_chunks{"head-", pattern(200 * 1024), "-tail"};
+    std::string expected;
+    for (const auto& chunk : body_chunks)
+        expected += chunk;
+
+    {
+        chunks_source source(body_chunks);
+        lh::request req;
+        req.method = bhttp::verb::put;
+        req.url = server->url("/v2/repo/blobs/uploads/1?digest=sha256:abc");
+        req.source = &source;
+        req.content_length = static_cast<std::int64_t>(expected.size());
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(res->status == 201);
+        const auto& seen = server->requests.back();
+        CHECK(seen.method == "PUT");
+        CHECK(seen.target == "/v2/repo/blobs/uploads/1?digest=sha256:abc");
+        CHECK(seen.header("Content-Length") == std::to_string(expected.size()));
+        CHECK(seen.header("Transfer-Encoding").empty());
+        CHECK(seen.body == expected);
+    }
+    {
+        chunks_source source(body_chunks);
+        lh::request req;
+        req.method = bhttp::verb::patch;
+        req.url = server->url("/v2/repo/blobs/uploads/2");
+        req.source = &source;
+        req.content_length = -1;
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        const auto& seen = server->requests.back();
+        CHECK(seen.header("Transfer-Encoding") == "chunked");
+        CHECK(seen.header("Content-Length").empty());
+        CHECK(seen.body == expected);
+    }
+    {
+        lh::request req;
+        req.method = bhttp::verb::post;
+        req.url = server->url("/v2/repo/blobs/uploads/");
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(server->requests.back().header("Content-Length") == "0");
+    }
+    {
+        lh::request req;
+        req.method = bhttp::verb::put;
+        req.url = server->url("/v2/repo/manifests/latest");
+        req.headers = {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}};
+        req.body = pattern(150 * 1024);
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(server->requests.back().body == pattern(150 * 1024));
+        CHECK(server->requests.back().header("Content-Type") == "application/vnd.oci.image.manifest.v1+json");
+    }
+    CHECK(client.stats().connections_opened == 1);
+    {
+        chunks_source source({"short"});
+        lh::request req;
+        req.method = bhttp::verb::put;
+        req.url = server->url("/v2/repo/blobs/uploads/3");
+        req.source = &source;
+        req.content_length = 100;
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_error());
+        CHECK(res.error().code == errc::invalid_argument);
+        CHECK(res.error().message.find("5 bytes, not the 100 declared") != std::string::npos);
+    }
+}
+
+TEST_CASE("upload: a body_source is streamed with Content-Length or chunked") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded&) { return reply{response_text(201, "")}; });
+    run(io, upload_case(server));
+}
+
+asio::awaitable<void> download_case(std::shared_ptr<fake_server> server, std::string expected) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    for (const char* path : {"/sized", "/chunked"}) {
+        CAPTURE(path);
+        auto req = get(server->url(path));
+        auto opened = co_await client.open(std::move(req));
+        REQUIRE(opened.has_value());
+        auto& stream = **opened;
+        CHECK(stream.status() == 200);
+        CHECK(stream.content_length() ==
+              (std::string_view(path) == "/sized" ? static_cast<std::int64_t>(expected.size()) : -1));
+        std::string received;
+        std::array<std::byte, 4000> buffer;
+        std::size_t reads = 0;
+        for (;;) {
+            const std::span<std::byte> window(buffer);
+            auto n = co_await stream.read_some(window);
+            REQUIRE(n.has_value());
+            if (*n == 0) break;
+            received.append(reinterpret_cast<const char*>(buffer.data()), *n);
+            ++reads;
+        }
+        CHECK(received.size() == expected.size());
+        CHECK(received == expected);
+        CHECK(reads >= expected.size() / buffer.size());
+    }
+    // Both bodies were read to the end, so the connection went back to the pool each time.
+    CHECK(client.stats().connections_opened == 1);
+}
+
+TEST_CASE("open: a large body is streamed in small reads, sized and chunked") {
+    asio::io_context io;
+    const std::string body = pattern(8 * 1024 * 1024);
+    auto server = fake_server::start(io, [&body](const recorded& request) {
+        if (request.target == "/chunked") return reply{chunked_text(body, 100'000)};
+        return ok(body);
+    });
+    run(io, download_case(server, body));
+}
+
+asio::awaitable<void> redirect_case(std::shared_ptr<fake_server> origin,
+                                    std::shared_ptr<fake_server> storage) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    {
+        auto req = get(origin->url("/v2/repo/blobs/sha256:1"));
+        req.headers = {{"Authorization", "Bearer secret"}, {"Accept", "*/*"}};
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(res->status == 200);
+        CHECK(res->body == "blob");
+        CHECK(res->url == storage->url("/storage/1?sig=x"));
+        REQUIRE(storage->requests.size() == 1);
+        CHECK(storage->requests[0].target == "/storage/1?sig=x");
+        CHECK(storage->requests[0].header("Authorization").empty());
+        CHECK(storage->requests[0].header("Accept") == "*/*");
+    }
+    {
+        auto req = get(origin->url("/v2/same"));
+        req.headers = {{"Authorization", "Bearer secret"}};
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(res->body == "final");
+        CHECK(res->url == origin->url("/v2/final"));
+        CHECK(origin->requests.back().target == "/v2/final");
+        CHECK(origin->requests.back().header("Authorization") == "Bearer secret");
+    }
+    {
+        auto req = get(origin->url("/v2/same"));
+        req.follow_redirects = false;
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(res->status == 307);
+        CHECK(res->header("Location") == "final");
+    }
+    {
+        lh::request req;
+        req.method = bhttp::verb::put;
+        req.url = origin->url("/v2/same");
+        req.body = "x";
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+        CHECK(res->status == 307);
+    }
+    // The redirect bodies were drained, so the origin connection was reused throughout.
+    CHECK(origin->connections == 1);
+}
+
+TEST_CASE("redirects: Authorization is kept on the same origin and dropped on another") {
+    asio::io_context io;
+    auto storage = fake_server::start(io, [](const recorded&) { return ok("blob"); });
+    auto origin = fake_server::start(io, [&storage](const recorded& request) {
+        if (request.target == "/v2/repo/blobs/sha256:1")
+            return redirect(302, storage->url("/storage/1?sig=x#frag"));
+        if (request.target == "/v2/same") return redirect(307, "final");
+        return ok("final");
+    });
+    run(io, redirect_case(origin, storage));
+}
+
+asio::awaitable<void> redirect_loop_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_options();
+    options.max_redirects = 3;
+    lh::client client(executor, options);
+    auto req = get(server->url("/loop"));
+    auto res = co_await client.send(std::move(req));
+    REQUIRE(res.has_error());
+    CHECK(res.error().code == errc::too_many_redirects);
+    CHECK(res.error().message.find("more than 3 redirects") != std::string::npos);
+    CHECK(server->requests.size() == 4);
+}
+
+TEST_CASE("redirects: too_many_redirects after max_redirects hops") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded&) { return redirect(302, "/loop"); });
+    run(io, redirect_loop_case(server));
+}
+
+asio::awaitable<void> insecure_redirect_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    auto req = get(server->url("/v2/"));
+    auto res = co_await client.send(std::move(req));
+    REQUIRE(res.has_error());
+    CHECK(res.error().code == errc::insecure_refused);
+}
+
+TEST_CASE("redirects: a redirect to plain HTTP on another host is refused") {
+    asio::io_context io;
+    auto server =
+        fake_server::start(io, [](const recorded&) { return redirect(302, "http://example.com/blob"); });
+    run(io, insecure_redirect_case(server));
+}
+
+asio::awaitable<void> body_limit_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    {
+        auto req = get(server->url("/sized"));
+        auto res = co_await client.send(std::move(req), 1000);
+        REQUIRE(res.has_error());
+        CHECK(res.error().code == errc::too_large);
+        CHECK(res.error().message.find("2000 bytes") != std::string::npos);
+        CHECK(res.error().message.find("limit of 1000 bytes") != std::string::npos);
+    }
+    {
+        auto req = get(server->url("/chunked"));
+        auto res = co_await client.send(std::move(req), 1000);
+        REQUIRE(res.has_error());
+        CHECK(res.error().code == errc::too_large);
+    }
+    {
+        auto req = get(server->url("/sized"));
+        auto res = co_await client.send(std::move(req), 2000);
+        REQUIRE(res.has_value());
+        CHECK(res->body.size() == 2000);
+    }
+    {
+        auto req = get(server->url("/chunked"));
+        auto res = co_await client.send(std::move(req), 2000);
+        REQUIRE(res.has_value());
+        CHECK(res->body == pattern(2000));
+    }
+}
+
+TEST_CASE("send: body_limit gives too_large") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded& request) {
+        if (request.target == "/chunked") return reply{chunked_text(pattern(2000), 300)};
+        return ok(pattern(2000));
+    });
+    run(io, body_limit_case(server));
+}
+
+asio::awaitable<void> head_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    lh::request head;
+    head.method = bhttp::verb::head;
+    head.url = server->url("/v2/repo/manifests/latest");
+    auto res = co_await client.send(std::move(head));
+    REQUIRE(res.has_value());
+    CHECK(res->status == 200);
+    CHECK(res->body.empty());
+    CHECK(res->header("Content-Length") == "12345");
+    CHECK(res->header("Docker-Content-Digest") == "sha256:abc");
+
+    lh::request head_again;
+    head_again.method = bhttp::verb::head;
+    head_again.url = server->url("/v2/repo/manifests/latest");
+    auto opened = co_await client.open(std::move(head_again));
+    REQUIRE(opened.has_value());
+    CHECK((*opened)->content_length() == 12345);
+    CHECK(client.stats().connections_opened == 1);
+}
+
+TEST_CASE("HEAD: no body is read and the connection stays usable") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded&) {
+        return reply{"HTTP/1.1 200 OK\r\nContent-Length: 12345\r\nDocker-Content-Digest: sha256:abc\r\n\r\n"};
+    });
+    run(io, head_case(server));
+}
+
+asio::awaitable<void> idle_timeout_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_options();
+    options.idle_timeout = 300ms;
+    lh::client client(executor, options);
+    const auto started = std::chrono::steady_clock::now();
+    auto req = get(server->url("/v2/"));
+    auto res = co_await client.send(std::move(req));
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    REQUIRE(res.has_error());
+    CHECK(res.error().code == errc::timeout);
+    CHECK(res.error().retryable());
+    CHECK(res.error().message.find("no data moved for 300 ms") != std::string::npos);
+    CHECK(elapsed >= 250ms);
+    CHECK(elapsed < 2s);
+}
+
+TEST_CASE("idle timeout: a stalled server gives errc::timeout") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded&) {
+        return reply{response_text(200, "late"), false, 3s};
+    });
+    run(io, idle_timeout_case(server));
+}
+
+asio::awaitable<void> refused_case(std::uint16_t port) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v2/";
+    auto req = get(url);
+    auto res = co_await client.send(std::move(req));
+    REQUIRE(res.has_error());
+    CHECK(res.error().code == errc::connection_failed);
+    CHECK(res.error().message == "GET " + url + " failed: connection refused");
+}
+
+TEST_CASE("connect: connection refused says so") {
+    asio::io_context io;
+    std::uint16_t port = 0;
+    {
+        tcp::acceptor closed(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+        port = closed.local_endpoint().port();
+    }
+    run(io, refused_case(port));
+}
+
+asio::awaitable<void> insecure_case() {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    auto req = get("http://example.com/v2/");
+    auto res = co_await client.send(std::move(req));
+    REQUIRE(res.has_error());
+    CHECK(res.error().code == errc::insecure_refused);
+    CHECK(res.error().message.find("GET http://example.com/v2/") == 0);
+    CHECK(client.stats().connections_opened == 0);
+
+    auto bad = get("ftp://example.com/");
+    res = co_await client.send(std::move(bad));
+    REQUIRE(res.has_error());
+    CHECK(res.error().code == errc::invalid_argument);
+}
+
+TEST_CASE("plain HTTP to a non-loopback host is refused before connecting") {
+    asio::io_context io;
+    run(io, insecure_case());
+}
+
+asio::awaitable<void> truncated_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    for (const char* path : {"/sized", "/chunked"}) {
+        CAPTURE(path);
+        auto req = get(server->url(path));
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_error());
+        CHECK(res.error().code == errc::connection_failed);
+        CHECK(res.error().retryable());
+    }
+    auto req = get(server->url("/sized"));
+    auto opened = co_await client.open(std::move(req));
+    REQUIRE(opened.has_value());
+    std::array<std::byte, 64> buffer;
+    std::size_t total = 0;
+    libregistry::result<std::size_t> n = std::size_t{0};
+    for (;;) {
+        const std::span<std::byte> window(buffer);
+        n = co_await (*opened)->read_some(window);
+        if (!n || *n == 0) break;
+        total += *n;
+    }
+    REQUIRE(n.has_error());
+    CHECK(n.error().code == errc::connection_failed);
+    CHECK(total == 100);
+}
+
+TEST_CASE("a server that closes mid-body gives connection_failed") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded& request) {
+        if (request.target == "/chunked")
+            return reply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + pattern(50), true};
+        return reply{"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + pattern(100), true};
+    });
+    run(io, truncated_case(server));
+}
+
+asio::awaitable<void> ipv6_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+    const std::string url = "http://[::1]:" + std::to_string(server->port()) + "/v2/";
+    auto req = get(url);
+    auto res = co_await client.send(std::move(req));
+    REQUIRE_MESSAGE(res.has_value(), res.error().message);
+    CHECK(res->body == "six");
+    CHECK(res->url == url);
+    CHECK(server->requests.back().header("Host") == "[::1]:" + std::to_string(server->port()));
+}
+
+TEST_CASE("an IPv6 literal URL (loopback, so plain HTTP is allowed)") {
+    asio::io_context io;
+    std::shared_ptr<fake_server> server;
+    try {
+        server = fake_server::start(
+            io, [](const recorded&) { return ok("six"); }, nullptr, false, asio::ip::address_v6::loopback());
+    } catch (const boost::system::system_error&) {
+        MESSAGE("no IPv6 loopback here; skipped");
+        return;
+    }
+    run(io, ipv6_case(server));
+}
+
+asio::awaitable<void> http_proxy_case(std::shared_ptr<fake_server> proxy) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_options();
+    options.proxy.http_proxy = "http://user:pass@127.0.0.1:" + std::to_string(proxy->port());
+    options.proxy.no_proxy = "internal.example";
+    options.settings_for = [](std::string_view) { return lh::host_settings{true, true, ""}; };
+    lh::client client(executor, options);
+    auto req = get("http://registry.example/v2/?n=1");
+    auto res = co_await client.send(std::move(req));
+    REQUIRE(res.has_value());
+    CHECK(res->body == "via proxy");
+    REQUIRE(proxy->requests.size() == 1);
+    CHECK(proxy->requests[0].target == "http://registry.example/v2/?n=1");
+    CHECK(proxy->requests[0].header("Host") == "registry.example");
+    CHECK(proxy->requests[0].header("Proxy-Authorization") == "Basic dXNlcjpwYXNz");
+}
+
+TEST_CASE("proxy: plain HTTP goes to the proxy in absolute form") {
+    asio::io_context io;
+    auto proxy = fake_server::start(io, [](const recorded&) { return ok("via proxy"); });
+    run(io, http_proxy_case(proxy));
+}
+
+// --- TLS -------------------------------------------------------------------------------------------------
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made once with the openssl CLI.
+struct pki {
+    std::filesystem::path dir;
+
+    pki() {
+        char templ[] = "/tmp/syncer-http-test-XXXXXX";
+        REQUIRE(::mkdtemp(templ) != nullptr);
+        dir = templ;
+        const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        const std::string script =
+            "cd '" + dir.string() + "' && mkdir certs mtls && " + "openssl req -x509 " + key +
+            " -keyout ca.key -out ca.crt -days 2 -subj /CN=syncer-test-ca " +
+            "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign && " +
+            "openssl req " + key + " -keyout server.key -out server.csr -subj /CN=127.0.0.1 && " +
+            "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext && " +
+            "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days "
+            "2 " +
+            "-extfile server.ext && " + "openssl req " + key +
+            " -keyout client.key -out client.csr -subj /CN=syncer-client && " +
+            "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && " +
+            "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.cert "
+            "-days 2 " +
+            "-extfile client.ext && " + "cp ca.crt certs/ && cp ca.crt client.cert client.key mtls/";
+        REQUIRE(std::system(("(" + script + ") >/dev/null 2>&1").c_str()) == 0);
+    }
+    ~pki() {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+    }
+
+    std::shared_ptr<ssl::context> server_context(bool require_client_cert = false) const {
+        auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+        context->use_certificate_chain_file((dir / "server.crt").string());
+        context->use_private_key_file((dir / "server.key").string(), ssl::context::pem);
+        if (require_client_cert) {
+            context->load_verify_file((dir / "ca.crt").string());
+            context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+        }
+        return context;
+    }
+};
+
+const pki& test_pki() {
+    static const pki instance;
+    return instance;
+}
+
+lh::client_options tls_options(bool verify, std::string cert_dir) {
+    const lh::host_settings settings{false, verify, std::move(cert_dir)};
+    auto options = test_options();
+    options.settings_for = [settings](std::string_view) { return settings; };
+    return options;
+}
+
+asio::awaitable<void> tls_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    const std::string certs = (test_pki().dir / "certs").string();
+    {
+        lh::client client(executor, test_options());
+        auto req = get(server->url("/v2/"));
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_error());
+        CHECK(res.error().code == errc::tls_error);
+        const std::string& message = res.error().message;
+        CHECK(message.find("TLS handshake with 127.0.0.1:" + std::to_string(server->port()) +
+                           " failed: certificate verify failed (") != std::string::npos);
+        CHECK(message.find("--src-cert-dir/--dest-cert-dir") != std::string::npos);
+    }
+    {
+        lh::client client(executor, tls_options(true, certs));
+        for (int i = 0; i < 2; ++i) {
+            auto req = get(server->url("/v2/"));
+            auto res = co_await client.send(std::move(req));
+            REQUIRE_MESSAGE(res.has_value(), res.error().message);
+            CHECK(res->body == "secure");
+        }
+        CHECK(client.stats().tls_handshakes == 1);
+        CHECK(client.stats().connections_opened == 1);
+    }
+    {
+        lh::client client(executor, tls_options(false, ""));
+        auto req = get(server->url("/v2/"));
+        auto res = co_await client.send(std::move(req));
+        REQUIRE_MESSAGE(res.has_value(), res.error().message);
+        CHECK(res->body == "secure");
+    }
+    {
+        // The certificate names 127.0.0.1 only.
+        lh::client client(executor, tls_options(true, certs));
+        auto req = get("https://localhost:" + std::to_string(server->port()) + "/v2/");
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_error());
+        CHECK(res.error().code == errc::tls_error);
+        CHECK(res.error().message.find("hostname mismatch") != std::string::npos);
+    }
+    {
+        lh::client client(executor, tls_options(true, "/nonexistent/certs.d"));
+        auto req = get(server->url("/v2/"));
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_error());
+        CHECK(res.error().code == errc::tls_error);
+        CHECK(res.error().message.find("/nonexistent/certs.d") != std::string::npos);
+    }
+}
+
+TEST_CASE("TLS: verification against the system store, a cert_dir, or none") {
+    asio::io_context io;
+    auto server = fake_server::start(
+        io, [](const recorded&) { return ok("secure"); }, test_pki().server_context());
+    run(io, tls_case(server));
+}
+
+asio::awaitable<void> client_cert_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, tls_options(true, (test_pki().dir / "mtls").string()));
+    auto req = get(server->url("/v2/"));
+    auto res = co_await client.send(std::move(req));
+    REQUIRE_MESSAGE(res.has_value(), res.error().message);
+    CHECK(res->body == "mutual");
+
+    lh::client anonymous(executor, tls_options(true, (test_pki().dir / "certs").string()));
+    auto again = get(server->url("/v2/"));
+    res = co_await anonymous.send(std::move(again));
+    CHECK(res.has_error());
+}
+
+TEST_CASE("TLS: a client certificate from cert_dir (name.cert + name.key)") {
+    asio::io_context io;
+    auto server = fake_server::start(
+        io, [](const recorded&) { return ok("mutual"); }, test_pki().server_context(true));
+    run(io, client_cert_case(server));
+}
+
+asio::awaitable<void> connect_proxy_case(std::shared_ptr<fake_server> proxy) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = tls_options(false, "");
+    options.proxy.https_proxy = "http://user:pass@127.0.0.1:" + std::to_string(proxy->port());
+    lh::client client(executor, options);
+    for (int i = 0; i < 2; ++i) {
+        auto req = get("https://registry.example/v2/");
+        auto res = co_await client.send(std::move(req));
+        REQUIRE_MESSAGE(res.has_value(), res.error().message);
+        CHECK(res->body == "tunnelled");
+    }
+    REQUIRE(proxy->requests.size() == 3);
+    CHECK(proxy->requests[0].method == "CONNECT");
+    CHECK(proxy->requests[0].target == "registry.example:443");
+    CHECK(proxy->requests[0].header("Proxy-Authorization") == "Basic dXNlcjpwYXNz");
+    CHECK(proxy->requests[1].target == "/v2/");
+    CHECK(proxy->requests[1].header("Host") == "registry.example");
+    CHECK(proxy->requests[1].header("Proxy-Authorization").empty());
+    CHECK(client.stats().connections_opened == 1);
+}
+
+TEST_CASE("proxy: HTTPS goes through a CONNECT tunnel") {
+    asio::io_context io;
+    auto proxy = fake_server::start(
+        io,
+        [](const recorded& request) {
+            if (request.method == "CONNECT") return reply{"HTTP/1.1 200 Connection established\r\n\r\n"};
+            return ok("tunnelled");
+        },
+        test_pki().server_context(), true);
+    run(io, connect_proxy_case(proxy));
+}
+
+asio::awaitable<void> proxy_refused_case(std::shared_ptr<fake_server> proxy) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_options();
+    options.proxy.https_proxy = "http://127.0.0.1:" + std::to_string(proxy->port());
+    lh::client client(executor, options);
+    auto req = get("https://registry.example/v2/");
+    auto res = co_await client.send(std::move(req));
+    REQUIRE(res.has_error());
+    CHECK(res.error().code == errc::proxy_error);
+    CHECK(res.error().message.find("refused CONNECT registry.example:443 with 407") != std::string::npos);
+}
+
+TEST_CASE("proxy: a refused CONNECT gives proxy_error") {
+    asio::io_context io;
+    auto proxy = fake_server::start(
+        io,
+        [](const recorded&) {
+            return reply{response_text(407, "", {{"Proxy-Authenticate", "Basic"}})};
+        },
+        nullptr, true);
+    run(io, proxy_refused_case(proxy));
+}
+
+} // namespace
