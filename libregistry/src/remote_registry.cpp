@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 namespace libregistry {
 
@@ -160,7 +161,38 @@ struct remote_registry::impl {
     token_cache tokens;
     std::map<std::string, std::optional<credential>, std::less<>> credentials_by_repository;
     bool monolithic_refused = false;
+    /// The last RateLimit-Remaining the registry sent (Docker Hub: pulls left in the window), and the window.
+    std::optional<long long> rate_remaining;
+    long long rate_window_seconds = 0;
     remote_statistics stats;
+
+    // `RateLimit-Remaining: 76;w=21600` (the IETF RateLimit header fields draft, as Docker Hub sends them).
+    void note_rate_limit(std::string_view header) {
+        if (header.empty()) return;
+        auto semi = header.find(';');
+        auto count = header.substr(0, semi);
+        long long n = 0;
+        auto [p, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
+        if (ec != std::errc{} || p != count.data() + count.size()) return;
+        rate_remaining = n;
+        if (auto w = header.find("w=", semi == std::string_view::npos ? header.size() : semi);
+            w != std::string_view::npos) {
+            auto rest = header.substr(w + 2);
+            std::from_chars(rest.data(), rest.data() + rest.size(), rate_window_seconds);
+        }
+    }
+
+    // With the pull quota used up, every further counted request would be refused for hours: fail at once.
+    std::optional<error> quota_exhausted(std::string_view what) const {
+        if (!rate_remaining || *rate_remaining > 0) return std::nullopt;
+        return make_error(
+            errc::too_many_requests,
+            fmt::format("{}: registry {} reports its pull limit used up (RateLimit-Remaining 0 in a "
+                        "{} s window); not sending more pulls in this run. Run again later, or use "
+                        "credentials with a higher limit",
+                        what, options.registry, rate_window_seconds),
+            429);
+    }
 
     impl(http::client& c, remote_options o) : client(c), options(std::move(o)) {
         api_host =
@@ -408,6 +440,8 @@ struct remote_registry::impl {
                 co_return resp.error();
             }
             int status = Send::status(*resp);
+            note_rate_limit(Send::header(*resp, "RateLimit-Remaining"));
+            if (status == 429 && rate_remaining == 0) co_return std::move(*resp);
             if (status == 401 && same_host && !reauthenticated) {
                 // The token expired or lacked a scope: the 401's challenge is the current one.
                 auto fresh = parse_www_authenticate(Send::header(*resp, "WWW-Authenticate"));
@@ -545,6 +579,9 @@ asio::awaitable<result<std::optional<descriptor>>> remote_registry::head_manifes
 }
 
 asio::awaitable<result<manifest>> remote_registry::get_manifest(std::string repository, std::string ref) {
+    if (auto quota = impl_->quota_exhausted(
+            fmt::format("GET manifest {}/{}:{}", impl_->options.registry, repository, ref)))
+        co_return *quota;
     impl::call c;
     c.target = fmt::format("/v2/{}/manifests/{}", repository, ref);
     c.headers.emplace_back("Accept", manifest_accept_header());
