@@ -228,11 +228,19 @@ public:
                     asio::steady_timer pause(executor_, std::chrono::seconds(std::min(round * 2, 10)));
                     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
                 }
+                // Items with the same source image are copied together: one manifest read, one download per
+                // blob for all their destination registries.
+                std::vector<std::vector<image_result*>> groups;
+                std::map<std::string, std::size_t> group_of;
+                for (auto i : to_copy) {
+                    auto& img = report.images[i];
+                    auto [it, fresh] = group_of.emplace(img.item.source.str(), groups.size());
+                    if (fresh) groups.emplace_back();
+                    groups[it->second].push_back(&img);
+                }
                 std::function<asio::awaitable<void>(std::size_t)> copy_one =
-                    [&](std::size_t i) -> asio::awaitable<void> {
-                    co_await copy(report.images[to_copy[i]], round);
-                };
-                co_await detail::for_each_bounded(to_copy.size(), options_.proc, copy_one);
+                    [&](std::size_t i) -> asio::awaitable<void> { co_await copy(groups[i], round); };
+                co_await detail::for_each_bounded(groups.size(), options_.proc, copy_one);
                 std::erase_if(to_copy,
                               [&](std::size_t i) { return report.images[i].status != image_status::failed; });
             }
@@ -274,15 +282,25 @@ private:
         std::optional<error> failure;
     };
 
-    asio::awaitable<void> copy(image_result& image, int round) {
+    asio::awaitable<void> copy(std::vector<image_result*> images, int round) {
         auto copy_options = options_.copy;
         copy_options.force = options_.force;
         // The plan already compared digests; a retry round compares again in case a previous try got through.
-        if (round == 0 && copy_options.platforms.empty()) copy_options.known_source_digest = image.digest;
-        ++image.attempts;
-        auto r =
-            co_await copy_image(get(image.item.source.registry), image.item.source,
-                                get(image.item.destination.registry), image.item.destination, copy_options);
+        if (round == 0 && copy_options.platforms.empty())
+            copy_options.known_source_digest = images.front()->digest;
+        std::vector<copy_target> targets;
+        for (auto* image : images) {
+            ++image->attempts;
+            targets.push_back(copy_target{&get(image->item.destination.registry), image->item.destination});
+        }
+        const auto& source = images.front()->item.source;
+        auto results =
+            co_await copy_image_to_many(get(source.registry), source, std::move(targets), copy_options);
+        for (std::size_t i = 0; i < images.size(); ++i)
+            record(*images[i], results[i], round);
+    }
+
+    void record(image_result& image, const result<copy_stats>& r, int round) {
         if (r) {
             auto previous = image.stats;
             image.stats = *r;

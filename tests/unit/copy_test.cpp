@@ -183,3 +183,41 @@ TEST_CASE("a source by digest goes to a destination tag, and a wrong destination
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == errc::invalid_argument);
 }
+
+TEST_CASE("one download feeds destinations on several registries; same-registry targets mount") {
+    memory_registry src("src.example"), east("east.example"), west("west.example");
+    auto m = add_image(src, "app", {"big-layer", "small-layer"}, "1.0");
+    std::vector<copy_target> targets{{&east, image("east.example/app:1.0")},
+                                     {&west, image("west.example/app:1.0")},
+                                     {&east, image("east.example/copy/app:1.0")}};
+    auto results = run(copy_image_to_many(src, image("src.example/app:1.0"), targets, {}));
+    REQUIRE(results.size() == 3);
+    for (auto& r : results) {
+        REQUIRE(r.has_value());
+        CHECK(r->manifest_digest == m.digest);
+    }
+    CHECK(src.blob_gets == 3); // config and two layers, each read once for both registries
+    CHECK(src.manifest_gets == 1);
+    CHECK(results[0]->blobs_uploaded == 3);
+    CHECK(results[1]->blobs_uploaded == 3);
+    CHECK(results[2]->blobs_mounted == 3);
+    CHECK(east.has_manifest("app", "1.0"));
+    CHECK(east.has_manifest("copy/app", "1.0"));
+    CHECK(west.has_manifest("app", "1.0"));
+}
+
+TEST_CASE("a fan-out lane that fails retries alone and the others are unaffected") {
+    memory_registry src("src.example"), east("east.example"), west("west.example");
+    add_image(src, "app", {"layer"}, "1.0");
+    src.corrupt.insert(digest_of("layer"));
+    copy_options options;
+    options.blob_retries = 0;
+    std::vector<copy_target> targets{{&east, image("east.example/app:1.0")},
+                                     {&west, image("west.example/app:1.0")}};
+    auto results = run(copy_image_to_many(src, image("src.example/app:1.0"), targets, options));
+    REQUIRE(results.size() == 2);
+    CHECK_FALSE(results[0].has_value());
+    CHECK_FALSE(results[1].has_value());
+    CHECK_FALSE(east.has_manifest("app", "1.0"));
+    CHECK_FALSE(west.has_manifest("app", "1.0"));
+}

@@ -146,3 +146,17 @@ TEST_CASE("a repository whose tags cannot be listed fails its rules only") {
     CHECK(report.totals.failed == 1);
     CHECK(report.images.front().reason.find("listing tags of src/ghost") == 0);
 }
+
+TEST_CASE("a source image mirrored to two registries is downloaded once") {
+    memory_registry src("src"), dst("dst"), other("other");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}, {"other", &other}};
+    add_image(src, "app", {"layer-a", "layer-b"}, "1");
+    auto rule = all_tags("app", {"app"});
+    rule.destinations.push_back(sync_destination{"other", "app", {}});
+    auto report = run({rule}, p);
+    CHECK(report.totals.copied == 2);
+    CHECK(src.blob_gets == 3);
+    CHECK(dst.has_manifest("app", "1"));
+    CHECK(other.has_manifest("app", "1"));
+}

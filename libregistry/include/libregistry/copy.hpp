@@ -83,4 +83,16 @@ struct copy_stats {
 boost::asio::awaitable<result<copy_stats>> copy_image(registry& source, reference from, registry& destination,
                                                       reference to, copy_options options);
 
+struct copy_target {
+    registry* destination;
+    reference to;
+};
+
+/// Copies `from` to several destinations at once: the source manifest is read once, and a blob that
+/// destinations on different registries all lack is downloaded once and streamed to all of them in lockstep
+/// (each upload still verifies it). Destinations on the same registry mount from the first. One result per
+/// target, in order.
+boost::asio::awaitable<std::vector<result<copy_stats>>>
+copy_image_to_many(registry& source, reference from, std::vector<copy_target> targets, copy_options options);
+
 } // namespace libregistry
