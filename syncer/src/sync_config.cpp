@@ -76,6 +76,21 @@ std::string_view format_name(file_format format) {
 result<YAML::Node> load_document(std::string_view text, file_format format, std::string_view name) {
     // YAML::Node converts from anything, so the error needs naming explicitly.
     const auto fail = [](error e) { return result<YAML::Node>(boost::system::in_place_error, std::move(e)); };
+    // yaml-cpp reads JSON as YAML and so forgives JSON syntax errors (`"a": }` loads as a null value); a
+    // .json file is held to JSON first.
+    if (format == file_format::json && text.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+        try {
+            auto parsed = nlohmann::json::parse(text);
+            (void)parsed;
+        } catch (const nlohmann::json::parse_error& e) {
+            auto upto = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+            auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n');
+            std::string_view what = e.what();
+            if (auto pos = what.find("] "); pos != std::string_view::npos) what.remove_prefix(pos + 2);
+            return fail(
+                config_error(fmt::format("{}:{}", name, line), fmt::format("invalid JSON: {}", what)));
+        }
+    }
     std::vector<YAML::Node> documents;
     try {
         documents = YAML::LoadAll(std::string(text));
@@ -88,12 +103,6 @@ result<YAML::Node> load_document(std::string_view text, file_format format, std:
         return fail(config_error(at(name, documents[1].Mark()),
                                  "a second YAML document; a config file holds exactly one"));
     auto root = documents.front();
-    // yaml-cpp accepts any YAML, so a .json file written in block style would load; say so instead.
-    if (format == file_format::json && (root.IsMap() || root.IsSequence()) &&
-        root.Style() != YAML::EmitterStyle::Flow)
-        return fail(config_error(at(name, root.Mark()),
-                                 "not JSON (this is YAML block syntax); name the file .yaml "
-                                 "or write it as JSON"));
     return result<YAML::Node>(boost::system::in_place_value, root);
 }
 

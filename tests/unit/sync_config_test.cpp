@@ -559,7 +559,7 @@ TEST_CASE("bad config files: the message names file, line, key and what is expec
          "auth.yaml:1: registry key \"/x\" names no registry host"},
         {kind::auth, "auth.yaml", "\n\nquay.io: {username: a\n", "auth.yaml:4: invalid YAML: "},
         {kind::auth, "auth.json", "{\"quay.io\": {\"insecure\": true}\n", "auth.json:2: invalid JSON: "},
-        {kind::auth, "auth.json", "quay.io:\n  insecure: true\n", "auth.json:1: not JSON"},
+        {kind::auth, "auth.json", "quay.io:\n  insecure: true\n", "auth.json:1: invalid JSON: "},
         // images
         {kind::images, "images.yaml", "nginx: a\n\n# c\nquay.io/org/app:/[/: b\n",
          "images.yaml:4: \"quay.io/org/app:/[/\": invalid tag regex: missing ]: ["},
@@ -742,4 +742,15 @@ TEST_CASE("render_images: loads again as the same items") {
     const auto json = render_images({items[0], items[1]}, file_format::json);
     CHECK(json == "{\n  \"quay.io/org/app:v1\": [\n    \"registry.example.com/app:v1\",\n"
                   "    \"registry.example.com/other:renamed\"\n  ]\n}\n");
+}
+
+// Regression: yaml-cpp read `"e/f": }` in a .json file as a null destination instead of a syntax error.
+TEST_CASE("a .json file must be valid JSON, with the line of the first error") {
+    const auto bad =
+        parse_images("{\n  \"a/b\": \"c/d\",\n  \"e/f\": }\n", file_format::json, "images.json", test_env);
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().message.find("images.json:3: invalid JSON: ") == 0);
+    const auto good = parse_images("{\"a/b\": \"c/d\"}", file_format::json, "images.json", test_env);
+    REQUIRE(good.has_value());
+    CHECK(good->size() == 1);
 }
