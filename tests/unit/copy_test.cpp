@@ -221,3 +221,26 @@ TEST_CASE("a fan-out lane that fails retries alone and the others are unaffected
     CHECK_FALSE(east.has_manifest("app", "1.0"));
     CHECK_FALSE(west.has_manifest("app", "1.0"));
 }
+
+TEST_CASE("a Docker schema 1 manifest is copied unchanged, with its layers") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto a = src.add_blob("old", "schema1-layer-a");
+    auto b = src.add_blob("old", "schema1-layer-b");
+    auto bytes = fmt::format(R"({{
+   "schemaVersion": 1,
+   "name": "old",
+   "tag": "v1",
+   "architecture": "amd64",
+   "fsLayers": [{{"blobSum": "{}"}}, {{"blobSum": "{}"}}, {{"blobSum": "{}"}}],
+   "history": [{{"v1Compatibility": "{{}}"}}, {{"v1Compatibility": "{{}}"}}, {{"v1Compatibility": "{{}}"}}]
+}})",
+                             a.str(), b.str(), a.str());
+    auto m = src.add_manifest("old", bytes, "v1");
+    REQUIRE(m.kind == manifest_kind::schema1);
+    auto stats =
+        run(copy_image(src, image("src.example/old:v1"), dst, image("dst.example/old:v1"), {})).value();
+    CHECK(stats.manifest_digest == m.digest);
+    CHECK(stats.blobs_uploaded == 2);
+    auto copied = run(dst.get_manifest("old", "v1")).value();
+    CHECK(copied.bytes == bytes);
+}
