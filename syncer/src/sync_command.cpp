@@ -114,6 +114,10 @@ int run_sync_command(const sync_flags& f) {
     }
     if (f.config.empty() && f.images.empty())
         throw usage_error("nothing to sync: give --images FILE (and --auth FILE), or --config FILE");
+    return run_sync_config(std::move(config), f);
+}
+
+int run_sync_config(sync_config config, const sync_flags& f) {
     if (f.output_format != "yaml" && f.output_format != "json")
         throw usage_error(fmt::format("--output-images-format {}: expected yaml or json", f.output_format));
     if (f.log_format != "text" && f.log_format != "json")

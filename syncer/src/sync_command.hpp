@@ -1,5 +1,7 @@
 #pragma once
 // `syncer sync` flags, shared with the `image-syncer` compatible entry point.
+#include "sync_config.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -30,5 +32,8 @@ struct sync_flags {
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// Runs a sync from parsed flags; returns the exit status (throws usage_error for bad input).
 int run_sync_command(const sync_flags& flags);
+/// Runs a sync of already loaded rules and credentials with the run-shaping flags of `flags` (everything but
+/// --auth/--images/--config); for commands that build their rules another way.
+int run_sync_config(sync_config config, const sync_flags& flags);
 
 } // namespace syncer
