@@ -1,0 +1,327 @@
+"""Protocol edge cases a real docker-registry cannot produce, against the scripted fake in fake_registry.py:
+token auth with scopes and identity tokens, redirects to blob storage, opaque pagination tokens, chunk-only
+uploads, connections reset mid-blob, missing Docker-Content-Digest, HTML 503 pages, and secrets in output.
+"""
+
+import base64
+import contextlib
+import json
+import os
+import re
+import tempfile
+import unittest
+import urllib.parse
+
+import harness
+import seed
+from fake_registry import FakeRegistry
+from harness import describe, run_syncer, sha256
+
+USER = "fake-user"
+PASSWORD = "fake-pass-1"
+CREDS = f"{USER}:{PASSWORD}"
+MIB = 1 << 20
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class ProtocolEdgeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        stack = contextlib.ExitStack()
+        cls.addClassCleanup(stack.close)
+        cls.real = stack.enter_context(harness.Registry(name="real"))
+        client = seed.Client.for_registry(cls.real)
+        d = seed.push_image(client, "edge/app", "edge/app", tag="v1")
+        cls.small = seed.Seeded("edge/app", "v1", d.digest, d.media_type)
+        cls.large = seed.push_large_image(client, 3, repo="edge/large", seed="edge-large")
+
+    # --- helpers -------------------------------------------------------------------------------------------
+    def syncer(self, *args: str, expect: int = 0, fake: FakeRegistry | None = None):
+        result = run_syncer(*args)
+        context = describe(result) + (f"\n--- fake registry log\n{fake.log_text()}" if fake else "")
+        self.assertEqual(result.returncode, expect, context)
+        return result
+
+    def assert_in_fake(self, fake: FakeRegistry, repo: str, tag: str, digest: str) -> None:
+        stored = fake.manifest(repo, tag)
+        self.assertIsNotNone(stored, f"{repo}:{tag} is not in the fake registry\n{fake.log_text()}")
+        self.assertEqual(sha256(stored[0]), digest, "the fake holds different manifest bytes than the source")
+        self.assertEqual(fake.verify_tree(repo, digest), [])
+
+    def assert_in_real(self, repo: str, tag: str, digest: str) -> None:
+        raw, _ = harness.get_manifest(self.real, repo, tag)
+        self.assertEqual(sha256(raw), digest, f"{self.real.host}/{repo}:{tag} holds different manifest bytes")
+        self.assertEqual(harness.verify_tree(self.real, repo, digest), [])
+
+    def seed_fake(self, fake: FakeRegistry, repo: str, **kwargs) -> seed.Seeded:
+        d = seed.push_image(fake.client(), repo, repo, tag="v1", **kwargs)
+        return seed.Seeded(repo, "v1", d.digest, d.media_type)
+
+    def blob_digests(self, fake: FakeRegistry, repo: str, digest: str) -> list[str]:
+        return harness.referenced_blobs(json.loads(fake.manifest(repo, digest)[0]))
+
+    # --- 1. bearer token auth ------------------------------------------------------------------------------
+    def test_bearer_push_with_basic_credentials_at_token_endpoint(self):
+        with FakeRegistry(bearer=True, users={USER: PASSWORD}, blob_redirect=True) as fake:
+            src = self.real.ref(self.small.repo, self.small.tag)
+            self.syncer("copy", "--dest-creds", CREDS, src, fake.ref("pushed/app", "v1"), fake=fake)
+            self.assert_in_fake(fake, "pushed/app", "v1", self.small.digest)
+
+            tokens = fake.token_requests()
+            self.assertTrue(tokens, f"no token request was made\n{fake.log_text()}")
+            for t in tokens:
+                self.assertEqual(t.method, "GET", f"expected the Basic-auth GET form: {t}")
+                self.assertEqual(t.header("Authorization"), basic(USER, PASSWORD), f"token request {t}")
+                self.assertEqual(t.query.get("service"), ["fake"], f"service missing from {t}")
+                self.assertEqual(t.status, 200, str(t))
+            asked = set().union(*(fake.requested_scopes(t) for t in tokens))
+            self.assertIn(("repository", "pushed/app", "push"), asked, f"no push scope was asked for: {asked}")
+            # Every write the registry accepted carried a bearer token, never the password itself.
+            for r in fake.requests(server="registry", path_regex=r"^/v2/pushed/app/"):
+                if r.status < 400:
+                    self.assertTrue((r.header("Authorization") or "").startswith("Bearer "), str(r))
+            # Pull it back: blob GETs go through the storage host, which must not see the token.
+            self.syncer("copy", "--src-creds", CREDS, fake.ref("pushed/app", "v1"),
+                        self.real.ref("round-trip/app", "v1"), fake=fake)
+            self.assert_in_real("round-trip/app", "v1", self.small.digest)
+            storage = fake.requests(server="storage")
+            self.assertTrue(storage, f"the blobs should have come from the storage host\n{fake.log_text()}")
+            leaked = [str(r) for r in storage if r.header("Authorization") is not None]
+            self.assertEqual(leaked, [], "Authorization was sent to the storage host")
+
+    # --- 2. identity token from an auth file ---------------------------------------------------------------
+    def test_identity_token_uses_oauth2_post(self):
+        identity = "fake-identity-" + os.urandom(8).hex()
+        with FakeRegistry(bearer=True, users={USER: PASSWORD}, identity_token=identity) as fake, \
+                tempfile.TemporaryDirectory() as tmp:
+            authfile = os.path.join(tmp, "config.json")
+            with open(authfile, "w") as f:
+                json.dump({"auths": {fake.host: {"identitytoken": identity}}}, f)
+            src = self.real.ref(self.small.repo, self.small.tag)
+            result = self.syncer("copy", "--authfile", authfile, src, fake.ref("identity/app", "v1"), fake=fake)
+            self.assert_in_fake(fake, "identity/app", "v1", self.small.digest)
+
+            tokens = fake.token_requests()
+            posts = [t for t in tokens if t.method == "POST"]
+            self.assertTrue(posts, f"no OAuth2 POST to the token endpoint\n{fake.log_text()}")
+            self.assertEqual([str(t) for t in tokens if t.method != "POST"], [],
+                             "an identity token must not fall back to the GET form")
+            for t in posts:
+                form = t.form
+                self.assertEqual(form.get("grant_type"), ["refresh_token"], str(form))
+                self.assertEqual(form.get("refresh_token"), [identity])
+                self.assertEqual(form.get("service"), ["fake"])
+                self.assertTrue(form.get("client_id"), "client_id is required by the Docker OAuth2 spec")
+                self.assertEqual(t.status, 200)
+            asked = set().union(*(fake.requested_scopes(t) for t in posts))
+            self.assertIn(("repository", "identity/app", "push"), asked)
+            self.assertNotIn(identity, result.stdout + result.stderr)
+
+    # --- 3. cross-repository mount with one token for both repositories ------------------------------------
+    def test_mount_within_fake_asks_one_token_for_both_repositories(self):
+        with FakeRegistry(bearer=True, users={USER: PASSWORD}) as fake:
+            image = self.seed_fake(fake, "mount/a")
+            self.syncer("copy", "--src-creds", CREDS, "--dest-creds", CREDS, fake.ref("mount/a", "v1"),
+                        fake.ref("mount/b", "v1"), fake=fake)
+            self.assert_in_fake(fake, "mount/b", "v1", image.digest)
+
+            both = [t for t in fake.token_requests()
+                    if {("repository", "mount/b", "push"), ("repository", "mount/a", "pull")}
+                    <= fake.requested_scopes(t)]
+            self.assertTrue(both, "no single token request asked for push on mount/b and pull on mount/a:\n"
+                            + "\n".join(f"{t} {sorted(fake.requested_scopes(t))}" for t in fake.token_requests()))
+            posts = fake.requests(method="POST", path_regex=r"^/v2/mount/b/blobs/uploads/")
+            mounts = [r for r in posts if r.query.get("mount") and r.query.get("from") == ["mount/a"]]
+            blobs = self.blob_digests(fake, "mount/b", image.digest)
+            self.assertEqual(sorted(r.query["mount"][0] for r in mounts if r.status == 201), sorted(blobs),
+                             f"every blob should be mounted exactly once with 201\n{fake.log_text()}")
+            for method in ("PATCH", "PUT"):
+                sent = fake.requests(method=method, path_regex=r"^/v2/mount/b/blobs/uploads/")
+                self.assertEqual([str(r) for r in sent], [], f"blob data was sent with {method}")
+
+    def test_mount_without_pull_on_source_falls_back_to_upload(self):
+        # The destination's user may not read fallback/a, so the registry answers the mount with an upload
+        # session (202) instead of 201, as docker-registry does.
+        def allow(user: str, repo: str, action: str) -> bool:
+            return not (user == "pusher" and repo == "fallback/a")
+
+        with FakeRegistry(bearer=True, users={"reader": "r-pass", "pusher": "p-pass"}, allow=allow) as fake:
+            image = self.seed_fake(fake, "fallback/a")
+            self.syncer("copy", "--src-creds", "reader:r-pass", "--dest-creds", "pusher:p-pass",
+                        fake.ref("fallback/a", "v1"), fake.ref("fallback/b", "v1"), fake=fake)
+            self.assert_in_fake(fake, "fallback/b", "v1", image.digest)
+
+            uploads = r"^/v2/fallback/b/blobs/uploads/"
+            blobs = self.blob_digests(fake, "fallback/b", image.digest)
+            mounts = [r for r in fake.requests(method="POST", path_regex=uploads) if r.query.get("mount")]
+            self.assertEqual(sorted({r.query["mount"][0] for r in mounts}), sorted(blobs),
+                             f"every blob should have been offered for mounting\n{fake.log_text()}")
+            self.assertEqual({r.status for r in mounts if r.status != 401}, {202})
+            committed = [r for r in fake.requests(method="PUT", path_regex=uploads) if r.status == 201]
+            self.assertEqual(sorted(r.query["digest"][0] for r in committed), sorted(blobs))
+            posts = [r for r in fake.requests(method="POST", path_regex=uploads) if r.status != 401]
+            self.assertEqual(len(posts), len(blobs),
+                             f"the session a refused mount opens should carry the upload\n{fake.log_text()}")
+
+    # --- 4. blob GET redirected to a storage host ----------------------------------------------------------
+    def test_blob_redirect_sends_no_credentials_to_storage(self):
+        with FakeRegistry(bearer=True, users={USER: PASSWORD}, blob_redirect=True) as fake:
+            image = self.seed_fake(fake, "redirect/app")
+            self.syncer("copy", "--src-creds", CREDS, fake.ref(image.repo, "v1"),
+                        self.real.ref("from-fake/redirect", "v1"), fake=fake)
+            self.assert_in_real("from-fake/redirect", "v1", image.digest)
+
+            blobs = self.blob_digests(fake, image.repo, image.digest)
+            redirected = {r.path.rsplit("/", 1)[1] for r in fake.requests(server="registry", method="GET")
+                          if r.status == 307}
+            self.assertEqual(redirected, set(blobs), f"every blob GET should be redirected\n{fake.log_text()}")
+            storage = fake.requests(server="storage")
+            served = {"sha256:" + r.path.split("/")[2].split("?")[0] for r in storage if r.status == 200}
+            self.assertEqual(served, set(blobs), f"the storage host should serve every blob\n{fake.log_text()}")
+            leaked = [str(r) for r in storage if r.header("Authorization") is not None]
+            self.assertEqual(leaked, [], "Authorization was sent to the storage host")
+
+    # --- 5. tag list pagination with opaque tokens ---------------------------------------------------------
+    def test_tags_follow_opaque_link_tokens(self):
+        with FakeRegistry(bearer=True, users={USER: PASSWORD}, page_size=5) as fake:
+            image = self.seed_fake(fake, "paged/repo")
+            body, media_type = fake.manifest(image.repo, image.digest)
+            # 23 tags with the seeded "v1": more than four pages of five.
+            fake.add_manifest(image.repo, body, media_type, [f"1.{i}.{i % 3}" for i in range(21)] + ["latest"])
+            tags = fake.tags(image.repo)
+            self.assertEqual(len(tags), 23)
+
+            result = self.syncer("tags", "--creds", CREDS, f"{fake.host}/{image.repo}", fake=fake)
+            listed = result.stdout.split()
+            self.assertEqual(sorted(listed), tags, "every tag should be printed")
+            self.assertEqual(len(listed), len(set(listed)), f"a tag was printed twice: {listed}")
+
+            pages = [r for r in fake.requests(method="GET", path_regex=rf"^/v2/{image.repo}/tags/list")
+                     if r.status != 401]
+            self.assertEqual([r.status for r in pages], [200] * 5, f"expected 5 pages\n{fake.log_text()}")
+            self.assertNotIn("last", pages[0].query)
+            self.assertEqual([r.query.get("last", [None])[0] for r in pages[1:]], fake.page_tokens,
+                             "the client must send the Link's opaque token back unchanged")
+
+    # --- 6. registry that takes blobs only in chunks -------------------------------------------------------
+    def test_chunked_upload_when_monolithic_refused(self):
+        with FakeRegistry(monolithic_refused=True, chunk_min=MIB) as fake:
+            repo = "chunked/large"
+            self.syncer("copy", self.real.ref(self.large.repo, self.large.tag), fake.ref(repo, "v1"), fake=fake)
+            self.assert_in_fake(fake, repo, "v1", self.large.digest)
+
+            uploads = rf"^/v2/{repo}/blobs/uploads/"
+            patches = fake.requests(method="PATCH", path_regex=uploads)
+            self.assertTrue(patches, f"no PATCH request\n{fake.log_text()}")
+            by_session: dict[str, list] = {}
+            for r in patches:
+                self.assertIsNotNone(r.header("Content-Range"), f"PATCH without Content-Range: {r}")
+                self.assertEqual(r.status, 202, str(r))
+                by_session.setdefault(urllib.parse.urlsplit(r.path).path, []).append(r)
+            for session, chunks in by_session.items():
+                offset = 0
+                for r in chunks:
+                    self.assertEqual(r.header("Content-Range"), f"{offset}-{offset + r.body_size - 1}", session)
+                    offset += r.body_size
+            self.assertGreaterEqual(sum(r.body_size for r in patches), 3 * MIB)
+            puts = fake.requests(method="PUT", path_regex=uploads)
+            blobs = self.blob_digests(fake, repo, self.large.digest)
+            committed = [r for r in puts if r.status == 201]
+            self.assertEqual(sorted(r.query["digest"][0] for r in committed), sorted(blobs))
+            for r in committed:
+                self.assertEqual(r.body_size, 0, f"the closing PUT should have an empty body: {r}")
+
+    # --- 7. connection reset in the middle of a blob --------------------------------------------------------
+    def test_blob_download_resumes_with_range(self):
+        with FakeRegistry(reset_blob_once=True) as fake:
+            image = self.seed_fake(fake, "resume/app", layer_sizes=(4096, 2 * MIB))
+            self.syncer("copy", fake.ref(image.repo, "v1"), self.real.ref("from-fake/resume", "v1"), fake=fake)
+            self.assert_in_real("from-fake/resume", "v1", image.digest)
+
+            layer = json.loads(fake.manifest(image.repo, image.digest)[0])["layers"][1]["digest"]
+            gets = fake.requests(method="GET", path_regex=rf"^/v2/{image.repo}/blobs/{layer}$")
+            self.assertGreaterEqual(len(gets), 2, f"the layer was not fetched again\n{fake.log_text()}")
+            self.assertIsNone(gets[0].header("Range"))
+            resumed = [r for r in gets[1:] if re.fullmatch(r"bytes=(\d+)-", r.header("Range") or "")]
+            self.assertTrue(resumed, f"no GET with Range: bytes=N-\n{fake.log_text()}")
+            offset = int(re.fullmatch(r"bytes=(\d+)-", resumed[0].header("Range"))[1])
+            self.assertGreater(offset, 0, "the resumed GET should start after the bytes already received")
+            self.assertLessEqual(offset, MIB, "the first answer carried only half the layer")
+            self.assertEqual(resumed[0].status, 206)
+
+    # --- 8. no Docker-Content-Digest on manifest answers ----------------------------------------------------
+    def test_missing_digest_header_falls_back_to_get(self):
+        with FakeRegistry(no_digest_header=True) as fake:
+            image = self.seed_fake(fake, "nodigest/app", docker=True)
+            result = self.syncer("digest", fake.ref(image.repo, "v1"), fake=fake)
+            self.assertEqual(result.stdout.strip(), image.digest)
+            self.assertTrue(fake.requests(method="GET", path_regex=rf"^/v2/{image.repo}/manifests/v1$"),
+                            f"the digest should come from a GET of the manifest\n{fake.log_text()}")
+
+            self.syncer("copy", fake.ref(image.repo, "v1"), self.real.ref("from-fake/nodigest", "v1"), fake=fake)
+            self.assert_in_real("from-fake/nodigest", "v1", image.digest)
+
+    # --- 9. 503 with an HTML body and Retry-After -----------------------------------------------------------
+    def test_html_503_is_retried(self):
+        with FakeRegistry(html_errors=True, fail_first=2) as fake:
+            image = self.seed_fake(fake, "flaky/app")
+            self.syncer("copy", fake.ref(image.repo, "v1"), self.real.ref("from-fake/flaky", "v1"), fake=fake)
+            self.assert_in_real("from-fake/flaky", "v1", image.digest)
+            named = fake.requests(path_regex=r"^/v2/[^?]+/")
+            self.assertEqual([r.status for r in named[:2]], [503, 503])
+            self.assertNotIn(503, [r.status for r in named[2:]])
+
+    def test_html_503_error_message(self):
+        with FakeRegistry(html_errors=True, fail_first=100) as fake:
+            image = self.seed_fake(fake, "down/app")
+            # `inspect` fails on a GET, whose answer carries the page.
+            result = self.syncer("inspect", "--retry-times", "1", fake.ref(image.repo, "v1"), expect=1, fake=fake)
+            self.assertIn("503", result.stderr)
+            self.assertIn("HTML page", result.stderr)
+            self.assertNotIn("<html", result.stderr.lower(), "raw HTML must not reach the user")
+            self.assertEqual(len(fake.requests(path_regex=r"^/v2/[^?]+/")), 2,
+                             "--retry-times 1 means one retry of the failing request")
+
+    def test_html_503_on_copy_says_html_page(self):
+        # A copy fails on its first request, a HEAD: no body, but `Content-Type: text/html` says the same.
+        with FakeRegistry(html_errors=True, fail_first=100) as fake:
+            image = self.seed_fake(fake, "down/app")
+            result = self.syncer("copy", "--retry-times", "1", fake.ref(image.repo, "v1"),
+                                 self.real.ref("from-fake/down", "v1"), expect=1, fake=fake)
+            self.assertIn("503", result.stderr)
+            self.assertNotIn("<html", result.stderr.lower(), "raw HTML must not reach the user")
+            self.assertEqual(len(fake.requests(path_regex=r"^/v2/[^?]+/")), 2,
+                             "--retry-times 1 means one retry of the failing request")
+            self.assertIn("HTML page", result.stderr, "the user should learn that a web server, not the "
+                          "registry, answered (the HEAD's Content-Type is text/html)")
+
+    # --- 10. secrets never reach the output -----------------------------------------------------------------
+    def test_secrets_stay_out_of_output(self):
+        secret = "SECRET-PASS-123"
+        src = self.real.ref(self.small.repo, self.small.tag)
+        cases = {
+            # The token endpoint refuses the password.
+            "wrong password": dict(users={USER: "the-right-one"}),
+            # Tokens are issued but lack push, so the registry keeps answering 401 insufficient_scope.
+            "push denied": dict(users={USER: secret}, allow=lambda user, repo, action: action == "pull"),
+        }
+        for name, options in cases.items():
+            with self.subTest(name), FakeRegistry(bearer=True, **options) as fake:
+                result = self.syncer("copy", "--dest-creds", f"{USER}:{secret}", src,
+                                     fake.ref("secret/app", "v1"), expect=1, fake=fake)
+                output = result.stdout + result.stderr
+                self.assertNotIn(secret, output)
+                self.assertNotIn(basic(USER, secret).split()[1], output)
+                for token in fake.issued_tokens:
+                    self.assertNotIn(token, output)
+                self.assertTrue(fake.token_requests(), "the failure should come from token auth")
+                if name == "push denied":
+                    self.assertTrue(fake.issued_tokens, "tokens should have been issued")
+                self.assertIn(fake.host, result.stderr, "the message should name the registry")
+
+
+if __name__ == "__main__":
+    unittest.main()
