@@ -118,7 +118,7 @@ std::optional<oci_error> parse_error_body(std::string_view body) {
 } // namespace
 
 error registry_error(int status, std::string_view body, std::string_view retry_after,
-                     std::string_view context) {
+                     std::string_view context, std::string_view content_type) {
     errc code = code_from_status(status);
     std::string detail;
     if (auto parsed = parse_error_body(body)) {
@@ -130,6 +130,9 @@ error registry_error(int status, std::string_view body, std::string_view retry_a
                     body.find("<HTML") != std::string_view::npos ||
                     body.find("<!DOCTYPE") != std::string_view::npos;
         if (html) detail = "HTML page: " + detail;
+    } else if (content_type.starts_with("text/html")) {
+        // A proxy or CDN error page, seen through a HEAD that carries no body.
+        detail = "an HTML page (not a registry error)";
     }
     // A 404 from a registry that did not say which thing was missing stays `not_found`; a 401 or 403 with a
     // body that says otherwise keeps the status meaning, since callers act on it.

@@ -159,6 +159,14 @@ struct remote_registry::impl {
     bool pinging = false;
     std::optional<asio::steady_timer> ping_done;
     token_cache tokens;
+    struct token_fetch {
+        explicit token_fetch(asio::any_io_executor ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+        asio::steady_timer timer;
+        bool done = false;
+        std::string value;
+        std::optional<error> failure;
+    };
+    std::map<std::string, std::shared_ptr<token_fetch>> token_fetches; ///< by scope set, while in flight
     std::map<std::string, std::optional<credential>, std::less<>> credentials_by_repository;
     bool monolithic_refused = false;
     /// The last RateLimit-Remaining the registry sent (Docker Hub: pulls left in the window), and the window.
@@ -381,9 +389,29 @@ struct remote_registry::impl {
             auto now = token_cache::clock::now();
             if (refresh) tokens.invalidate(options.registry, scopes);
             if (auto cached = tokens.get(options.registry, scopes, now)) co_return "Bearer " + *cached;
+            // Parallel transfers that need the same scopes wait for one token request instead of each sending
+            // one.
+            auto key = scopes_key(scopes);
+            if (auto it = token_fetches.find(key); it != token_fetches.end()) {
+                auto pending = it->second;
+                while (!pending->done)
+                    co_await pending->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                if (pending->failure) co_return *pending->failure;
+                co_return "Bearer " + pending->value;
+            }
+            auto pending = std::make_shared<token_fetch>(co_await asio::this_coro::executor);
+            token_fetches.emplace(key, pending);
             auto t = co_await fetch_token(*bearer, scopes, *cred);
+            token_fetches.erase(key);
+            if (t) {
+                pending->value = t->value;
+                tokens.put(options.registry, scopes, *t, now);
+            } else {
+                pending->failure = t.error();
+            }
+            pending->done = true;
+            pending->timer.cancel();
             if (!t) co_return t.error();
-            tokens.put(options.registry, scopes, *t, now);
             co_return "Bearer " + t->value;
         }
         if (find_challenge("basic") && *cred && !(*cred)->username.empty())
@@ -494,7 +522,22 @@ struct remote_registry::impl {
     }
 
     error error_from(const http::response& resp, verb method, std::string_view target) const {
-        return registry_error(resp.status, resp.body, resp.header("Retry-After"), describe(method, target));
+        auto e = registry_error(resp.status, resp.body, resp.header("Retry-After"), describe(method, target),
+                                resp.header("Content-Type"));
+        // After re-authenticating, a 401 that names insufficient_scope means the account lacks the
+        // permission, not that the password is wrong.
+        if (resp.status == 401) {
+            auto parsed = parse_www_authenticate(resp.header("WWW-Authenticate"));
+            if (parsed && std::any_of(parsed->begin(), parsed->end(), is_insufficient_scope))
+                e = make_error(
+                    errc::denied,
+                    fmt::format("{}: registry answered 401 insufficient_scope: the credentials for {} are "
+                                "valid but lack the permission this needs (push or pull on the "
+                                "repository)",
+                                describe(method, target), options.registry),
+                    401);
+        }
+        return e;
     }
 
     asio::awaitable<result<std::vector<std::string>>> paged_list(std::string first, std::string repository,

@@ -77,3 +77,11 @@ TEST_CASE("backoff grows, is capped, and yields to a longer Retry-After") {
         CHECK(j < 1.0);
     }
 }
+
+// Regression: a 503 HTML page from a proxy, seen through a HEAD (no body), was reported without saying so.
+TEST_CASE("a bodiless HTML answer is still recognised as an HTML page") {
+    auto e = registry_error(503, "", "1", "HEAD http://x/v2/a/manifests/b", "text/html; charset=utf-8");
+    CHECK(e.code == errc::server_error);
+    CHECK(e.message.find("503 Service Unavailable: an HTML page") != std::string::npos);
+    CHECK(e.retryable());
+}

@@ -15,8 +15,9 @@ namespace libregistry {
 /// The code comes from the first `errors[].code` the body carries, else from the status (401 unauthorized,
 /// 403 denied, 404 not_found, 429 too_many_requests, 5xx server_error, else bad_response). `retry_after`
 /// is the raw Retry-After header (seconds or an HTTP date), `now_unix` the current time for the date form.
+/// `content_type` lets a bodiless answer (HEAD) still be recognised as an HTML error page.
 error registry_error(int status, std::string_view body, std::string_view retry_after,
-                     std::string_view context);
+                     std::string_view context, std::string_view content_type = {});
 
 /// Parses Retry-After: delta-seconds, or an IMF-fixdate relative to `now` (RFC 9110 section 10.2.3).
 /// Values are capped at 10 minutes; nullopt when absent or malformed.
