@@ -1,43 +1,19 @@
 #include "libregistry/challenge.hpp"
 
+#include "detail/header_syntax.hpp"
+
 #include <fmt/format.h>
 
 namespace libregistry {
 namespace {
 
-// RFC 9110 section 5.6.2: tchar.
-bool is_tchar(char c) noexcept {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
+using detail::is_tchar;
+using detail::to_lower;
 
 // RFC 7235 section 2.1: token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 bool is_token68_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-}
-
-char to_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 std::string lower(std::string_view s) {
@@ -47,9 +23,9 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-class parser {
+class parser : detail::header_cursor {
 public:
-    explicit parser(std::string_view text) : text_(text) {}
+    using header_cursor::header_cursor;
 
     result<std::vector<challenge>> run() {
         std::vector<challenge> out;
@@ -66,34 +42,9 @@ public:
     }
 
 private:
-    std::string_view text_;
-    std::size_t pos_ = 0;
-
-    bool at_end() const noexcept { return pos_ >= text_.size(); }
-    char peek(std::size_t ahead = 0) const noexcept {
-        return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
-    }
-
     error fail(std::string_view what) const {
         return make_error(errc::bad_response,
                           fmt::format("malformed WWW-Authenticate header: {} (at offset {})", what, pos_));
-    }
-
-    void skip_ows() noexcept {
-        while (!at_end() && (peek() == ' ' || peek() == '\t'))
-            ++pos_;
-    }
-
-    void skip_list_separators() noexcept {
-        while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == ','))
-            ++pos_;
-    }
-
-    std::string_view take_token() noexcept {
-        const auto start = pos_;
-        while (!at_end() && is_tchar(peek()))
-            ++pos_;
-        return text_.substr(start, pos_ - start);
     }
 
     // True when the text at pos_ is `token BWS "="`, i.e. an auth-param rather than the next challenge's
@@ -126,31 +77,11 @@ private:
         return true;
     }
 
-    // RFC 9110 section 5.6.4: quoted-string with quoted-pair escapes.
     result<std::string> parse_quoted_string() {
-        ++pos_; // opening DQUOTE
-        std::string value;
-        while (!at_end()) {
-            const char c = peek();
-            const auto u = static_cast<unsigned char>(c);
-            if (c == '"') {
-                ++pos_;
-                return value;
-            }
-            if (c == '\\') {
-                ++pos_;
-                if (at_end()) break;
-                const auto e = static_cast<unsigned char>(peek());
-                if ((e < 0x20 && e != '\t') || e == 0x7f) return fail("control character in quoted-pair");
-                value.push_back(peek());
-                ++pos_;
-                continue;
-            }
-            if ((u < 0x20 && c != '\t') || u == 0x7f) return fail("control character in quoted string");
-            value.push_back(c);
-            ++pos_;
-        }
-        return fail("unterminated quoted string");
+        std::string_view problem;
+        auto value = take_quoted_string(problem);
+        if (!value) return fail(problem);
+        return std::move(*value);
     }
 
     result<std::string> parse_param_value() {

@@ -1,47 +1,12 @@
 #include "libregistry/link_header.hpp"
 
+#include "detail/header_syntax.hpp"
+
 namespace libregistry {
 namespace {
 
-bool is_tchar(char c) noexcept {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
-bool is_control(char c) noexcept {
-    const auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && c != '\t') || u == 0x7f;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
+using detail::iequals;
+using detail::is_control;
 
 // RFC 8288 section 3.3: rel holds space-separated relation types, compared case-insensitively.
 bool has_next_relation(std::string_view rel) noexcept {
@@ -57,9 +22,9 @@ bool has_next_relation(std::string_view rel) noexcept {
     return false;
 }
 
-class parser {
+class parser : detail::header_cursor {
 public:
-    explicit parser(std::string_view text) : text_(text) {}
+    using header_cursor::header_cursor;
 
     // Link = #link-value
     // link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param )
@@ -108,49 +73,14 @@ public:
     }
 
 private:
-    std::string_view text_;
-    std::size_t pos_ = 0;
-
-    bool at_end() const noexcept { return pos_ >= text_.size(); }
-    char peek() const noexcept { return at_end() ? '\0' : text_[pos_]; }
-
-    void skip_ows() noexcept {
-        while (!at_end() && (peek() == ' ' || peek() == '\t'))
-            ++pos_;
-    }
-    void skip_list_separators() noexcept {
-        while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == ','))
-            ++pos_;
-    }
-
-    std::string_view take_token() noexcept {
-        const auto start = pos_;
-        while (!at_end() && is_tchar(peek()))
-            ++pos_;
-        return text_.substr(start, pos_ - start);
-    }
-
     std::optional<std::string> parse_value() {
         if (peek() != '"') {
             auto token = take_token();
             if (token.empty()) return std::nullopt;
             return std::string(token);
         }
-        ++pos_;
-        std::string value;
-        while (!at_end()) {
-            char c = peek();
-            ++pos_;
-            if (c == '"') return value;
-            if (c == '\\') {
-                if (at_end()) return std::nullopt;
-                c = peek();
-                ++pos_;
-            }
-            if (is_control(c)) return std::nullopt;
-            value.push_back(c);
-        }
-        return std::nullopt;
+        std::string_view problem;
+        return take_quoted_string(problem);
     }
 };
 
