@@ -1,5 +1,7 @@
 #include "libregistry/credentials.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cerrno>
@@ -19,25 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A temporary directory removed at scope exit.
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "credentials_test.XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using libregistry::testing::temp_dir;
 
 void write_file(const fs::path& path, std::string_view text) {
     fs::create_directories(path.parent_path());
@@ -174,7 +158,7 @@ TEST_CASE("parse_user_password") {
 }
 
 TEST_CASE("default_auth_files follows the documented order and skips missing files") {
-    temp_dir dir;
+    temp_dir dir{"credentials_test"};
     const auto reg = dir.path() / "reg.json";
     const auto xdg = dir.path() / "xdg";
     const auto docker_config = dir.path() / "dockercfg";
@@ -366,7 +350,7 @@ TEST_CASE("auth_file::parse errors name the file and key, never the secret") {
 }
 
 TEST_CASE("auth_file::load") {
-    temp_dir dir;
+    temp_dir dir{"credentials_test"};
     const auto path = (dir.path() / "auth.json").string();
     write_file(path, R"({"auths":{"quay.io":{"auth":"cXVheTpxdWF5cHc="}}})");
     auto file = auth_file::load(path);
@@ -496,7 +480,7 @@ TEST_CASE("auth_file lookup runs credHelpers and credsStore") {
 
 TEST_CASE("lookup_credentials searches files in order") {
     fake_helpers helpers;
-    temp_dir dir;
+    temp_dir dir{"credentials_test"};
     const auto first = (dir.path() / "first.json").string();
     const auto second = (dir.path() / "second.json").string();
     const auto third = (dir.path() / "third.json").string();

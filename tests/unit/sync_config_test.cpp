@@ -1,5 +1,7 @@
 #include "sync_config.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -73,30 +75,7 @@ std::vector<std::string> describe(const std::vector<credential_rule>& rules) {
     return out;
 }
 
-/// A temporary directory removed at scope exit.
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "sync_config_test.XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string write(const std::string& name, std::string_view text) const {
-        const auto path = path_ / name;
-        std::ofstream out(path, std::ios::binary);
-        out << text;
-        return path.string();
-    }
-
-private:
-    fs::path path_;
-};
+using libregistry::testing::temp_dir;
 
 } // namespace
 
@@ -662,7 +641,7 @@ TEST_CASE("auth errors never show the password") {
 }
 
 TEST_CASE("load_*_file: by extension, with the path in messages") {
-    temp_dir dir;
+    temp_dir dir{"sync_config_test"};
     const auto images_yml = dir.write("images.yml", "nginx: quay.io/mirror/nginx\n");
     const auto images_json = dir.write("images.json", "{\"nginx\": \"quay.io/mirror/nginx\"}");
     const auto auth_yaml = dir.write("auth.yaml", "quay.io:\n  username: a\n  password: b\n");
