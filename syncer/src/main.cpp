@@ -1,11 +1,15 @@
 // The syncer command line: parses flags, hands them to a subcommand, maps failures to exit statuses.
 #include "commands.hpp"
+#include "image_syncer_compat.hpp"
+#include "labnow_commands.hpp"
 #include "session.hpp"
 
 #include <iostream>
 #include <map>
 
 int main(int argc, char** argv) {
+    // Installed under image-syncer's name (a symlink in the docker-kit image), syncer is image-syncer.
+    if (argc > 0 && syncer::invoked_as_image_syncer(argv[0])) return syncer::run_image_syncer(argc, argv);
     CLI::App app{"syncer: copy and mirror OCI images between registries, byte for byte", "syncer"};
     app.require_subcommand(1);
     app.fallthrough(false);
@@ -18,6 +22,8 @@ int main(int argc, char** argv) {
     add(syncer::add_digest_command(app));
     add(syncer::add_tags_command(app));
     add(syncer::add_sync_command(app));
+    add(syncer::add_jobs_command(app));
+    add(syncer::add_sync_image_command(app));
     auto* version = app.add_subcommand("version", "Print syncer's version");
     commands.emplace(version, [] {
         std::cout << "syncer " SYNCER_VERSION "\n";

@@ -193,28 +193,32 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     });
 }
 
-void add_sync_flags(CLI::App& cmd, sync_flags& f) {
-    cmd.add_option("--auth", f.auth, "Registry credentials (image-syncer auth file, .json/.yaml/.yml)");
-    cmd.add_option("--images", f.images, "Source -> destination mapping (image-syncer images file)");
-    cmd.add_option("--config", f.config, "Combined file {auth: ..., images: ...}");
+void add_run_flags(CLI::App& cmd, sync_flags& f) {
     cmd.add_option("--proc,-p", f.proc, "Images copied in parallel")->check(CLI::Range(1, 1024));
     cmd.add_option("--retries,-r", f.retries, "Further rounds for failed images, and retries per request")
         ->check(CLI::Range(0, 100));
     cmd.add_option("--jobs,-j", f.jobs, "Blobs copied in parallel per image")->check(CLI::Range(1, 256));
+    cmd.add_flag("--force", f.force, "Push manifests even when the destination already has the same digest");
+    cmd.add_option("--log", f.log, "Write log lines to FILE (appending) instead of stderr");
+    cmd.add_option("--log-format", f.log_format, "text or json")->default_str("text");
+    cmd.add_flag("--dry-run", f.dry_run, "Print the plan and change nothing");
+    cmd.add_option("--report", f.report, "Write a JSON report of every image and totals");
+}
+
+void add_sync_flags(CLI::App& cmd, sync_flags& f) {
+    cmd.add_option("--auth", f.auth, "Registry credentials (image-syncer auth file, .json/.yaml/.yml)");
+    cmd.add_option("--images", f.images, "Source -> destination mapping (image-syncer images file)");
+    cmd.add_option("--config", f.config, "Combined file {auth: ..., images: ...}");
+    add_run_flags(cmd, f);
     cmd.add_option("--os", f.os,
                    "Keep only these OSes of multi-platform images (repeatable, comma-separated)");
     cmd.add_option("--arch", f.arch,
                    "Keep only these architectures, arch[:variant] (repeatable, comma-separated)");
-    cmd.add_flag("--force", f.force, "Push manifests even when the destination already has the same digest");
-    cmd.add_option("--log", f.log, "Write log lines to FILE (appending) instead of stderr");
-    cmd.add_option("--log-format", f.log_format, "text or json")->default_str("text");
     cmd.add_option("--output-success-images", f.output_success,
                    "Write the images that succeeded, in images format");
     cmd.add_option("--output-failed-images", f.output_failed,
                    "Write the images that failed, in images format");
     cmd.add_option("--output-images-format", f.output_format, "yaml or json")->default_str("yaml");
-    cmd.add_flag("--dry-run", f.dry_run, "Print the plan and change nothing");
-    cmd.add_option("--report", f.report, "Write a JSON report of every image and totals");
     cmd.add_option("--shard", f.shard, "Take only shard K of N (0 <= K < N), split by source repository");
 }
 
