@@ -6,6 +6,7 @@
 #include "session.hpp"
 #include "sync_command.hpp"
 #include "sync_config.hpp"
+#include "text.hpp"
 
 #include <fmt/format.h>
 

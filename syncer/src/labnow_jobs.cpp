@@ -1,5 +1,7 @@
 #include "labnow_jobs.hpp"
 
+#include "text.hpp"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -25,15 +27,7 @@ error workflow_error(std::string_view where, std::string_view why) {
 
 /// `FILE:LINE` (1-based), or `FILE` when yaml-cpp has no position.
 std::string at(std::string_view file, const YAML::Mark& mark) {
-    if (mark.is_null() || mark.line < 0) return std::string(file);
-    return fmt::format("{}:{}", file, mark.line + 1);
-}
-
-std::string_view trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return s.substr(first, last - first + 1);
+    return file_line(file, mark.is_null() ? -1 : mark.line);
 }
 
 bool is_lower_alnum(char c) noexcept {

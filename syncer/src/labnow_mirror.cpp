@@ -1,5 +1,7 @@
 #include "labnow_mirror.hpp"
 
+#include "text.hpp"
+
 #include <libregistry/reference.hpp>
 
 #include <fmt/format.h>
@@ -15,22 +17,6 @@ namespace {
 
 error request_error(std::string why) {
     return make_error(errc::invalid_argument, std::move(why));
-}
-
-std::string_view trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return s.substr(first, last - first + 1);
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator) {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out.append(separator);
-        out.append(item);
-    }
-    return out;
 }
 
 /// A variable's value, with set-but-empty counted as unset: CI systems pass a missing secret as "".
@@ -56,20 +42,6 @@ result<std::optional<credential>> env_pair(const env_lookup& env, std::string_vi
 }
 
 } // namespace
-
-std::vector<std::string> split_list(const std::vector<std::string>& values) {
-    std::vector<std::string> out;
-    for (std::string_view value : values) {
-        while (true) {
-            const auto comma = value.find(',');
-            const auto item = trim(value.substr(0, comma));
-            if (!item.empty() && std::find(out.begin(), out.end(), item) == out.end()) out.emplace_back(item);
-            if (comma == std::string_view::npos) break;
-            value.remove_prefix(comma + 1);
-        }
-    }
-    return out;
-}
 
 result<std::string> parse_registry(std::string_view text, std::string_view what) {
     auto rest = trim(text);

@@ -23,10 +23,6 @@ struct mirror_request {
     std::vector<std::string> tags;      ///< empty: every tag
 };
 
-/// Repeatable, comma-separated values (flags and variables alike): items trimmed, empty ones dropped,
-/// duplicates merged in first-seen order.
-std::vector<std::string> split_list(const std::vector<std::string>& values);
-
 /// A registry as users write it (`host[:port][/path]`, an optional `https://` and trailing `/`) ->
 /// `host[:port][/path]` with Docker Hub's aliases folded into `docker.io`. Fails unless the host is one
 /// (it has a `.` or `:`, or is `localhost`) and the path is a repository path; `what` names the flag.

@@ -5,6 +5,7 @@
 #include "session.hpp"
 #include "sync_config.hpp"
 #include "sync_report.hpp"
+#include "text.hpp"
 
 #include <libregistry/sync_runner.hpp>
 
@@ -21,27 +22,11 @@ using namespace libregistry;
 
 namespace {
 
-// Splits repeatable, comma-separated flag values.
-std::vector<std::string> split_values(const std::vector<std::string>& values) {
-    std::vector<std::string> out;
-    for (const auto& v : values) {
-        std::size_t start = 0;
-        while (start <= v.size()) {
-            auto comma = v.find(',', start);
-            auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-            if (!item.empty()) out.push_back(item);
-            if (comma == std::string::npos) break;
-            start = comma + 1;
-        }
-    }
-    return out;
-}
-
 // --os and --arch (`arch[:variant]`) become platform filters: every os with every arch.
 std::vector<platform> platform_filters(const std::vector<std::string>& os_flags,
                                        const std::vector<std::string>& arch_flags) {
-    auto oses = split_values(os_flags);
-    auto arches = split_values(arch_flags);
+    auto oses = split_list(os_flags);
+    auto arches = split_list(arch_flags);
     if (oses.empty() && arches.empty()) return {};
     if (oses.empty()) oses.push_back("");
     if (arches.empty()) arches.push_back("");

@@ -1,5 +1,7 @@
 #include "sync_config.hpp"
 
+#include "text.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <re2/re2.h>
@@ -37,13 +39,6 @@ error config_error(std::string_view where, std::string_view why) {
     return make_error(errc::invalid_argument, fmt::format("{}: {}", where, why));
 }
 
-std::string_view trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return s.substr(first, last - first + 1);
-}
-
 bool is_name_start(char c) noexcept {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
@@ -57,8 +52,7 @@ bool is_variable_name(std::string_view name) noexcept {
 
 /// `NAME:LINE` (1-based), or just `NAME` when yaml-cpp has no position.
 std::string at(std::string_view name, const YAML::Mark& mark) {
-    if (mark.is_null() || mark.line < 0) return std::string(name);
-    return fmt::format("{}:{}", name, mark.line + 1);
+    return file_line(name, mark.is_null() ? -1 : mark.line);
 }
 
 /// The position to blame for a value: yaml-cpp places an empty (null) value on the following line, so

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 
 import harness
+from harness import tags_of
 import seed
 from harness import describe, get_manifest, sha256, skopeo_inspect_raw, verify_tree
 
@@ -84,17 +85,6 @@ def syncer_bin() -> str:
     if not binary:
         raise RuntimeError("SYNCER_BIN is not set: run through ctest, or export SYNCER_BIN=build/syncer/syncer")
     return binary
-
-
-def tags_of(registry, repo: str) -> list[str] | None:
-    req = urllib.request.Request(f"{registry.url}/v2/{repo}/tags/list", headers=registry.auth_header())
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return sorted(json.loads(resp.read()).get("tags") or [])
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return None
-        raise
 
 
 def writes(requests) -> list:

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 
 import harness
+from harness import tags_of
 import seed
 from harness import describe, get_manifest, run_syncer, sha256, skopeo_inspect_raw, verify_tree
 
@@ -38,18 +39,6 @@ def yaml_images(mapping: dict) -> str:
         else:
             lines.append(f"{q(source)}: {q(dest)}")
     return "\n".join(lines) + "\n"
-
-
-def tags_of(registry, repo: str) -> list[str] | None:
-    """The repository's tags, sorted; None when the registry does not know the repository."""
-    req = urllib.request.Request(f"{registry.url}/v2/{repo}/tags/list", headers=registry.auth_header())
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return sorted(json.loads(resp.read()).get("tags") or [])
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return None
-        raise
 
 
 def digest_query(digest: str) -> str:

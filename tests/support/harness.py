@@ -527,3 +527,15 @@ def referenced_blobs(manifest: dict) -> list[str]:
 def child_manifests(manifest: dict) -> list[str]:
     """Digests of the manifests an index or manifest list points to (empty for an image)."""
     return [m["digest"] for m in manifest.get("manifests", [])]
+
+
+def tags_of(registry, repo: str) -> list[str] | None:
+    """The repository's tags, sorted; None when the registry does not know the repository."""
+    req = urllib.request.Request(f"{registry.url}/v2/{repo}/tags/list", headers=registry.auth_header())
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return sorted(json.loads(resp.read()).get("tags") or [])
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise

@@ -1,4 +1,5 @@
 #include "labnow_mirror.hpp"
+#include "text.hpp"
 
 #include <doctest/doctest.h>
 

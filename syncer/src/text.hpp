@@ -1,0 +1,21 @@
+#pragma once
+// Small text helpers shared by the command-line code.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace syncer {
+
+/// Without leading and trailing spaces, tabs and line breaks.
+std::string_view trim(std::string_view s);
+
+std::string join(const std::vector<std::string>& items, std::string_view separator);
+
+/// Repeatable, comma-separated values (flags and variables alike): items trimmed, empty ones dropped,
+/// duplicates merged in first-seen order.
+std::vector<std::string> split_list(const std::vector<std::string>& values);
+
+/// `file:line` for a 0-based line (as yaml-cpp counts), or just `file` when the line is unknown (< 0).
+std::string file_line(std::string_view file, int zero_based_line);
+
+} // namespace syncer
