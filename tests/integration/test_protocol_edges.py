@@ -264,6 +264,25 @@ class ProtocolEdgeTest(unittest.TestCase):
             self.syncer("copy", fake.ref(image.repo, "v1"), self.real.ref("from-fake/nodigest", "v1"), fake=fake)
             self.assert_in_real("from-fake/nodigest", "v1", image.digest)
 
+    # --- RateLimit-Remaining: a used-up pull quota is not hammered ------------------------------------------
+    def test_pull_limit_used_up_fails_fast(self):
+        with FakeRegistry(pull_limit=2) as fake, tempfile.TemporaryDirectory() as tmp:
+            repos = [f"quota/app{i}" for i in range(5)]
+            for repo in repos:
+                self.seed_fake(fake, repo)
+            images = os.path.join(tmp, "images.yaml")
+            with open(images, "w") as f:
+                for repo in repos:
+                    f.write(f"{fake.host}/{repo}:v1: {self.real.host}/from-fake/{repo}\n")
+            result = self.syncer("sync", "--images", images, "--proc", "1", expect=1, fake=fake)
+            gets = fake.requests(method="GET", path_regex=r"^/v2/quota/[^/]+/manifests/")
+            self.assertEqual([r.status for r in gets], [200, 200, 429],
+                             "after the registry said RateLimit-Remaining 0, no further manifest GET may be sent, "
+                             "neither retried nor for the other images")
+            self.assertIn("pull limit used up", result.stderr)
+            copied = [repo for repo in repos if harness.tags_of(self.real, f"from-fake/{repo}")]
+            self.assertEqual(len(copied), 2, result.stderr)
+
     # --- 9. 503 with an HTML body and Retry-After -----------------------------------------------------------
     def test_html_503_is_retried(self):
         with FakeRegistry(html_errors=True, fail_first=2) as fake:

@@ -30,6 +30,8 @@ Switches, all off by default:
   no_digest_header=True    manifest HEAD/GET answers leave out Docker-Content-Digest.
   fail_first=K             the first K requests to /v2/<name>/... answer 503 with `Retry-After: retry_after`;
                            html_errors=True makes the body an HTML page (a proxy's), else an OCI error body.
+  pull_limit=N             Docker Hub's pull limit: manifest GETs beyond N answer 429 TOOMANYREQUESTS with
+                           `RateLimit-Remaining: 0;w=21600` and no Retry-After; HEADs are not counted.
   check_references=True    (default) a manifest PUT whose blobs or child manifests are missing is refused, as
                            real registries do.
 
@@ -280,7 +282,7 @@ class FakeRegistry:
                  blob_redirect: bool = False, page_size: int | None = None,
                  monolithic_refused: bool = False, chunk_min: int = 0, reset_blob_once: bool = False,
                  no_digest_header: bool = False, html_errors: bool = False, fail_first: int = 0,
-                 retry_after: str = "1", check_references: bool = True):
+                 retry_after: str = "1", check_references: bool = True, pull_limit: int | None = None):
         self.bearer = bearer
         self.users = dict(users or {})
         self.identity_token = identity_token
@@ -297,6 +299,8 @@ class FakeRegistry:
         self.fail_first = fail_first
         self.retry_after = retry_after
         self.check_references = check_references
+        self.pull_limit = pull_limit
+        self._pulls = 0
 
         self._lock = threading.RLock()
         self._log_entries: list[LoggedRequest] = []
@@ -578,6 +582,14 @@ class FakeRegistry:
                 raise _Response(503, _HTML_503, [("Retry-After", self.retry_after)], "text/html")
             raise _Response(503, _error_body("UNAVAILABLE", "try again later"), [("Retry-After", self.retry_after)])
         write = h.command not in ("GET", "HEAD")
+        if kind == "manifests" and h.command == "GET" and self.pull_limit is not None:
+            with self._lock:
+                exhausted = self._pulls >= self.pull_limit
+                self._pulls += 0 if exhausted else 1
+            if exhausted:
+                raise _Response(429, _error_body("TOOMANYREQUESTS", "You have reached your pull rate limit."),
+                                [("RateLimit-Limit", f"{self.pull_limit};w=21600"),
+                                 ("RateLimit-Remaining", "0;w=21600")])
         if kind == "manifests":
             self._authorize(h, [("repository", name, "pull")] + ([("repository", name, "push")] if write else []))
             self._manifest(h, name, rest, body)
