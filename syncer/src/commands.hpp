@@ -15,6 +15,7 @@ std::function<int()> add_copy_command(CLI::App& app);
 std::function<int()> add_inspect_command(CLI::App& app);
 std::function<int()> add_digest_command(CLI::App& app);
 std::function<int()> add_tags_command(CLI::App& app);
+std::function<int()> add_catalog_command(CLI::App& app);
 /// `sync`.
 std::function<int()> add_sync_command(CLI::App& app);
 

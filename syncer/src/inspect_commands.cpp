@@ -90,7 +90,31 @@ int run_tags(const query_flags& f) {
     });
 }
 
+int run_catalog(const query_flags& f) {
+    auto registry = normalize_registry(f.target);
+    if (registry.empty() || registry.find('/') != std::string::npos)
+        throw usage_error(fmt::format(
+            "invalid registry \"{}\": give a host[:port], e.g. quay.io or 127.0.0.1:5000", f.target));
+    session s(f.retry_times);
+    auto& reg = s.open(registry, f.endpoint);
+    return s.run([&]() -> asio::awaitable<int> {
+        auto repositories = co_await reg.catalog();
+        if (!repositories) co_return fail("catalog", repositories.error());
+        for (const auto& r : *repositories)
+            std::cout << r << "\n";
+        co_return exit_ok;
+    });
+}
+
 } // namespace
+
+std::function<int()> add_catalog_command(CLI::App& app) {
+    auto flags = std::make_shared<query_flags>();
+    auto* cmd = app.add_subcommand("catalog", "List a registry's repositories (/v2/_catalog), one per line");
+    cmd->add_option("REGISTRY", flags->target, "host[:port]")->required();
+    add_query_flags(*cmd, *flags);
+    return [flags] { return run_catalog(*flags); };
+}
 
 std::function<int()> add_inspect_command(CLI::App& app) {
     auto flags = std::make_shared<query_flags>();

@@ -160,6 +160,13 @@ class CopyTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, describe(result))
         expected = sorted([artifact.tag, self.images["artifact-subject"].tag])
         self.assertEqual(sorted(result.stdout.split()), expected)
+        result = run_syncer("catalog", self.src.host)
+        self.assertEqual(result.returncode, 0, describe(result))
+        listed = result.stdout.split()
+        self.assertEqual(listed, sorted(listed), "the registry's catalog order is kept")
+        self.assertLessEqual({image.repo for image in self.images.values()}, set(listed))
+        result = run_syncer("catalog", "not a host/x")
+        self.assertEqual(result.returncode, 2, describe(result))
 
     def test_invalid_reference_is_usage_error(self):
         image = self.images["oci-image"]
