@@ -92,7 +92,9 @@ int run_tags(const query_flags& f) {
 
 int run_catalog(const query_flags& f) {
     auto registry = normalize_registry(f.target);
-    if (registry.empty() || registry.find('/') != std::string::npos)
+    bool host_only = f.target.find_first_of("/ \t") == std::string::npos &&
+                     parse_repository(f.target + "/probe").has_value();
+    if (registry.empty() || !host_only)
         throw usage_error(fmt::format(
             "invalid registry \"{}\": give a host[:port], e.g. quay.io or 127.0.0.1:5000", f.target));
     session s(f.retry_times);
