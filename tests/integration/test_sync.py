@@ -47,17 +47,7 @@ def digest_query(digest: str) -> str:
     return rf"[?&]digest={algo}(:|%3[Aa]){hexpart}(&|$)"
 
 
-class SyncBase(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="syncer-sync-test-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-
-    def write(self, name: str, text: str) -> str:
-        path = os.path.join(self.tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
+class SyncBase(harness.TempDirTestCase):
     def sync(self, *args: str, expect: int = 0, env: dict | None = None):
         result = run_syncer("sync", *args, env=env)
         self.assertEqual(result.returncode, expect, describe(result))

@@ -5,27 +5,16 @@ No registry is contacted: every file names 127.0.0.1:9 (discard), and the run mu
 
 import json
 import os
-import shutil
-import tempfile
 import unittest
 
+import harness
 from harness import describe, run_syncer
 
 HOST = "127.0.0.1:9"
 GOOD_IMAGES = f'"{HOST}/src/app:v1": "{HOST}/dst/app"\n'
 
 
-class SyncConfigErrorTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="syncer-sync-config-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-
-    def write(self, name: str, text: str) -> str:
-        path = os.path.join(self.tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
+class SyncConfigErrorTest(harness.TempDirTestCase):
     def refused(self, *args: str, env: dict | None = None, mentions: tuple[str, ...] = ()) -> str:
         """Runs sync, expects exit 2 and every string of `mentions` in stderr; returns stderr."""
         result = run_syncer("sync", "--retries", "0", *args, env=env, timeout=60)

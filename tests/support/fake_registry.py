@@ -56,6 +56,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, NamedTuple
 
+from seed import Descriptor  # the same shape, so seed.push_* helpers work with FakeRegistry.client()
+
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 SERVICE = "fake"
 
@@ -78,17 +80,6 @@ def _error_body(code: str, message: str, detail=None) -> bytes:
     if detail is not None:
         item["detail"] = detail
     return json.dumps({"errors": [item]}).encode()
-
-
-class Descriptor(NamedTuple):
-    """Same shape as seed.Descriptor, so the seed.push_* helpers work with `FakeRegistry.client()`."""
-
-    media_type: str
-    digest: str
-    size: int
-
-    def json(self, **extra) -> dict:
-        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size, **extra}
 
 
 @dataclass

@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 import urllib.error
 import urllib.request
 import uuid
@@ -539,3 +540,17 @@ def tags_of(registry, repo: str) -> list[str] | None:
         if e.code == 404:
             return None
         raise
+
+
+class TempDirTestCase(unittest.TestCase):
+    """A test case with a fresh temporary directory per test (`self.tmp`) and `write(name, text)` into it."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix=f"syncer-{type(self).__name__}-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def write(self, name: str, text: str) -> str:
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
