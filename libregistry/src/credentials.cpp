@@ -343,6 +343,10 @@ result<auth_file> auth_file::parse(std::string_view text, std::string path) {
         // The parser's own message quotes the text around the error, which may be a password.
         return make_error(errc::credentials_error,
                           fmt::format("{}: not valid JSON (near byte {})", path, e.byte));
+    } catch (const json::exception&) {
+        // A value the parser cannot hold, such as a number beyond a double.
+        return make_error(errc::credentials_error,
+                          fmt::format("{}: not valid JSON (a number out of range)", path));
     }
     if (!doc.is_object())
         return make_error(errc::credentials_error, fmt::format("{}: not a JSON object", path));

@@ -278,6 +278,12 @@ result<manifest> parse_manifest(std::string bytes, std::string_view content_type
             what.remove_prefix(tag_end + 2);
         return make_error(errc::invalid_manifest, "invalid manifest: not valid JSON at byte " +
                                                       std::to_string(e.byte) + ": " + std::string(what));
+    } catch (const json::exception& e) {
+        // Not a syntax error but a value the parser cannot hold, such as a number beyond a double (1e999).
+        std::string_view what = e.what();
+        if (const auto tag_end = what.find("] "); tag_end != std::string_view::npos)
+            what.remove_prefix(tag_end + 2);
+        return make_error(errc::invalid_manifest, "invalid manifest: " + std::string(what));
     }
     if (!body.is_object())
         return make_error(errc::invalid_manifest,

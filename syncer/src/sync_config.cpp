@@ -83,6 +83,11 @@ result<YAML::Node> load_document(std::string_view text, file_format format, std:
             if (auto pos = what.find("] "); pos != std::string_view::npos) what.remove_prefix(pos + 2);
             return fail(
                 config_error(fmt::format("{}:{}", name, line), fmt::format("invalid JSON: {}", what)));
+        } catch (const nlohmann::json::exception& e) {
+            // A value the parser cannot hold, such as a number beyond a double (1e999).
+            std::string_view what = e.what();
+            if (auto pos = what.find("] "); pos != std::string_view::npos) what.remove_prefix(pos + 2);
+            return fail(config_error(name, fmt::format("invalid JSON: {}", what)));
         }
     }
     std::vector<YAML::Node> documents;
