@@ -13,8 +13,7 @@
 #include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    if (size == 0)
-        return 0;
+    if (size == 0) return 0;
     const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
     const syncer::env_lookup env = [](std::string_view) { return std::optional<std::string>("fuzz-value"); };
     const auto format = (data[0] & 1) != 0 ? syncer::file_format::yaml : syncer::file_format::json;

@@ -28,14 +28,12 @@ constexpr std::array<std::string_view, 8> content_types = {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    if (size == 0)
-        return 0;
+    if (size == 0) return 0;
     const auto content_type = content_types[data[0] % content_types.size()];
     std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
 
     auto parsed = libregistry::parse_manifest(std::move(body), content_type);
-    if (!parsed)
-        return 0;
+    if (!parsed) return 0;
     (void)parsed->blobs();
     (void)parsed->as_descriptor();
     if (parsed->kind == libregistry::manifest_kind::index) {
@@ -49,8 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)libregistry::filter_index(*parsed, platforms);
         // Also filter by each entry's own platform, which must then be kept.
         for (const auto& entry : parsed->manifests)
-            if (entry.platform)
-                (void)libregistry::filter_index(*parsed, {*entry.platform});
+            if (entry.platform) (void)libregistry::filter_index(*parsed, {*entry.platform});
     }
     return 0;
 }

@@ -11,8 +11,7 @@
 namespace {
 
 void require(bool condition) {
-    if (!condition)
-        std::abort();
+    if (!condition) std::abort();
 }
 
 } // namespace
@@ -27,8 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto again = libregistry::parse_reference(ref->str());
         require(again && *again == *ref);
     }
-    if (auto repo = libregistry::parse_repository(text))
-        (void)repo->str();
+    if (auto repo = libregistry::parse_repository(text)) (void)repo->str();
     (void)libregistry::is_valid_tag(text);
     (void)libregistry::normalize_registry(text);
 

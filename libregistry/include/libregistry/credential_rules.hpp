@@ -19,8 +19,8 @@ struct credential_rule {
 
 /// The rule for `registry/repository`, or nullptr. `quay.io/org` matches `quay.io/org/app` but not
 /// `quay.io/organisation/app`; a key equal to the whole name matches.
-const credential_rule* match_credential_rule(const std::vector<credential_rule>& rules, std::string_view registry,
-                                             std::string_view repository);
+const credential_rule* match_credential_rule(const std::vector<credential_rule>& rules,
+                                             std::string_view registry, std::string_view repository);
 
 /// True when any rule for `registry` (whatever its path) says insecure.
 bool registry_is_insecure(const std::vector<credential_rule>& rules, std::string_view registry);
