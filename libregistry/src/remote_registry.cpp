@@ -419,6 +419,17 @@ struct remote_registry::impl {
         co_return std::string{};
     }
 
+    // Adds Authorization to `req`, but only when it goes to the registry's own host: credentials never follow
+    // a Location to another host.
+    asio::awaitable<result<void>> authorize(http::request& req, std::string repository,
+                                            std::vector<scope> scopes, bool refresh) {
+        if (host_of(req.url) != api_host) co_return result<void>{};
+        auto auth = co_await authorization(std::move(repository), std::move(scopes), refresh);
+        if (!auth) co_return auth.error();
+        if (!auth->empty()) req.headers.emplace_back("Authorization", *auth);
+        co_return result<void>{};
+    }
+
     result<std::string> url_for(std::string_view path_or_url) const {
         if (path_or_url.starts_with("/")) return base + std::string(path_or_url);
         return resolve_url(base + "/v2/", path_or_url);
@@ -442,7 +453,6 @@ struct remote_registry::impl {
         if (auto p = co_await ensure_pinged(); !p) co_return p.error();
         auto url = url_for(c.target);
         if (!url) co_return url.error();
-        // Credentials go only to the registry's own host, never to a host a Location points elsewhere.
         bool same_host = host_of(*url) == api_host;
         bool reauthenticated = false;
         for (int attempt = 1;; ++attempt) {
@@ -451,11 +461,8 @@ struct remote_registry::impl {
             req.url = *url;
             req.headers = c.headers;
             req.body = c.body;
-            if (same_host) {
-                auto auth = co_await authorization(c.repository, c.scopes, reauthenticated);
-                if (!auth) co_return auth.error();
-                if (!auth->empty()) req.headers.emplace_back("Authorization", *auth);
-            }
+            if (auto a = co_await authorize(req, c.repository, c.scopes, reauthenticated); !a)
+                co_return a.error();
             ++stats.requests;
             auto resp = co_await send(std::move(req), c.body_limit);
             if (!resp) {
@@ -888,12 +895,9 @@ asio::awaitable<result<void>> remote_registry::finish_upload(upload_session sess
         req.url = *url;
         req.headers = std::move(extra);
         req.headers.emplace_back("Content-Type", "application/octet-stream");
-        if (host_of(*url) == reg.api_host) {
-            std::vector<scope> scopes{push_scope(session.repository)};
-            auto auth = co_await reg.authorization(session.repository, std::move(scopes), false);
-            if (!auth) co_return auth.error();
-            if (!auth->empty()) req.headers.emplace_back("Authorization", *auth);
-        }
+        std::vector<scope> scopes{push_scope(session.repository)};
+        if (auto a = co_await reg.authorize(req, session.repository, std::move(scopes), false); !a)
+            co_return a.error();
         req.source = &source;
         req.content_length = length;
         ++reg.stats.requests;
