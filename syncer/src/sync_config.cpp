@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <re2/re2.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <iterator>
 #include <map>
 #include <new>
+#include <sstream>
 #include <utility>
 
 namespace syncer {
@@ -65,6 +67,26 @@ std::string_view format_name(file_format format) {
     return format == file_format::json ? "JSON" : "YAML";
 }
 
+/// Records where each document starts and ignores the rest; see load_document.
+class document_counter final : public YAML::EventHandler {
+public:
+    explicit document_counter(std::vector<YAML::Mark>& starts) : starts_(starts) {}
+    void OnDocumentStart(const YAML::Mark& mark) override { starts_.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+private:
+    std::vector<YAML::Mark>& starts_;
+};
+
 /// One document, or a null node for an empty file. More than one YAML document is refused rather than
 /// silently ignoring the rest.
 result<YAML::Node> load_document(std::string_view text, file_format format, std::string_view name) {
@@ -90,19 +112,40 @@ result<YAML::Node> load_document(std::string_view text, file_format format, std:
             return fail(config_error(name, fmt::format("invalid JSON: {}", what)));
         }
     }
-    std::vector<YAML::Node> documents;
+    // A first pass counts documents without building them. YAML::LoadAll is not used: yaml-cpp 0.7 never
+    // consumes a "," outside a flow collection (",a" is a whole file that does it), so LoadAll appends empty
+    // documents forever. Here the parser showing the same document start twice means it is stuck there.
+    std::vector<YAML::Mark> starts;
     try {
-        documents = YAML::LoadAll(std::string(text));
+        std::istringstream in{std::string(text)};
+        YAML::Parser parser(in);
+        document_counter counter(starts);
+        while (starts.size() < 3 && parser.HandleNextDocument(counter)) {
+        }
     } catch (const YAML::Exception& e) {
         return fail(
             config_error(at(name, e.mark), fmt::format("invalid {}: {}", format_name(format), e.msg)));
     }
-    if (documents.empty()) return result<YAML::Node>(boost::system::in_place_value, YAML::NodeType::Null);
-    if (documents.size() > 1)
-        return fail(config_error(at(name, documents[1].Mark()),
-                                 "a second YAML document; a config file holds exactly one"));
-    auto root = documents.front();
-    return result<YAML::Node>(boost::system::in_place_value, root);
+    const auto stuck = std::adjacent_find(starts.begin(), starts.end(),
+                                          [](const auto& a, const auto& b) { return a.pos == b.pos; });
+    if (stuck != starts.end()) {
+        auto bad = stuck->pos >= 0 && static_cast<std::size_t>(stuck->pos) < text.size()
+                       ? text[static_cast<std::size_t>(stuck->pos)]
+                       : '?';
+        const char* hint = bad == ',' ? " (a ',' belongs inside [...] or {...})" : "";
+        return fail(config_error(
+            at(name, *stuck), fmt::format("invalid {}: unexpected '{}'{}", format_name(format), bad, hint)));
+    }
+    if (starts.size() > 1)
+        return fail(
+            config_error(at(name, starts[1]), "a second YAML document; a config file holds exactly one"));
+    if (starts.empty()) return result<YAML::Node>(boost::system::in_place_value, YAML::NodeType::Null);
+    try {
+        return result<YAML::Node>(boost::system::in_place_value, YAML::Load(std::string(text)));
+    } catch (const YAML::Exception& e) {
+        return fail(
+            config_error(at(name, e.mark), fmt::format("invalid {}: {}", format_name(format), e.msg)));
+    }
 }
 
 /// Map keys must be unique scalars; YAML and JSON both say so, but yaml-cpp keeps duplicates.
