@@ -359,7 +359,10 @@ result<auth_file> auth_file::parse(std::string_view text, std::string path) {
 
     if (auto auths = doc.find("auths"); auths != doc.end() && !auths->is_null()) {
         if (!auths->is_object()) return fail("auths", "expected an object");
-        for (const auto& [key, value] : auths->items()) {
+        for (const auto& item : auths->items()) {
+            // Named references, not a structured binding: the lambda below captures `value`.
+            const auto& key = item.key();
+            const auto& value = item.value();
             const auto where = fmt::format("auths[{}]", quote(key));
             if (!value.is_object()) return fail(where, "expected an object");
             auto string_field = [&](const char* name) -> result<std::string> {

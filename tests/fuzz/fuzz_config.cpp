@@ -1,7 +1,6 @@
 // Fuzzes the image-syncer config parsers (auth, images, combined; JSON and YAML) and the docker config.json
 // parser. The first byte picks the parser, the rest is the file's text. Environment references expand to a
-// fixed value. auth_file::lookup is never called: it may run credential helpers. SYNCER_FUZZ_NO_AUTH_FILE
-// (clang < 16, which cannot compile credentials.cpp; see CMakeLists.txt) leaves auth_file::parse out.
+// fixed value. auth_file::lookup is never called: it may run credential helpers.
 #include "sync_config.hpp"
 
 #include <libregistry/credentials.hpp>
@@ -29,9 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)syncer::parse_config(text, format, "config", env);
         break;
     default:
-#ifndef SYNCER_FUZZ_NO_AUTH_FILE
         (void)libregistry::auth_file::parse(text, "config.json");
-#endif
         break;
     }
     return 0;
