@@ -183,6 +183,11 @@ struct target {
     }
 };
 
+// Why a target stopped short when copy_options::stop was requested.
+error stopped(std::string what) {
+    return make_error(errc::cancelled, fmt::format("stopped before {}", what));
+}
+
 std::vector<target*> alive(const std::vector<target*>& group) {
     std::vector<target*> out;
     for (auto* t : group)
@@ -197,6 +202,8 @@ public:
           ledger_(options_.ledger ? options_.ledger : &own_ledger_) {}
 
     // Copies a manifest's content to every target of `group`, then pushes the manifest there under `refs[i]`.
+    // Once a stop is requested nothing is pushed: content finished in the meantime stays unreferenced, and
+    // the next run finds it in place.
     asio::awaitable<void> copy_tree(manifest m, std::vector<target*> group, std::vector<std::string> refs) {
         if (m.kind == manifest_kind::index) {
             auto children = m.manifests;
@@ -212,6 +219,10 @@ public:
         for (std::size_t i = 0; i < group.size(); ++i) {
             auto* t = group[i];
             if (t->failure) continue;
+            if (stopping()) {
+                t->fail(stopped(fmt::format("pushing manifest {} as {}", m.digest.str(), refs[i])));
+                continue;
+            }
             auto pushed = co_await t->destination.put_manifest(t->repository(), refs[i], m);
             if (!pushed) {
                 t->fail(pushed.error());
@@ -224,7 +235,18 @@ public:
     }
 
 private:
+    bool stopping() const { return options_.stop.stop_requested(); }
+
+    // Fails every live target of `group` when a stop was requested; true if so.
+    bool stop_group(const std::vector<target*>& group, const std::string& what) {
+        if (!stopping()) return false;
+        for (auto* t : alive(group))
+            t->fail(stopped(what));
+        return true;
+    }
+
     asio::awaitable<void> copy_child(descriptor child, std::vector<target*> group) {
+        if (stop_group(group, "copying child manifest " + child.digest.str())) co_return;
         std::vector<target*> need;
         for (auto* t : alive(group)) {
             auto existing = co_await t->destination.head_manifest(t->repository(), child.digest.str());
@@ -246,6 +268,7 @@ private:
 
     // The first target on each registry gets the bytes; the others on that registry then mount them.
     asio::awaitable<void> copy_blob(descriptor desc, std::vector<target*> group) {
+        if (stop_group(group, "copying blob " + desc.digest.str())) co_return;
         auto targets = alive(group);
         std::vector<target*> primaries, followers;
         std::set<std::string> registries;
@@ -259,6 +282,10 @@ private:
         }
         for (auto* t : followers) {
             if (t->failure) continue;
+            if (stopping()) {
+                t->fail(stopped("copying blob " + desc.digest.str()));
+                continue;
+            }
             auto r = co_await copy_blob_to(*t, desc);
             if (!r) t->fail(r.error());
         }
@@ -320,6 +347,11 @@ private:
         std::optional<error> last;
         bool retried_after_refusal = false;
         for (int attempt = 0; attempt <= options_.blob_retries; ++attempt) {
+            if (stopping()) {
+                if (!last) co_return stopped("copying blob " + desc.digest.str());
+                co_return stopped(
+                    fmt::format("retrying blob {} after: {}", desc.digest.str(), last->message));
+            }
             auto prepared = co_await prepare(t, desc, mount_from);
             if (!prepared) {
                 last = prepared.error();
@@ -328,6 +360,11 @@ private:
             }
             if (!*prepared) co_return result<void>{};
             auto session = **prepared;
+            // The stop came while the session was being opened: give it back rather than start sending.
+            if (stopping()) {
+                co_await t.destination.cancel_upload(session);
+                co_return stopped("sending blob " + desc.digest.str());
+            }
             auto reader = co_await source_.get_blob(source_repository_, desc);
             if (!reader) {
                 co_await t.destination.cancel_upload(session);
@@ -411,6 +448,10 @@ private:
         for (auto& l : lanes) {
             co_await l.t->transfers.acquire();
             permits.emplace_back(l.t->transfers);
+            if (stopping()) {
+                l.failure = stopped("copying blob " + desc.digest.str());
+                continue;
+            }
             auto prepared = co_await prepare(*l.t, desc, l.mount_from);
             if (!prepared)
                 l.failure = prepared.error();
@@ -418,6 +459,13 @@ private:
                 l.session = **prepared;
                 uploading.push_back(&l);
             }
+        }
+        if (!uploading.empty() && stopping()) {
+            for (auto* l : uploading) {
+                co_await l->t->destination.cancel_upload(*l->session);
+                l->failure = stopped("sending blob " + desc.digest.str());
+            }
+            uploading.clear();
         }
         if (!uploading.empty()) {
             auto reader = co_await source_.get_blob(source_repository_, desc);
@@ -518,6 +566,11 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
         return std::any_of(targets.begin(), targets.end(), [](auto& t) { return !t->done && !t->failure; });
     };
 
+    if (options.stop.stop_requested()) {
+        fail_all(stopped("the copy started"));
+        co_return finish();
+    }
+
     // HEAD both sides first: when they agree nothing is fetched, which keeps a no-op run off pull quotas.
     std::string source_ref =
         options.known_source_digest ? options.known_source_digest->str() : from.identifier();
@@ -533,6 +586,10 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
         }
     }
     if (!remaining()) co_return finish();
+    if (options.stop.stop_requested()) {
+        fail_all(stopped("the source manifest was read"));
+        co_return finish();
+    }
 
     auto m = co_await source.get_manifest(from.repository, source_ref);
     if (!m) {

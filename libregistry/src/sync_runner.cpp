@@ -2,12 +2,15 @@
 
 #include "libregistry/detail/concurrency.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
 #include <map>
 #include <memory>
+#include <set>
+#include <stop_token>
 
 namespace libregistry {
 
@@ -23,11 +26,24 @@ std::string_view to_string(image_status s) {
         return "failed";
     case image_status::planned:
         return "planned";
+    case image_status::interrupted:
+        return "interrupted";
     }
     return "unknown";
 }
 
 namespace {
+
+constexpr const char* not_started = "not started: the run was stopped before this image was copied";
+
+// Waits `delay`, or less when a stop is requested meanwhile. The stop may come from another thread, so the
+// timer is cancelled on its own executor.
+asio::awaitable<void> wait_or_stop(std::chrono::milliseconds delay, std::stop_token stop) {
+    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, delay);
+    std::stop_callback wake(stop,
+                            [timer] { asio::post(timer->get_executor(), [timer] { timer->cancel(); }); });
+    co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+}
 
 // Bounds the concurrent calls into one registry; a call holds its permit until it returns (for an upload, for
 // the whole transfer).
@@ -97,6 +113,14 @@ public:
     runner(registry_provider& provider, sync_options options, asio::any_io_executor ex)
         : provider_(provider), options_(std::move(options)), executor_(ex) {
         options_.copy.ledger = &ledger_;
+        options_.copy.stop = options_.stop;
+    }
+
+    bool stopping() const { return options_.stop.stop_requested(); }
+
+    // A failure the stop is to blame for: a cancelled request, or one that would have been retried.
+    bool cut_short(const error& e) const {
+        return e.code == errc::cancelled || (stopping() && e.retryable());
     }
 
     registry& get(const std::string& name) {
@@ -119,19 +143,40 @@ public:
         auto to_list = repositories_to_list(rules);
         tag_lists lists;
         std::map<std::string, error> list_failures;
+        std::set<std::string> not_listed;
         std::function<asio::awaitable<void>(std::size_t)> list_one =
             [&](std::size_t i) -> asio::awaitable<void> {
             const auto& s = to_list[i];
-            auto tags = co_await get(s.registry).list_tags(s.repository);
-            if (tags)
-                lists[s.name()] = std::move(*tags);
-            else
-                list_failures.emplace(s.name(), tags.error());
+            if (stopping()) {
+                not_listed.insert(s.name());
+                co_return;
+            }
+            // A listing that fails for a passing reason gets the retry rounds images get; without its tags
+            // the repository's images could not even be planned.
+            for (int attempt = 0;; ++attempt) {
+                auto tags = co_await get(s.registry).list_tags(s.repository);
+                if (tags) {
+                    lists[s.name()] = std::move(*tags);
+                    co_return;
+                }
+                if (!tags.error().retryable() || attempt >= options_.retries || stopping()) {
+                    if (cut_short(tags.error()))
+                        not_listed.insert(s.name());
+                    else
+                        list_failures.emplace(s.name(), tags.error());
+                    co_return;
+                }
+                co_await wait_or_stop(std::chrono::seconds(std::min((attempt + 1) * 2, 10)), options_.stop);
+            }
         };
         co_await detail::for_each_bounded(to_list.size(), options_.per_registry, list_one);
         for (const auto& rule : rules) {
+            // Rules naming their tags or a digest need no list, whatever happened to another rule's.
+            if (rule.source.selector != tag_selector::all && rule.source.selector != tag_selector::regex)
+                continue;
             auto failed = list_failures.find(rule.source.name());
-            if (failed == list_failures.end()) continue;
+            bool unlisted = not_listed.count(rule.source.name()) > 0;
+            if (failed == list_failures.end() && !unlisted) continue;
             for (const auto& d : rule.destinations) {
                 image_result r;
                 r.item.source.registry = rule.source.registry;
@@ -139,8 +184,16 @@ public:
                 r.item.destination.registry = d.registry;
                 r.item.destination.repository = d.repository;
                 r.item.origin = rule.origin;
-                r.status = image_status::failed;
-                r.reason = fmt::format("listing tags of {}: {}", rule.source.name(), failed->second.message);
+                if (unlisted) {
+                    r.status = image_status::interrupted;
+                    r.reason =
+                        fmt::format("not started: the run was stopped before the tags of {} were listed",
+                                    rule.source.name());
+                } else {
+                    r.status = image_status::failed;
+                    r.reason =
+                        fmt::format("listing tags of {}: {}", rule.source.name(), failed->second.message);
+                }
                 report.images.push_back(std::move(r));
             }
         }
@@ -150,9 +203,11 @@ public:
 
         // HEAD both sides of every item; a source tag shared by several destinations is asked about once.
         std::vector<observation> observations(items->size());
+        std::vector<bool> observed(items->size(), false);
         std::map<std::string, std::shared_ptr<source_head>> source_heads;
         std::function<asio::awaitable<void>(std::size_t)> observe =
             [&](std::size_t i) -> asio::awaitable<void> {
+            if (stopping()) co_return;
             const auto& item = (*items)[i];
             auto& o = observations[i];
             auto key = item.source.str();
@@ -176,16 +231,22 @@ public:
             }
             if (head->failure) {
                 o.failure = head->failure;
+                observed[i] = !cut_short(*head->failure);
                 co_return;
             }
             o.source = head->found;
-            if (!o.source) co_return;
+            if (!o.source) {
+                observed[i] = true;
+                co_return;
+            }
+            if (stopping()) co_return;
             auto d = co_await get(item.destination.registry)
                          .head_manifest(item.destination.repository, item.destination.identifier());
             if (!d)
                 o.failure = d.error();
             else if (*d)
                 o.destination = (*d)->digest;
+            observed[i] = !o.failure || !cut_short(*o.failure);
         };
         co_await detail::for_each_bounded(items->size(), options_.per_registry * 2, observe);
 
@@ -195,12 +256,24 @@ public:
         auto actions = plan_sync(*items, observations, popts);
 
         std::vector<std::size_t> to_copy;
-        auto first = report.images.size();
-        for (auto& a : actions) {
+        for (std::size_t i = 0; i < actions.size(); ++i) {
+            auto& a = actions[i];
             image_result r;
             r.item = a.item;
             r.digest = a.source_digest;
             r.reason = a.reason;
+            if (!observed[i]) {
+                // Stopped before both sides were seen: the plan's verdict rests on nothing.
+                r.digest.reset();
+                r.status = image_status::interrupted;
+                const auto& failure = observations[i].failure;
+                r.reason = failure
+                               ? fmt::format("not started: the run was stopped while comparing digests: {}",
+                                             failure->message)
+                               : not_started;
+                report.images.push_back(std::move(r));
+                continue;
+            }
             switch (a.kind) {
             case action_kind::skip:
                 r.status = image_status::skipped;
@@ -217,16 +290,18 @@ public:
         }
         if (options_.on_event)
             options_.on_event(sync_event{sync_event::kind::planned, nullptr, to_copy.size()});
-        for (std::size_t i = first; i < report.images.size(); ++i)
+        // Everything decided without a copy, the failed tag listings included, is announced now.
+        for (std::size_t i = 0; i < report.images.size(); ++i)
             if (report.images[i].status != image_status::planned && options_.on_event)
                 options_.on_event(sync_event{sync_event::kind::image_done, &report.images[i], 0});
 
         if (!options_.dry_run) {
-            for (int round = 0; round <= options_.retries && !to_copy.empty(); ++round) {
+            int last_round = -1;
+            for (int round = 0; round <= options_.retries && !to_copy.empty() && !stopping(); ++round) {
                 if (round > 0) {
                     // Give a struggling registry a moment before the next round.
-                    asio::steady_timer pause(executor_, std::chrono::seconds(std::min(round * 2, 10)));
-                    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+                    co_await wait_or_stop(std::chrono::seconds(std::min(round * 2, 10)), options_.stop);
+                    if (stopping()) break;
                 }
                 // Items with the same source image are copied together: one manifest read, one download per
                 // blob for all their destination registries.
@@ -243,7 +318,20 @@ public:
                 co_await detail::for_each_bounded(groups.size(), options_.proc, copy_one);
                 std::erase_if(to_copy,
                               [&](std::size_t i) { return report.images[i].status != image_status::failed; });
+                last_round = round;
             }
+            // A stop before the first round leaves planned images behind, and one between rounds failed
+            // images whose last word was never reported.
+            for (auto& img : report.images)
+                if (img.status == image_status::planned) {
+                    img.status = image_status::interrupted;
+                    img.reason = not_started;
+                    if (options_.on_event)
+                        options_.on_event(sync_event{sync_event::kind::image_done, &img, 0});
+                }
+            if (last_round >= 0 && last_round < options_.retries && options_.on_event)
+                for (auto i : to_copy)
+                    options_.on_event(sync_event{sync_event::kind::image_done, &report.images[i], 0});
         }
 
         for (const auto& r : report.images) {
@@ -261,6 +349,9 @@ public:
             case image_status::planned:
                 ++t.planned;
                 break;
+            case image_status::interrupted:
+                ++t.interrupted;
+                break;
             }
             t.bytes_sent += r.stats.bytes_sent;
             t.blobs_uploaded += r.stats.blobs_uploaded;
@@ -270,6 +361,7 @@ public:
         }
         report.duration =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        report.stopped = stopping();
         co_return report;
     }
 
@@ -283,6 +375,17 @@ private:
     };
 
     asio::awaitable<void> copy(std::vector<image_result*> images, int round) {
+        // Not started: a first-round image is reported as interrupted, a retry keeps its earlier failure.
+        if (stopping()) {
+            for (auto* image : images)
+                if (round == 0) {
+                    image->status = image_status::interrupted;
+                    image->reason = not_started;
+                    if (options_.on_event)
+                        options_.on_event(sync_event{sync_event::kind::image_done, image, 0});
+                }
+            co_return;
+        }
         auto copy_options = options_.copy;
         copy_options.force = options_.force;
         // The plan already compared digests; a retry round compares again in case a previous try got through.
@@ -313,6 +416,9 @@ private:
             } else {
                 image.status = image_status::copied;
             }
+        } else if (cut_short(r.error())) {
+            image.status = image_status::interrupted;
+            image.reason = r.error().message;
         } else {
             image.status = image_status::failed;
             image.reason = r.error().message;

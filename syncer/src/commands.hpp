@@ -8,6 +8,9 @@ namespace syncer {
 
 /// Exit statuses shared by every command.
 enum exit_status : int { exit_ok = 0, exit_failed = 1, exit_usage = 2 };
+/// Interrupted by signal N (SIGINT, SIGTERM): the status is exit_signal_base + N, 130 and 143, as shells
+/// report a process killed by it.
+constexpr int exit_signal_base = 128;
 
 /// Sets up `copy` on `app`; the returned function runs it after parsing.
 std::function<int()> add_copy_command(CLI::App& app);

@@ -64,6 +64,7 @@ int run_copy(const copy_flags& f) {
     auto& destination = s.open(to.registry, dst_flags);
     progress out(f.quiet, progress::stderr_is_terminal());
     options.on_event = [&out](const copy_event& e) { out.on_event(e); };
+    options.stop = s.stop_token();
     if (!options.platforms.empty())
         out.line(
             "Note: --platform rewrites the index, so the destination index digest differs from the source's");
@@ -72,7 +73,13 @@ int run_copy(const copy_flags& f) {
         auto r = co_await copy_image(source, from, destination, to, options);
         out.finish();
         if (!r) {
-            std::cerr << "syncer copy: " << r.error().message << "\n";
+            if (s.interrupted_by() != 0)
+                std::cerr << fmt::format(
+                    "syncer copy: interrupted by {}: {}; {} does not point at an incomplete "
+                    "image, and running the same command again resumes\n",
+                    signal_name(s.interrupted_by()), r.error().message, to.str());
+            else
+                std::cerr << "syncer copy: " << r.error().message << "\n";
             co_return exit_failed;
         }
         const auto& st = *r;

@@ -74,7 +74,10 @@ int run_image_syncer(int argc, char** argv) {
         return 0;
     }
     try {
-        return run_sync_command(f) == exit_ok ? 0 : image_syncer_failed;
+        // 130 / 143 after SIGINT / SIGTERM, as the shell reports a Go program killed by them.
+        const int status = run_sync_command(f);
+        if (status > exit_signal_base) return status;
+        return status == exit_ok ? 0 : image_syncer_failed;
     } catch (const usage_error& e) {
         return fail(e.what());
     } catch (const std::exception& e) {

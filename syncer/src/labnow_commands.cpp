@@ -1,6 +1,7 @@
 // `syncer jobs` and `syncer sync-image`: flags and the pipelines' environment -> mirror_request -> sync rules
 // and credentials -> run_sync_config, so the whole set of images is one plan in one process.
 #include "labnow_commands.hpp"
+#include "credential_files.hpp"
 #include "labnow_jobs.hpp"
 #include "labnow_mirror.hpp"
 #include "session.hpp"
@@ -67,6 +68,7 @@ std::vector<credential_rule> mirror_credentials(const mirror_flags& f, const env
     if (!path.empty()) {
         auto rules = load_auth_file(path, env);
         if (!rules) throw usage_error(rules.error().message);
+        warn_if_exposed(path);
         return std::move(*rules);
     }
     auto rules = env_credentials(env, request);

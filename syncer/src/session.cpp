@@ -1,10 +1,18 @@
 #include "session.hpp"
+#include "commands.hpp"
+#include "credential_files.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <sys/stat.h>
 
 namespace syncer {
@@ -57,6 +65,8 @@ remote_registry& session::open(const std::string& registry, const endpoint_flags
     } else {
         options.auth_files = default_auth_files();
     }
+    for (const auto& file : options.auth_files)
+        warn_if_exposed(file);
     if (!flags.cert_dir.empty()) {
         std::error_code ec;
         if (!fs::is_directory(flags.cert_dir, ec))
@@ -72,6 +82,7 @@ remote_registry& session::open(const std::string& registry, const endpoint_flags
 remote_registry& session::open(remote_options options, http::host_settings tls) {
     options.retry.max_attempts = std::max(1, retry_times_ + 1);
     if (tls.cert_dir.empty()) tls.cert_dir = default_cert_dir(options.registry);
+    warn_if_keys_exposed(tls.cert_dir);
     auto api_host =
         options.registry == docker_hub_registry ? std::string(docker_hub_api_host) : options.registry;
     hosts_[api_host] = tls;
@@ -82,13 +93,66 @@ remote_registry& session::open(remote_options options, http::host_settings tls) 
 int session::run(std::function<asio::awaitable<int>()> task) {
     int status = 1;
     std::exception_ptr failure;
+    // Signals are handled on the io_context's thread (asio::signal_set), so everything below is ordinary
+    // single-threaded code, not a signal handler.
+    asio::signal_set signals(io_, SIGINT, SIGTERM);
+    asio::steady_timer grace(io_);
+    asio::steady_timer last_resort(io_);
+    auto exit_now = [this](const std::string& why) {
+        std::cerr << "syncer: " << why << "\n";
+        std::fflush(nullptr);
+        std::_Exit(exit_signal_base + signal_);
+    };
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                        int sig) {
+        if (ec) return;
+        if (signal_ != 0) {
+            signal_ = sig;
+            exit_now(fmt::format("{} again: exiting at once; no report is written", signal_name(sig)));
+        }
+        signal_ = sig;
+        std::cerr << fmt::format(
+            "syncer: {}: stopping; transfers in flight have {} s to finish (send it again "
+            "to exit at once)\n",
+            signal_name(sig), timing.grace.count() / 1000.0);
+        stop_.request_stop();
+        grace.expires_after(timing.grace);
+        grace.async_wait([&](boost::system::error_code e) {
+            if (e) return;
+            client_->abort(timing.cleanup);
+            last_resort.expires_after(timing.last_resort);
+            last_resort.async_wait([&](boost::system::error_code e2) {
+                if (!e2)
+                    exit_now("the run did not wind down after its connections were closed; exiting without a "
+                             "report");
+            });
+        });
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     asio::co_spawn(io_, task(), [&](std::exception_ptr e, int value) {
         failure = e;
         status = value;
+        boost::system::error_code ignored;
+        signals.cancel(ignored);
+        grace.cancel();
+        last_resort.cancel();
     });
+    io_.restart();
     io_.run();
     if (failure) std::rethrow_exception(failure);
-    return status;
+    return signal_ != 0 ? exit_signal_base + signal_ : status;
+}
+
+std::string signal_name(int signal) {
+    switch (signal) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    default:
+        return fmt::format("signal {}", signal);
+    }
 }
 
 reference parse_cli_reference(const std::string& text, const std::string& what) {

@@ -9,10 +9,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,16 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// How a run winds down after SIGINT or SIGTERM (see session::run).
+struct stop_timing {
+    /// Transfers in flight may finish for this long; then every connection is closed.
+    std::chrono::milliseconds grace{std::chrono::seconds(5)};
+    /// Connect and idle timeout of the requests that clean up after that (DELETE of upload sessions).
+    std::chrono::milliseconds cleanup{std::chrono::seconds(2)};
+    /// After the connections are closed, how long the run may still take before syncer exits without it.
+    std::chrono::milliseconds last_resort{std::chrono::seconds(5)};
+};
+
 class session {
 public:
     explicit session(int retry_times = 3);
@@ -45,16 +57,31 @@ public:
 
     libregistry::http::client& client() { return *client_; }
 
-    /// Runs `task` to completion on the io_context and returns its value.
+    /// Runs `task` to completion on the io_context and returns its value, or 128 + the signal number after
+    /// SIGINT or SIGTERM. The first signal requests a stop (stop_token(); the task is expected to wind down
+    /// and report), and after `stop_timing::grace` closes every connection. A second signal, or a task still
+    /// running `last_resort` after that, ends the process at once with that status.
     int run(std::function<boost::asio::awaitable<int>()> task);
+
+    /// Requested by the first SIGINT or SIGTERM during run().
+    std::stop_token stop_token() const { return stop_.get_token(); }
+    /// The signal that interrupted run() (SIGINT, SIGTERM), or 0.
+    int interrupted_by() const { return signal_; }
+
+    stop_timing timing;
 
 private:
     boost::asio::io_context io_;
+    std::stop_source stop_;
+    int signal_ = 0;
     std::map<std::string, libregistry::http::host_settings, std::less<>> hosts_;
     std::unique_ptr<libregistry::http::client> client_;
     std::vector<std::unique_ptr<libregistry::remote_registry>> registries_;
     int retry_times_;
 };
+
+/// "SIGINT", "SIGTERM", or "signal N".
+std::string signal_name(int signal);
 
 /// Parses a reference given on the command line (`docker://` optional); throws usage_error naming `what`.
 libregistry::reference parse_cli_reference(const std::string& text, const std::string& what);

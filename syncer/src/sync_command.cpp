@@ -1,6 +1,7 @@
 // `syncer sync`: image-syncer's flags and files -> sync_options and rules -> libregistry::run_sync.
 #include "sync_command.hpp"
 #include "commands.hpp"
+#include "credential_files.hpp"
 #include "progress.hpp"
 #include "session.hpp"
 #include "sync_config.hpp"
@@ -56,6 +57,8 @@ public:
         options.credential_rules = rules_;
         options.auth_files = default_auth_files();
         options.insecure = registry_is_insecure(rules_, name);
+        for (const auto& file : options.auth_files)
+            warn_if_exposed(file);
         http::host_settings tls;
         tls.insecure = options.insecure;
         tls.tls_verify = !options.insecure;
@@ -85,11 +88,13 @@ int run_sync_command(const sync_flags& f) {
     if (!f.config.empty()) {
         auto c = load_config_file(f.config, env);
         if (!c) throw usage_error(c.error().message);
+        if (!c->auth.empty()) warn_if_exposed(f.config);
         config = std::move(*c);
     }
     if (!f.auth.empty()) {
         auto a = load_auth_file(f.auth, env);
         if (!a) throw usage_error(a.error().message);
+        warn_if_exposed(f.auth);
         config.auth.insert(config.auth.end(), a->begin(), a->end());
     }
     if (!f.images.empty()) {
@@ -140,14 +145,17 @@ int run_sync_config(sync_config config, const sync_flags& f) {
             bar.images(done, total);
             return;
         }
-        if (e.image->status != image_status::skipped || !live) {
+        // Images a stop left untouched are counted in the closing lines and the report, not one by one.
+        bool untouched = e.image->status == image_status::interrupted && e.image->attempts == 0;
+        if ((e.image->status != image_status::skipped || !live) && !untouched) {
             bar.finish();
             log.image(*e.image);
         }
-        if (e.image->status != image_status::skipped) bar.images(++done, total);
+        if (e.image->status != image_status::skipped && !untouched) bar.images(++done, total);
     };
 
     session s(f.retries);
+    options.stop = s.stop_token();
     session_provider provider(s, config.auth);
     auto rules = std::move(config.images);
     return s.run([&]() -> asio::awaitable<int> {
@@ -158,12 +166,14 @@ int run_sync_config(sync_config config, const sync_flags& f) {
             co_return exit_usage;
         }
         const auto& report = *r;
+        const std::string signal = s.interrupted_by() != 0 ? signal_name(s.interrupted_by()) : "";
         if (f.dry_run) std::cout << plan_text(report);
         if (!f.report.empty())
-            write_file(f.report, report_json(report, f.dry_run).dump(2) + "\n", "the report");
+            write_file(f.report, report_json(report, f.dry_run, signal).dump(2) + "\n", "the report");
+        // Interrupted images go with the failed ones, so `--images FAILED` finishes the run.
         std::vector<sync_item> succeeded, failed;
         for (const auto& img : report.images) {
-            if (img.status == image_status::failed)
+            if (img.status == image_status::failed || img.status == image_status::interrupted)
                 failed.push_back(img.item);
             else if (img.status != image_status::planned)
                 succeeded.push_back(img.item);
@@ -174,7 +184,14 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         if (!f.output_failed.empty())
             write_file(f.output_failed, render_images(failed, format), "failed images");
         log.info(summary_text(report));
-        co_return report.totals.failed > 0 ? exit_failed : exit_ok;
+        if (!signal.empty()) {
+            auto line = interrupted_text(report, signal);
+            if (!f.report.empty()) line += "; report in " + f.report;
+            log.error(line);
+            if (log_file != stderr) std::cerr << "syncer: " << line << "\n";
+        }
+        // After a signal, session::run exits 128 + its number whatever this says.
+        co_return report.totals.failed > 0 || report.totals.interrupted > 0 ? exit_failed : exit_ok;
     });
 }
 

@@ -47,10 +47,12 @@ nlohmann::ordered_json image_json(const image_result& r) {
 
 } // namespace
 
-nlohmann::ordered_json report_json(const sync_report& report, bool dry_run) {
+nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std::string_view interrupted_by) {
     nlohmann::ordered_json j;
     j["version"] = 1;
     j["dry_run"] = dry_run;
+    j["interrupted"] = interrupted_by.empty() ? nlohmann::ordered_json(nullptr)
+                                              : nlohmann::ordered_json(std::string(interrupted_by));
     j["duration_ms"] = report.duration.count();
     const auto& t = report.totals;
     j["totals"] = {{"images", report.images.size()},
@@ -58,6 +60,7 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run) {
                    {"skipped", t.skipped},
                    {"failed", t.failed},
                    {"planned", t.planned},
+                   {"interrupted", t.interrupted},
                    {"bytes_sent", t.bytes_sent},
                    {"blobs_uploaded", t.blobs_uploaded},
                    {"blobs_mounted", t.blobs_mounted},
@@ -73,9 +76,10 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run) {
 std::string plan_text(const sync_report& report) {
     std::string out;
     for (const auto& r : report.images) {
-        const char* verb = r.status == image_status::skipped  ? "skip"
-                           : r.status == image_status::failed ? "fail"
-                                                              : "copy";
+        const char* verb = r.status == image_status::skipped       ? "skip"
+                           : r.status == image_status::failed      ? "fail"
+                           : r.status == image_status::interrupted ? "interrupted"
+                                                                   : "copy";
         out +=
             fmt::format("{} {} -> {} ({})\n", verb, source_text(r.item), destination_text(r.item), r.reason);
     }
@@ -85,11 +89,25 @@ std::string plan_text(const sync_report& report) {
 std::string summary_text(const sync_report& report) {
     const auto& t = report.totals;
     return fmt::format(
-        "{} images: {} copied, {} already in sync, {} failed{}; {} sent, {} blobs uploaded, {} mounted, "
+        "{} images: {} copied, {} already in sync, {} failed{}{}; {} sent, {} blobs uploaded, {} mounted, "
         "{} already present; {:.1f} s",
         report.images.size(), t.copied, t.skipped, t.failed,
+        t.interrupted ? fmt::format(", {} interrupted", t.interrupted) : std::string(),
         t.planned ? fmt::format(", {} to copy", t.planned) : std::string(), human_bytes(double(t.bytes_sent)),
         t.blobs_uploaded, t.blobs_mounted, t.blobs_skipped, report.duration.count() / 1000.0);
+}
+
+std::string interrupted_text(const sync_report& report, std::string_view signal) {
+    int started = 0;
+    int not_started = 0;
+    for (const auto& r : report.images)
+        if (r.status == image_status::interrupted) ++(r.attempts > 0 ? started : not_started);
+    return fmt::format(
+        "interrupted by {}: {} of {} images done ({} copied, {} already in sync), {} failed, {} "
+        "stopped mid-copy, {} not started; no tag points at an incomplete image, and the next "
+        "run resumes",
+        signal, report.totals.copied + report.totals.skipped, report.images.size(), report.totals.copied,
+        report.totals.skipped, report.totals.failed, started, not_started);
 }
 
 bool logger::to_terminal() const {
@@ -108,6 +126,10 @@ void logger::image(const image_result& r) {
     if (r.status == image_status::failed)
         error(fmt::format("failed {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
               fields);
+    else if (r.status == image_status::interrupted)
+        error(
+            fmt::format("interrupted {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
+            fields);
     else if (r.status == image_status::skipped)
         info(fmt::format("in sync {} -> {}", source_text(r.item), destination_text(r.item)), fields);
     else

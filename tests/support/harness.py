@@ -92,11 +92,12 @@ class Registry:
 
     auth='htpasswd' protects it with Basic auth for (user, password); tls=True serves HTTPS with a certificate
     for IP:127.0.0.1 and DNS:localhost issued by a throwaway CA whose certificate is `ca_file`, alone in
-    `cert_dir` (the containers-certs.d layout that `--cert-dir` of skopeo and syncer expects).
+    `cert_dir` (the containers-certs.d layout that `--cert-dir` of skopeo and syncer expects). `parent_dir`
+    is where its temporary directory goes (default: the system's), e.g. a tmpfs for tests that write many files.
     """
 
     def __init__(self, auth: str | None = None, tls: bool = False, user: str = "tester",
-                 password: str = "Pa55-w0rd-for-tests", name: str = "registry"):
+                 password: str = "Pa55-w0rd-for-tests", name: str = "registry", parent_dir: str | None = None):
         if auth not in (None, "htpasswd"):
             raise ValueError(f"unsupported auth mode {auth!r}")
         self.auth = auth
@@ -104,6 +105,7 @@ class Registry:
         self.user = user if auth else None
         self.password = password if auth else None
         self.name = name
+        self.parent_dir = parent_dir
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
         self.workdir: str | None = None
@@ -126,7 +128,7 @@ class Registry:
             self.workdir = None
 
     def start(self) -> None:
-        self.workdir = tempfile.mkdtemp(prefix=f"syncer-{self.name}-")
+        self.workdir = tempfile.mkdtemp(prefix=f"syncer-{self.name}-", dir=self.parent_dir)
         self.storage_dir = os.path.join(self.workdir, "storage")
         self.access_log = os.path.join(self.workdir, "access.log")
         self.app_log = os.path.join(self.workdir, "registry.log")
@@ -401,25 +403,33 @@ def skopeo_inspect_raw(ref: str, creds: str | None = None, tls_verify: bool = Fa
 _SCRUBBED_ENV = ("http_proxy", "https_proxy", "no_proxy", "all_proxy", "docker_config", "registry_auth_file")
 
 
-def run_syncer(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run $SYNCER_BIN with `args`, capturing text output. `env` entries override (None removes) variables.
-
-    Proxy and auth-file variables are removed unless `env` sets them, so a developer's settings cannot leak
-    into a test. The result also carries `max_rss_kib`, the peak resident memory of the syncer process.
-    """
+def _syncer_binary() -> str:
     binary = os.environ.get("SYNCER_BIN")
     if not binary:
         raise RuntimeError("SYNCER_BIN is not set: run the integration tests through ctest, "
                            "or export SYNCER_BIN=/path/to/build/syncer/syncer")
+    return binary
+
+
+def _syncer_env(env: dict | None) -> dict:
     full_env = {k: v for k, v in os.environ.items() if k.lower() not in _SCRUBBED_ENV}
     for k, v in (env or {}).items():
         if v is None:
             full_env.pop(k, None)
         else:
             full_env[k] = v
-    cmd = [binary, *args]
+    return full_env
+
+
+def run_syncer(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run $SYNCER_BIN with `args`, capturing text output. `env` entries override (None removes) variables.
+
+    Proxy and auth-file variables are removed unless `env` sets them, so a developer's settings cannot leak
+    into a test. The result also carries `max_rss_kib`, the peak resident memory of the syncer process.
+    """
+    cmd = [_syncer_binary(), *args]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=full_env)
+                            env=_syncer_env(env))
     out: dict[str, bytes] = {}
     readers = [threading.Thread(target=lambda k, f: out.__setitem__(k, f.read()), args=(k, f), daemon=True)
                for k, f in (("stdout", proc.stdout), ("stderr", proc.stderr))]
@@ -540,6 +550,93 @@ def tags_of(registry, repo: str) -> list[str] | None:
         if e.code == 404:
             return None
         raise
+
+
+class SyncerProcess:
+    """$SYNCER_BIN running in the background, for tests that signal or kill it mid-run. Environment as for
+    run_syncer; stderr is collected line by line as it comes, so a test can act on a log line."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        self.args = [_syncer_binary(), *args]
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=_syncer_env(env), text=True, errors="replace")
+        self.lines: list[str] = []
+        self.stdout = ""
+        self._changed = threading.Condition()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stdout_reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._stderr_reader.start()
+        self._stdout_reader.start()
+
+    def _read_stderr(self) -> None:
+        for line in self.proc.stderr:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def _read_stdout(self) -> None:
+        self.stdout = self.proc.stdout.read()
+
+    @property
+    def stderr(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def wait_for_line(self, pattern: str, timeout: float = 60) -> str | None:
+        """The first stderr line matching `pattern` (re.search), waiting up to `timeout` seconds for it; None
+        if the process ended or time ran out first."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            seen = 0
+            while True:
+                for line in self.lines[seen:]:
+                    if regex.search(line):
+                        return line
+                seen = len(self.lines)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._stderr_reader.is_alive()):
+                    return None
+                self._changed.wait(min(remaining, 0.1))
+
+    def send(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 60) -> int:
+        """The exit status (negative: killed by that signal). Kills the process if it outlives `timeout`."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            self._stderr_reader.join(5)
+            self._stdout_reader.join(5)
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+        return self.proc.returncode
+
+    def describe(self) -> str:
+        return (f"\n$ {' '.join(self.args)}\nexit status {self.proc.returncode}\n"
+                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
+
+
+def tag_digests(registry: Registry, repo: str) -> dict[str, str]:
+    """tag -> digest of the manifest it points at, for every tag of `repo` (empty when it does not exist)."""
+    return {tag: sha256(get_manifest(registry, repo, tag)[0]) for tag in tags_of(registry, repo) or []}
+
+
+def incomplete_tags(registry: Registry, repos: list[str]) -> list[str]:
+    """What is wrong with any tag of `repos`: a tag whose manifest, child manifests or blobs are not all
+    present and intact (verify_tree). Empty when every tag there is points at a complete image."""
+    problems = []
+    for repo in repos:
+        for tag, digest in tag_digests(registry, repo).items():
+            problems += [f"{repo}:{tag}: {p}" for p in verify_tree(registry, repo, digest)]
+    return problems
 
 
 class TempDirTestCase(unittest.TestCase):

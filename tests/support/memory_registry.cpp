@@ -82,7 +82,7 @@ asio::awaitable<result<digest>> memory_registry::put_manifest(std::string reposi
     for (const auto& c : m.manifests)
         if (!r.manifests.count(c.digest.str()))
             co_return make_error(errc::manifest_blob_unknown, "child unknown " + c.digest.str());
-    log.push_back("manifest " + repository + " " + ref);
+    note("manifest " + repository + " " + ref);
     r.manifests[m.digest.str()] = m;
     if (ref.find(':') == std::string::npos) r.tags[ref] = m.digest.str();
     co_return m.digest;
@@ -106,12 +106,13 @@ memory_registry::start_upload(std::string repository, std::optional<digest> d,
                               std::optional<std::string> mount_from) {
     if (d && mount_from && has_blob_in(*mount_from, *d)) {
         repos_[repository].blobs.insert(*d);
-        log.push_back("mount " + repository + " " + d->str());
+        note("mount " + repository + " " + d->str());
         co_return std::optional<upload_session>{};
     }
     upload_session s;
     s.repository = repository;
     s.location = "/upload/" + std::to_string(++sessions_);
+    if (on_write) on_write("session " + repository);
     co_return std::optional<upload_session>{s};
 }
 
@@ -128,15 +129,23 @@ asio::awaitable<result<void>> memory_registry::finish_upload(upload_session sess
     if (digest_of(bytes) != desc.digest) co_return make_error(errc::digest_invalid, "digest invalid", 400);
     blob_bytes_[desc.digest] = bytes;
     repos_[session.repository].blobs.insert(desc.digest);
-    log.push_back("blob " + session.repository + " " + desc.digest.str());
+    note("blob " + session.repository + " " + desc.digest.str());
     co_return result<void>{};
 }
 
 asio::awaitable<void> memory_registry::cancel_upload(upload_session) {
+    ++cancelled_uploads;
     co_return;
 }
 
+void memory_registry::note(std::string entry) {
+    log.push_back(entry);
+    if (on_write) on_write(entry);
+}
+
 asio::awaitable<result<std::vector<std::string>>> memory_registry::list_tags(std::string repository) {
+    if (++list_calls <= list_failures)
+        co_return make_error(errc::server_error, "503 Service Unavailable (injected)", 503);
     auto it = repos_.find(repository);
     if (it == repos_.end()) co_return make_error(errc::name_unknown, "repository unknown", 404);
     std::vector<std::string> out;

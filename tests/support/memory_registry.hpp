@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -29,6 +30,14 @@ public:
     int blob_gets = 0;
     /// Blobs served with their last byte flipped.
     std::set<digest> corrupt;
+    /// Called with each entry as it is added to `log`, and with "session REPO" when an upload session opens;
+    /// lets a test act (request a stop) at a precise point of a copy.
+    std::function<void(const std::string&)> on_write;
+    /// Upload sessions given back with cancel_upload.
+    int cancelled_uploads = 0;
+    /// list_tags fails with a retryable 503 this many times before it answers.
+    int list_failures = 0;
+    int list_calls = 0;
 
     bool has_manifest(const std::string& repository, const std::string& ref) const;
     bool has_blob_in(const std::string& repository, const digest& d) const;
@@ -51,6 +60,8 @@ public:
     boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
 
 private:
+    void note(std::string entry);
+
     struct repo {
         std::map<std::string, std::string> tags;   ///< tag -> digest
         std::map<std::string, manifest> manifests; ///< digest -> manifest

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stop_token>
 
 using namespace libregistry;
 using libregistry::testing::memory_registry;
@@ -243,4 +244,52 @@ TEST_CASE("a Docker schema 1 manifest is copied unchanged, with its layers") {
     CHECK(stats.blobs_uploaded == 2);
     auto copied = run(dst.get_manifest("old", "v1")).value();
     CHECK(copied.bytes == bytes);
+}
+
+TEST_CASE("a stop after a child of an index is pushed leaves the index and its tag unwritten") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto amd = add_image(src, "multi", {"shared-base", "amd64-only"});
+    auto arm = add_image(src, "multi", {"shared-base", "arm64-only"});
+    add_index(src, "multi", {{amd, "linux/amd64"}, {arm, "linux/arm64"}}, "latest");
+    std::stop_source stop;
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("manifest ")) stop.request_stop();
+    };
+    copy_options options;
+    options.jobs = 1; // one child at a time
+    options.stop = stop.get_token();
+    auto r = run(
+        copy_image(src, image("src.example/multi:latest"), dst, image("dst.example/multi:latest"), options));
+    REQUIRE(r.has_error());
+    CHECK(r.error().code == errc::cancelled);
+    CHECK(r.error().message.find("stopped before") != std::string::npos);
+    CHECK_FALSE(dst.has_manifest("multi", "latest"));
+    // The finished child stays, unreferenced, for the next run to find.
+    auto manifests = std::count_if(dst.log.begin(), dst.log.end(),
+                                   [](const std::string& l) { return l.starts_with("manifest "); });
+    CHECK(manifests == 1);
+
+    auto resumed =
+        run(copy_image(src, image("src.example/multi:latest"), dst, image("dst.example/multi:latest"), {}))
+            .value();
+    CHECK(dst.has_manifest("multi", "latest"));
+    CHECK(resumed.manifests_pushed == 2); // the other child and the index
+}
+
+TEST_CASE("a stop once every blob is in place still pushes no manifest") {
+    memory_registry src("src.example"), dst("dst.example");
+    add_image(src, "app", {"l1", "l2"}, "1.0");
+    std::stop_source stop;
+    int blobs = 0;
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("blob ") && ++blobs == 3) stop.request_stop(); // config + two layers
+    };
+    copy_options options;
+    options.stop = stop.get_token();
+    auto r = run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), options));
+    REQUIRE(r.has_error());
+    CHECK(r.error().code == errc::cancelled);
+    CHECK(r.error().message.find("stopped before pushing manifest") != std::string::npos);
+    CHECK(blobs == 3);
+    CHECK_FALSE(dst.has_manifest("app", "1.0"));
 }

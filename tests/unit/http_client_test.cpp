@@ -18,6 +18,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -627,6 +628,75 @@ TEST_CASE("idle timeout: a stalled server gives errc::timeout") {
         return reply{response_text(200, "late"), false, 3s};
     });
     run(io, idle_timeout_case(server));
+}
+
+asio::awaitable<void> abort_case(std::shared_ptr<fake_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_options());
+
+    // A response body in progress, and a request whose answer has not come: both fail at once as cancelled.
+    auto partial_req = get(server->url("/partial"));
+    auto partial = co_await client.open(std::move(partial_req));
+    REQUIRE(partial.has_value());
+    std::array<std::byte, 64> buffer{};
+    auto first = co_await (*partial)->read_some(buffer);
+    REQUIRE(first.has_value());
+    CHECK(*first == 10);
+
+    // A retry pause in progress ends too.
+    std::function<asio::awaitable<void>()> pausing = [&client]() -> asio::awaitable<void> {
+        co_await client.pause(60s);
+    };
+    bool pause_over = false;
+    asio::co_spawn(executor, pausing, [&pause_over](std::exception_ptr) { pause_over = true; });
+
+    asio::steady_timer later(executor, 200ms);
+    later.async_wait([&client](boost::system::error_code) { client.abort(400ms); });
+    const auto started = std::chrono::steady_clock::now();
+    auto stalled_req = get(server->url("/stall"));
+    auto stalled = co_await client.send(std::move(stalled_req));
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    asio::steady_timer settle(executor, 10ms);
+    co_await settle.async_wait(use_tuple);
+    CHECK(pause_over);
+    const auto pause_started = std::chrono::steady_clock::now();
+    co_await client.pause(60s); // returns at once after abort()
+    CHECK(std::chrono::steady_clock::now() - pause_started < 100ms);
+    REQUIRE(stalled.has_error());
+    CHECK(stalled.error().code == errc::cancelled);
+    CHECK_FALSE(stalled.error().retryable());
+    CHECK(stalled.error().message.find("GET " + server->url("/stall") + " was cancelled") !=
+          std::string::npos);
+    auto rest = co_await (*partial)->read_some(buffer);
+    REQUIRE(rest.has_error());
+    CHECK(rest.error().code == errc::cancelled);
+
+    // Afterwards requests still go out, on new connections and with the short timeouts.
+    const int connections = server->connections;
+    auto cleanup_req = get(server->url("/ok"));
+    cleanup_req.method = bhttp::verb::delete_;
+    auto cleanup = co_await client.send(std::move(cleanup_req));
+    REQUIRE(cleanup.has_value());
+    CHECK(cleanup->status == 200);
+    CHECK(server->connections == connections + 1);
+    const auto slow_started = std::chrono::steady_clock::now();
+    auto slow_req = get(server->url("/stall"));
+    auto slow = co_await client.send(std::move(slow_req));
+    REQUIRE(slow.has_error());
+    CHECK(slow.error().code == errc::timeout);
+    CHECK(slow.error().message.find("no data moved for 400 ms") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - slow_started < 2s);
+}
+
+TEST_CASE("abort: requests in flight fail as cancelled at once; later ones get short timeouts") {
+    asio::io_context io;
+    auto server = fake_server::start(io, [](const recorded& r) {
+        if (r.target == "/stall") return reply{response_text(200, "late"), false, 10s};
+        if (r.target == "/partial")
+            return reply{"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + pattern(10)};
+        return ok("fine");
+    });
+    run(io, abort_case(server));
 }
 
 asio::awaitable<void> refused_case(std::uint16_t port) {

@@ -8,6 +8,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <set>
+#include <stop_token>
+#include <thread>
 
 using namespace libregistry;
 using libregistry::testing::memory_registry;
@@ -147,6 +151,38 @@ TEST_CASE("a repository whose tags cannot be listed fails its rules only") {
     CHECK(report.images.front().reason.find("listing tags of src/ghost") == 0);
 }
 
+TEST_CASE("a tag listing that fails for a passing reason is retried; one that keeps failing is announced") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "app", {"x"}, "1");
+    src.list_failures = 1;
+    sync_options options;
+    options.retries = 1;
+    std::vector<std::string> announced;
+    options.on_event = [&](const sync_event& e) {
+        if (e.what == sync_event::kind::image_done)
+            announced.push_back(std::string(to_string(e.image->status)));
+    };
+    auto report = run({all_tags("app", {"app"})}, p, options);
+    CHECK(src.list_calls == 2);
+    CHECK(report.totals.copied == 1);
+    CHECK(dst.has_manifest("app", "1"));
+    CHECK(announced == std::vector<std::string>{"copied"});
+
+    memory_registry src2("src"), dst2("dst");
+    p.regs = {{"src", &src2}, {"dst", &dst2}};
+    add_image(src2, "app", {"x"}, "1");
+    src2.list_failures = 5;
+    announced.clear();
+    options.retries = 0;
+    report = run({all_tags("app", {"app"})}, p, options);
+    CHECK(src2.list_calls == 1);
+    CHECK(report.totals.failed == 1);
+    CHECK(report.images.front().reason.find("listing tags of src/app: 503") == 0);
+    CHECK(announced == std::vector<std::string>{"failed"});
+}
+
 TEST_CASE("a source image mirrored to two registries is downloaded once") {
     memory_registry src("src"), dst("dst"), other("other");
     provider p;
@@ -159,4 +195,181 @@ TEST_CASE("a source image mirrored to two registries is downloaded once") {
     CHECK(src.blob_gets == 3);
     CHECK(dst.has_manifest("app", "1"));
     CHECK(other.has_manifest("app", "1"));
+}
+
+// --- stopping (SIGINT / SIGTERM in the CLI)
+// ------------------------------------------------------------------
+
+namespace {
+
+std::vector<sync_rule> four_repositories(memory_registry& src) {
+    std::vector<sync_rule> rules;
+    for (auto repo : {"stop/a", "stop/b", "stop/c", "stop/d"}) {
+        add_image(src, repo, {std::string("one-") + repo, std::string("two-") + repo}, "1");
+        rules.push_back(all_tags(repo, {repo}));
+    }
+    return rules;
+}
+
+// Every manifest the destination holds has all its blobs (the memory registry refuses anything else, so
+// a manifest in the log proves its blobs were there first); checked here from the log's order as well.
+void check_blobs_before_manifests(const memory_registry& dst) {
+    std::set<std::string> repos_with_blobs;
+    for (const auto& entry : dst.log) {
+        if (entry.starts_with("blob ") || entry.starts_with("mount "))
+            repos_with_blobs.insert(
+                entry.substr(entry.find(' ') + 1, entry.rfind(' ') - entry.find(' ') - 1));
+        if (entry.starts_with("manifest ")) {
+            auto repo = entry.substr(9, entry.rfind(' ') - 9);
+            CHECK_MESSAGE(repos_with_blobs.count(repo), "manifest before any blob: " << entry);
+        }
+    }
+}
+
+} // namespace
+
+TEST_CASE("a stop between images finishes the image in flight and starts no other") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    auto rules = four_repositories(src);
+    std::stop_source stop;
+    // The first tag pushed is the end of the first image: stop right then.
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("manifest ")) stop.request_stop();
+    };
+    sync_options options;
+    options.proc = 1;
+    options.stop = stop.get_token();
+    auto report = run(rules, p, options);
+    CHECK(report.stopped);
+    CHECK(report.totals.copied == 1);
+    CHECK(report.totals.interrupted == 3);
+    CHECK(report.totals.failed == 0);
+    int manifests = 0;
+    for (const auto& r : report.images) {
+        if (r.status == image_status::copied) {
+            CHECK(dst.has_manifest(r.item.destination.repository, "1"));
+            continue;
+        }
+        CHECK(r.status == image_status::interrupted);
+        CHECK(r.attempts == 0);
+        CHECK(r.reason.find("not started") == 0);
+        CHECK_FALSE(dst.has_manifest(r.item.destination.repository, "1"));
+    }
+    for (const auto& entry : dst.log)
+        manifests += entry.starts_with("manifest ");
+    CHECK(manifests == 1);
+    check_blobs_before_manifests(dst);
+}
+
+TEST_CASE("a stop in the middle of an image pushes no manifest for it and retries nothing") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    auto rules = four_repositories(src);
+    std::stop_source stop;
+    // After the first blob: the image has blobs left to send, and then its manifest.
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("blob ")) stop.request_stop();
+    };
+    sync_options options;
+    options.proc = 1;
+    options.retries = 2;
+    options.copy.jobs = 1;
+    options.stop = stop.get_token();
+    auto report = run(rules, p, options);
+    CHECK(report.stopped);
+    CHECK(report.totals.copied == 0);
+    CHECK(report.totals.interrupted == 4);
+    for (const auto& entry : dst.log)
+        CHECK_FALSE(entry.starts_with("manifest "));
+    int blobs = 0;
+    for (const auto& entry : dst.log)
+        blobs += entry.starts_with("blob ");
+    CHECK(blobs == 1);
+    auto started = std::count_if(report.images.begin(), report.images.end(),
+                                 [](const image_result& r) { return r.attempts > 0; });
+    CHECK(started == 1);
+    for (const auto& r : report.images) {
+        CHECK(r.status == image_status::interrupted);
+        CHECK(r.attempts <= 1); // no retry round after the stop
+        if (r.attempts == 1) CHECK(r.reason.find("stopped before copying blob") != std::string::npos);
+    }
+}
+
+TEST_CASE("a stop while an upload session opens gives the session back") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "app", {"only-layer"}, "1");
+    std::stop_source stop;
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("session ")) stop.request_stop();
+    };
+    sync_options options;
+    options.stop = stop.get_token();
+    auto report = run({all_tags("app", {"app"})}, p, options);
+    CHECK(report.totals.interrupted == 1);
+    CHECK(dst.cancelled_uploads == 1);
+    CHECK(dst.log.empty());
+    CHECK(report.images.front().reason.find("stopped before sending blob") != std::string::npos);
+}
+
+TEST_CASE("a stop before the run lists, HEADs and writes nothing") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    auto rules = four_repositories(src);
+    auto listed = rules.front();
+    listed.source.selector = tag_selector::listed;
+    listed.source.tags = {"1"};
+    listed.destinations = {sync_destination{"dst", "listed", {}}};
+    rules.push_back(listed);
+    std::stop_source stop;
+    stop.request_stop();
+    sync_options options;
+    options.stop = stop.get_token();
+    auto report = run(rules, p, options);
+    CHECK(report.stopped);
+    CHECK(report.images.size() == 5);
+    CHECK(report.totals.interrupted == 5);
+    CHECK(report.images.front().reason.find("before the tags of src/stop/a were listed") !=
+          std::string::npos);
+    CHECK(report.images.back().reason.find("not started") == 0);
+    CHECK(src.manifest_heads == 0);
+    CHECK(dst.manifest_heads == 0);
+    CHECK(dst.log.empty());
+}
+
+TEST_CASE("a stop during the pause before a retry round ends the run at once, from any thread") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "broken", {"corrupt-layer"}, "1");
+    src.corrupt.insert(digest_of("corrupt-layer"));
+    std::stop_source stop;
+    sync_options options;
+    options.retries = 1; // the retry round waits 2 s first
+    options.stop = stop.get_token();
+    std::vector<const image_result*> reported;
+    options.on_event = [&](const sync_event& e) {
+        if (e.what == sync_event::kind::image_done) reported.push_back(e.image);
+    };
+    std::thread signaller([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        stop.request_stop();
+    });
+    auto started = std::chrono::steady_clock::now();
+    auto report = run({all_tags("broken", {"broken"})}, p, options);
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    signaller.join();
+    CHECK(elapsed < std::chrono::milliseconds(1500));
+    CHECK(report.stopped);
+    REQUIRE(report.images.size() == 1);
+    // It failed for real; the retry that might have fixed it never began.
+    CHECK(report.images.front().status == image_status::failed);
+    CHECK(report.images.front().attempts == 1);
+    // Its failure is reported once, though the last round it was waiting for never came.
+    CHECK(reported.size() == 1);
 }

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,10 @@ struct copy_options {
     blob_ledger* ledger = nullptr;
     /// The caller already compared digests (a sync plan): skip the HEAD pair and read this digest.
     std::optional<digest> known_source_digest;
+    /// Once a stop is requested, nothing new starts: no blob transfer, retry, child or manifest push. What is
+    /// in flight goes on (a caller in a hurry closes the connections). Unfinished targets fail with
+    /// errc::cancelled, and since manifests wait for their content, no tag points at a partial image.
+    std::stop_token stop;
 };
 
 struct copy_stats {

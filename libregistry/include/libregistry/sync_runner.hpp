@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,9 @@ public:
     virtual registry& get(const std::string& registry_name) = 0;
 };
 
-enum class image_status { copied, skipped, failed, planned };
+/// `interrupted`: the run was stopped (sync_options::stop) before the image was copied; `attempts` is 0 when
+/// its copy never started.
+enum class image_status { copied, skipped, failed, planned, interrupted };
 std::string_view to_string(image_status s);
 
 struct image_result {
@@ -40,6 +43,7 @@ struct sync_totals {
     int skipped = 0;
     int failed = 0;
     int planned = 0;
+    int interrupted = 0;
     std::uint64_t bytes_sent = 0;
     int blobs_uploaded = 0;
     int blobs_mounted = 0;
@@ -51,6 +55,7 @@ struct sync_report {
     std::vector<image_result> images;
     sync_totals totals;
     std::chrono::milliseconds duration{0};
+    bool stopped = false; ///< a stop was requested before the run ended
 };
 
 struct sync_event {
@@ -69,6 +74,10 @@ struct sync_options {
     libregistry::shard shard;
     copy_options copy; ///< jobs, blob retries, platform filter
     std::function<void(const sync_event&)> on_event;
+    /// Once a stop is requested the run winds down: no new tag list, HEAD, image, blob transfer or retry
+    /// round starts, copies in flight finish what they are sending (see copy_options::stop), and run_sync
+    /// returns the report with every unfinished image `interrupted`. May be requested from any thread.
+    std::stop_token stop;
 };
 
 /// Runs the rules; fails only for errors in the rules themselves (an invalid regex, conflicting

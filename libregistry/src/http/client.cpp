@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,6 +21,7 @@
 #include <deque>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace libregistry::http {
 
@@ -137,13 +139,30 @@ result<proxy_endpoint> parse_proxy(const std::string& url) {
     return proxy;
 }
 
+class connection;
+/// Every connection alive, idle or busy, so that client::abort can close them all.
+using connection_set = std::unordered_set<connection*>;
+
 /// A plain or TLS connection with the buffer its responses are parsed from.
 class connection {
 public:
     // Beast reads at most the buffer's spare capacity (and never less than 512 bytes) per call: without
     // room, a blob body arrives 512 bytes per recvmsg and is re-sent in 512-byte writes.
-    explicit connection(std::unique_ptr<beast::tcp_stream> tcp) : plain_(std::move(tcp)) {
+    connection(std::unique_ptr<beast::tcp_stream> tcp, const std::shared_ptr<connection_set>& open)
+        : plain_(std::move(tcp)), open_(open) {
         buffer.reserve(read_buffer_size);
+        open->insert(this);
+    }
+    ~connection() {
+        if (auto open = open_.lock()) open->erase(this);
+    }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    /// Closes the socket under whatever is in progress, which then fails; see client::abort.
+    void abort() {
+        aborted = true;
+        tcp().close();
     }
 
     beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
@@ -199,9 +218,11 @@ public:
     beast::flat_buffer buffer;
     bool absolute_form = false;      ///< requests go to an HTTP proxy
     std::string proxy_authorization; ///< sent with every request when absolute_form
+    bool aborted = false;            ///< closed by client::abort: its failures are cancellations
 
 private:
     std::unique_ptr<beast::tcp_stream> plain_;
+    std::weak_ptr<connection_set> open_;
     std::shared_ptr<ssl::context> context_; // before tls_, which must be destroyed first
     std::unique_ptr<tls_stream> tls_;
 };
@@ -210,6 +231,10 @@ struct pool_state {
     std::size_t max_idle = 0;
     client::statistics stats;
     std::unordered_map<std::string, std::deque<std::unique_ptr<connection>>> idle;
+    std::shared_ptr<connection_set> open = std::make_shared<connection_set>();
+    std::uint64_t aborts = 0;                             ///< client::abort calls so far
+    std::unordered_set<asio::steady_timer*> pauses;       ///< client::pause calls in progress
+    std::optional<std::chrono::milliseconds> after_abort; ///< the timeouts client::abort imposed
 
     std::unique_ptr<connection> take(const std::string& key) {
         auto it = idle.find(key);
@@ -221,6 +246,7 @@ struct pool_state {
     }
 
     void put(std::unique_ptr<connection> conn) {
+        if (conn->aborted) return;
         conn->park();
         auto& list = idle[conn->key];
         list.push_back(std::move(conn));
@@ -267,6 +293,10 @@ error transport_error(const std::string& what, const error_code& ec, std::chrono
                            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
     return make_error(malformed ? errc::bad_response : errc::connection_failed,
                       what + " failed: " + describe(ec));
+}
+
+error cancelled(const std::string& what) {
+    return make_error(errc::cancelled, what + " was cancelled: the client closed its connections to stop");
 }
 
 error prefixed(error e, const std::string& prefix) {
@@ -328,8 +358,9 @@ public:
                 parser_->put_eof(ec);
             }
             if (ec) {
+                const bool aborted = conn_->aborted;
                 conn_.reset();
-                co_return transport_error(what_, ec, idle_timeout_);
+                co_return aborted ? cancelled(what_) : transport_error(what_, ec, idle_timeout_);
             }
             finish_if_done();
             if (got > 0 || parser_->is_done()) co_return got;
@@ -389,6 +420,14 @@ struct client::impl {
 
     host_settings settings_for(const endpoint& ep) const {
         return options.settings_for ? options.settings_for(ep.authority) : host_settings{};
+    }
+
+    std::chrono::milliseconds idle_timeout() const {
+        return pool->after_abort ? std::min(*pool->after_abort, options.idle_timeout) : options.idle_timeout;
+    }
+    std::chrono::milliseconds connect_timeout() const {
+        return pool->after_abort ? std::min(*pool->after_abort, options.connect_timeout)
+                                 : options.connect_timeout;
     }
 
     asio::awaitable<result<std::unique_ptr<stream_impl>>> open(request req);
@@ -451,24 +490,31 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
                                  ep.authority + " as insecure");
     const std::string proxy = options.proxy.proxy_for(ep.scheme, ep.host, ep.port);
     const std::string key = ep.origin() + (proxy.empty() ? "" : " via " + proxy);
+    // A request under way when abort() is called fails as cancelled, whatever step it was at.
+    const std::uint64_t generation = pool->aborts;
 
     for (int round = 0; round < 2; ++round) {
         std::unique_ptr<connection> conn = round == 0 ? pool->take(key) : nullptr;
         const bool reused = conn != nullptr;
         if (!conn) {
             auto made = co_await connect(ep, proxy, settings, what);
+            if (pool->aborts != generation) co_return cancelled(what);
             if (!made) co_return made.error();
             conn = std::move(*made);
             conn->key = key;
         }
         attempt sent = co_await transact(conn.get(), req, ep);
+        if (conn->aborted || pool->aborts != generation) co_return cancelled(what);
         if (sent.failure) co_return *sent.failure;
         if (sent.ec) {
-            if (reused && !sent.body_pulled && is_stale(sent.ec)) continue;
-            co_return transport_error(what, sent.ec, options.idle_timeout);
+            // A PATCH appends to an upload session, so it is never replayed: the server may have taken it
+            // before the connection died. Its sender asks the session where it stands instead.
+            const bool replayable = !sent.body_pulled && req->method != bhttp::verb::patch;
+            if (reused && replayable && is_stale(sent.ec)) continue;
+            co_return transport_error(what, sent.ec, idle_timeout());
         }
         co_return std::make_unique<stream_impl>(pool, std::move(conn), std::move(sent.parser), ep.url, what,
-                                                options.idle_timeout, !sent.early_response);
+                                                idle_timeout(), !sent.early_response);
     }
     co_return make_error(errc::connection_failed, what + " failed: the server keeps closing the connection");
 }
@@ -504,7 +550,7 @@ asio::awaitable<attempt> client::impl::transact(connection* conn, const request*
     attempt out;
     request_serializer serializer{message};
     ++pool->stats.requests;
-    conn->arm(options.idle_timeout);
+    conn->arm(idle_timeout());
     out.ec = co_await conn->write_header(serializer);
     if (out.ec) co_return out;
 
@@ -541,7 +587,7 @@ asio::awaitable<attempt> client::impl::transact(connection* conn, const request*
         body.data = piece.empty() ? nullptr : const_cast<std::byte*>(piece.data());
         body.size = piece.size();
         body.more = !piece.empty();
-        conn->arm(options.idle_timeout);
+        conn->arm(idle_timeout());
         out.ec = co_await conn->write(serializer);
         if (out.ec == bhttp::error::need_buffer) continue;
         if (out.ec || serializer.is_done()) break;
@@ -553,7 +599,7 @@ asio::awaitable<attempt> client::impl::transact(connection* conn, const request*
         parser->body_limit(boost::none);
         parser->header_limit(header_limit);
         if (req->method == bhttp::verb::head) parser->skip(true);
-        conn->arm(options.idle_timeout);
+        conn->arm(idle_timeout());
         auto ec = co_await conn->read_header(*parser);
         if (ec) {
             // A server that rejects an upload (401, 413) may answer and close before taking the whole body;
@@ -594,22 +640,22 @@ client::impl::connect(endpoint ep, std::string proxy, host_settings settings, st
                                                (via ? "proxy host " : "host ") + dial_host + ": " +
                                                describe(resolve_ec));
 
-    auto tcp_stream = std::make_unique<beast::tcp_stream>(executor);
-    tcp_stream->expires_after(options.connect_timeout);
-    auto [connect_ec, peer] = co_await tcp_stream->async_connect(endpoints, use_tuple);
+    // The connection exists (and abort() can close it) from before the dial on.
+    auto conn = std::make_unique<connection>(std::make_unique<beast::tcp_stream>(executor), pool->open);
+    conn->arm(connect_timeout());
+    auto [connect_ec, peer] = co_await conn->tcp().async_connect(endpoints, use_tuple);
     if (connect_ec) {
         if (is_timeout(connect_ec))
             co_return make_error(errc::timeout, what + " failed: connecting to " + dialled +
                                                     " timed out after " +
-                                                    std::to_string(options.connect_timeout.count()) + " ms");
+                                                    std::to_string(connect_timeout().count()) + " ms");
         co_return make_error(dial_failure,
                              what + " failed: " + (via ? "cannot connect to " + dialled + ": " : "") +
                                  describe(connect_ec));
     }
     ++pool->stats.connections_opened;
     error_code ignored;
-    tcp_stream->socket().set_option(tcp::no_delay(true), ignored);
-    auto conn = std::make_unique<connection>(std::move(tcp_stream));
+    conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
 
     if (via && !ep.tls) {
         conn->absolute_form = true;
@@ -627,13 +673,13 @@ client::impl::connect(endpoint ep, std::string proxy, host_settings settings, st
             detail::prepare_tls_connection(conn->tls()->native_handle(), ep.host, settings.tls_verify);
         !prepared)
         co_return make_error(errc::tls_error, what + " failed: " + prepared.error().message);
-    conn->arm(options.connect_timeout);
+    conn->arm(connect_timeout());
     auto [handshake_ec] = co_await conn->tls()->async_handshake(ssl::stream_base::client, use_tuple);
     if (handshake_ec) {
         if (is_timeout(handshake_ec))
             co_return make_error(errc::timeout, what + " failed: TLS handshake with " + ep.host_port() +
                                                     " timed out after " +
-                                                    std::to_string(options.connect_timeout.count()) + " ms");
+                                                    std::to_string(connect_timeout().count()) + " ms");
         co_return make_error(
             errc::tls_error,
             what + ": TLS handshake with " + ep.host_port() +
@@ -653,7 +699,7 @@ asio::awaitable<result<void>> client::impl::tunnel(connection* conn, endpoint ep
     message.body().data = nullptr;
     message.body().more = false;
     request_serializer serializer{message};
-    conn->arm(options.connect_timeout);
+    conn->arm(connect_timeout());
     if (auto ec = co_await conn->write(serializer); ec)
         co_return make_error(errc::proxy_error,
                              failed + " did not take the CONNECT request: " + describe(ec));
@@ -661,7 +707,7 @@ asio::awaitable<result<void>> client::impl::tunnel(connection* conn, endpoint ep
     // A 2xx answer to CONNECT has no body (RFC 9110 section 9.3.6), whatever its headers say.
     response_parser parser;
     parser.skip(true);
-    conn->arm(options.connect_timeout);
+    conn->arm(connect_timeout());
     if (auto ec = co_await conn->read_header(parser); ec)
         co_return make_error(is_timeout(ec) ? errc::timeout : errc::proxy_error,
                              failed + " did not answer CONNECT " + ep.host_port() + ": " + describe(ec));
@@ -726,6 +772,29 @@ asio::awaitable<result<std::unique_ptr<response_stream>>> client::open(request r
     if (!opened) co_return opened.error();
     std::unique_ptr<response_stream> stream = std::move(*opened);
     co_return stream;
+}
+
+void client::abort(std::chrono::milliseconds timeout) {
+    auto& pool = *impl_->pool;
+    ++pool.aborts;
+    pool.after_abort = timeout;
+    pool.idle.clear();
+    // A copy: closing only queues the failures of what is in progress, but let nothing change the set
+    // under the loop.
+    const std::vector<connection*> open(pool.open->begin(), pool.open->end());
+    for (auto* conn : open)
+        conn->abort();
+    for (auto* timer : pool.pauses)
+        timer->cancel();
+}
+
+asio::awaitable<void> client::pause(std::chrono::milliseconds delay) {
+    auto pool = impl_->pool;
+    if (pool->aborts > 0) co_return;
+    asio::steady_timer timer(impl_->executor, delay);
+    pool->pauses.insert(&timer);
+    co_await timer.async_wait(use_tuple);
+    pool->pauses.erase(&timer);
 }
 
 const client_options& client::options() const noexcept {

@@ -123,6 +123,17 @@ public:
 
     const client_options& options() const noexcept;
 
+    /// Closes every connection, idle or in use, at once: each request or response body in progress fails
+    /// with errc::cancelled (not retryable). Later requests are still sent, with connect and idle timeouts
+    /// cut to `timeout`, so that a caller winding down can still clean up (delete abandoned upload sessions)
+    /// without hanging on a registry that does not answer.
+    void abort(std::chrono::milliseconds timeout);
+
+    /// Waits `delay`, or less: abort() ends every pause in progress, and once it was called pause returns at
+    /// once. Retry loops on this client wait with it, so a backoff or a registry's Retry-After (up to ten
+    /// minutes) cannot hold up a client that is being shut down.
+    boost::asio::awaitable<void> pause(std::chrono::milliseconds delay);
+
     /// Counters for tests and benchmarks.
     struct statistics {
         std::uint64_t connections_opened = 0;
