@@ -39,11 +39,6 @@ std::string_view verb_name(verb v) {
     return boost::beast::http::to_string(v);
 }
 
-asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
 // Resolves a Location or Link target (relative or absolute) against the registry's base URL.
 result<std::string> resolve_url(std::string_view base, std::string_view target) {
     auto ref = urls::parse_uri_reference(target);
@@ -145,7 +140,7 @@ private:
 };
 
 constexpr std::size_t transfer_buffer_size = 256 * 1024;
-constexpr std::int64_t default_chunk_size = 16 * 1024 * 1024;
+constexpr std::int64_t default_chunk_size = 8 * 1024 * 1024; // held in memory while it is sent
 
 } // namespace
 
@@ -256,7 +251,7 @@ struct remote_registry::impl {
                                  !(scheme == "https" && plain_http_allowed());
                     if (retry) {
                         ++stats.retries;
-                        co_await sleep_for(backoff_delay(options.retry, attempt, std::nullopt, jitter()));
+                        co_await client.pause(backoff_delay(options.retry, attempt, std::nullopt, jitter()));
                         continue;
                     }
                     break;
@@ -274,7 +269,7 @@ struct remote_registry::impl {
                                         fmt::format("GET {}", redact_url(url)));
                 if (e.retryable() && attempt < options.retry.max_attempts) {
                     ++stats.retries;
-                    co_await sleep_for(backoff_delay(options.retry, attempt, e.retry_after, jitter()));
+                    co_await client.pause(backoff_delay(options.retry, attempt, e.retry_after, jitter()));
                     continue;
                 }
                 failure = make_error(static_cast<errc>(e.code.value()),
@@ -346,7 +341,7 @@ struct remote_registry::impl {
             if (!resp) {
                 if (resp.error().retryable() && attempt < options.retry.max_attempts) {
                     ++stats.retries;
-                    co_await sleep_for(backoff_delay(options.retry, attempt, std::nullopt, jitter()));
+                    co_await client.pause(backoff_delay(options.retry, attempt, std::nullopt, jitter()));
                     continue;
                 }
                 auto e = resp.error();
@@ -365,7 +360,7 @@ struct remote_registry::impl {
             auto e = registry_error(resp->status, resp->body, resp->header("Retry-After"), what);
             if (e.retryable() && attempt < options.retry.max_attempts) {
                 ++stats.retries;
-                co_await sleep_for(backoff_delay(options.retry, attempt, e.retry_after, jitter()));
+                co_await client.pause(backoff_delay(options.retry, attempt, e.retry_after, jitter()));
                 continue;
             }
             if (resp->status == 401 || resp->status == 403)
@@ -468,7 +463,7 @@ struct remote_registry::impl {
             if (!resp) {
                 if (c.retry && resp.error().retryable() && attempt < options.retry.max_attempts) {
                     ++stats.retries;
-                    co_await sleep_for(
+                    co_await client.pause(
                         backoff_delay(options.retry, attempt, resp.error().retry_after, jitter()));
                     continue;
                 }
@@ -489,7 +484,7 @@ struct remote_registry::impl {
                 auto delay =
                     parse_retry_after(Send::header(*resp, "Retry-After"), std::chrono::system_clock::now());
                 ++stats.retries;
-                co_await sleep_for(backoff_delay(options.retry, attempt, delay, jitter()));
+                co_await client.pause(backoff_delay(options.retry, attempt, delay, jitter()));
                 continue;
             }
             co_return std::move(*resp);
@@ -723,6 +718,20 @@ asio::awaitable<result<bool>> remote_registry::has_blob(std::string repository, 
 
 namespace {
 
+// A blob answer whose Content-Length disagrees with the descriptor carries another blob, or a broken one: it
+// is refused, rather than trusting its first `desc.size` bytes or waiting for bytes that cannot all come.
+std::optional<error> length_mismatch(const http::response_stream& stream, const descriptor& desc,
+                                     std::int64_t offset, std::string_view registry,
+                                     std::string_view repository) {
+    auto length = stream.content_length();
+    if (length < 0 || desc.size < 0 || length == desc.size - offset) return std::nullopt;
+    auto from = offset > 0 ? fmt::format(" from byte {} on", offset) : std::string{};
+    return make_error(errc::size_mismatch,
+                      fmt::format("blob {} in {}/{}: the registry announces {} bytes{}, but the blob has {} "
+                                  "bytes; not using this answer",
+                                  desc.digest.str(), registry, repository, length, from, desc.size));
+}
+
 // A blob download that resumes with Range after a broken connection (RFC 9110 section 14.2).
 class remote_blob_reader final : public blob_reader {
 public:
@@ -772,6 +781,7 @@ asio::awaitable<result<std::unique_ptr<blob_reader>>> remote_registry::get_blob(
         }
         co_return e;
     }
+    if (auto e = length_mismatch(*stream, desc, 0, impl_->options.registry, repository)) co_return *e;
     co_return std::unique_ptr<blob_reader>(std::make_unique<remote_blob_reader>(
         *impl_, std::move(repository), std::move(desc), std::move(stream)));
 }
@@ -786,10 +796,13 @@ asio::awaitable<result<void>> remote_blob_reader::reopen() {
     if (!resp) co_return resp.error();
     auto& stream = *resp;
     if (stream->status() == 206) {
+        if (auto e = length_mismatch(*stream, desc_, offset_, reg_.options.registry, repository_))
+            co_return *e;
         stream_ = std::move(stream);
         co_return result<void>{};
     }
     if (stream->status() == 200) {
+        if (auto e = length_mismatch(*stream, desc_, 0, reg_.options.registry, repository_)) co_return *e;
         // The server ignored Range: skip what was already read.
         std::vector<std::byte> discard(transfer_buffer_size);
         std::int64_t skipped = 0;
@@ -832,7 +845,8 @@ asio::awaitable<result<std::size_t>> remote_blob_reader::read(std::span<std::byt
         }
         ++resumes_;
         ++reg_.stats.retries;
-        co_await sleep_for(backoff_delay(reg_.options.retry, resumes_, failure.retry_after, jitter()));
+        co_await reg_.client.pause(
+            backoff_delay(reg_.options.retry, resumes_, failure.retry_after, jitter()));
     }
 }
 
@@ -872,6 +886,86 @@ remote_registry::start_upload(std::string repository, std::optional<digest> d,
         session.min_chunk = std::strtoll(std::string(min).c_str(), nullptr, 10);
     co_return std::optional<upload_session>{std::move(session)};
 }
+
+namespace {
+
+/// The offset after the last byte an upload session holds, from its Range header ("0-N"). Registries write
+/// "0-0" for both an empty session and a one-byte one; `hint` (where the client thinks it is) settles that.
+std::optional<std::int64_t> upload_offset(std::string_view range, std::int64_t hint) {
+    auto dash = range.find('-');
+    if (dash == std::string_view::npos || range.substr(0, dash) != "0") return std::nullopt;
+    auto last = range.substr(dash + 1);
+    std::int64_t end = 0;
+    auto [ptr, ec] = std::from_chars(last.data(), last.data() + last.size(), end);
+    if (ec != std::errc() || ptr != last.data() + last.size() || end < 0) return std::nullopt;
+    if (end == 0) return std::min<std::int64_t>(hint, 1);
+    return end + 1;
+}
+
+// PATCHes `data` as the bytes from `offset` on; returns the session's next location. After a broken or
+// refused PATCH, asks the registry how much it holds and sends the rest of the chunk from there.
+asio::awaitable<result<std::string>> send_chunk(remote_registry::impl& reg, const std::string& repository,
+                                                std::string location, std::int64_t offset,
+                                                const std::string& data, const std::string& where) {
+    const std::int64_t end = offset + static_cast<std::int64_t>(data.size());
+    std::int64_t from = offset;
+    for (int attempt = 1;; ++attempt) {
+        remote_registry::impl::call c;
+        c.method = verb::patch;
+        c.target = location;
+        c.repository = repository;
+        c.scopes = {push_scope(repository)};
+        c.headers.emplace_back("Content-Type", "application/octet-stream");
+        c.headers.emplace_back("Content-Range", fmt::format("{}-{}", from, end - 1));
+        c.body = data.substr(static_cast<std::size_t>(from - offset));
+        c.retry = false;
+        auto resp = co_await reg.send(c);
+        std::optional<error> failure;
+        if (!resp) {
+            failure = resp.error();
+        } else if (resp->status == 202) {
+            auto next = resp->header("Location");
+            co_return next.empty() ? location : std::string(next);
+        } else {
+            failure = reg.error_from(*resp, verb::patch, location);
+            if (resp->status == 429 || resp->status >= 500)
+                failure->retry_after =
+                    parse_retry_after(resp->header("Retry-After"), std::chrono::system_clock::now());
+        }
+        if (!failure->retryable() || attempt >= reg.options.retry.max_attempts) {
+            failure->message = fmt::format("{} failed: {}", where, failure->message);
+            co_return *failure;
+        }
+        ++reg.stats.retries;
+        co_await reg.client.pause(backoff_delay(reg.options.retry, attempt, failure->retry_after, jitter()));
+        // Where does the session stand? A registry that dropped it, or kept part of a chunk it cannot take
+        // the rest of, fails the upload; the copy engine then starts a new one.
+        remote_registry::impl::call status;
+        status.method = verb::get;
+        status.target = location;
+        status.repository = repository;
+        status.scopes = {push_scope(repository)};
+        auto progress = co_await reg.send(status);
+        if (!progress || progress->status != 204) {
+            failure->message = fmt::format("{} failed: {}; the upload session could not be resumed", where,
+                                           failure->message);
+            co_return *failure;
+        }
+        auto held = upload_offset(progress->header("Range"), from);
+        if (!held || *held < offset || *held > end) {
+            failure->message =
+                fmt::format("{} failed: {}; the registry holds {} of the upload, outside the chunk {}-{}",
+                            where, failure->message, progress->header("Range"), offset, end - 1);
+            co_return *failure;
+        }
+        if (auto next = progress->header("Location"); !next.empty()) location = std::string(next);
+        ++reg.stats.upload_resumes;
+        if (*held == end) co_return location;
+        from = *held;
+    }
+}
+
+} // namespace
 
 asio::awaitable<result<void>> remote_registry::finish_upload(upload_session session, descriptor desc,
                                                              blob_reader& reader) {
@@ -933,26 +1027,29 @@ asio::awaitable<result<void>> remote_registry::finish_upload(upload_session sess
     }
 
     // Chunked upload (distribution-spec "Pushing a blob in chunks"): PATCH ranges, then PUT ?digest= with no
-    // body.
+    // body. Each chunk is read into memory first, so a PATCH broken off by the network or refused with
+    // 429/5xx is resent from the offset the registry reports having (GET on the session), not from the blob's
+    // start.
     std::int64_t chunk = std::max<std::int64_t>(session.min_chunk, default_chunk_size);
     std::string location = session.location;
     std::int64_t offset = session.offset;
+    std::string pending;
     while (!source.done()) {
-        std::int64_t length = desc.size >= 0 ? std::min(chunk, desc.size - offset) : -1;
+        std::int64_t length = desc.size >= 0 ? std::min(chunk, desc.size - offset) : chunk;
         if (desc.size >= 0 && length <= 0) break;
-        source.next_chunk(length >= 0 ? length : chunk);
-        http::fields extra;
-        if (length >= 0)
-            extra.emplace_back("Content-Range", fmt::format("{}-{}", offset, offset + length - 1));
-        auto resp = co_await push(verb::patch, location, length, std::move(extra));
-        if (!resp) co_return resp.error();
-        if (resp->status != 202) {
-            auto e = reg.error_from(*resp, verb::patch, location);
-            e.message = fmt::format("{} failed: {}", where, e.message);
-            co_return e;
+        source.next_chunk(length);
+        pending.clear();
+        for (;;) {
+            auto piece = co_await source.next();
+            if (!piece) co_return piece.error();
+            if (piece->empty()) break;
+            pending.append(reinterpret_cast<const char*>(piece->data()), piece->size());
         }
-        if (auto next = resp->header("Location"); !next.empty()) location = std::string(next);
-        offset = source.total();
+        if (pending.empty()) break;
+        auto sent = co_await send_chunk(reg, session.repository, location, offset, pending, where);
+        if (!sent) co_return sent.error();
+        location = std::move(*sent);
+        offset += static_cast<std::int64_t>(pending.size());
         if (desc.size >= 0 && offset >= desc.size) break;
     }
     impl::call c;

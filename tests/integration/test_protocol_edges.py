@@ -234,6 +234,34 @@ class ProtocolEdgeTest(unittest.TestCase):
             for r in committed:
                 self.assertEqual(r.body_size, 0, f"the closing PUT should have an empty body: {r}")
 
+    def test_broken_chunk_resumes_from_the_registrys_offset(self):
+        with FakeRegistry(monolithic_refused=True, reset_patch_once=True) as fake:
+            repo = "chunked/resumed"
+            self.syncer("copy", self.real.ref(self.large.repo, self.large.tag), fake.ref(repo, "v1"), fake=fake)
+            self.assert_in_fake(fake, repo, "v1", self.large.digest)
+            self.assertGreater(fake.patch_resets, 0, fake.log_text())
+
+            uploads = rf"^/v2/{repo}/blobs/uploads/"
+            by_session: dict[str, list] = {}
+            for r in fake.requests(path_regex=uploads):
+                if r.method in ("GET", "PATCH"):
+                    by_session.setdefault(urllib.parse.urlsplit(r.path).path, []).append(r)
+            resumed = 0
+            for session, requests in by_session.items():
+                kinds = [r.method for r in requests]
+                if "GET" not in kinds:
+                    continue
+                # The broken PATCH, the status query, then the second half only: never the chunk again.
+                self.assertEqual(kinds, ["PATCH", "GET", "PATCH"], f"{session}\n{fake.log_text()}")
+                first, status, rest = requests
+                self.assertEqual(status.status, 204, str(status))
+                start, end = (int(x) for x in first.header("Content-Range").split("-"))
+                half = (end - start + 1) // 2
+                self.assertEqual(rest.header("Content-Range"), f"{start + half}-{end}", str(rest))
+                self.assertEqual(rest.status, 202, str(rest))
+                resumed += 1
+            self.assertEqual(resumed, fake.patch_resets, fake.log_text())
+
     # --- 7. connection reset in the middle of a blob --------------------------------------------------------
     def test_blob_download_resumes_with_range(self):
         with FakeRegistry(reset_blob_once=True) as fake:

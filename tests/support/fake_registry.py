@@ -6,7 +6,8 @@ images (manifests by tag and digest, blobs, uploads by POST/PATCH/PUT, cross-rep
 lists, HEAD/GET/PUT/DELETE) and records every request it receives, headers included, for assertions.
 
 Switches, all off by default:
-  bearer=True              Docker token auth. /v2/ and every unauthorised request answer 401 with
+  bearer=True              Docker token auth (token_auth.TokenService, shared with fault_front.py). /v2/ and
+                           every unauthorised request answer 401 with
                            `WWW-Authenticate: Bearer realm="http://127.0.0.1:PORT/token",service="fake"` (plus
                            `scope=` and, for a valid token lacking it, `error="insufficient_scope"`). GET /token
                            takes Basic auth and `scope=` parameters; POST /token takes the OAuth2 form
@@ -27,6 +28,8 @@ Switches, all off by default:
                            sessions and answers 416 when a chunk other than the last was shorter.
   reset_blob_once=True     the first GET of each blob sends the headers and half the body, then resets the
                            connection; `Range: bytes=N-` is always honoured with 206.
+  reset_patch_once=True    the first PATCH of each upload session keeps half of its body and resets the connection
+                           without answering; a GET on the session then reports that half in `Range`.
   no_digest_header=True    manifest HEAD/GET answers leave out Docker-Content-Digest.
   fail_first=K             the first K requests to /v2/<name>/... answer 503 with `Retry-After: retry_after`;
                            html_errors=True makes the body an HTML page (a proxy's), else an OCI error body.
@@ -57,6 +60,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, NamedTuple
 
 from seed import Descriptor  # the same shape, so seed.push_* helpers work with FakeRegistry.client()
+from token_auth import Denied, TokenService, parse_scopes  # noqa: F401 - parse_scopes is re-exported
+from token_auth import error_body as _error_body
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 SERVICE = "fake"
@@ -73,13 +78,6 @@ _HTML_503 = (b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _error_body(code: str, message: str, detail=None) -> bytes:
-    item = {"code": code, "message": message}
-    if detail is not None:
-        item["detail"] = detail
-    return json.dumps({"errors": [item]}).encode()
 
 
 @dataclass
@@ -123,13 +121,7 @@ class _Upload:
     repo: str
     data: bytearray = field(default_factory=bytearray)
     chunks: list[int] = field(default_factory=list)  # sizes of the PATCH chunks received so far
-
-
-@dataclass
-class _Grant:
-    user: str
-    scopes: set[tuple[str, str, str]]  # (type, name, action)
-    expires: float
+    broken: bool = False  # reset_patch_once already broke a PATCH of this session
 
 
 class _Done(Exception):
@@ -146,21 +138,6 @@ class _Response(Exception):
         self.body = body
         self.headers = list(headers)
         self.content_type = content_type if body else None
-
-
-def parse_scopes(values: Iterable[str]) -> set[tuple[str, str, str]]:
-    """`repository:NAME:pull,push` items (several per value, space-separated) as (type, name, action) triples."""
-    out = set()
-    for value in values:
-        for item in value.split():
-            head, _, actions = item.rpartition(":")
-            kind, _, name = head.partition(":")
-            if not kind or not name:
-                continue
-            for action in actions.split(","):
-                if action:
-                    out.add((kind, name, action))
-    return out
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -272,6 +249,7 @@ class FakeRegistry:
                  allow: Callable[[str, str, str], bool] | None = None, expires_in: int = 300,
                  blob_redirect: bool = False, page_size: int | None = None,
                  monolithic_refused: bool = False, chunk_min: int = 0, reset_blob_once: bool = False,
+                 reset_patch_once: bool = False,
                  no_digest_header: bool = False, html_errors: bool = False, fail_first: int = 0,
                  retry_after: str = "1", check_references: bool = True, pull_limit: int | None = None):
         self.bearer = bearer
@@ -285,6 +263,8 @@ class FakeRegistry:
         self.monolithic_refused = monolithic_refused
         self.chunk_min = chunk_min
         self.reset_blob_once = reset_blob_once
+        self.reset_patch_once = reset_patch_once
+        self.patch_resets = 0
         self.no_digest_header = no_digest_header
         self.html_errors = html_errors
         self.fail_first = fail_first
@@ -300,11 +280,11 @@ class FakeRegistry:
         self._manifests: dict[str, dict[str, tuple[bytes, str]]] = {}
         self._tags: dict[str, dict[str, str]] = {}
         self._uploads: dict[str, _Upload] = {}
-        self._grants: dict[str, _Grant] = {}
         self._pages: dict[str, tuple[str, int]] = {}
         self._blob_gets: dict[str, int] = {}
         self._failed = 0
-        self.issued_tokens: list[str] = []
+        self.auth = TokenService(service=SERVICE, users=users, identity_token=identity_token,
+                                 identity_user=identity_user, allow=allow, expires_in=expires_in)
         self.page_tokens: list[str] = []
         self.tls_probes = 0
 
@@ -317,6 +297,7 @@ class FakeRegistry:
     def __enter__(self) -> "FakeRegistry":
         try:
             self.port = self._start("registry")
+            self.auth.realm = self.realm
             if self.blob_redirect:
                 self.storage_port = self._start("storage")
         except BaseException:
@@ -455,94 +436,23 @@ class FakeRegistry:
         walk(digest)
         return problems
 
-    # --- auth ----------------------------------------------------------------------------------------------
-    def _challenge(self, scope: str | None, error: str | None) -> str:
-        value = f'Bearer realm="{self.realm}",service="{SERVICE}"'
-        if scope:
-            value += f',scope="{scope}"'
-        if error:
-            value += f',error="{error}"'
-        return value
+    # --- auth (token_auth.TokenService) ------------------------------------------------------------------
+    @property
+    def issued_tokens(self) -> list[str]:
+        return self.auth.issued_tokens
 
     def _authorize(self, h: _Handler, needed: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Raise a 401 unless the request's bearer token grants every scope in `needed`; return its grants."""
         if not self.bearer:
             return {("*", "*", "*")}
-        auth = h.headers.get("Authorization", "")
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        with self._lock:
-            grant = self._grants.get(token)
-        scope_text = None
-        if needed:
-            kind, name, _ = needed[0]
-            actions = sorted({a for k, n, a in needed if (k, n) == (kind, name)})
-            scope_text = f"{kind}:{name}:{','.join(actions)}"
-        if grant is None or grant.expires < time.time():
-            error = "invalid_token" if token else None
-            raise _Response(401, _error_body("UNAUTHORIZED", "authentication required"),
-                            [("WWW-Authenticate", self._challenge(scope_text, error))])
-        missing = [s for s in needed if s not in grant.scopes]
-        if missing:
-            kind, name, action = missing[0]
-            raise _Response(401, _error_body("UNAUTHORIZED", "insufficient scope",
-                                             [{"Type": kind, "Name": name, "Action": action}]),
-                            [("WWW-Authenticate", self._challenge(scope_text, "insufficient_scope"))])
-        return grant.scopes
+        try:
+            return self.auth.authorize(h.headers.get("Authorization"), needed)
+        except Denied as d:
+            raise _Response(d.status, d.body, d.headers)
 
     def _token(self, h: _Handler, body: bytes) -> None:
-        if h.command == "GET":
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(h.path).query)
-            user = self._basic_user(h.headers.get("Authorization", ""))
-            if user is None:
-                raise _Response(401, json.dumps({"details": "incorrect username or password"}).encode(),
-                                [("WWW-Authenticate", f'Basic realm="{SERVICE}"')])
-            requested = parse_scopes(query.get("scope", []))
-            access_field = "token"
-        elif h.command == "POST":
-            form = urllib.parse.parse_qs(body.decode(errors="replace"))
-            first = {k: v[0] for k, v in form.items()}
-            grant_type = first.get("grant_type")
-            if not first.get("client_id"):
-                raise _Response(400, json.dumps({"error": "invalid_request",
-                                                 "error_description": "client_id is required"}).encode())
-            if grant_type == "refresh_token":
-                if not self.identity_token or first.get("refresh_token") != self.identity_token:
-                    raise _Response(401, json.dumps({"error": "invalid_grant"}).encode())
-                user = self.identity_user
-            elif grant_type == "password":
-                user = first.get("username", "")
-                if self.users and self.users.get(user) != first.get("password"):
-                    raise _Response(401, json.dumps({"error": "invalid_grant"}).encode())
-            else:
-                raise _Response(400, json.dumps({"error": "unsupported_grant_type"}).encode())
-            requested = parse_scopes(form.get("scope", []))
-            access_field = "access_token"
-        else:
-            raise _Response(405, _error_body("UNSUPPORTED", "GET or POST"))
-        granted = {s for s in requested if self.allow is None or self.allow(user, s[1], s[2])}
-        token = "fake-tok-" + secrets.token_urlsafe(24)
-        with self._lock:
-            self._grants[token] = _Grant(user, granted, time.time() + self.expires_in)
-            self.issued_tokens.append(token)
-        by_resource: dict[tuple[str, str], list[str]] = {}
-        for kind, name, action in sorted(granted):
-            by_resource.setdefault((kind, name), []).append(action)
-        answer = {access_field: token, "expires_in": self.expires_in,
-                  "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "scope": " ".join(f"{k}:{n}:{','.join(a)}" for (k, n), a in by_resource.items())}
-        raise _Response(200, json.dumps(answer).encode())
-
-    def _basic_user(self, header: str) -> str | None:
-        """The user a Basic Authorization header proves, "" for anonymous when no users are set, else None."""
-        if header[:6].lower() != "basic ":
-            return "" if not self.users else None
-        try:
-            user, _, password = base64.b64decode(header[6:].strip()).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        if self.users and self.users.get(user) != password:
-            return None
-        return user
+        status, answer, headers = self.auth.issue(h.command, h.path, h.headers.get("Authorization"), body)
+        raise _Response(status, answer, headers)
 
     # --- registry ----------------------------------------------------------------------------------------
     def _handle(self, h: _Handler, body: bytes) -> None:
@@ -822,6 +732,19 @@ class FakeRegistry:
                     raise _Response(416, _error_body("BLOB_UPLOAD_INVALID", f"chunk of {upload.chunks[-1]} bytes "
                                                      f"is below OCI-Chunk-Min-Length {self.chunk_min}"),
                                     [("Location", location), ("Range", f"0-{max(len(upload.data) - 1, 0)}")])
+                if self.reset_patch_once and not upload.broken and len(body) >= 2:
+                    # Keep what "arrived" before the connection died, as a registry that writes a PATCH
+                    # body as it streams in does; the session's Range then tells the client where to go on.
+                    upload.broken = True
+                    upload.data += body[:len(body) // 2]
+                    upload.chunks.append(len(body) // 2)
+                    self.patch_resets += 1
+                    try:
+                        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    except OSError:
+                        pass
+                    h.close_connection = True
+                    raise _Done()
                 upload.data += body
                 upload.chunks.append(len(body))
                 end = len(upload.data) - 1

@@ -35,6 +35,7 @@ struct remote_statistics {
     std::uint64_t requests = 0;
     std::uint64_t token_fetches = 0;
     std::uint64_t retries = 0;
+    std::uint64_t upload_resumes = 0; ///< PATCH chunks resent from the registry's reported offset
 };
 
 class remote_registry final : public registry {
