@@ -104,7 +104,11 @@ std::string redact_url(std::string_view url) {
 }
 
 std::string redact_header(std::string_view name, std::string_view value) {
-    if (iequals(name, "authorization") || iequals(name, "proxy-authorization")) return std::string(redacted);
+    if (iequals(name, "authorization") || iequals(name, "proxy-authorization") || iequals(name, "cookie") ||
+        iequals(name, "set-cookie"))
+        return std::string(redacted);
+    // A redirect to blob storage carries its signature in the query string.
+    if (iequals(name, "location") || iequals(name, "content-location")) return redact_url(value);
     return std::string(value);
 }
 

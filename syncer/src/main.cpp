@@ -12,7 +12,12 @@ int main(int argc, char** argv) {
     if (argc > 0 && syncer::invoked_as_image_syncer(argv[0])) return syncer::run_image_syncer(argc, argv);
     CLI::App app{"syncer: copy and mirror OCI images between registries, byte for byte", "syncer"};
     app.require_subcommand(1);
-    app.fallthrough(false);
+    // `--debug` may come before or after the subcommand.
+    app.fallthrough(true);
+    bool debug = false;
+    app.add_flag(
+        "--debug", debug,
+        "Describe every HTTP request and response on stderr (secrets redacted; also SYNCER_DEBUG=1)");
     std::map<CLI::App*, std::function<int()>> commands;
     auto add = [&](std::function<int()> run) {
         commands.emplace(app.get_subcommands({}).back(), std::move(run));
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
         app.exit(e);
         return syncer::exit_usage;
     }
+    if (debug) syncer::enable_debug_log();
     try {
         for (auto* sub : app.get_subcommands())
             if (auto it = commands.find(sub); it != commands.end()) return it->second();

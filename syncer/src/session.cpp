@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
 #include <sys/stat.h>
 
 namespace syncer {
@@ -33,11 +34,32 @@ std::string default_cert_dir(const std::string& host) {
     return {};
 }
 
+bool debug_log = false;
+
+bool debug_from_environment() {
+    const char* v = std::getenv("SYNCER_DEBUG");
+    return v != nullptr && *v != '\0' && std::string_view(v) != "0" && std::string_view(v) != "false";
+}
+
 } // namespace
+
+void enable_debug_log() {
+    debug_log = true;
+}
 
 session::session(int retry_times) : retry_times_(retry_times) {
     http::client_options options;
     options.user_agent = "syncer/" SYNCER_VERSION;
+    if (debug_log || debug_from_environment())
+        options.debug = [](std::string_view text) {
+            std::string out;
+            while (!text.empty()) {
+                auto end = text.find('\n');
+                out.append("debug: ").append(text.substr(0, end)).append("\n");
+                text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+            }
+            std::cerr << out << std::flush;
+        };
     options.settings_for = [this](std::string_view host) {
         auto it = hosts_.find(host);
         if (it != hosts_.end()) return it->second;

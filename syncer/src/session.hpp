@@ -43,6 +43,10 @@ struct stop_timing {
     std::chrono::milliseconds last_resort{std::chrono::seconds(5)};
 };
 
+/// `--debug` (or SYNCER_DEBUG=1): every HTTP exchange of the sessions created afterwards is described on
+/// stderr, secrets redacted.
+void enable_debug_log();
+
 class session {
 public:
     explicit session(int retry_times = 3);

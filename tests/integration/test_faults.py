@@ -313,8 +313,8 @@ class FaultsTest(harness.TempDirTestCase):
             log = os.path.join(self.tmp, "sync.log")
             failed = os.path.join(self.tmp, "failed.yaml")
             outputs = []
-            # syncer has no --debug or --verbose flag; these are its most talkative settings.
-            for extra in (["--log-format", "json", "--log", log], []):
+            # The most talkative settings: --debug describes every HTTP exchange, headers included.
+            for extra in (["--log-format", "json", "--log", log], ["--debug"]):
                 result = self.sync("--auth", auth, "--images", images, "--retries", "1",
                                    "--output-failed-images", failed, *extra, expect=1, fronts=(front, dfront))
                 outputs += [result.stdout, result.stderr, result.report_text]
@@ -323,12 +323,12 @@ class FaultsTest(harness.TempDirTestCase):
                 outputs.append(f.read())
             with open(failed) as f:
                 outputs.append(f.read())
-            result = run_syncer("copy", "--src-creds", f"{READER}:{READER_PASS}",
+            result = run_syncer("--debug", "copy", "--src-creds", f"{READER}:{READER_PASS}",
                                 "--dest-creds", f"{PUSHER}:{PUSHER_PASS}",
                                 front.ref("faults/app06", "v1"), dfront.ref("secrets/copy", "v1"))
             self.assertEqual(result.returncode, 0, describe(result))
             outputs += [result.stdout, result.stderr]
-            result = run_syncer("copy", "--src-creds", f"{READER}:{READER_PASS}",
+            result = run_syncer("copy", "--debug", "--src-creds", f"{READER}:{READER_PASS}",
                                 "--dest-creds", f"{PUSHER}:wrong-{PUSHER_PASS}", "--retry-times", "0",
                                 front.ref("faults/app06", "v1"), dfront.ref("secrets/copy2", "v1"))
             self.assertEqual(result.returncode, 1, describe(result))
@@ -336,6 +336,11 @@ class FaultsTest(harness.TempDirTestCase):
 
             text = "\n".join(outputs)
             self.assertIn("secrets/denied/app04", text, "the failure should be reported")
+            # --debug did describe the exchanges, credentials included, as REDACTED.
+            self.assertIn("debug: > GET ", text)
+            self.assertIn("debug: >   Authorization: REDACTED", text)
+            self.assertIn("debug: < 307 ", text)  # the storage redirect, its signature redacted
+
             secrets = {"reader password": READER_PASS, "pusher password": PUSHER_PASS,
                        "reader user:password": f"{READER}:{READER_PASS}",
                        "reader basic": b64_creds(READER, READER_PASS),

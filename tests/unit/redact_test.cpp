@@ -89,6 +89,11 @@ TEST_CASE("redact_header") {
         {"Content-Type", "application/json", "application/json"},
         {"WWW-Authenticate", R"(Bearer realm="r")", R"(Bearer realm="r")"},
         {"Authorization-Info", "kept", "kept"},
+        {"Cookie", "session=abc", "REDACTED"},
+        {"set-cookie", "AWSALB=xyz; Path=/", "REDACTED"},
+        {"Location", "https://s3.example/b?X-Amz-Signature=sig&X-Amz-Expires=60",
+         "https://s3.example/b?X-Amz-Signature=REDACTED&X-Amz-Expires=REDACTED"},
+        {"Location", "/v2/a/blobs/uploads/u?_state=secret", "/v2/a/blobs/uploads/u?_state=REDACTED"},
     };
     for (const auto& r : rows) {
         CAPTURE(r.name);

@@ -10,7 +10,8 @@ namespace libregistry {
 /// URLs).
 std::string redact_url(std::string_view url);
 
-/// `Authorization` and `Proxy-Authorization` values become `REDACTED`; other header values pass through.
+/// `Authorization`, `Proxy-Authorization`, `Cookie` and `Set-Cookie` values become `REDACTED`; `Location` and
+/// `Content-Location` go through redact_url; other header values pass through.
 std::string redact_header(std::string_view name, std::string_view value);
 
 } // namespace libregistry

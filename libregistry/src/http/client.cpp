@@ -478,6 +478,41 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::open(request
     }
 }
 
+namespace {
+
+// For client_options::debug: what was asked and what came back, headers redacted, no bodies.
+std::string describe_exchange(const request& req, const endpoint& ep, const attempt& sent, bool reused,
+                              const std::string& proxy) {
+    std::string out = "> ";
+    out.append(bhttp::to_string(req.method)).append(" ").append(redact_url(ep.url));
+    out.append(reused ? " (kept-alive connection" : " (new connection");
+    if (!proxy.empty()) out.append(" via ").append(redact_url(proxy));
+    out.append(")");
+    for (const auto& [name, value] : req.headers)
+        out.append("\n>   ").append(name).append(": ").append(redact_header(name, value));
+    if (req.source != nullptr)
+        out.append("\n>   (streamed body, ")
+            .append(req.content_length >= 0 ? std::to_string(req.content_length) + " bytes)" : "chunked)");
+    else if (!req.body.empty())
+        out.append("\n>   (body, ").append(std::to_string(req.body.size())).append(" bytes)");
+    if (sent.parser) {
+        const auto& head = sent.parser->get();
+        out.append("\n< ").append(std::to_string(head.result_int())).append(" ").append(head.reason());
+        for (const auto& field : head)
+            out.append("\n<   ")
+                .append(field.name_string())
+                .append(": ")
+                .append(redact_header(field.name_string(), field.value()));
+    } else if (sent.failure) {
+        out.append("\n< failed: ").append(sent.failure->message);
+    } else {
+        out.append("\n< failed: ").append(describe(sent.ec));
+    }
+    return out;
+}
+
+} // namespace
+
 asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(const request* req,
                                                                              endpoint ep) {
     const std::string what = std::string(bhttp::to_string(req->method)) + " " + redact_url(ep.url);
@@ -499,11 +534,16 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
         if (!conn) {
             auto made = co_await connect(ep, proxy, settings, what);
             if (pool->aborts != generation) co_return cancelled(what);
-            if (!made) co_return made.error();
+            if (!made) {
+                if (options.debug)
+                    options.debug("> " + what + " (new connection)\n< failed: " + made.error().message);
+                co_return made.error();
+            }
             conn = std::move(*made);
             conn->key = key;
         }
         attempt sent = co_await transact(conn.get(), req, ep);
+        if (options.debug) options.debug(describe_exchange(*req, ep, sent, reused, proxy));
         if (conn->aborted || pool->aborts != generation) co_return cancelled(what);
         if (sent.failure) co_return *sent.failure;
         if (sent.ec) {

@@ -61,6 +61,10 @@ struct client_options {
     proxy_settings proxy = proxy_settings::from_environment();
     /// Settings per host (host[:port] as in the URL); default-constructed settings when unset.
     std::function<host_settings(std::string_view host_port)> settings_for;
+    /// When set, receives a description of every exchange (`--debug`): the request line and headers, and the
+    /// response's status and headers, or why it failed. Secrets are redacted (redact_url, redact_header);
+    /// bodies are never included.
+    std::function<void(std::string_view)> debug;
 };
 
 /// Supplies a streamed request body chunk by chunk; an empty span means the body is complete.
