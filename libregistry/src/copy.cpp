@@ -389,14 +389,17 @@ private:
     }
 
     // HEAD, then POST (with a mount when possible): an upload session, or nullopt when nothing is left to
-    // send.
+    // send. When another repository of the registry is known to hold the blob, the mount alone answers both
+    // questions (a registry mounts a blob the repository already has as well), so the HEAD is left out.
     asio::awaitable<result<std::optional<upload_session>>> prepare(target& t, const descriptor& desc,
                                                                    std::optional<std::string> mount_from) {
-        auto present = co_await t.destination.has_blob(t.repository(), desc.digest);
-        if (!present) co_return present.error();
-        if (*present) {
-            ++t.stats.blobs_skipped;
-            co_return std::optional<upload_session>{};
+        if (!mount_from) {
+            auto present = co_await t.destination.has_blob(t.repository(), desc.digest);
+            if (!present) co_return present.error();
+            if (*present) {
+                ++t.stats.blobs_skipped;
+                co_return std::optional<upload_session>{};
+            }
         }
         auto session = co_await t.destination.start_upload(t.repository(), desc.digest, mount_from);
         if (!session) co_return session.error();
