@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <pthread.h>
 #include <string_view>
 #include <sys/stat.h>
 
@@ -112,7 +113,34 @@ remote_registry& session::open(remote_options options, http::host_settings tls) 
     return *registries_.back();
 }
 
+namespace {
+
+// Once a stop was requested, a signal that arrives after the run (while the process winds down, when the
+// signal_set no longer listens) is still a second signal: exit at once with its status rather than die of
+// it. Only async-signal-safe calls here.
+extern "C" void exit_on_late_signal(int sig) {
+    std::_Exit(exit_signal_base + sig);
+}
+
+} // namespace
+
 int session::run(std::function<asio::awaitable<int>()> task) {
+    int status = run_handling_signals(std::move(task));
+    if (signal_ != 0) {
+        // run_handling_signals blocked both signals before its signal_set went away (which restores the
+        // default action); one that came since is delivered to this handler when they are unblocked.
+        std::signal(SIGINT, exit_on_late_signal);
+        std::signal(SIGTERM, exit_on_late_signal);
+        sigset_t both;
+        sigemptyset(&both);
+        sigaddset(&both, SIGINT);
+        sigaddset(&both, SIGTERM);
+        pthread_sigmask(SIG_UNBLOCK, &both, nullptr);
+    }
+    return status;
+}
+
+int session::run_handling_signals(std::function<asio::awaitable<int>()> task) {
     int status = 1;
     std::exception_ptr failure;
     // Signals are handled on the io_context's thread (asio::signal_set), so everything below is ordinary
@@ -163,6 +191,13 @@ int session::run(std::function<asio::awaitable<int>()> task) {
     io_.restart();
     io_.run();
     if (failure) std::rethrow_exception(failure);
+    if (signal_ != 0) {
+        sigset_t both;
+        sigemptyset(&both);
+        sigaddset(&both, SIGINT);
+        sigaddset(&both, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &both, nullptr);
+    }
     return signal_ != 0 ? exit_signal_base + signal_ : status;
 }
 

@@ -75,6 +75,8 @@ public:
     stop_timing timing;
 
 private:
+    int run_handling_signals(std::function<boost::asio::awaitable<int>()> task);
+
     boost::asio::io_context io_;
     std::stop_source stop_;
     int signal_ = 0;
