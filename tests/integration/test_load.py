@@ -25,11 +25,15 @@ PER_REGISTRY = 16
 JOBS = 6
 HOSTS = 2  # the front (source) and the destination registry
 # Measured on a busy shared 2-core machine (2026-11-30, five runs): peak RSS 27.9-28.3 MiB, peak sockets 32,
-# 17 connections to the front for about 2270 requests, the sync itself 23-31 s. The memory bound is that
-# peak times 1.5. The client opens a connection only when no idle one to that host is free, so the sockets
+# 17 connections to the front for about 2270 requests, the sync itself 23-31 s; one run of scripts/soak
+# peaked at 36.8 MiB, when more blob transfers happened to be in flight at once. The memory bound therefore
+# follows from the concurrency, not from one measurement: about 28 MiB for the process and its plan of 1000
+# tags, plus two 256 KiB buffers (the socket's read buffer, the upload's) for each of the PROC x JOBS blob
+# transfers that can run at once (24 MiB), rounded up. Memory that grew with the number of tags would
+# still cross it. The client opens a connection only when no idle one to that host is free, so the sockets
 # open at once are at most the requests in flight: per registry at most PER_REGISTRY calls, plus the blob
 # bodies still streaming after their call returned (PROC images x JOBS blobs).
-RSS_BOUND_KIB = 42 * 1024
+RSS_BOUND_KIB = (28 + PROC * JOBS * 2 // 4 + 4) * 1024  # 56 MiB
 SOCKET_BOUND = HOSTS * PER_REGISTRY + PROC * JOBS
 
 
