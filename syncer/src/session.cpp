@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <string_view>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace syncer {
 
@@ -119,6 +120,12 @@ namespace {
 // signal_set no longer listens) is still a second signal: exit at once with its status rather than die of
 // it. Only async-signal-safe calls here.
 extern "C" void exit_on_late_signal(int sig) {
+    static constexpr char sigint[] = "syncer: SIGINT again: exiting at once\n";
+    static constexpr char sigterm[] = "syncer: SIGTERM again: exiting at once\n";
+    if (sig == SIGINT)
+        (void)!::write(STDERR_FILENO, sigint, sizeof sigint - 1);
+    else
+        (void)!::write(STDERR_FILENO, sigterm, sizeof sigterm - 1);
     std::_Exit(exit_signal_base + sig);
 }
 
