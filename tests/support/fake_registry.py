@@ -50,8 +50,6 @@ import http.server
 import json
 import re
 import secrets
-import socket
-import struct
 import threading
 import time
 import urllib.parse
@@ -59,6 +57,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, NamedTuple
 
+from loopback_http import LoopbackHandler
 from seed import Descriptor  # the same shape, so seed.push_* helpers work with FakeRegistry.client()
 from token_auth import Denied, TokenService, parse_scopes  # noqa: F401 - parse_scopes is re-exported
 from token_auth import error_body as _error_body
@@ -140,37 +139,17 @@ class _Response(Exception):
         self.content_type = content_type if body else None
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "fake-registry/1"
-    timeout = 60  # idle keep-alive connections end, so no handler thread outlives a test by long
 
     # --- plumbing ----------------------------------------------------------------------------------------
     @property
     def fake(self) -> "FakeRegistry":
         return self.server.fake  # type: ignore[attr-defined]
 
-    def handle(self) -> None:
-        # Clients that try HTTPS first send a TLS ClientHello (record type 0x16) to this plain socket. The base
-        # class would wait for a newline that may never come; close at once so the client falls back to HTTP.
-        try:
-            first = self.connection.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return
-        if not first or first[0] == 0x16:
-            with self.fake._lock:
-                self.fake.tls_probes += 1
-            return
-        super().handle()
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
-        pass
-
-    def send_response(self, code, message=None) -> None:
-        entry = getattr(self, "_entry", None)
-        if entry is not None and entry.status == 0:
-            entry.status = code
-        super().send_response(code, message)
+    def tls_probe(self) -> None:
+        with self.fake._lock:
+            self.fake.tls_probes += 1
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -628,11 +607,9 @@ class FakeRegistry:
             h.wfile.write(data[:len(data) // 2])
             h.wfile.flush()
             time.sleep(0.05)  # let the half leave the send buffer: a reset discards what is still queued
-            # SO_LINGER 0: close() sends RST instead of FIN, as a dying proxy or load balancer does.
-            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass
-        h.close_connection = True
+        h.reset_on_close()
 
     def _tag_list(self, h: _Handler, name: str, query: dict[str, list[str]]) -> None:
         with self._lock:
@@ -739,11 +716,7 @@ class FakeRegistry:
                     upload.data += body[:len(body) // 2]
                     upload.chunks.append(len(body) // 2)
                     self.patch_resets += 1
-                    try:
-                        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    except OSError:
-                        pass
-                    h.close_connection = True
+                    h.reset_on_close()
                     raise _Done()
                 upload.data += body
                 upload.chunks.append(len(body))

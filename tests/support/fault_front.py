@@ -65,8 +65,6 @@ import json
 import random
 import re
 import secrets
-import socket
-import struct
 import threading
 import time
 import urllib.parse
@@ -74,6 +72,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from loopback_http import LoopbackHandler
 from token_auth import Denied, TokenService, error_body, needed_scopes
 
 FAULTS = ("429", "503", "429_html", "reset", "slow", "no_digest", "refuse_mount", "refuse_monolithic")
@@ -207,10 +206,8 @@ class _RequestBody:
             pass
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "fault-front/1"
-    timeout = 60  # idle keep-alive connections end, so no handler thread outlives a test by long
     _backend: http.client.HTTPConnection | None = None
     _entry: Entry | None = None
 
@@ -222,16 +219,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().setup()
         self.connection_id = self.front._next_connection()
 
-    def handle(self) -> None:
-        # A client that tries HTTPS first sends a TLS ClientHello (0x16) to this plain socket: close at once.
-        try:
-            first = self.connection.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return
-        if not first or first[0] == 0x16:
-            self.front._tls_probe(self.server.role)  # type: ignore[attr-defined]
-            return
-        super().handle()
+    def tls_probe(self) -> None:
+        self.front._tls_probe(self.server.role)  # type: ignore[attr-defined]
 
     def finish(self) -> None:
         self.drop_backend()
@@ -239,14 +228,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             super().finish()
         except OSError:
             pass
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
-        pass
-
-    def send_response(self, code, message=None) -> None:
-        if self._entry is not None and self._entry.status == 0:
-            self._entry.status = code
-        super().send_response(code, message)
 
     # --- the backend connection (one per client connection, kept alive) -------------------------------------
     def backend(self) -> http.client.HTTPConnection:
@@ -281,15 +262,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             self.wfile.flush()
             time.sleep(0.05)  # let what was written leave the send buffer: a reset discards what is queued
-            # SO_LINGER 0 makes close() send RST. Close here, every file object first (the socket closes only
-            # with its last reference): socketserver would shutdown(SHUT_WR) first, which sends a FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.reset_on_close()
+        # Close here, every file object first (the socket closes only with its last reference): socketserver
+        # would shutdown(SHUT_WR) first, which sends a FIN.
+        try:
             self.wfile.close()
             self.rfile.close()
             self.connection.close()
         except OSError:
             pass
-        self.close_connection = True
         self.drop_backend()
         raise _Done()
 
