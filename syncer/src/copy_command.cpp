@@ -3,7 +3,7 @@
 #include "progress.hpp"
 #include "session.hpp"
 
-#include <libregistry/copy.hpp>
+#include <libregistry/sync/copy.hpp>
 
 #include <fmt/format.h>
 

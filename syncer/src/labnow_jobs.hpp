@@ -2,7 +2,7 @@
 // Which images a LabNow build workflow produces. Each job of the workflow's top-level `jobs` map that has a
 // `name` builds the images that name lists, comma-separated (`name: 'atom,base'`); `syncer jobs` mirrors
 // exactly those. Pure: text in, names out; the file is read by load_workflow_images only.
-#include <libregistry/error.hpp>
+#include <libregistry/core/error.hpp>
 
 #include <string>
 #include <string_view>

@@ -2,7 +2,7 @@
 
 #include "text.hpp"
 
-#include <libregistry/reference.hpp>
+#include <libregistry/core/reference.hpp>
 
 #include <fmt/format.h>
 

@@ -5,9 +5,9 @@
 #include "labnow_jobs.hpp"
 #include "sync_config.hpp"
 
-#include <libregistry/credential_rules.hpp>
-#include <libregistry/error.hpp>
-#include <libregistry/sync_plan.hpp>
+#include <libregistry/core/credential_rules.hpp>
+#include <libregistry/core/error.hpp>
+#include <libregistry/sync/sync_plan.hpp>
 
 #include <string>
 #include <string_view>

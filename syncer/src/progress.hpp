@@ -1,6 +1,6 @@
 #pragma once
 // Progress output: a single redrawn status line on a terminal, plain log lines otherwise.
-#include <libregistry/copy.hpp>
+#include <libregistry/sync/copy.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -8,7 +8,7 @@
 #include "sync_report.hpp"
 #include "text.hpp"
 
-#include <libregistry/sync_runner.hpp>
+#include <libregistry/sync/sync_runner.hpp>
 
 #include <fmt/format.h>
 

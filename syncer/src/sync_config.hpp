@@ -1,9 +1,9 @@
 #pragma once
 // image-syncer's configuration files: `--auth` (registry credentials), `--images` (source -> destinations),
 // `--config` (both, as `{auth: ..., images: ...}`). JSON or YAML, chosen by file extension.
-#include <libregistry/credential_rules.hpp>
-#include <libregistry/error.hpp>
-#include <libregistry/sync_plan.hpp>
+#include <libregistry/core/credential_rules.hpp>
+#include <libregistry/core/error.hpp>
+#include <libregistry/sync/sync_plan.hpp>
 
 #include <functional>
 #include <optional>

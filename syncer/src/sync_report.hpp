@@ -1,6 +1,6 @@
 #pragma once
 // Rendering a sync run for people and machines: the --report JSON, the --dry-run plan, log lines.
-#include <libregistry/sync_runner.hpp>
+#include <libregistry/sync/sync_runner.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -3,7 +3,7 @@
 // fixed value. auth_file::lookup is never called: it may run credential helpers.
 #include "sync_config.hpp"
 
-#include <libregistry/credentials.hpp>
+#include <libregistry/core/credentials.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Fuzzes the pagination Link header parser (RFC 8288) and the URL / header redaction used in messages.
-#include "libregistry/link_header.hpp"
-#include "libregistry/redact.hpp"
+#include "libregistry/core/link_header.hpp"
+#include "libregistry/core/redact.hpp"
 
 #include <cstddef>
 #include <cstdint>

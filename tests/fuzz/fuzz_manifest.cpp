@@ -1,7 +1,7 @@
 // Fuzzes parse_manifest: the first byte picks the Content-Type the registry claimed, the rest is the body.
 // Indexes that parse are then filtered by a few platform lists.
-#include "libregistry/manifest.hpp"
-#include "libregistry/media_type.hpp"
+#include "libregistry/core/manifest.hpp"
+#include "libregistry/core/media_type.hpp"
 
 #include <array>
 #include <cstddef>

@@ -1,7 +1,7 @@
 // Fuzzes the image reference, repository and platform parsers with arbitrary text. Beyond not crashing, a
 // parsed value must survive a round trip through its canonical form.
-#include "libregistry/platform.hpp"
-#include "libregistry/reference.hpp"
+#include "libregistry/core/platform.hpp"
+#include "libregistry/core/reference.hpp"
 
 #include <cstddef>
 #include <cstdint>

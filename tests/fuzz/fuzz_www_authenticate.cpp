@@ -1,5 +1,5 @@
 // Fuzzes the WWW-Authenticate parser (RFC 9110 section 11.6.1 challenges) with arbitrary header values.
-#include "libregistry/challenge.hpp"
+#include "libregistry/core/challenge.hpp"
 
 #include <cstddef>
 #include <cstdint>

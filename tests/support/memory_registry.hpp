@@ -1,7 +1,7 @@
 #pragma once
 // An in-memory `registry` for unit tests of the copy engine and the sync runner: no network, every write
 // logged in order, and switches to make blobs come back corrupt.
-#include <libregistry/registry.hpp>
+#include <libregistry/client/registry.hpp>
 
 #include <boost/asio/awaitable.hpp>
 

@@ -1,4 +1,4 @@
-#include "libregistry/challenge.hpp"
+#include "libregistry/core/challenge.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 #include "memory_registry.hpp"
 
-#include <libregistry/copy.hpp>
+#include <libregistry/sync/copy.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

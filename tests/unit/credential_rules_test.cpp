@@ -1,4 +1,4 @@
-#include "libregistry/credential_rules.hpp"
+#include "libregistry/core/credential_rules.hpp"
 
 #include <doctest/doctest.h>
 

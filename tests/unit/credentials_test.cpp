@@ -1,4 +1,4 @@
-#include "libregistry/credentials.hpp"
+#include "libregistry/core/credentials.hpp"
 
 #include "temp_dir.hpp"
 

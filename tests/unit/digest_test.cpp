@@ -1,4 +1,4 @@
-#include "libregistry/digest.hpp"
+#include "libregistry/core/digest.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "libregistry/error.hpp"
+#include "libregistry/core/error.hpp"
 
 #include <doctest/doctest.h>
 

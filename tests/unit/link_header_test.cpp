@@ -1,4 +1,4 @@
-#include "libregistry/link_header.hpp"
+#include "libregistry/core/link_header.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "libregistry/manifest.hpp"
+#include "libregistry/core/manifest.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "libregistry/media_type.hpp"
+#include "libregistry/core/media_type.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "libregistry/platform.hpp"
+#include "libregistry/core/platform.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "libregistry/redact.hpp"
+#include "libregistry/core/redact.hpp"
 
 #include <doctest/doctest.h>
 

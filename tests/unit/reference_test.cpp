@@ -1,4 +1,4 @@
-#include "libregistry/reference.hpp"
+#include "libregistry/core/reference.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-#include <libregistry/registry_error.hpp>
-#include <libregistry/retry.hpp>
+#include <libregistry/core/registry_error.hpp>
+#include <libregistry/core/retry.hpp>
 
 #include <doctest/doctest.h>
 

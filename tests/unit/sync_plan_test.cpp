@@ -1,4 +1,4 @@
-#include <libregistry/sync_plan.hpp>
+#include <libregistry/sync/sync_plan.hpp>
 
 #include <doctest/doctest.h>
 

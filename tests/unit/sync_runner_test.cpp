@@ -1,6 +1,6 @@
 #include "memory_registry.hpp"
 
-#include <libregistry/sync_runner.hpp>
+#include <libregistry/sync/sync_runner.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,4 +1,4 @@
-#include "libregistry/token.hpp"
+#include "libregistry/core/token.hpp"
 
 #include <doctest/doctest.h>
 

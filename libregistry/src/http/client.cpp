@@ -1,6 +1,6 @@
 #include "libregistry/http/client.hpp"
 
-#include "libregistry/redact.hpp"
+#include "libregistry/core/redact.hpp"
 #include "tls.hpp"
 
 #include <boost/asio/as_tuple.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 // TLS client contexts and per-connection TLS setup; private to the HTTP transport.
-#include "libregistry/error.hpp"
+#include "libregistry/core/error.hpp"
 #include "libregistry/http/client.hpp"
 
 #include <boost/asio/ssl/context.hpp>

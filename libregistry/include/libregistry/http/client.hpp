@@ -6,7 +6,7 @@
 // system CA store plus a per-host certificate directory (containers-certs.d convention), tunnels through
 // HTTPS_PROXY / HTTP_PROXY with CONNECT, and follows redirects for GET and HEAD, dropping Authorization on
 // any hop to another host. It knows nothing about registries or auth.
-#include "libregistry/error.hpp"
+#include "libregistry/core/error.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

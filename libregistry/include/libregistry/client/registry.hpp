@@ -1,0 +1,75 @@
+#pragma once
+// The storage interface the copy engine and the sync runner are written against. `remote_registry` implements
+// it over HTTP; tests and other back ends may implement it in memory or over an OCI layout.
+#include "libregistry/core/digest.hpp"
+#include "libregistry/core/error.hpp"
+#include "libregistry/core/manifest.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace libregistry {
+
+/// A blob being read; `read` returns 0 at the end. Implementations resume broken downloads themselves.
+class blob_reader {
+public:
+    virtual ~blob_reader() = default;
+    virtual boost::asio::awaitable<result<std::size_t>> read(std::span<std::byte> buffer) = 0;
+};
+
+/// An open upload session (distribution-spec "Pushing blobs"); `location` is opaque.
+struct upload_session {
+    std::string repository;
+    std::string location;
+    std::int64_t offset = 0;
+    std::int64_t min_chunk = 0; ///< OCI-Chunk-Min-Length, when the registry sent one
+};
+
+class registry {
+public:
+    virtual ~registry() = default;
+
+    /// host[:port] as normalised in references (`docker.io` for Docker Hub); equal names mean mounts can
+    /// work.
+    virtual std::string name() const = 0;
+
+    /// HEAD: the manifest's descriptor (digest, media type, size), or nullopt when the registry has none.
+    virtual boost::asio::awaitable<result<std::optional<descriptor>>> head_manifest(std::string repository,
+                                                                                    std::string ref) = 0;
+    /// GET: the exact bytes, checked against `ref` when it is a digest and against Docker-Content-Digest.
+    virtual boost::asio::awaitable<result<manifest>> get_manifest(std::string repository,
+                                                                  std::string ref) = 0;
+    /// PUT the manifest's bytes under `ref` (a tag or its digest); returns the digest the registry reports.
+    virtual boost::asio::awaitable<result<digest>> put_manifest(std::string repository, std::string ref,
+                                                                manifest m) = 0;
+
+    /// HEAD: whether `repository` holds the blob.
+    virtual boost::asio::awaitable<result<bool>> has_blob(std::string repository, digest d) = 0;
+    /// GET, streamed; `desc.size` bounds what is accepted.
+    virtual boost::asio::awaitable<result<std::unique_ptr<blob_reader>>> get_blob(std::string repository,
+                                                                                  descriptor desc) = 0;
+
+    /// POST an upload. With `mount_from` set, asks to mount `d` from that repository of this registry first:
+    /// nullopt means the blob was mounted and nothing is left to send; otherwise the registry opened a
+    /// session.
+    virtual boost::asio::awaitable<result<std::optional<upload_session>>>
+    start_upload(std::string repository, std::optional<digest> d, std::optional<std::string> mount_from) = 0;
+    /// Sends the whole blob from `reader` into `session` and commits it as `desc.digest`. The bytes are
+    /// hashed on the way: a digest or size mismatch aborts before the commit.
+    virtual boost::asio::awaitable<result<void>> finish_upload(upload_session session, descriptor desc,
+                                                               blob_reader& reader) = 0;
+    /// DELETE an abandoned session; best effort.
+    virtual boost::asio::awaitable<void> cancel_upload(upload_session session) = 0;
+
+    /// Every tag, following pagination.
+    virtual boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) = 0;
+};
+
+} // namespace libregistry

@@ -1,0 +1,76 @@
+#pragma once
+// `registry` over the OCI distribution HTTP API: ping and scheme discovery, Basic and Bearer auth with a
+// token cache, retries, and streamed blob transfers.
+#include "libregistry/core/credential_rules.hpp"
+#include "libregistry/core/credentials.hpp"
+#include "libregistry/http/client.hpp"
+#include "libregistry/client/registry.hpp"
+#include "libregistry/core/retry.hpp"
+#include "libregistry/core/token.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace libregistry {
+
+struct remote_options {
+    /// Normalised registry name (`docker.io`, `quay.io`, `127.0.0.1:5000`).
+    std::string registry;
+    /// Used for every repository of this registry when set.
+    std::optional<credential> credentials;
+    /// Per-repository credentials by longest prefix (image-syncer's auth file), tried before `auth_files`.
+    std::vector<credential_rule> credential_rules;
+    /// Searched (in order) when neither of the above applies; see default_auth_files().
+    std::vector<std::string> auth_files;
+    /// Allow plain HTTP (tried after HTTPS fails). Loopback registries always may.
+    bool insecure = false;
+    retry_policy retry;
+};
+
+/// Counters, for reports and tests.
+struct remote_statistics {
+    std::uint64_t requests = 0;
+    std::uint64_t token_fetches = 0;
+    std::uint64_t retries = 0;
+    std::uint64_t upload_resumes = 0; ///< PATCH chunks resent from the registry's reported offset
+};
+
+class remote_registry final : public registry {
+public:
+    /// `client` must outlive this object. Host TLS settings come from the client's `settings_for`.
+    remote_registry(http::client& client, remote_options options);
+    ~remote_registry() override;
+
+    std::string name() const override;
+
+    boost::asio::awaitable<result<std::optional<descriptor>>> head_manifest(std::string repository,
+                                                                            std::string ref) override;
+    boost::asio::awaitable<result<manifest>> get_manifest(std::string repository, std::string ref) override;
+    boost::asio::awaitable<result<digest>> put_manifest(std::string repository, std::string ref,
+                                                        manifest m) override;
+    boost::asio::awaitable<result<bool>> has_blob(std::string repository, digest d) override;
+    boost::asio::awaitable<result<std::unique_ptr<blob_reader>>> get_blob(std::string repository,
+                                                                          descriptor desc) override;
+    boost::asio::awaitable<result<std::optional<upload_session>>>
+    start_upload(std::string repository, std::optional<digest> d,
+                 std::optional<std::string> mount_from) override;
+    boost::asio::awaitable<result<void>> finish_upload(upload_session session, descriptor desc,
+                                                       blob_reader& reader) override;
+    boost::asio::awaitable<void> cancel_upload(upload_session session) override;
+    boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
+
+    /// Lists repositories (`/v2/_catalog`), following pagination.
+    boost::asio::awaitable<result<std::vector<std::string>>> catalog();
+
+    remote_statistics stats() const noexcept;
+
+    struct impl; ///< opaque; public only so the implementation's helpers can name it
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace libregistry

@@ -1,0 +1,103 @@
+#pragma once
+// The copy engine: one image (manifest or index, recursively) from one registry to another.
+//
+// Order is what keeps a destination consistent: every blob of a manifest is in place before the manifest is
+// pushed, and every child of an index before the index, so a tag never points at something incomplete, and an
+// interrupted copy resumes by skipping what is already there.
+#include "libregistry/core/digest.hpp"
+#include "libregistry/core/platform.hpp"
+#include "libregistry/core/reference.hpp"
+#include "libregistry/client/registry.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace libregistry {
+
+struct copy_event {
+    enum class kind { blob_started, blob_progress, blob_done, manifest_pushed };
+    kind what;
+    digest item;
+    std::int64_t bytes = 0; ///< progress: bytes sent so far for this blob; started: its size
+};
+
+/// What one run has put where, shared by the copies of that run: which repositories of each destination
+/// registry hold a blob (so later copies mount it instead of sending it again), and which blob transfers are
+/// in flight (so concurrent copies that need the same blob wait for it rather than send it twice).
+class blob_ledger {
+public:
+    /// A repository of `registry` other than `except` known to hold `d`.
+    std::optional<std::string> holder(std::string_view registry, const digest& d,
+                                      std::string_view except) const;
+    bool holds(std::string_view registry, std::string_view repository, const digest& d) const;
+    void record(std::string_view registry, std::string_view repository, const digest& d);
+
+    /// Serialises transfers of one blob into one registry; see copy.cpp.
+    struct transfer_slot;
+    std::map<std::string, std::shared_ptr<transfer_slot>, std::less<>> inflight;
+
+private:
+    std::map<std::string, std::vector<std::string>, std::less<>>
+        holders_; ///< registry@digest -> repositories
+};
+
+struct copy_options {
+    /// Index entries to keep (`os/arch[/variant]`); empty keeps all and preserves the index digest.
+    std::vector<platform> platforms;
+    /// Blobs copied at once per image.
+    std::size_t jobs = 6;
+    /// Further tries of one blob transfer after a retryable failure.
+    int blob_retries = 3;
+    /// Push manifests even when the destination already has that digest under the tag.
+    bool force = false;
+    std::function<void(const copy_event&)> on_event;
+    /// Shared with other copies of the same run; a private one is used when null.
+    blob_ledger* ledger = nullptr;
+    /// The caller already compared digests (a sync plan): skip the HEAD pair and read this digest.
+    std::optional<digest> known_source_digest;
+    /// Once a stop is requested, nothing new starts: no blob transfer, retry, child or manifest push. What is
+    /// in flight goes on (a caller in a hurry closes the connections). Unfinished targets fail with
+    /// errc::cancelled, and since manifests wait for their content, no tag points at a partial image.
+    std::stop_token stop;
+};
+
+struct copy_stats {
+    digest manifest_digest; ///< of what the destination tag now points at
+    std::string media_type;
+    bool up_to_date = false; ///< the destination already had it; nothing was written
+    bool filtered = false;   ///< a platform filter rewrote the index (its digest differs from the source's)
+    std::uint64_t bytes_sent = 0;
+    int blobs_uploaded = 0;
+    int blobs_mounted = 0;
+    int blobs_skipped = 0;
+    int manifests_pushed = 0;
+    std::chrono::milliseconds duration{0};
+};
+
+/// Copies `from` (tag or digest) to `to` (tag or digest; with neither, `from`'s tag or digest is used).
+boost::asio::awaitable<result<copy_stats>> copy_image(registry& source, reference from, registry& destination,
+                                                      reference to, copy_options options);
+
+struct copy_target {
+    registry* destination;
+    reference to;
+};
+
+/// Copies `from` to several destinations at once: the source manifest is read once, and a blob that
+/// destinations on different registries all lack is downloaded once and streamed to all of them in lockstep
+/// (each upload still verifies it). Destinations on the same registry mount from the first. One result per
+/// target, in order.
+boost::asio::awaitable<std::vector<result<copy_stats>>>
+copy_image_to_many(registry& source, reference from, std::vector<copy_target> targets, copy_options options);
+
+} // namespace libregistry

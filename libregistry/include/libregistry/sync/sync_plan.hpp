@@ -1,0 +1,107 @@
+#pragma once
+// The sync planner: pure functions from mapping rules and observed digests to a list of actions. It does no
+// I/O; the runner (sync_runner.hpp) gathers the observations and carries the actions out.
+#include "libregistry/core/digest.hpp"
+#include "libregistry/core/error.hpp"
+#include "libregistry/core/reference.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace libregistry {
+
+/// Which tags of a source repository a rule takes.
+enum class tag_selector {
+    all,    ///< `repo`: every tag
+    listed, ///< `repo:t1,t2`
+    regex,  ///< `repo:/regex/`: tags the RE2 expression matches anywhere (unanchored, like Go's MatchString)
+    digest, ///< `repo@sha256:...`
+};
+
+struct sync_source {
+    std::string registry;   ///< normalised (`docker.io` for Docker Hub)
+    std::string repository; ///< `library/` added for one-component Hub names
+    tag_selector selector = tag_selector::all;
+    std::vector<std::string> tags; ///< listed
+    std::string regex;             ///< regex, without the slashes
+    std::optional<libregistry::digest> digest;
+
+    std::string name() const { return registry + "/" + repository; }
+};
+
+struct sync_destination {
+    std::string registry;
+    std::string repository;
+    /// Positional mapping for a `listed` source (same count), or one tag for a single source tag; empty keeps
+    /// the source's tag (or digest).
+    std::vector<std::string> tags;
+
+    std::string name() const { return registry + "/" + repository; }
+};
+
+struct sync_rule {
+    sync_source source;
+    std::vector<sync_destination> destinations;
+    std::string origin; ///< where the rule was written (`images.yaml:12`), for messages
+};
+
+/// One (source image, destination image) pair; each side has a tag or a digest.
+struct sync_item {
+    reference source;
+    reference destination;
+    std::string origin;
+
+    friend bool operator==(const sync_item&, const sync_item&) = default;
+};
+
+/// Tag lists fetched for the run, by `registry/repository`; a missing entry means it was not fetched.
+using tag_lists = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+/// The source repositories whose tag lists `rules` need (`all` and `regex` selectors), each once.
+std::vector<sync_source> repositories_to_list(const std::vector<sync_rule>& rules);
+
+/// Expands rules into items: one per (source tag, destination), duplicates dropped (first rule wins), in rule
+/// order. Fails for an invalid regex or a tag-list length mismatch, naming the rule's origin.
+result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags);
+
+/// `--shard K/N`: K in [0, N).
+struct shard {
+    unsigned index = 0;
+    unsigned count = 1;
+};
+result<shard> parse_shard(std::string_view text);
+/// Stable across machines and builds (FNV-1a of `registry/repository`), so N processes split one config.
+bool in_shard(const sync_source& source, shard s);
+
+/// What the runner saw for one item.
+struct observation {
+    std::optional<digest> source;      ///< HEAD of the source; nullopt if missing
+    std::optional<digest> destination; ///< HEAD of the destination; nullopt if missing
+    std::optional<error> failure;      ///< a HEAD failed
+};
+
+enum class action_kind { copy, skip, fail };
+
+struct sync_action {
+    sync_item item;
+    action_kind kind = action_kind::copy;
+    std::string reason; ///< for the plan and the report
+    std::optional<digest> source_digest;
+};
+
+struct plan_options {
+    bool force = false;
+    /// A platform filter rewrites indexes, so equal source and destination digests cannot be expected and
+    /// the copy engine decides after reading the source.
+    bool platform_filter = false;
+};
+
+/// One action per item, in item order: equal digests skip, a missing source or a failed HEAD fails, the rest
+/// copy. `observations[i]` belongs to `items[i]`.
+std::vector<sync_action> plan_sync(const std::vector<sync_item>& items,
+                                   const std::vector<observation>& observations, plan_options options);
+
+} // namespace libregistry

@@ -1,0 +1,88 @@
+#pragma once
+// Carries out a sync: lists tags once per repository, HEADs both sides of every (source tag, destination),
+// plans with plan_sync, and copies what differs with one scheduler for the whole run (a global bound on
+// parallel images, a bound per registry, one blob ledger so shared layers cross the wire once per
+// destination registry), then retries failed images in further rounds.
+#include "libregistry/sync/copy.hpp"
+#include "libregistry/client/registry.hpp"
+#include "libregistry/sync/sync_plan.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+namespace libregistry {
+
+/// Hands out one registry client per registry name.
+class registry_provider {
+public:
+    virtual ~registry_provider() = default;
+    virtual registry& get(const std::string& registry_name) = 0;
+};
+
+/// `interrupted`: the run was stopped (sync_options::stop) before the image was copied; `attempts` is 0 when
+/// its copy never started.
+enum class image_status { copied, skipped, failed, planned, interrupted };
+std::string_view to_string(image_status s);
+
+struct image_result {
+    sync_item item;
+    image_status status = image_status::planned;
+    std::optional<libregistry::digest> digest;
+    std::string reason; ///< why copied or skipped (from the plan), or the error
+    copy_stats stats;
+    int attempts = 0;
+};
+
+struct sync_totals {
+    int copied = 0;
+    int skipped = 0;
+    int failed = 0;
+    int planned = 0;
+    int interrupted = 0;
+    std::uint64_t bytes_sent = 0;
+    int blobs_uploaded = 0;
+    int blobs_mounted = 0;
+    int blobs_skipped = 0;
+    int manifests_pushed = 0;
+};
+
+struct sync_report {
+    std::vector<image_result> images;
+    sync_totals totals;
+    std::chrono::milliseconds duration{0};
+    bool stopped = false; ///< a stop was requested before the run ended
+};
+
+struct sync_event {
+    enum class kind { planned, image_done };
+    kind what;
+    const image_result* image = nullptr; ///< image_done
+    std::size_t total = 0;               ///< planned: images to copy
+};
+
+struct sync_options {
+    std::size_t proc = 5;          ///< images copied at once
+    std::size_t per_registry = 16; ///< concurrent operations per registry
+    int retries = 2;               ///< further rounds for failed images
+    bool force = false;
+    bool dry_run = false;
+    libregistry::shard shard;
+    copy_options copy; ///< jobs, blob retries, platform filter
+    std::function<void(const sync_event&)> on_event;
+    /// Once a stop is requested the run winds down: no new tag list, HEAD, image, blob transfer or retry
+    /// round starts, copies in flight finish what they are sending (see copy_options::stop), and run_sync
+    /// returns the report with every unfinished image `interrupted`. May be requested from any thread.
+    std::stop_token stop;
+};
+
+/// Runs the rules; fails only for errors in the rules themselves (an invalid regex, conflicting
+/// destinations). Per-image failures are in the report.
+boost::asio::awaitable<result<sync_report>> run_sync(std::vector<sync_rule> rules,
+                                                     registry_provider& registries, sync_options options);
+
+} // namespace libregistry

@@ -1,0 +1,357 @@
+#include "libregistry/core/manifest.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <unordered_set>
+#include <utility>
+
+namespace libregistry {
+namespace {
+
+using json = nlohmann::json;
+
+/// A failure at a JSON path, turned into `invalid manifest: <path>: <why>` by the caller.
+struct problem {
+    // A constructor, not an aggregate: result<std::string, problem> must not see a string as a problem.
+    problem() = default;
+    problem(std::string p, std::string w) : path(std::move(p)), why(std::move(w)) {}
+    std::string path;
+    std::string why;
+};
+
+template <class T>
+using checked = boost::system::result<T, problem>;
+
+// Appending, not `"\"" + std::string(s)`: g++ 12 reports a false -Wrestrict on the latter.
+std::string in_quotes(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out.append(1, '"').append(s).append(1, '"');
+    return out;
+}
+
+std::string join(std::string_view parent, std::string_view key) {
+    return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);
+}
+
+std::string_view type_name(const json& j) {
+    if (j.is_number_integer()) return "an integer";
+    if (j.is_number_float()) return "a floating-point number";
+    if (j.is_string()) return "a string";
+    if (j.is_object()) return "an object";
+    if (j.is_array()) return "an array";
+    if (j.is_boolean()) return "a boolean";
+    if (j.is_null()) return "null";
+    return "an unexpected value";
+}
+
+std::string_view essence(std::string_view media_type) {
+    media_type = media_type.substr(0, media_type.find(';'));
+    const auto first = media_type.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return {};
+    return media_type.substr(first, media_type.find_last_not_of(" \t") - first + 1);
+}
+
+/// An optional string member: absent gives "", present must be a string.
+checked<std::string> optional_string(const json& object, std::string_view key, std::string_view parent) {
+    const auto it = object.find(key);
+    if (it == object.end()) return std::string{};
+    if (!it->is_string())
+        return problem{join(parent, key), "expected a string, got " + std::string(type_name(*it))};
+    return it->get<std::string>();
+}
+
+checked<std::string> required_string(const json& object, std::string_view key, std::string_view parent) {
+    if (!object.contains(key)) return problem{join(parent, key), "missing"};
+    return optional_string(object, key, parent);
+}
+
+checked<platform> parse_platform_object(const json& j, const std::string& path) {
+    if (!j.is_object()) return problem{path, "expected an object, got " + std::string(type_name(j))};
+    platform p;
+    auto os = required_string(j, "os", path);
+    if (!os) return os.error();
+    auto architecture = required_string(j, "architecture", path);
+    if (!architecture) return architecture.error();
+    auto variant = optional_string(j, "variant", path);
+    if (!variant) return variant.error();
+    auto os_version = optional_string(j, "os.version", path);
+    if (!os_version) return os_version.error();
+    p.os = std::move(*os);
+    p.architecture = std::move(*architecture);
+    p.variant = std::move(*variant);
+    p.os_version = std::move(*os_version);
+    return p;
+}
+
+/// image-spec "Descriptor Properties": mediaType, digest and size are required; size is a non-negative int64.
+checked<descriptor> parse_descriptor(const json& j, const std::string& path) {
+    if (!j.is_object()) return problem{path, "expected an object, got " + std::string(type_name(j))};
+    descriptor d;
+    auto media_type = required_string(j, "mediaType", path);
+    if (!media_type) return media_type.error();
+    d.media_type = std::move(*media_type);
+
+    auto digest_text = required_string(j, "digest", path);
+    if (!digest_text) return digest_text.error();
+    auto parsed = digest::parse(*digest_text);
+    if (!parsed) return problem{join(path, "digest"), parsed.error().message};
+    d.digest = std::move(*parsed);
+
+    const auto size = j.find("size");
+    if (size == j.end()) return problem{join(path, "size"), "missing"};
+    if (size->is_number_unsigned()) {
+        if (size->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            return problem{join(path, "size"), "larger than a 64-bit signed integer"};
+        d.size = static_cast<std::int64_t>(size->get<std::uint64_t>());
+    } else if (size->is_number_integer()) {
+        return problem{join(path, "size"), "negative (" + size->dump() + ")"};
+    } else {
+        return problem{join(path, "size"),
+                       "expected a non-negative integer, got " + std::string(type_name(*size))};
+    }
+
+    if (const auto p = j.find("platform"); p != j.end()) {
+        auto parsed_platform = parse_platform_object(*p, join(path, "platform"));
+        if (!parsed_platform) return parsed_platform.error();
+        d.platform = std::move(*parsed_platform);
+    }
+    auto artifact_type = optional_string(j, "artifactType", path);
+    if (!artifact_type) return artifact_type.error();
+    d.artifact_type = std::move(*artifact_type);
+
+    if (const auto urls = j.find("urls"); urls != j.end()) {
+        if (!urls->is_array())
+            return problem{join(path, "urls"), "expected an array, got " + std::string(type_name(*urls))};
+        for (std::size_t i = 0; i < urls->size(); ++i) {
+            const auto& url = (*urls)[i];
+            if (!url.is_string())
+                return problem{join(path, "urls") + "[" + std::to_string(i) + "]",
+                               "expected a string, got " + std::string(type_name(url))};
+            d.urls.push_back(url.get<std::string>());
+        }
+    }
+    return d;
+}
+
+checked<std::vector<descriptor>> parse_descriptor_array(const json& object, std::string_view key) {
+    const auto it = object.find(key);
+    if (it == object.end()) return problem{std::string(key), "missing"};
+    if (!it->is_array())
+        return problem{std::string(key), "expected an array, got " + std::string(type_name(*it))};
+    std::vector<descriptor> out;
+    out.reserve(it->size());
+    for (std::size_t i = 0; i < it->size(); ++i) {
+        auto d = parse_descriptor((*it)[i], std::string(key) + "[" + std::to_string(i) + "]");
+        if (!d) return d.error();
+        out.push_back(std::move(*d));
+    }
+    return out;
+}
+
+/// The media type to classify by: the body's own `mediaType` wins; then a specific Content-Type; then the
+/// fields present, since image-spec 1.0 left `mediaType` optional and schema 1 never had one.
+checked<std::string> determine_media_type(const json& body, std::string_view content_type) {
+    auto from_body = optional_string(body, "mediaType", "");
+    if (!from_body) return from_body.error();
+    if (!from_body->empty()) return std::move(*from_body);
+
+    // Some registries answer a generic `application/json` or `text/plain`; those say nothing, so infer.
+    const auto header = essence(content_type);
+    if (kind_of(header) != manifest_kind::unknown) return std::string(header);
+
+    if (body.contains("manifests")) return std::string(media_types::oci_index);
+    if (body.contains("config") && body.contains("layers")) return std::string(media_types::oci_manifest);
+    const auto version = body.find("schemaVersion");
+    if (body.contains("fsLayers") || (version != body.end() && *version == 1))
+        return std::string(body.contains("signatures") ? media_types::docker_schema1_signed
+                                                       : media_types::docker_schema1);
+    return std::string{};
+}
+
+checked<manifest> parse_body(manifest m, const json& body) {
+    if (const auto version = body.find("schemaVersion"); version != body.end()) {
+        if (!version->is_number_integer())
+            return problem{"schemaVersion", "expected an integer, got " + std::string(type_name(*version))};
+        const auto expected = m.kind == manifest_kind::schema1 ? 1 : 2;
+        if (*version != expected)
+            return problem{"schemaVersion", "expected " + std::to_string(expected) + " for " + m.media_type +
+                                                ", got " + version->dump()};
+    }
+
+    switch (m.kind) {
+    case manifest_kind::image: {
+        const auto config = body.find("config");
+        if (config == body.end()) return problem{"config", "missing"};
+        auto parsed_config = parse_descriptor(*config, "config");
+        if (!parsed_config) return parsed_config.error();
+        m.config = std::move(*parsed_config);
+        auto layers = parse_descriptor_array(body, "layers");
+        if (!layers) return layers.error();
+        m.layers = std::move(*layers);
+        break;
+    }
+    case manifest_kind::index: {
+        auto entries = parse_descriptor_array(body, "manifests");
+        if (!entries) return entries.error();
+        m.manifests = std::move(*entries);
+        break;
+    }
+    case manifest_kind::schema1: {
+        const auto fs_layers = body.find("fsLayers");
+        if (fs_layers == body.end()) return problem{"fsLayers", "missing"};
+        if (!fs_layers->is_array())
+            return problem{"fsLayers", "expected an array, got " + std::string(type_name(*fs_layers))};
+        // Schema 1 lists one fsLayer per history entry, so empty layers repeat the same blobSum.
+        std::unordered_set<digest> seen;
+        for (std::size_t i = 0; i < fs_layers->size(); ++i) {
+            const auto path = "fsLayers[" + std::to_string(i) + "]";
+            const auto& entry = (*fs_layers)[i];
+            if (!entry.is_object())
+                return problem{path, "expected an object, got " + std::string(type_name(entry))};
+            auto blob_sum = required_string(entry, "blobSum", path);
+            if (!blob_sum) return blob_sum.error();
+            auto parsed = digest::parse(*blob_sum);
+            if (!parsed) return problem{path + ".blobSum", parsed.error().message};
+            if (!seen.insert(*parsed).second) continue;
+            descriptor d;
+            d.media_type = "application/octet-stream";
+            d.digest = std::move(*parsed);
+            m.layers.push_back(std::move(d));
+        }
+        break;
+    }
+    case manifest_kind::unknown:
+        break;
+    }
+
+    if (const auto subject = body.find("subject");
+        subject != body.end() && m.kind != manifest_kind::schema1) {
+        auto parsed = parse_descriptor(*subject, "subject");
+        if (!parsed) return parsed.error();
+        m.subject = std::move(*parsed);
+    }
+    auto artifact_type = optional_string(body, "artifactType", "");
+    if (!artifact_type) return artifact_type.error();
+    m.artifact_type = std::move(*artifact_type);
+    return m;
+}
+
+} // namespace
+
+std::vector<descriptor> manifest::blobs() const {
+    std::vector<descriptor> out;
+    std::unordered_set<libregistry::digest> seen;
+    const auto add = [&](const descriptor& d) {
+        if (is_foreign_layer(d.media_type) || !seen.insert(d.digest).second) return;
+        out.push_back(d);
+    };
+    if (config) add(*config);
+    for (const auto& layer : layers)
+        add(layer);
+    return out;
+}
+
+descriptor manifest::as_descriptor() const {
+    descriptor d;
+    d.media_type = media_type;
+    d.digest = digest;
+    d.size = static_cast<std::int64_t>(bytes.size());
+    d.artifact_type = artifact_type;
+    return d;
+}
+
+result<manifest> parse_manifest(std::string bytes, std::string_view content_type) {
+    if (bytes.size() > max_manifest_size)
+        return make_error(errc::too_large, "manifest is " + std::to_string(bytes.size()) +
+                                               " bytes, over the limit of " +
+                                               std::to_string(max_manifest_size) + " bytes");
+    json body;
+    try {
+        body = json::parse(bytes);
+    } catch (const json::parse_error& e) {
+        std::string_view what = e.what();
+        // Drop nlohmann's "[json.exception.parse_error.101] " tag; the byte offset is what helps.
+        if (const auto tag_end = what.find("] "); tag_end != std::string_view::npos)
+            what.remove_prefix(tag_end + 2);
+        return make_error(errc::invalid_manifest, "invalid manifest: not valid JSON at byte " +
+                                                      std::to_string(e.byte) + ": " + std::string(what));
+    } catch (const json::exception& e) {
+        // Not a syntax error but a value the parser cannot hold, such as a number beyond a double (1e999).
+        std::string_view what = e.what();
+        if (const auto tag_end = what.find("] "); tag_end != std::string_view::npos)
+            what.remove_prefix(tag_end + 2);
+        return make_error(errc::invalid_manifest, "invalid manifest: " + std::string(what));
+    }
+    if (!body.is_object())
+        return make_error(errc::invalid_manifest,
+                          "invalid manifest: expected a JSON object, got " + std::string(type_name(body)));
+
+    auto media_type = determine_media_type(body, content_type);
+    if (!media_type)
+        return make_error(errc::invalid_manifest,
+                          "invalid manifest: " + media_type.error().path + ": " + media_type.error().why);
+    if (media_type->empty())
+        return make_error(
+            errc::unsupported_media_type,
+            "unsupported manifest: no mediaType in the body" +
+                (content_type.empty() ? std::string{} : ", Content-Type " + in_quotes(content_type)) +
+                ", and none of manifests, config+layers or fsLayers present");
+    const auto kind = kind_of(*media_type);
+    if (kind == manifest_kind::unknown)
+        return make_error(errc::unsupported_media_type,
+                          "unsupported manifest media type " + in_quotes(*media_type) +
+                              " (expected an OCI or Docker image manifest or index, or Docker schema 1)");
+
+    manifest m;
+    m.media_type = std::move(*media_type);
+    m.kind = kind;
+    m.digest = digest_of(bytes);
+    m.bytes = std::move(bytes);
+    auto parsed = parse_body(std::move(m), body);
+    if (!parsed)
+        return make_error(errc::invalid_manifest,
+                          "invalid manifest: " + parsed.error().path + ": " + parsed.error().why);
+    return std::move(*parsed);
+}
+
+result<manifest> filter_index(const manifest& index, const std::vector<platform>& platforms) {
+    if (index.kind != manifest_kind::index)
+        return make_error(errc::invalid_argument, "cannot filter " + index.digest.str() +
+                                                      " by platform: it is " + in_quotes(index.media_type) +
+                                                      ", not an index");
+    if (platforms.empty())
+        return make_error(errc::invalid_argument,
+                          "cannot filter index " + index.digest.str() + ": no platforms given");
+
+    // ordered_json keeps every object's keys in their original order, so kept entries read as they did.
+    auto body = nlohmann::ordered_json::parse(index.bytes);
+    auto& entries = body.at("manifests");
+    auto kept = nlohmann::ordered_json::array();
+    std::vector<std::string> available;
+    for (std::size_t i = 0; i < index.manifests.size(); ++i) {
+        const auto& entry = index.manifests[i];
+        if (!entry.platform) continue;
+        if (platform_matches_any(platforms, *entry.platform)) kept.push_back(entries.at(i));
+        if (auto name = entry.platform->str();
+            std::find(available.begin(), available.end(), name) == available.end())
+            available.push_back(std::move(name));
+    }
+    if (kept.empty()) {
+        std::string wanted;
+        for (const auto& p : platforms)
+            wanted += (wanted.empty() ? "" : ", ") + p.str();
+        std::string have;
+        for (const auto& name : available)
+            have += (have.empty() ? "" : ", ") + name;
+        return make_error(errc::invalid_argument,
+                          "no entry of index " + index.digest.str() + " matches platform(s) " + wanted +
+                              "; available: " + (have.empty() ? "none (no entry names a platform)" : have));
+    }
+    entries = std::move(kept);
+    return parse_manifest(body.dump(), index.media_type);
+}
+
+} // namespace libregistry

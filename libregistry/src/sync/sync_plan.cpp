@@ -1,0 +1,177 @@
+#include "libregistry/sync/sync_plan.hpp"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <charconv>
+#include <set>
+
+namespace libregistry {
+
+std::vector<sync_source> repositories_to_list(const std::vector<sync_rule>& rules) {
+    std::vector<sync_source> out;
+    std::set<std::string> seen;
+    for (const auto& rule : rules) {
+        const auto& s = rule.source;
+        if (s.selector != tag_selector::all && s.selector != tag_selector::regex) continue;
+        if (seen.insert(s.name()).second) out.push_back(s);
+    }
+    return out;
+}
+
+namespace {
+
+reference make_ref(std::string registry, std::string repository, std::string tag,
+                   std::optional<digest> d = {}) {
+    reference r;
+    r.registry = std::move(registry);
+    r.repository = std::move(repository);
+    r.tag = std::move(tag);
+    r.digest = std::move(d);
+    return r;
+}
+
+} // namespace
+
+result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags) {
+    std::vector<sync_item> out;
+    std::map<std::string, std::pair<std::string, std::string>>
+        by_destination; // destination -> source, origin
+    auto add = [&](sync_item item) -> result<void> {
+        auto dst = item.destination.str();
+        auto src = item.source.str();
+        auto [it, inserted] = by_destination.emplace(dst, std::make_pair(src, item.origin));
+        if (!inserted) {
+            if (it->second.first == src) return {}; // the same pair twice: keep the first
+            return make_error(
+                errc::invalid_argument,
+                fmt::format("{}: destination {} is also the destination of {} ({}); each destination "
+                            "tag can have only one source",
+                            item.origin, dst, it->second.first, it->second.second));
+        }
+        out.push_back(std::move(item));
+        return {};
+    };
+
+    for (const auto& rule : rules) {
+        const auto& s = rule.source;
+        std::vector<std::string> source_tags;
+        switch (s.selector) {
+        case tag_selector::all:
+        case tag_selector::regex: {
+            auto it = tags.find(s.name());
+            if (it == tags.end()) continue; // listing failed; the runner reports it
+            if (s.selector == tag_selector::all) {
+                source_tags = it->second;
+                break;
+            }
+            RE2 re(s.regex);
+            if (!re.ok())
+                return make_error(errc::invalid_argument, fmt::format("{}: invalid tag regex /{}/: {}",
+                                                                      rule.origin, s.regex, re.error()));
+            for (const auto& t : it->second)
+                if (RE2::PartialMatch(t, re)) source_tags.push_back(t);
+            break;
+        }
+        case tag_selector::listed:
+            source_tags = s.tags;
+            break;
+        case tag_selector::digest:
+            break;
+        }
+
+        for (const auto& d : rule.destinations) {
+            if (s.selector == tag_selector::digest) {
+                if (d.tags.size() > 1)
+                    return make_error(
+                        errc::invalid_argument,
+                        fmt::format("{}: a digest source maps to at most one destination tag, {} has {}",
+                                    rule.origin, d.name(), d.tags.size()));
+                auto dst = d.tags.empty() ? make_ref(d.registry, d.repository, "", s.digest)
+                                          : make_ref(d.registry, d.repository, d.tags.front());
+                if (auto r =
+                        add(sync_item{make_ref(s.registry, s.repository, "", s.digest), dst, rule.origin});
+                    !r)
+                    return r.error();
+                continue;
+            }
+            if (!d.tags.empty() && d.tags.size() != source_tags.size() &&
+                !(s.selector == tag_selector::listed && d.tags.size() == 1 && source_tags.size() == 1))
+                return make_error(
+                    errc::invalid_argument,
+                    fmt::format("{}: {} names {} tags but the source has {}; give one destination tag "
+                                "per source tag, in order, or none to keep the source's",
+                                rule.origin, d.name(), d.tags.size(), source_tags.size()));
+            for (std::size_t i = 0; i < source_tags.size(); ++i) {
+                auto dst_tag = d.tags.empty() ? source_tags[i] : d.tags[i];
+                sync_item item{make_ref(s.registry, s.repository, source_tags[i]),
+                               make_ref(d.registry, d.repository, dst_tag), rule.origin};
+                if (auto r = add(std::move(item)); !r) return r.error();
+            }
+        }
+    }
+    return out;
+}
+
+result<shard> parse_shard(std::string_view text) {
+    auto slash = text.find('/');
+    auto bad = [&] {
+        return make_error(
+            errc::invalid_argument,
+            fmt::format("--shard \"{}\": expected K/N with 0 <= K < N, e.g. 0/3, 1/3, 2/3", text));
+    };
+    if (slash == std::string_view::npos) return bad();
+    shard s;
+    auto k = text.substr(0, slash);
+    auto n = text.substr(slash + 1);
+    if (std::from_chars(k.data(), k.data() + k.size(), s.index).ptr != k.data() + k.size() || k.empty())
+        return bad();
+    if (std::from_chars(n.data(), n.data() + n.size(), s.count).ptr != n.data() + n.size() || n.empty())
+        return bad();
+    if (s.count == 0 || s.index >= s.count) return bad();
+    return s;
+}
+
+bool in_shard(const sync_source& source, shard s) {
+    if (s.count <= 1) return true;
+    std::uint64_t hash = 14695981039346656037ULL;
+    for (unsigned char c : source.name()) {
+        hash ^= c;
+        hash *= 1099511628211ULL;
+    }
+    return hash % s.count == s.index;
+}
+
+std::vector<sync_action> plan_sync(const std::vector<sync_item>& items,
+                                   const std::vector<observation>& observations, plan_options options) {
+    std::vector<sync_action> out;
+    out.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto& o = i < observations.size() ? observations[i] : observation{};
+        sync_action a{items[i], action_kind::copy, {}, o.source};
+        if (o.failure) {
+            a.kind = action_kind::fail;
+            a.reason = o.failure->message;
+        } else if (!o.source) {
+            a.kind = action_kind::fail;
+            a.reason = fmt::format("{} not found at the source", items[i].source.str());
+        } else if (options.platform_filter) {
+            a.reason = "platform filter: compared after reading the source index";
+        } else if (!o.destination) {
+            a.reason = "missing at the destination";
+        } else if (*o.destination == *o.source) {
+            if (options.force) {
+                a.reason = "in sync, pushed again (--force)";
+            } else {
+                a.kind = action_kind::skip;
+                a.reason = "in sync (" + o.source->str() + ")";
+            }
+        } else {
+            a.reason = fmt::format("destination has {}", o.destination->str());
+        }
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+} // namespace libregistry
