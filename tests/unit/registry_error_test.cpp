@@ -1,5 +1,4 @@
 #include <libregistry/core/registry_error.hpp>
-#include <libregistry/core/retry.hpp>
 
 #include <doctest/doctest.h>
 
@@ -59,23 +58,6 @@ TEST_CASE("a 429 carries the server's Retry-After") {
     REQUIRE(e.retry_after);
     CHECK(*e.retry_after == std::chrono::milliseconds(7s));
     CHECK(e.retryable());
-}
-
-TEST_CASE("backoff grows, is capped, and yields to a longer Retry-After") {
-    retry_policy p;
-    p.base_delay = 100ms;
-    p.max_delay = 1s;
-    CHECK(backoff_delay(p, 1, std::nullopt, 0.0) == 50ms);
-    CHECK(backoff_delay(p, 1, std::nullopt, 0.999) < 100ms);
-    CHECK(backoff_delay(p, 3, std::nullopt, 0.0) == 200ms);
-    CHECK(backoff_delay(p, 30, std::nullopt, 0.999) <= 1s);
-    CHECK(backoff_delay(p, 1, 5s, 0.5) == 5s);
-    CHECK(backoff_delay(p, 4, 1ms, 0.0) == 400ms);
-    for (int i = 0; i < 100; ++i) {
-        auto j = jitter();
-        CHECK(j >= 0.0);
-        CHECK(j < 1.0);
-    }
 }
 
 // Regression: a 503 HTML page from a proxy, seen through a HEAD (no body), was reported without saying so.

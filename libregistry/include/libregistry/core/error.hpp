@@ -69,6 +69,9 @@ struct error {
     int http_status = 0;
     /// Server-requested pause (Retry-After), when it gave one.
     std::optional<std::chrono::milliseconds> retry_after;
+    /// How often the request that failed was sent, when a retry loop sent it (0: not counted). Levels above
+    /// the request loop read it to share the attempt budget (see retry.hpp).
+    int attempts = 0;
 
     bool retryable() const noexcept { return is_retryable(code); }
 };
