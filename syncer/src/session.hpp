@@ -1,10 +1,10 @@
 #pragma once
 // What every command needs to talk to registries: an io_context, one HTTP client, and registry clients
 // configured from flags.
-#include <libregistry/core/credentials.hpp>
-#include <libregistry/http/client.hpp>
-#include <libregistry/core/reference.hpp>
 #include <libregistry/client/remote_registry.hpp>
+#include <libregistry/core/credentials.hpp>
+#include <libregistry/core/reference.hpp>
+#include <libregistry/http/client.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,6 +1,6 @@
 #include "libregistry/core/credentials.hpp"
 
-#include "temp_dir.hpp"
+#include "credential_fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,107 +21,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using libregistry::testing::temp_dir;
+using namespace libregistry::testing;
 
-void write_file(const fs::path& path, std::string_view text) {
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    REQUIRE(out.good());
-}
-
-/// Sets an environment variable (or unsets it for nullopt) and restores the old value at scope exit.
-class scoped_env {
-public:
-    scoped_env(const char* name, std::optional<std::string> value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value)
-            ::setenv(name, value->c_str(), 1);
-        else
-            ::unsetenv(name);
-    }
-    scoped_env(const scoped_env&) = delete;
-    scoped_env& operator=(const scoped_env&) = delete;
-    ~scoped_env() {
-        if (old_)
-            ::setenv(name_, old_->c_str(), 1);
-        else
-            ::unsetenv(name_);
-    }
-
-private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
-
-/// Shell-script credential helpers in a directory put first on PATH.
-class fake_helpers {
-public:
-    fake_helpers() : path_env_("PATH", dir_.path().string() + ":" + old_path()) {
-        // Echoes the server it was asked about, so tests see what was written on stdin.
-        add("good", R"(server=$(cat)
-printf '{"ServerURL":"%s","Username":"helper-user","Secret":"pw-%s"}\n' "$server" "$server")");
-        add("token", R"(cat >/dev/null
-echo '{"ServerURL":"x","Username":"<token>","Secret":"identity-secret"}')");
-        add("missing", R"(cat >/dev/null
-echo "credentials not found in native keychain"
-exit 1)");
-        add("broken", R"(cat >/dev/null
-echo "error: keychain locked" >&2
-echo "second line" >&2
-exit 3)");
-        add("stdout-fail", R"(cat >/dev/null
-printf 'cannot reach vault\nmore detail\n'
-exit 2)");
-        add("silent-fail", "exit 4");
-        add("garbage", R"(cat >/dev/null
-echo "this is not json pw-secret")");
-        add("no-secret", R"(cat >/dev/null
-echo '{"Username":"u"}')");
-        add("bad-username", R"(cat >/dev/null
-echo '{"Username":5,"Secret":"pw-secret"}')");
-        add("no-read", R"(echo '{"Username":"early","Secret":"pw-early"}')");
-        add("signal", R"(kill -9 $$)");
-        add("huge", R"(cat >/dev/null
-head -c 2000000 /dev/zero | tr '\0' 'x')");
-    }
-
-    const fs::path& dir() const { return dir_.path(); }
-
-private:
-    temp_dir dir_;
-    scoped_env path_env_;
-
-    static std::string old_path() {
-        const char* p = std::getenv("PATH");
-        return p ? p : "/usr/bin:/bin";
-    }
-
-    void add(const std::string& name, const std::string& body) {
-        const auto path = dir_.path() / ("docker-credential-" + name);
-        write_file(path, "#!/bin/sh\n" + body + "\n");
-        fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
-    }
-};
-
-bool contains(const std::string& haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-struct expected_credential {
-    std::string username;
-    std::string password;
-    std::string identity_token;
-};
-
-void check_credential(const result<std::optional<credential>>& got,
-                      const std::optional<expected_credential>& expected) {
-    REQUIRE_MESSAGE(got.has_value(), got.error().message);
-    REQUIRE(got->has_value() == expected.has_value());
-    if (!expected) return;
-    CHECK((*got)->username == expected->username);
-    CHECK((*got)->password == expected->password);
-    CHECK((*got)->identity_token == expected->identity_token);
+// What the file itself says, for files without helpers.
+result<std::optional<credential>> lookup(const auth_file& file, std::string_view registry,
+                                         std::string_view repository = {}) {
+    auto plan = file.resolve(registry, repository);
+    CHECK(plan.helper.empty());
+    CHECK(plan.store.empty());
+    return plan.inline_entry;
 }
 
 } // namespace
@@ -268,7 +176,7 @@ TEST_CASE("auth_file lookup: key forms and namespaces") {
     for (const auto& r : rows) {
         CAPTURE(r.registry);
         CAPTURE(r.repository);
-        check_credential(file->lookup(r.registry, r.repository), r.expected);
+        check_credential(lookup(*file, r.registry, r.repository), r.expected);
     }
 }
 
@@ -287,15 +195,15 @@ TEST_CASE("auth_file lookup: every spelling of Docker Hub") {
         CAPTURE(key);
         auto file = auth_file::parse(R"({"auths":{")" + key + R"(":{"auth":"aHViOmh1YnB3"}}})", "c.json");
         REQUIRE(file.has_value());
-        check_credential(file->lookup("docker.io", "library/alpine"),
+        check_credential(lookup(*file, "docker.io", "library/alpine"),
                          expected_credential{"hub", "hubpw", ""});
-        check_credential(file->lookup("quay.io", "library/alpine"), std::nullopt);
+        check_credential(lookup(*file, "quay.io", "library/alpine"), std::nullopt);
     }
 
     auto ns = auth_file::parse(R"({"auths":{"docker.io/library":{"auth":"aHViOmh1YnB3"}}})", "c.json");
     REQUIRE(ns.has_value());
-    check_credential(ns->lookup("docker.io", "library/alpine"), expected_credential{"hub", "hubpw", ""});
-    check_credential(ns->lookup("docker.io", "someone/tool"), std::nullopt);
+    check_credential(lookup(*ns, "docker.io", "library/alpine"), expected_credential{"hub", "hubpw", ""});
+    check_credential(lookup(*ns, "docker.io", "someone/tool"), std::nullopt);
 }
 
 TEST_CASE("auth_file::parse errors name the file and key, never the secret") {
@@ -345,7 +253,7 @@ TEST_CASE("auth_file::parse errors name the file and key, never the secret") {
         CAPTURE(ok);
         auto file = auth_file::parse(ok, "f");
         REQUIRE(file.has_value());
-        check_credential(file->lookup("x"), std::nullopt);
+        check_credential(lookup(*file, "x"), std::nullopt);
     }
 }
 
@@ -356,7 +264,7 @@ TEST_CASE("auth_file::load") {
     auto file = auth_file::load(path);
     REQUIRE_MESSAGE(file.has_value(), file.error().message);
     CHECK(file->path() == path);
-    check_credential(file->lookup("quay.io", "a/b"), expected_credential{"quay", "quaypw", ""});
+    check_credential(lookup(*file, "quay.io", "a/b"), expected_credential{"quay", "quaypw", ""});
 
     const auto missing = (dir.path() / "missing.json").string();
     auto not_there = auth_file::load(missing);
@@ -368,157 +276,4 @@ TEST_CASE("auth_file::load") {
     auto bad = auth_file::load((dir.path() / "bad.json").string());
     REQUIRE_FALSE(bad.has_value());
     CHECK(contains(bad.error().message, (dir.path() / "bad.json").string() + ": not valid JSON"));
-}
-
-TEST_CASE("run_credential_helper with real helper processes") {
-    fake_helpers helpers;
-
-    check_credential(run_credential_helper("good", "quay.io"),
-                     expected_credential{"helper-user", "pw-quay.io", ""});
-    check_credential(run_credential_helper("good", "https://index.docker.io/v1/"),
-                     expected_credential{"helper-user", "pw-https://index.docker.io/v1/", ""});
-    check_credential(run_credential_helper("token", "quay.io"),
-                     expected_credential{"", "", "identity-secret"});
-    check_credential(run_credential_helper("missing", "quay.io"), std::nullopt);
-    check_credential(run_credential_helper("no-read", "quay.io"),
-                     expected_credential{"early", "pw-early", ""});
-
-    struct failure {
-        std::string helper;
-        std::vector<std::string> message_parts;
-    };
-    const std::vector<failure> failures{
-        {"broken", {"docker-credential-broken", "exit status 3", "error: keychain locked"}},
-        {"stdout-fail", {"docker-credential-stdout-fail", "exit status 2", "cannot reach vault"}},
-        {"silent-fail", {"docker-credential-silent-fail", "exit status 4"}},
-        {"signal", {"docker-credential-signal", "killed by signal 9"}},
-        {"garbage", {"docker-credential-garbage", "JSON object"}},
-        {"no-secret", {"docker-credential-no-secret", "\"Secret\""}},
-        {"bad-username", {"docker-credential-bad-username", "\"Username\""}},
-        {"huge", {"docker-credential-huge", "more than"}},
-        {"not-installed", {"docker-credential-not-installed", "not found on PATH"}},
-        {"", {"invalid credential helper name"}},
-        {"../good", {"invalid credential helper name"}},
-        {"a/b", {"invalid credential helper name"}},
-    };
-    for (const auto& f : failures) {
-        CAPTURE(f.helper);
-        auto r = run_credential_helper(f.helper, "quay.io");
-        REQUIRE_FALSE(r.has_value());
-        CHECK(r.error().code == errc::credentials_error);
-        for (const auto& part : f.message_parts)
-            CHECK_MESSAGE(contains(r.error().message, part), r.error().message);
-        CHECK_FALSE(contains(r.error().message, "second line"));
-        CHECK_FALSE(contains(r.error().message, "more detail"));
-        CHECK_FALSE(contains(r.error().message, "pw-"));
-    }
-}
-
-TEST_CASE("auth_file lookup runs credHelpers and credsStore") {
-    fake_helpers helpers;
-    const std::string config = R"({
-  "auths": {
-    "https://index.docker.io/v1/": {},
-    "inline.example": {"auth": "eDp5MQ=="},
-    "both.example": {"auth": "eDp5MQ=="}
-  },
-  "credHelpers": {
-    "helped.example": "good",
-    "https://url-key.example/v1/": "good",
-    "both.example": "good",
-    "missing.example": "missing",
-    "broken.example": "broken",
-    "tok.example": "token"
-  },
-  "credsStore": "good"
-})";
-    auto file = auth_file::parse(config, "/root/.docker/config.json");
-    REQUIRE_MESSAGE(file.has_value(), file.error().message);
-
-    struct row {
-        std::string registry;
-        std::optional<expected_credential> expected;
-    };
-    const std::vector<row> rows{
-        // Docker Hub's empty auths entry defers to the store, which is asked about the v1 index URL.
-        {"docker.io", expected_credential{"helper-user", "pw-https://index.docker.io/v1/", ""}},
-        {"helped.example", expected_credential{"helper-user", "pw-helped.example", ""}},
-        {"url-key.example", expected_credential{"helper-user", "pw-url-key.example", ""}},
-        {"inline.example", expected_credential{"x", "y1", ""}},
-        {"both.example", expected_credential{"helper-user", "pw-both.example", ""}},
-        // The per-host helper knows nothing, so the store is asked next.
-        {"missing.example", expected_credential{"helper-user", "pw-missing.example", ""}},
-        {"tok.example", expected_credential{"", "", "identity-secret"}},
-        {"other.example:5000", expected_credential{"helper-user", "pw-other.example:5000", ""}},
-    };
-    for (const auto& r : rows) {
-        CAPTURE(r.registry);
-        check_credential(file->lookup(r.registry, "some/repo"), r.expected);
-    }
-
-    auto broken = file->lookup("broken.example", "x");
-    REQUIRE_FALSE(broken.has_value());
-    CHECK(broken.error().code == errc::credentials_error);
-    CHECK_MESSAGE(
-        contains(broken.error().message, R"(/root/.docker/config.json: credHelpers["broken.example"])"),
-        broken.error().message);
-    CHECK(contains(broken.error().message, "docker-credential-broken"));
-    CHECK(contains(broken.error().message, "keychain locked"));
-
-    auto none =
-        auth_file::parse(R"({"credHelpers":{"missing.example":"missing"},"credsStore":"missing"})", "f");
-    REQUIRE(none.has_value());
-    check_credential(none->lookup("missing.example"), std::nullopt);
-    check_credential(none->lookup("docker.io", "library/alpine"), std::nullopt);
-
-    auto store_fails = auth_file::parse(R"({"credsStore":"broken"})", "/x/config.json");
-    REQUIRE(store_fails.has_value());
-    auto failed = store_fails->lookup("quay.io");
-    REQUIRE_FALSE(failed.has_value());
-    CHECK(contains(failed.error().message, "/x/config.json: credsStore"));
-}
-
-TEST_CASE("lookup_credentials searches files in order") {
-    fake_helpers helpers;
-    temp_dir dir{"credentials_test"};
-    const auto first = (dir.path() / "first.json").string();
-    const auto second = (dir.path() / "second.json").string();
-    const auto third = (dir.path() / "third.json").string();
-    write_file(first, R"({"auths":{"quay.io/org":{"auth":"b3JnOm9yZ3B3"}}})");
-    write_file(second, R"({"auths":{"quay.io":{"auth":"cXVheTpxdWF5cHc="},"ghcr.io":{"auth":"eDp5MQ=="}}})");
-    write_file(third, R"({"credsStore":"good"})");
-    const std::vector<std::string> files{first, second, third};
-
-    check_credential(lookup_credentials(files, "quay.io", "org/a"), expected_credential{"org", "orgpw", ""});
-    // The first file has no entry for this repository, so the second one answers.
-    check_credential(lookup_credentials(files, "quay.io", "other/a"),
-                     expected_credential{"quay", "quaypw", ""});
-    check_credential(lookup_credentials(files, "ghcr.io", "a"), expected_credential{"x", "y1", ""});
-    check_credential(lookup_credentials(files, "registry.example", "a"),
-                     expected_credential{"helper-user", "pw-registry.example", ""});
-    check_credential(lookup_credentials({first, second}, "registry.example", "a"), std::nullopt);
-    check_credential(lookup_credentials({}, "quay.io", "a"), std::nullopt);
-
-    const auto missing = (dir.path() / "missing.json").string();
-    auto r = lookup_credentials({missing, second}, "quay.io", "a");
-    REQUIRE_FALSE(r.has_value());
-    CHECK(contains(r.error().message, missing));
-}
-
-TEST_CASE("run_credential_helper leaves no file descriptors or children behind") {
-    fake_helpers helpers;
-    auto open_fds = [] {
-        return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
-    };
-    const auto before = open_fds();
-    for (int i = 0; i < 10; ++i) {
-        CHECK(run_credential_helper("good", "quay.io").has_value());
-        CHECK_FALSE(run_credential_helper("broken", "quay.io").has_value());
-        CHECK_FALSE(run_credential_helper("not-installed", "quay.io").has_value());
-        CHECK(run_credential_helper("no-read", "quay.io").has_value());
-    }
-    CHECK(open_fds() == before);
-    // Every helper was reaped: there is no child left to wait for.
-    CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
-    CHECK(errno == ECHILD);
 }

@@ -20,13 +20,13 @@ TEST_CASE("backoff: full jitter in a window that doubles up to the cap; a longer
         std::chrono::milliseconds expected;
     };
     std::vector<row> rows{
-        {1, std::nullopt, 0.0, 0ms},   // full jitter: the bottom of the window is zero
-        {1, std::nullopt, 0.5, 50ms},  // window [0, 100 ms)
-        {2, std::nullopt, 0.5, 100ms}, // window [0, 200 ms)
-        {3, std::nullopt, 0.5, 200ms}, // window [0, 400 ms)
+        {1, std::nullopt, 0.0, 0ms},    // full jitter: the bottom of the window is zero
+        {1, std::nullopt, 0.5, 50ms},   // window [0, 100 ms)
+        {2, std::nullopt, 0.5, 100ms},  // window [0, 200 ms)
+        {3, std::nullopt, 0.5, 200ms},  // window [0, 400 ms)
         {30, std::nullopt, 0.5, 500ms}, // capped at max_delay
-        {1, 5s, 0.5, 5s},              // the server asked for longer
-        {4, 1ms, 0.5, 400ms},          // the server asked for less than the backoff
+        {1, 5s, 0.5, 5s},               // the server asked for longer
+        {4, 1ms, 0.5, 400ms},           // the server asked for less than the backoff
     };
     for (const auto& r : rows) {
         CAPTURE(r.attempt);
@@ -82,6 +82,10 @@ TEST_CASE("the request loop's decision table") {
     auto one_shot = try_number(1);
     one_shot.monolithic_upload = true;
     one_shot.replayable = false;
+    auto fallback = try_number(1);
+    fallback.fallback_available = true;
+    auto streamed_reauth = streamed;
+    streamed_reauth.may_reauthenticate = true;
     auto digest_refused = status(400);
     digest_refused.body_code = errc::digest_invalid;
     std::vector<row> rows{
@@ -94,7 +98,8 @@ TEST_CASE("the request loop's decision table") {
         {"503 on the last attempt is final", status(503), try_number(4), retry_action::stop},
         {"429 with the quota used up is final", quota, try_number(1), retry_action::stop},
         {"a streamed body is not replayed", status(503), streamed, retry_action::stop},
-        {"a reset connection is retried", transport(errc::connection_failed), try_number(1), retry_action::retry},
+        {"a reset connection is retried", transport(errc::connection_failed), try_number(1),
+         retry_action::retry},
         {"a timeout is retried", transport(errc::timeout), try_number(2), retry_action::retry},
         {"a TLS failure is final", transport(errc::tls_error), try_number(1), retry_action::stop},
         {"a cancelled request is final", transport(errc::cancelled), try_number(1), retry_action::stop},
@@ -104,6 +109,10 @@ TEST_CASE("the request loop's decision table") {
          retry_action::stop},
         {"401 re-authenticates once", status(401), reauth, retry_action::reauthenticate},
         {"401 after re-authenticating is final", status(401), try_number(1), retry_action::stop},
+        {"401 to a streamed upload is final", status(401), streamed_reauth, retry_action::stop},
+        {"a reset with a fallback moves on to it", transport(errc::connection_failed), fallback,
+         retry_action::stop},
+        {"a 503 with a fallback is still retried", status(503), fallback, retry_action::retry},
         {"a refused one-shot upload switches to chunks", status(405), one_shot,
          retry_action::switch_to_chunked},
         {"413 too", status(413), one_shot, retry_action::switch_to_chunked},

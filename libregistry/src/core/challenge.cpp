@@ -8,19 +8,13 @@ namespace libregistry {
 namespace {
 
 using detail::is_tchar;
+using detail::lower;
 using detail::to_lower;
 
 // RFC 7235 section 2.1: token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 bool is_token68_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        c = to_lower(c);
-    return out;
 }
 
 class parser : detail::header_cursor {

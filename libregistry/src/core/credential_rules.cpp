@@ -2,20 +2,14 @@
 
 #include "libregistry/core/reference.hpp"
 
+#include "core/detail/ascii.hpp"
+
 #include <algorithm>
 
 namespace libregistry {
 namespace {
 
-char to_lower(char c) noexcept {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// Host names are case-insensitive (RFC 4343); repository paths are not.
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return to_lower(x) == to_lower(y); });
-}
+using detail::iequals;
 
 struct split_key {
     std::string_view host;

@@ -2,101 +2,38 @@
 
 #include "libregistry/core/reference.hpp"
 
+#include "core/detail/ascii.hpp"
+#include "core/detail/base64.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <thread>
 
-#include <fcntl.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace libregistry {
 namespace {
 
+using detail::decode_base64;
+using detail::lower;
+using detail::trim;
 using json = nlohmann::json;
 
 constexpr std::size_t max_auth_file_size = 16 * 1024 * 1024;
-constexpr std::size_t max_helper_stdout = 1024 * 1024;
-constexpr std::size_t max_helper_stderr = 64 * 1024;
-constexpr std::chrono::seconds helper_timeout{30};
 // docker-credential-helpers' ErrCredentialsNotFound text; helpers print it and exit 1 for "no entry".
 constexpr std::string_view helper_not_found = "credentials not found in native keychain";
 // docker stores Docker Hub credentials under its v1 index URL, so helpers know Hub by that name.
 constexpr std::string_view docker_hub_server_url = "https://index.docker.io/v1/";
 // A helper Username of `<token>` marks Secret as an identity token (docker cli/config/credentials).
 constexpr std::string_view identity_token_username = "<token>";
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    constexpr std::string_view space = " \t\r\n";
-    const auto first = s.find_first_not_of(space);
-    if (first == std::string_view::npos) return {};
-    return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
-/// RFC 4648 section 4 base64, padding optional; whitespace and other characters are rejected.
-std::optional<std::string> decode_base64(std::string_view text) {
-    auto value_of = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    if (text.size() % 4 == 0 && text.ends_with("=="))
-        text.remove_suffix(2);
-    else if (text.size() % 4 == 0 && text.ends_with('='))
-        text.remove_suffix(1);
-    if (text.size() % 4 == 1) return std::nullopt;
-
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t bits = 0;
-    int count = 0;
-    for (char c : text) {
-        const int v = value_of(c);
-        if (v < 0) return std::nullopt;
-        bits = (bits << 6) | static_cast<std::uint32_t>(v);
-        if (++count == 4) {
-            out.push_back(static_cast<char>((bits >> 16) & 0xff));
-            out.push_back(static_cast<char>((bits >> 8) & 0xff));
-            out.push_back(static_cast<char>(bits & 0xff));
-            bits = 0;
-            count = 0;
-        }
-    }
-    if (count == 2) {
-        out.push_back(static_cast<char>((bits >> 4) & 0xff));
-    } else if (count == 3) {
-        out.push_back(static_cast<char>((bits >> 10) & 0xff));
-        out.push_back(static_cast<char>((bits >> 2) & 0xff));
-    }
-    return out;
-}
 
 /// `text` as a JSON string literal, for naming keys in messages unambiguously.
 std::string quote(std::string_view text) {
@@ -146,154 +83,18 @@ std::string first_line(std::string_view text) {
     return out;
 }
 
-class fd_guard {
-public:
-    explicit fd_guard(int fd = -1) noexcept : fd_(fd) {}
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-    ~fd_guard() { reset(); }
-    int get() const noexcept { return fd_; }
-    void reset() noexcept {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_;
-};
-
-struct process_output {
-    std::string out;
-    std::string err;
-    int status = 0;
-};
-
 error helper_error(std::string_view program, std::string_view what) {
     return make_error(errc::credentials_error, fmt::format("credential helper {}: {}", program, what));
 }
 
-// Runs `program arg` with `input` on stdin. stdin is a socket rather than a pipe so that a helper which
-// exits without reading cannot kill this process with SIGPIPE: send() takes MSG_NOSIGNAL, write() has no
-// such flag.
-result<process_output> run_process(const std::string& program, const char* arg, std::string_view input) {
-    int in_fds[2], out_fds[2], err_fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_fds) != 0)
-        return helper_error(program, fmt::format("cannot create a socket: {}", std::strerror(errno)));
-    fd_guard in_parent(in_fds[0]), in_child(in_fds[1]);
-    if (::pipe2(out_fds, O_CLOEXEC) != 0)
-        return helper_error(program, fmt::format("cannot create a pipe: {}", std::strerror(errno)));
-    fd_guard out_parent(out_fds[0]), out_child(out_fds[1]);
-    if (::pipe2(err_fds, O_CLOEXEC) != 0)
-        return helper_error(program, fmt::format("cannot create a pipe: {}", std::strerror(errno)));
-    fd_guard err_parent(err_fds[0]), err_child(err_fds[1]);
-
-    posix_spawn_file_actions_t actions;
-    if (int rc = ::posix_spawn_file_actions_init(&actions); rc != 0)
-        return helper_error(program, std::strerror(rc));
-    ::posix_spawn_file_actions_adddup2(&actions, in_child.get(), STDIN_FILENO);
-    ::posix_spawn_file_actions_adddup2(&actions, out_child.get(), STDOUT_FILENO);
-    ::posix_spawn_file_actions_adddup2(&actions, err_child.get(), STDERR_FILENO);
-
-    std::string arg0 = program;
-    std::string arg1 = arg;
-    std::array<char*, 3> argv{arg0.data(), arg1.data(), nullptr};
-    pid_t pid = -1;
-    const int spawn_rc = ::posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-    ::posix_spawn_file_actions_destroy(&actions);
-    if (spawn_rc == ENOENT) return helper_error(program, "not found on PATH");
-    if (spawn_rc != 0) return helper_error(program, fmt::format("cannot start: {}", std::strerror(spawn_rc)));
-
-    in_child.reset();
-    out_child.reset();
-    err_child.reset();
-    for (int fd : {in_parent.get(), out_parent.get(), err_parent.get()})
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-
-    const auto deadline = std::chrono::steady_clock::now() + helper_timeout;
-    auto kill_and_reap = [pid] {
-        ::kill(pid, SIGKILL);
-        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
-    };
-
-    process_output result;
-    bool out_overflow = false;
-    std::size_t sent = 0;
-    if (input.empty()) in_parent.reset();
-    auto drain = [](int fd, std::string& into, std::size_t limit, bool& overflow) {
-        char buffer[4096];
-        for (;;) {
-            const auto n = ::read(fd, buffer, sizeof buffer);
-            if (n > 0) {
-                // Past the limit the data is dropped but still read, so the helper is never blocked on a
-                // full pipe and reaches its exit.
-                const auto room = limit - std::min(limit, into.size());
-                if (static_cast<std::size_t>(n) > room) overflow = true;
-                into.append(buffer, std::min(room, static_cast<std::size_t>(n)));
-                continue;
-            }
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
-            return true; // EOF or a read error: either way nothing more will come
-        }
-    };
-
-    while (out_parent.get() >= 0 || err_parent.get() >= 0) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) {
-            kill_and_reap();
-            return helper_error(program, fmt::format("did not finish within {} s", helper_timeout.count()));
-        }
-        std::array<pollfd, 3> fds{};
-        nfds_t count = 0;
-        if (in_parent.get() >= 0) fds[count++] = pollfd{in_parent.get(), POLLOUT, 0};
-        if (out_parent.get() >= 0) fds[count++] = pollfd{out_parent.get(), POLLIN, 0};
-        if (err_parent.get() >= 0) fds[count++] = pollfd{err_parent.get(), POLLIN, 0};
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
-        const int ready = ::poll(fds.data(), count, static_cast<int>(wait));
-        if (ready < 0 && errno != EINTR) {
-            const int saved = errno;
-            kill_and_reap();
-            return helper_error(program, fmt::format("poll failed: {}", std::strerror(saved)));
-        }
-        if (ready <= 0) continue;
-        for (nfds_t i = 0; i < count; ++i) {
-            if (fds[i].revents == 0) continue;
-            if (fds[i].fd == in_parent.get()) {
-                const auto n = ::send(in_parent.get(), input.data() + sent, input.size() - sent,
-                                      MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n > 0) sent += static_cast<std::size_t>(n);
-                // A helper that stopped reading (EPIPE) is judged by its exit status instead.
-                if (sent == input.size() || (n < 0 && errno != EAGAIN && errno != EINTR)) in_parent.reset();
-            } else if (fds[i].fd == out_parent.get()) {
-                if (drain(out_parent.get(), result.out, max_helper_stdout, out_overflow)) out_parent.reset();
-            } else if (fds[i].fd == err_parent.get()) {
-                bool ignored = false;
-                if (drain(err_parent.get(), result.err, max_helper_stderr, ignored)) err_parent.reset();
-            }
-        }
-    }
-    in_parent.reset();
-
-    // Both outputs are closed; the helper normally exits right after. Poll rather than block so that one
-    // which closes its outputs and lingers still meets the deadline.
-    for (;;) {
-        const pid_t rc = ::waitpid(pid, &result.status, WNOHANG);
-        if (rc == pid) break;
-        if (rc < 0 && errno == EINTR) continue;
-        if (rc < 0) return helper_error(program, fmt::format("cannot wait for it: {}", std::strerror(errno)));
-        if (std::chrono::steady_clock::now() >= deadline) {
-            kill_and_reap();
-            return helper_error(program, fmt::format("did not exit within {} s", helper_timeout.count()));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (out_overflow)
-        return helper_error(program, fmt::format("wrote more than {} bytes to stdout", max_helper_stdout));
-    return result;
-}
-
 } // namespace
+
+std::string basic_authorization(std::string_view username, std::string_view password) {
+    std::string pair(username);
+    pair += ':';
+    pair += password;
+    return "Basic " + detail::encode_base64(pair);
+}
 
 result<credential> parse_user_password(std::string_view text) {
     const auto colon = text.find(':');
@@ -438,27 +239,17 @@ result<auth_file> auth_file::load(const std::string& path) {
     return parse(text, path);
 }
 
-result<std::optional<credential>> auth_file::lookup(std::string_view registry,
-                                                    std::string_view repository) const {
+auth_file::lookup_plan auth_file::resolve(std::string_view registry, std::string_view repository) const {
     const auto host = normalize_host(registry);
-
-    auto run_helper = [&](const std::string& helper,
-                          std::string_view source) -> result<std::optional<credential>> {
-        auto r = run_credential_helper(helper, helper_server_url(host));
-        if (!r)
-            return make_error(errc::credentials_error,
-                              fmt::format("{}: {}: {}", path_, source, r.error().message));
-        return r;
-    };
-
+    lookup_plan plan;
+    plan.server = helper_server_url(host);
     // An explicit per-registry helper is the most specific instruction in the file (docker and
     // containers/image both consult it before anything else).
-    for (const auto& [helper_host, helper] : cred_helpers_) {
-        if (helper_host != host) continue;
-        auto r = run_helper(helper, fmt::format("credHelpers[{}]", quote(helper_host)));
-        if (!r || *r) return r;
-        break;
-    }
+    for (const auto& [helper_host, helper] : cred_helpers_)
+        if (helper_host == host) {
+            plan.helper = helper;
+            break;
+        }
 
     // containers-auth.json(5): the longest key that is a path-segment prefix of `registry/repository` wins.
     std::string target = host;
@@ -471,36 +262,34 @@ result<std::optional<credential>> auth_file::lookup(std::string_view registry,
         const bool matches = target == e.key || (target.starts_with(e.key) && target[e.key.size()] == '/');
         if (matches && (!best || e.key.size() > best->key.size())) best = &e;
     }
-    if (best) return std::optional<credential>(best->cred);
-
-    if (!creds_store_.empty()) return run_helper(creds_store_, "credsStore");
-    return std::optional<credential>();
+    if (best) plan.inline_entry = best->cred;
+    plan.store = creds_store_;
+    return plan;
 }
 
-result<std::optional<credential>> run_credential_helper(std::string_view helper, std::string_view server) {
-    const auto program = fmt::format("docker-credential-{}", helper);
+result<std::string> credential_helper_program(std::string_view helper) {
     // A slash would turn the helper name into a path to run, and an empty one names no helper.
     if (helper.empty() || helper.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)
         return make_error(errc::credentials_error,
                           fmt::format("invalid credential helper name {}", quote(helper)));
+    return fmt::format("docker-credential-{}", helper);
+}
 
-    auto run = run_process(program, "get", server);
-    if (!run) return run.error();
-    const auto& out = *run;
-
-    if (!WIFEXITED(out.status) || WEXITSTATUS(out.status) != 0) {
-        if (trim(out.out).find(helper_not_found) != std::string_view::npos ||
-            trim(out.err).find(helper_not_found) != std::string_view::npos)
+result<std::optional<credential>> parse_credential_helper_answer(std::string_view program, int wait_status,
+                                                                 std::string_view out, std::string_view err) {
+    if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
+        if (trim(out).find(helper_not_found) != std::string_view::npos ||
+            trim(err).find(helper_not_found) != std::string_view::npos)
             return std::optional<credential>();
-        std::string how = WIFEXITED(out.status) ? fmt::format("exit status {}", WEXITSTATUS(out.status))
-                                                : fmt::format("killed by signal {}", WTERMSIG(out.status));
-        auto detail = first_line(out.err);
-        if (detail.empty()) detail = first_line(out.out);
+        std::string how = WIFEXITED(wait_status) ? fmt::format("exit status {}", WEXITSTATUS(wait_status))
+                                                 : fmt::format("killed by signal {}", WTERMSIG(wait_status));
+        auto detail = first_line(err);
+        if (detail.empty()) detail = first_line(out);
         if (detail.empty()) return helper_error(program, fmt::format("failed ({})", how));
         return helper_error(program, fmt::format("failed ({}): {}", how, detail));
     }
 
-    const auto doc = json::parse(out.out, nullptr, false);
+    const auto doc = json::parse(out, nullptr, false);
     if (doc.is_discarded() || !doc.is_object())
         return helper_error(program, "answered with something other than a JSON object");
     auto secret = doc.find("Secret");
@@ -522,17 +311,6 @@ result<std::optional<credential>> run_credential_helper(std::string_view helper,
     }
     if (cred.empty()) return std::optional<credential>();
     return std::optional<credential>(std::move(cred));
-}
-
-result<std::optional<credential>> lookup_credentials(const std::vector<std::string>& files,
-                                                     std::string_view registry, std::string_view repository) {
-    for (const auto& path : files) {
-        auto file = auth_file::load(path);
-        if (!file) return file.error();
-        auto found = file->lookup(registry, repository);
-        if (!found || *found) return found;
-    }
-    return std::optional<credential>();
 }
 
 } // namespace libregistry

@@ -47,13 +47,6 @@ std::string_view type_name(const json& j) {
     return "an unexpected value";
 }
 
-std::string_view essence(std::string_view media_type) {
-    media_type = media_type.substr(0, media_type.find(';'));
-    const auto first = media_type.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    return media_type.substr(first, media_type.find_last_not_of(" \t") - first + 1);
-}
-
 /// An optional string member: absent gives "", present must be a string.
 checked<std::string> optional_string(const json& object, std::string_view key, std::string_view parent) {
     const auto it = object.find(key);
@@ -159,7 +152,7 @@ checked<std::string> determine_media_type(const json& body, std::string_view con
     if (!from_body->empty()) return std::move(*from_body);
 
     // Some registries answer a generic `application/json` or `text/plain`; those say nothing, so infer.
-    const auto header = essence(content_type);
+    const auto header = media_type_essence(content_type);
     if (kind_of(header) != manifest_kind::unknown) return std::string(header);
 
     if (body.contains("manifests")) return std::string(media_types::oci_index);

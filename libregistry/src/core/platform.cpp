@@ -1,16 +1,11 @@
 #include "libregistry/core/platform.hpp"
 
+#include "core/detail/ascii.hpp"
+
 #include <algorithm>
 
 namespace libregistry {
 namespace {
-
-std::string lowered(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
-    return out;
-}
 
 /// The GOARCH spelling indexes use; uname spellings are what users tend to type.
 std::string_view canonical_arch(std::string_view arch) noexcept {
@@ -53,9 +48,9 @@ result<platform> parse_platform(std::string_view text) {
         if (part.find_first_of(" \t,") != std::string_view::npos) return fail("unexpected whitespace or ','");
     }
     platform p;
-    p.os = lowered(parts[0]);
-    p.architecture = lowered(parts[1]);
-    if (parts.size() == 3) p.variant = lowered(parts[2]);
+    p.os = detail::lower(parts[0]);
+    p.architecture = detail::lower(parts[1]);
+    if (parts.size() == 3) p.variant = detail::lower(parts[2]);
     return p;
 }
 

@@ -1,11 +1,16 @@
 #include "libregistry/core/reference.hpp"
 
+#include "core/detail/ascii.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <utility>
 
 namespace libregistry {
 namespace {
+
+using detail::iequals;
+using detail::to_lower;
 
 // distribution/reference: the whole name, host included, may not exceed 255 characters.
 constexpr std::size_t max_name_length = 255;
@@ -25,15 +30,6 @@ bool is_digit(char c) noexcept {
 }
 bool is_hex(char c) noexcept {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-char to_lower(char c) noexcept {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return to_lower(x) == to_lower(y); });
 }
 
 // Appending, not `"\"" + std::string(s)`: g++ 12 reports a false -Wrestrict on the latter.

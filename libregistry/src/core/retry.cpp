@@ -10,8 +10,8 @@ std::chrono::milliseconds backoff_delay(const retry_policy& policy, int attempt,
     auto exponent = std::clamp(attempt - 1, 0, 16);
     auto window = std::min<std::chrono::milliseconds>(
         std::chrono::milliseconds(policy.base_delay.count() << exponent), policy.max_delay);
-    auto delay = std::chrono::milliseconds(static_cast<long long>(static_cast<double>(window.count()) *
-                                                                  std::clamp(random, 0.0, 1.0)));
+    auto delay = std::chrono::milliseconds(
+        static_cast<long long>(static_cast<double>(window.count()) * std::clamp(random, 0.0, 1.0)));
     if (retry_after && *retry_after > delay) delay = *retry_after;
     return delay;
 }
@@ -29,10 +29,12 @@ retry_decision decide_retry(const attempt_outcome& outcome, const attempt_contex
     };
     if (outcome.status == 0) {
         bool passing = outcome.failure && outcome.failure->retryable();
-        if (passing && context.replayable && attempts_left) return again(outcome.failure->retry_after);
+        if (passing && context.replayable && attempts_left && !context.fallback_available)
+            return again(outcome.failure->retry_after);
         return {};
     }
-    if (outcome.status == 401 && context.may_reauthenticate) return {retry_action::reauthenticate, {}};
+    if (outcome.status == 401 && context.may_reauthenticate && context.replayable)
+        return {retry_action::reauthenticate, {}};
     if (context.monolithic_upload && outcome.body_code != errc::digest_invalid &&
         (outcome.status == 400 || outcome.status == 405 || outcome.status == 413 || outcome.status == 416))
         return {retry_action::switch_to_chunked, {}};

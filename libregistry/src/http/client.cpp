@@ -1,7 +1,10 @@
 #include "libregistry/http/client.hpp"
 
 #include "libregistry/core/redact.hpp"
-#include "tls.hpp"
+
+#include "core/detail/ascii.hpp"
+#include "core/detail/base64.hpp"
+#include "http/tls.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,8 +15,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url.hpp>
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -53,22 +54,6 @@ using request_message = bhttp::request<bhttp::buffer_body>;
 using request_serializer = bhttp::request_serializer<bhttp::buffer_body>;
 using response_parser = bhttp::response_parser<bhttp::buffer_body>;
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
-std::string base64(std::string_view in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0'); // EVP_EncodeBlock writes a terminating NUL
-    const int length =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                        reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-    out.resize(static_cast<std::size_t>(length));
-    return out;
-}
-
 /// An absolute http(s) URL taken apart for dialling, the Host header and the pool key.
 struct endpoint {
     bool tls = false;
@@ -101,7 +86,7 @@ result<endpoint> parse_endpoint(std::string_view text) {
     if (!u.has_authority() || u.host_address().empty() || u.host_type() == urls::host_type::ipvfuture)
         return make_error(errc::invalid_argument, "invalid URL " + redact_url(text) + ": no usable host");
     ep.ipv6 = u.host_type() == urls::host_type::ipv6;
-    ep.host = lower(u.host_address());
+    ep.host = libregistry::detail::lower(u.host_address());
     ep.port = ep.tls ? 443 : 80;
     if (u.has_port() && !u.port().empty()) {
         ep.port = u.port_number();
@@ -135,7 +120,8 @@ result<proxy_endpoint> parse_proxy(const std::string& url) {
     proxy.host = parsed->host_address();
     if (parsed->has_port() && !parsed->port().empty()) proxy.port = parsed->port_number();
     if (parsed->has_userinfo())
-        proxy.authorization = "Basic " + base64(parsed->user() + ":" + parsed->password());
+        proxy.authorization =
+            "Basic " + libregistry::detail::encode_base64(parsed->user() + ":" + parsed->password());
     return proxy;
 }
 

@@ -1,4 +1,4 @@
-#include "tls.hpp"
+#include "http/tls.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>

@@ -1,14 +1,13 @@
 #pragma once
 // `registry` over the OCI distribution HTTP API: ping and scheme discovery, Basic and Bearer auth with a
 // token cache, retries, and streamed blob transfers.
+#include "libregistry/client/credential_source.hpp"
+#include "libregistry/client/registry.hpp"
 #include "libregistry/core/credential_rules.hpp"
 #include "libregistry/core/credentials.hpp"
-#include "libregistry/http/client.hpp"
-#include "libregistry/client/registry.hpp"
 #include "libregistry/core/retry.hpp"
-#include "libregistry/core/token.hpp"
+#include "libregistry/http/client.hpp"
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,9 +15,15 @@
 
 namespace libregistry {
 
+namespace detail {
+class registry_session;
+}
+
 struct remote_options {
     /// Normalised registry name (`docker.io`, `quay.io`, `127.0.0.1:5000`).
     std::string registry;
+    /// Where credentials come from. When null, the three fields below are chained in their order.
+    std::shared_ptr<credential_source> keychain;
     /// Used for every repository of this registry when set.
     std::optional<credential> credentials;
     /// Per-repository credentials by longest prefix (image-syncer's auth file), tried before `auth_files`.
@@ -67,10 +72,8 @@ public:
 
     remote_statistics stats() const noexcept;
 
-    struct impl; ///< opaque; public only so the implementation's helpers can name it
-
 private:
-    std::unique_ptr<impl> impl_;
+    std::unique_ptr<detail::registry_session> session_;
 };
 
 } // namespace libregistry

@@ -1,6 +1,7 @@
 #pragma once
-// Registry credentials: explicit user/password, docker `config.json`, containers `auth.json`, and credential
-// helpers (`docker-credential-NAME get`).
+// Registry credentials as values: explicit user/password, and what docker `config.json` and containers
+// `auth.json` say for a registry. Pure: running `docker-credential-NAME get` is the client layer's job
+// (client/credential_source.hpp); this part says which helper to ask and reads its answer.
 #include "libregistry/core/error.hpp"
 
 #include <optional>
@@ -22,6 +23,9 @@ struct credential {
 /// Parses `USER[:PASS]` as skopeo's --creds takes it.
 result<credential> parse_user_password(std::string_view text);
 
+/// The `Authorization` value for HTTP Basic authentication (RFC 7617).
+std::string basic_authorization(std::string_view username, std::string_view password);
+
 /// The default auth file search order: `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`,
 /// `$DOCKER_CONFIG/config.json`, `~/.docker/config.json`. Only existing files are returned.
 std::vector<std::string> default_auth_files();
@@ -33,12 +37,16 @@ public:
     static result<auth_file> parse(std::string_view text, std::string path);
     static result<auth_file> load(const std::string& path);
 
-    /// Looks up `registry` (normalised host[:port], `docker.io` for Docker Hub). Keys may be written as URLs
-    /// (`https://index.docker.io/v1/`), with paths (`quay.io/org`: longest matching namespace wins for
-    /// `repository`) or as bare hosts. A `credHelpers` helper for the host runs first, then inline entries
-    /// are searched, then `credsStore` runs. nullopt when nothing applies.
-    result<std::optional<credential>> lookup(std::string_view registry,
-                                             std::string_view repository = {}) const;
+    /// What the file says for `registry` (normalised host[:port], `docker.io` for Docker Hub). Keys may be
+    /// written as URLs (`https://index.docker.io/v1/`), with paths (`quay.io/org`: longest matching
+    /// namespace wins for `repository`) or as bare hosts.
+    struct lookup_plan {
+        std::string helper;                     ///< credHelpers for the host: asked first; "" when none
+        std::optional<credential> inline_entry; ///< the best `auths` entry, used when the helper has none
+        std::string store;                      ///< credsStore: asked when neither of the above answered
+        std::string server;                     ///< what a helper is asked about (docker's name for the host)
+    };
+    lookup_plan resolve(std::string_view registry, std::string_view repository = {}) const;
 
     const std::string& path() const noexcept { return path_; }
 
@@ -53,13 +61,14 @@ private:
     std::string creds_store_;
 };
 
-/// Runs `docker-credential-<helper> get` with `server` on stdin and parses `{"Username","Secret"}`. A helper
-/// that answers "credentials not found" gives nullopt. The `<token>` username marks an identity token.
-result<std::optional<credential>> run_credential_helper(std::string_view helper, std::string_view server);
+/// The program that serves `docker-credential-<helper>`, or an error for a name that is not one (a slash
+/// would make it a path to run).
+result<std::string> credential_helper_program(std::string_view helper);
 
-/// Searches `files` in order (see default_auth_files) and returns the first match.
-result<std::optional<credential>> lookup_credentials(const std::vector<std::string>& files,
-                                                     std::string_view registry,
-                                                     std::string_view repository = {});
+/// Reads what `docker-credential-<helper> get` printed and how it exited (`wait_status` as waitpid gives
+/// it): `{"Username","Secret"}` on success, nullopt for "credentials not found", an error naming the
+/// program otherwise. The `<token>` username marks an identity token.
+result<std::optional<credential>> parse_credential_helper_answer(std::string_view program, int wait_status,
+                                                                 std::string_view out, std::string_view err);
 
 } // namespace libregistry

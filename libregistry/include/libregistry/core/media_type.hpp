@@ -26,6 +26,9 @@ enum class manifest_kind {
     unknown,
 };
 
+/// The `type/subtype` part of a media type or Content-Type value: parameters and surrounding space dropped.
+std::string_view media_type_essence(std::string_view media_type) noexcept;
+
 /// Classifies a manifest media type; parameters (`; charset=...`) are ignored.
 manifest_kind kind_of(std::string_view media_type) noexcept;
 

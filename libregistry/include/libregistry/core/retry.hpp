@@ -3,11 +3,11 @@
 //
 // Decisions are pure functions of what an attempt came to and how many attempts were made, so they are tested
 // as a table (tests/unit/retry_test.cpp); the registry session's request loop is the one place that acts on
-// them. The attempt budget is shared across levels: a request is sent at most `max_attempts` times in a round,
-// whether the request loop retries it (buffered and resumable requests) or the copy engine does (a streamed
-// upload that must start over). A failure that used up its attempts below is not retried above. A sync's
-// retry rounds (`sync_options::retries`) start images over after a pause, so one request is sent at most
-// `max_attempts * (1 + retries)` times in a run. docs/architecture.md has the table.
+// them. The attempt budget is shared across levels: a request is sent at most `max_attempts` times in a
+// round, whether the request loop retries it (buffered and resumable requests) or the copy engine does (a
+// streamed upload that must start over). A failure that used up its attempts below is not retried above. A
+// sync's retry rounds (`sync_options::retries`) start images over after a pause, so one request is sent at
+// most `max_attempts * (1 + retries)` times in a run. docs/architecture.md has the table.
 #include "libregistry/core/error.hpp"
 
 #include <chrono>
@@ -32,19 +32,20 @@ double jitter();
 
 /// What one attempt of a request came to.
 struct attempt_outcome {
-    int status = 0;                     ///< the HTTP status; 0 when no response was read
-    std::optional<error> failure;       ///< why no response was read (status 0)
+    int status = 0;                                       ///< the HTTP status; 0 when no response was read
+    std::optional<error> failure;                         ///< why no response was read (status 0)
     std::optional<std::chrono::milliseconds> retry_after; ///< Retry-After, parsed
-    bool quota_exhausted = false;       ///< the registry reports its pull quota used up (RateLimit-Remaining 0)
-    std::optional<errc> body_code;      ///< the first OCI `errors[].code` of an error body
+    bool quota_exhausted = false;  ///< the registry reports its pull quota used up (RateLimit-Remaining 0)
+    std::optional<errc> body_code; ///< the first OCI `errors[].code` of an error body
 };
 
 /// The request that was attempted.
 struct attempt_context {
-    int attempt = 1;                  ///< 1 for the first try
-    bool replayable = true;           ///< its body can be sent again (a streamed upload's cannot)
-    bool may_reauthenticate = false;  ///< a 401 from the registry's own host, not re-authenticated yet
-    bool monolithic_upload = false;   ///< a one-shot blob PUT: some refusals mean "send chunks instead"
+    int attempt = 1;                 ///< 1 for the first try
+    bool replayable = true;          ///< its body can be sent again (a streamed upload's cannot)
+    bool may_reauthenticate = false; ///< a 401 from the registry's own host, not re-authenticated yet
+    bool monolithic_upload = false;  ///< a one-shot blob PUT: some refusals mean "send chunks instead"
+    bool fallback_available = false; ///< another way exists (plain HTTP after HTTPS): transport failures stop
 };
 
 enum class retry_action {
@@ -63,7 +64,9 @@ struct retry_decision {
 
 /// The request loop's decision. Transport failures that are passing (resets, timeouts), 429 and 5xx are
 /// retried with backoff while attempts remain and the body can be replayed; a 429 with the quota used up is
-/// not (it would be refused for hours). A 401 re-authenticates once without using an attempt. A one-shot
+/// not (it would be refused for hours). A 401 re-authenticates once without using an attempt, when the body
+/// can be sent again (a streamed upload's 401 is final: the copy engine starts it over with a fresh token). A
+/// transport failure with a fallback available is final, so the caller moves on to the fallback. A one-shot
 /// upload refused with 400/405/413/416 (other than DIGEST_INVALID) switches to chunks. Everything else is
 /// final. `random` is in [0, 1).
 retry_decision decide_retry(const attempt_outcome& outcome, const attempt_context& context,

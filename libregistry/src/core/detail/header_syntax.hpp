@@ -1,6 +1,8 @@
 #pragma once
 // The RFC 9110 section 5.6 building blocks that header parsers share (WWW-Authenticate, Link): tokens,
 // optional whitespace, list separators and quoted strings. Private to libregistry.
+#include "core/detail/ascii.hpp"
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -37,17 +39,6 @@ constexpr bool is_tchar(char c) noexcept {
 constexpr bool is_control(char c) noexcept {
     const auto u = static_cast<unsigned char>(c);
     return (u < 0x20 && c != '\t') || u == 0x7f;
-}
-
-constexpr char to_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (to_lower(a[i]) != to_lower(b[i])) return false;
-    return true;
 }
 
 /// A position in a header value.

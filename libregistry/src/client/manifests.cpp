@@ -1,0 +1,142 @@
+// Manifests: HEAD, GET (checked against the digest asked for and Docker-Content-Digest) and PUT.
+#include "libregistry/client/remote_registry.hpp"
+#include "libregistry/core/media_type.hpp"
+
+#include "client/session.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+namespace libregistry {
+
+namespace asio = boost::asio;
+using detail::api_call;
+using detail::verb;
+
+namespace {
+
+bool is_digest_ref(std::string_view ref) {
+    return ref.find(':') != std::string_view::npos;
+}
+
+} // namespace
+
+asio::awaitable<result<std::optional<descriptor>>> remote_registry::head_manifest(std::string repository,
+                                                                                  std::string ref) {
+    auto& s = *session_;
+    api_call c;
+    c.method = verb::head;
+    c.target = fmt::format("/v2/{}/manifests/{}", repository, ref);
+    c.headers.emplace_back("Accept", manifest_accept_header());
+    c.repository = repository;
+    c.scopes = {pull_scope(repository)};
+    auto resp = co_await s.send(c);
+    if (!resp) co_return resp.error();
+    if (resp->status == 404) co_return std::optional<descriptor>{};
+    if (resp->status != 200) co_return s.error_from(*resp, verb::head, c.target);
+    auto header = resp->header("Docker-Content-Digest");
+    if (header.empty()) {
+        // Some registries omit the digest on HEAD (the spec only says SHOULD): fall back to a GET.
+        auto m = co_await get_manifest(repository, ref);
+        if (!m) co_return m.error();
+        co_return std::optional<descriptor>{m->as_descriptor()};
+    }
+    auto d = digest::parse(header);
+    if (!d)
+        co_return make_error(errc::bad_response,
+                             fmt::format("{}: bad Docker-Content-Digest: {}",
+                                         s.describe(verb::head, c.target), d.error().message));
+    if (is_digest_ref(ref) && d->str() != ref)
+        co_return make_error(errc::digest_mismatch,
+                             fmt::format("{}: registry reports digest {} for {}",
+                                         s.describe(verb::head, c.target), d->str(), ref));
+    descriptor out;
+    out.digest = *d;
+    out.media_type = std::string(media_type_essence(resp->header("Content-Type")));
+    auto length = resp->header("Content-Length");
+    out.size = length.empty() ? -1 : std::strtoll(std::string(length).c_str(), nullptr, 10);
+    co_return std::optional<descriptor>{std::move(out)};
+}
+
+asio::awaitable<result<manifest>> remote_registry::get_manifest(std::string repository, std::string ref) {
+    auto& s = *session_;
+    auto where = fmt::format("{}/{}:{}", s.name(), repository, ref);
+    if (auto quota = s.quota_exhausted("GET manifest " + where)) co_return *quota;
+    api_call c;
+    c.target = fmt::format("/v2/{}/manifests/{}", repository, ref);
+    c.headers.emplace_back("Accept", manifest_accept_header());
+    c.repository = repository;
+    c.scopes = {pull_scope(repository)};
+    c.body_limit = max_manifest_size;
+    auto resp = co_await s.send(c);
+    if (!resp) {
+        auto e = resp.error();
+        if (e.code == errc::too_large)
+            e.message =
+                fmt::format("manifest {} is larger than {} bytes; refusing it", where, max_manifest_size);
+        co_return e;
+    }
+    if (resp->status == 404) {
+        auto e = s.error_from(*resp, verb::get, c.target);
+        e.code = make_error_code(errc::manifest_unknown);
+        e.message = fmt::format("manifest {} not found: {}", where, e.message);
+        co_return e;
+    }
+    if (resp->status != 200) co_return s.error_from(*resp, verb::get, c.target);
+    auto m = parse_manifest(std::move(resp->body), resp->header("Content-Type"));
+    if (!m) {
+        auto e = m.error();
+        e.message = fmt::format("manifest {}: {}", where, e.message);
+        co_return e;
+    }
+    if (is_digest_ref(ref) && m->digest.str() != ref && m->kind != manifest_kind::schema1)
+        co_return make_error(
+            errc::digest_mismatch,
+            fmt::format("manifest {} has digest {}: the registry sent different bytes than asked for", where,
+                        m->digest.str()));
+    // Signed schema 1 manifests are identified by the digest of their payload without the signatures, which
+    // the registry computes; the bytes are still copied unchanged.
+    if (auto header = resp->header("Docker-Content-Digest");
+        !header.empty() && m->kind != manifest_kind::schema1) {
+        auto d = digest::parse(header);
+        if (d && d->algorithm() == m->digest.algorithm() && *d != m->digest)
+            co_return make_error(
+                errc::digest_mismatch,
+                fmt::format("manifest {}: body hashes to {} but Docker-Content-Digest says {}", where,
+                            m->digest.str(), d->str()));
+    }
+    co_return std::move(*m);
+}
+
+asio::awaitable<result<digest>> remote_registry::put_manifest(std::string repository, std::string ref,
+                                                              manifest m) {
+    auto& s = *session_;
+    api_call c;
+    c.method = verb::put;
+    c.target = fmt::format("/v2/{}/manifests/{}", repository, ref);
+    c.headers.emplace_back("Content-Type", m.media_type);
+    c.body = m.bytes;
+    c.repository = repository;
+    c.scopes = {push_scope(repository)};
+    auto resp = co_await s.send(c);
+    auto failed = [&](error e) {
+        e.message = fmt::format("pushing manifest {} to {}/{}:{} failed: {}", m.digest.str(), s.name(),
+                                repository, ref, e.message);
+        return e;
+    };
+    if (!resp) co_return failed(resp.error());
+    if (resp->status != 201 && resp->status != 200)
+        co_return failed(s.error_from(*resp, verb::put, c.target));
+    if (auto header = resp->header("Docker-Content-Digest");
+        !header.empty() && m.kind != manifest_kind::schema1) {
+        auto d = digest::parse(header);
+        if (d && d->algorithm() == m.digest.algorithm() && *d != m.digest)
+            co_return make_error(errc::digest_mismatch,
+                                 fmt::format("{}/{}:{} stored manifest {} as {}: the registry rewrote it",
+                                             s.name(), repository, ref, m.digest.str(), d->str()));
+    }
+    co_return m.digest;
+}
+
+} // namespace libregistry

@@ -1,0 +1,464 @@
+#include "client/session.hpp"
+
+#include "libregistry/core/rate_limit.hpp"
+#include "libregistry/core/redact.hpp"
+#include "libregistry/core/reference.hpp"
+#include "libregistry/core/registry_error.hpp"
+#include "libregistry/core/retry.hpp"
+
+#include <boost/url.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+namespace libregistry::detail {
+
+namespace asio = boost::asio;
+namespace urls = boost::urls;
+
+namespace {
+
+constexpr std::size_t ping_body_limit = 64 * 1024;
+constexpr std::size_t token_body_limit = 1024 * 1024;
+constexpr std::size_t error_body_limit = 64 * 1024;
+
+// Resolves a Location or Link target (relative or absolute) against the registry's base URL.
+result<std::string> resolve_url(std::string_view base, std::string_view target) {
+    auto ref = urls::parse_uri_reference(target);
+    if (!ref)
+        return make_error(errc::bad_response,
+                          fmt::format("registry sent an unusable URL \"{}\"", redact_url(target)));
+    if (ref->has_scheme()) return std::string(target);
+    auto b = urls::parse_uri(base);
+    if (!b) return make_error(errc::bad_response, fmt::format("bad base URL \"{}\"", redact_url(base)));
+    urls::url out;
+    auto r = urls::resolve(*b, *ref, out);
+    if (!r) return make_error(errc::bad_response, fmt::format("cannot resolve \"{}\"", redact_url(target)));
+    return std::string(out.buffer());
+}
+
+std::string host_of(std::string_view url) {
+    auto u = urls::parse_uri(url);
+    if (!u) return {};
+    return std::string(u->encoded_host_and_port());
+}
+
+// How the one retry loop reads the two kinds of answer the HTTP client gives.
+struct buffered {
+    using value_type = http::response;
+    static asio::awaitable<result<value_type>> send(http::client& client, http::request req,
+                                                    std::size_t limit) {
+        return client.send(std::move(req), limit);
+    }
+    static int status(const value_type& r) { return r.status; }
+    static std::string_view header(const value_type& r, std::string_view name) { return r.header(name); }
+    static asio::awaitable<std::string> body(value_type& r) { co_return r.body; }
+};
+
+struct streamed {
+    using value_type = std::unique_ptr<http::response_stream>;
+    static asio::awaitable<result<value_type>> send(http::client& client, http::request req, std::size_t) {
+        return client.open(std::move(req));
+    }
+    static int status(const value_type& r) { return r->status(); }
+    static std::string_view header(const value_type& r, std::string_view name) { return r->header(name); }
+    static asio::awaitable<std::string> body(value_type& r) { return read_error_body(*r); }
+};
+
+} // namespace
+
+asio::awaitable<std::string> read_error_body(http::response_stream& stream) {
+    std::string out;
+    std::array<std::byte, 4096> chunk{};
+    while (out.size() < error_body_limit) {
+        auto n = co_await stream.read_some(chunk);
+        if (!n || *n == 0) break;
+        out.append(reinterpret_cast<const char*>(chunk.data()), *n);
+    }
+    co_return out;
+}
+
+registry_session::registry_session(http::client& client, remote_options options)
+    : client_(client), options_(std::move(options)) {
+    api_host_ =
+        options_.registry == docker_hub_registry ? std::string(docker_hub_api_host) : options_.registry;
+    credentials_ = options_.keychain;
+    if (!credentials_) {
+        // The order skopeo and image-syncer users expect: explicit credentials, then the per-repository
+        // rules, then the auth files.
+        std::vector<std::shared_ptr<credential_source>> chain;
+        if (options_.credentials) chain.push_back(fixed_credentials(*options_.credentials));
+        if (!options_.credential_rules.empty())
+            chain.push_back(credential_rules_source(options_.credential_rules));
+        if (!options_.auth_files.empty()) chain.push_back(auth_files_source(options_.auth_files));
+        credentials_ = first_of(std::move(chain));
+    }
+}
+
+bool registry_session::plain_http_allowed() const {
+    return options_.insecure || http::is_loopback_host(api_host_);
+}
+
+asio::awaitable<void> registry_session::pause(std::chrono::milliseconds delay) {
+    co_await client_.pause(delay);
+}
+
+void registry_session::note_rate_limit(std::string_view header) {
+    if (auto parsed = parse_rate_limit_remaining(header)) {
+        rate_remaining_ = parsed->remaining;
+        if (parsed->window_seconds > 0) rate_window_seconds_ = parsed->window_seconds;
+    }
+}
+
+std::optional<error> registry_session::quota_exhausted(std::string_view what) const {
+    if (!rate_remaining_ || *rate_remaining_ > 0) return std::nullopt;
+    auto e =
+        make_error(errc::too_many_requests,
+                   fmt::format("{}: registry {} reports its pull limit used up (RateLimit-Remaining 0 in a "
+                               "{} s window); not sending more pulls in this run. Run again later, or use "
+                               "credentials with a higher limit",
+                               what, options_.registry, rate_window_seconds_),
+                   429);
+    e.attempts = options_.retry.max_attempts; // nothing above should try again either
+    return e;
+}
+
+// GET /v2/ tells whether and how to authenticate (distribution-spec "Determining support"), and which scheme
+// works: HTTPS first, plain HTTP only where allowed, as docker does for insecure registries. Concurrent
+// callers share one ping; a failed ping is tried again by the next caller.
+asio::awaitable<result<void>> registry_session::ensure_pinged() {
+    while (!pinged_) {
+        std::function<asio::awaitable<result<void>>()> work = [this] { return ping(); };
+        auto r = co_await ping_flight_.run("ping", work);
+        if (!r) co_return r;
+        pinged_ = true;
+    }
+    co_return result<void>{};
+}
+
+asio::awaitable<result<void>> registry_session::ping() {
+    auto https = co_await ping_scheme("https", plain_http_allowed());
+    if (https || !plain_http_allowed()) {
+        if (!https) {
+            auto e = https.error();
+            e.message = fmt::format("cannot reach registry {}: {}", options_.registry, e.message);
+            co_return e;
+        }
+        co_return https;
+    }
+    auto plain = co_await ping_scheme("http", false);
+    if (plain) co_return plain;
+    auto e = https.error(); // the HTTPS error is the one that explains more
+    e.message = fmt::format("cannot reach registry {}: {}", options_.registry, e.message);
+    co_return e;
+}
+
+asio::awaitable<result<void>> registry_session::ping_scheme(std::string scheme, bool fallback_available) {
+    auto url = scheme + "://" + api_host_ + "/v2/";
+    for (int attempt = 1;; ++attempt) {
+        http::request req;
+        req.method = verb::get;
+        req.url = url;
+        ++stats_.requests;
+        auto resp = co_await client_.send(std::move(req), ping_body_limit);
+        attempt_outcome outcome;
+        attempt_context context;
+        context.attempt = attempt;
+        context.fallback_available = fallback_available;
+        if (!resp) {
+            outcome.failure = resp.error();
+        } else if (resp->status == 200 || resp->status == 401) {
+            base_ = scheme + "://" + api_host_;
+            challenges_.clear();
+            if (resp->status == 401) {
+                auto parsed = parse_www_authenticate(resp->header("WWW-Authenticate"));
+                if (parsed) challenges_ = std::move(*parsed);
+            }
+            co_return result<void>{};
+        } else {
+            outcome.status = resp->status;
+            outcome.retry_after =
+                parse_retry_after(resp->header("Retry-After"), std::chrono::system_clock::now());
+        }
+        auto decision = decide_retry(outcome, context, options_.retry, jitter());
+        if (decision.action == retry_action::retry) {
+            ++stats_.retries;
+            co_await pause(decision.delay);
+            continue;
+        }
+        if (!resp) {
+            auto e = resp.error();
+            e.attempts = attempt;
+            co_return e;
+        }
+        auto e = registry_error(resp->status, resp->body, resp->header("Retry-After"),
+                                fmt::format("GET {}", redact_url(url)));
+        auto out = make_error(static_cast<errc>(e.code.value()),
+                              fmt::format("{} is not an OCI registry or refused the version check: {}",
+                                          options_.registry, e.message),
+                              e.http_status);
+        out.attempts = attempt;
+        co_return out;
+    }
+}
+
+const challenge* registry_session::find_challenge(std::string_view scheme) const {
+    for (const auto& c : challenges_)
+        if (c.scheme == scheme) return &c;
+    return nullptr;
+}
+
+// Docker token auth spec: GET realm?service=&scope= with Basic credentials, or the OAuth2 form POST with a
+// refresh (identity) token.
+asio::awaitable<result<token>> registry_session::fetch_token(challenge bearer, std::vector<scope> scopes,
+                                                             std::optional<credential> cred) {
+    auto realm = bearer.param("realm");
+    auto parsed = urls::parse_uri(realm);
+    if (realm.empty() || !parsed)
+        co_return make_error(
+            errc::bad_response,
+            fmt::format("registry {} asked for a bearer token without a usable realm", options_.registry));
+    urls::url url(*parsed);
+    auto service = bearer.param("service");
+    http::request req;
+    if (cred && !cred->identity_token.empty()) {
+        req.method = verb::post;
+        urls::url form;
+        form.params().append({"grant_type", "refresh_token"});
+        if (!service.empty()) form.params().append({"service", service});
+        form.params().append({"client_id", "syncer"});
+        form.params().append({"refresh_token", cred->identity_token});
+        std::string joined;
+        for (const auto& s : scopes)
+            joined += (joined.empty() ? "" : " ") + s.str();
+        if (!joined.empty()) form.params().append({"scope", joined});
+        req.body = std::string(form.encoded_query());
+        req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    } else {
+        req.method = verb::get;
+        if (!service.empty()) url.params().append({"service", service});
+        for (const auto& s : scopes)
+            url.params().append({"scope", s.str()});
+        if (cred && !cred->username.empty())
+            req.headers.emplace_back("Authorization", basic_authorization(cred->username, cred->password));
+    }
+    req.url = std::string(url.buffer());
+    ++stats_.token_fetches;
+    auto what = fmt::format("token request to {} for registry {}", redact_url(realm), options_.registry);
+    for (int attempt = 1;; ++attempt) {
+        ++stats_.requests;
+        auto resp = co_await client_.send(req, token_body_limit);
+        attempt_outcome outcome;
+        attempt_context context;
+        context.attempt = attempt;
+        if (!resp) {
+            outcome.failure = resp.error();
+        } else {
+            outcome.status = resp->status;
+            outcome.retry_after =
+                parse_retry_after(resp->header("Retry-After"), std::chrono::system_clock::now());
+        }
+        auto decision = decide_retry(outcome, context, options_.retry, jitter());
+        if (decision.action == retry_action::retry) {
+            ++stats_.retries;
+            co_await pause(decision.delay);
+            continue;
+        }
+        if (!resp) {
+            auto e = resp.error();
+            e.message = fmt::format("{} failed: {}", what, e.message);
+            e.attempts = attempt;
+            co_return e;
+        }
+        if (resp->status == 200) {
+            auto t = parse_token_response(resp->body);
+            if (!t) {
+                auto e = t.error();
+                e.message = fmt::format("{}: {}", what, e.message);
+                co_return e;
+            }
+            co_return *t;
+        }
+        auto e = registry_error(resp->status, resp->body, resp->header("Retry-After"), what);
+        if (resp->status == 401 || resp->status == 403)
+            e = make_error(errc::unauthorized,
+                           fmt::format("authentication to registry {} failed ({} answered {}); check the "
+                                       "username and password or token for it",
+                                       options_.registry, redact_url(realm), resp->status),
+                           resp->status);
+        e.attempts = attempt;
+        co_return e;
+    }
+}
+
+asio::awaitable<result<std::optional<credential>>> registry_session::credentials_for(std::string repository) {
+    co_return co_await credentials_->find(options_.registry, std::move(repository));
+}
+
+// The Authorization header for `scopes`, fetching a token when the cache has none. Parallel transfers that
+// need the same scopes share one token request.
+asio::awaitable<result<std::string>>
+registry_session::authorization(std::string repository, std::vector<scope> scopes, bool refresh) {
+    if (challenges_.empty()) co_return std::string{};
+    auto cred = co_await credentials_for(repository);
+    if (!cred) co_return cred.error();
+    if (const auto* bearer = find_challenge("bearer")) {
+        scopes = normalize_scopes(std::move(scopes));
+        if (refresh) tokens_.invalidate(options_.registry, scopes);
+        if (auto cached = tokens_.get(options_.registry, scopes, token_cache::clock::now()))
+            co_return "Bearer " + *cached;
+        challenge current = *bearer;
+        std::function<asio::awaitable<result<token>>()> work = [&]() -> asio::awaitable<result<token>> {
+            auto now = token_cache::clock::now();
+            auto t = co_await fetch_token(current, scopes, *cred);
+            if (t) tokens_.put(options_.registry, scopes, *t, now);
+            co_return t;
+        };
+        auto t = co_await token_flights_.run(scopes_key(scopes), work);
+        if (!t) co_return t.error();
+        co_return "Bearer " + t->value;
+    }
+    if (find_challenge("basic") && *cred && !(*cred)->username.empty())
+        co_return basic_authorization((*cred)->username, (*cred)->password);
+    co_return std::string{};
+}
+
+// Adds Authorization to `req`, but only when it goes to the registry's own host: credentials never follow a
+// Location to another host.
+asio::awaitable<result<void>> registry_session::authorize(http::request& req, std::string repository,
+                                                          std::vector<scope> scopes, bool refresh) {
+    if (host_of(req.url) != api_host_) co_return result<void>{};
+    auto auth = co_await authorization(std::move(repository), std::move(scopes), refresh);
+    if (!auth) co_return auth.error();
+    if (!auth->empty()) req.headers.emplace_back("Authorization", *auth);
+    co_return result<void>{};
+}
+
+result<std::string> registry_session::url_for(std::string_view path_or_url) const {
+    if (path_or_url.starts_with("/")) return base_ + std::string(path_or_url);
+    return resolve_url(base_ + "/v2/", path_or_url);
+}
+
+std::string registry_session::describe(verb method, std::string_view target) const {
+    auto url = url_for(target);
+    return fmt::format("{} {}", boost::beast::http::to_string(method),
+                       redact_url(url ? *url : std::string(target)));
+}
+
+error registry_session::error_from(const http::response& resp, verb method, std::string_view target) const {
+    auto e = registry_error(resp.status, resp.body, resp.header("Retry-After"), describe(method, target),
+                            resp.header("Content-Type"));
+    // After re-authenticating, a 401 that names insufficient_scope means the account lacks the permission,
+    // not that the password is wrong.
+    if (resp.status == 401) {
+        auto parsed = parse_www_authenticate(resp.header("WWW-Authenticate"));
+        if (parsed && std::any_of(parsed->begin(), parsed->end(), is_insufficient_scope))
+            e = make_error(
+                errc::denied,
+                fmt::format("{}: registry answered 401 insufficient_scope: the credentials for {} are "
+                            "valid but lack the permission this needs (push or pull on the "
+                            "repository)",
+                            describe(method, target), options_.registry),
+                401);
+    }
+    return e;
+}
+
+// The one retry loop for API requests: auth, then decide_retry on every outcome. It acts on the decision in
+// one place: wait and resend (bringing a resumable request up to date first), re-authenticate from the 401's
+// challenge, or note that this registry wants chunked uploads.
+template <class Exchange>
+asio::awaitable<result<typename Exchange::value_type>> registry_session::execute(api_call c) {
+    if (auto p = co_await ensure_pinged(); !p) co_return p.error();
+    bool reauthenticated = false;
+    for (int attempt = 1;;) {
+        auto url = url_for(c.target);
+        if (!url) co_return url.error();
+        const bool same_host = host_of(*url) == api_host_;
+        http::request req;
+        req.method = c.method;
+        req.url = *url;
+        req.headers = c.headers;
+        req.body = c.body;
+        req.source = c.source;
+        req.content_length = c.content_length;
+        if (auto a = co_await authorize(req, c.repository, c.scopes, reauthenticated); !a)
+            co_return a.error();
+        ++stats_.requests;
+        auto resp = co_await Exchange::send(client_, std::move(req), c.body_limit);
+
+        attempt_outcome outcome;
+        attempt_context context;
+        context.attempt = attempt;
+        context.replayable = c.replayable && !c.source;
+        context.may_reauthenticate = same_host && !reauthenticated;
+        context.monolithic_upload = c.monolithic_upload;
+        std::string body;
+        if (!resp) {
+            outcome.failure = resp.error();
+        } else {
+            outcome.status = Exchange::status(*resp);
+            note_rate_limit(Exchange::header(*resp, "RateLimit-Remaining"));
+            outcome.quota_exhausted = outcome.status == 429 && rate_remaining_ == 0;
+            outcome.retry_after =
+                parse_retry_after(Exchange::header(*resp, "Retry-After"), std::chrono::system_clock::now());
+            if (c.monolithic_upload && outcome.status >= 400) {
+                body = co_await Exchange::body(*resp);
+                auto e = registry_error(outcome.status, body, "", "");
+                outcome.body_code = static_cast<errc>(e.code.value());
+            }
+        }
+        auto decision = decide_retry(outcome, context, options_.retry, jitter());
+        if (decision.action == retry_action::reauthenticate) {
+            // The token expired or lacked a scope: the 401's challenge is the current one.
+            auto fresh = parse_www_authenticate(Exchange::header(*resp, "WWW-Authenticate"));
+            if (fresh && !fresh->empty()) challenges_ = std::move(*fresh);
+            reauthenticated = true;
+            continue;
+        }
+        if (decision.action == retry_action::retry) {
+            ++stats_.retries;
+            co_await pause(decision.delay);
+            ++attempt;
+            if (c.before_resend) {
+                auto hook = c.before_resend; // it may replace `c`, itself included
+                auto ready = co_await hook(c);
+                if (!ready) co_return ready.error();
+            }
+            continue;
+        }
+        if (decision.action == retry_action::switch_to_chunked) monolithic_refused_ = true;
+        if (!resp) {
+            auto e = resp.error();
+            e.attempts = attempt;
+            co_return e;
+        }
+        // A streamed body cannot be resent with a fresh token here; drop the rejected one so that the copy
+        // engine's next try fetches another.
+        if (outcome.status == 401 && same_host && !context.replayable)
+            tokens_.invalidate(options_.registry, normalize_scopes(c.scopes));
+        if (outcome.status == 429 || outcome.status >= 500) {
+            if (body.empty()) body = co_await Exchange::body(*resp);
+            http::response answer;
+            answer.status = outcome.status;
+            answer.body = std::move(body);
+            for (auto name : {"Retry-After", "Content-Type"})
+                if (auto v = Exchange::header(*resp, name); !v.empty()) answer.headers.emplace_back(name, v);
+            auto e = error_from(answer, c.method, c.target);
+            e.attempts = outcome.quota_exhausted ? options_.retry.max_attempts : attempt;
+            co_return e;
+        }
+        co_return std::move(*resp);
+    }
+}
+
+asio::awaitable<result<http::response>> registry_session::send(api_call c) {
+    return execute<buffered>(std::move(c));
+}
+
+asio::awaitable<result<std::unique_ptr<http::response_stream>>> registry_session::open(api_call c) {
+    return execute<streamed>(std::move(c));
+}
+
+} // namespace libregistry::detail

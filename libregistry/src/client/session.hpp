@@ -1,0 +1,120 @@
+#pragma once
+// The per-registry session behind remote_registry: ping and scheme discovery, credentials, tokens, the rate
+// limit the registry reports, and `send`/`open`, which carry every request through the one retry loop. The
+// API operations (manifests.cpp, blobs.cpp, uploads.cpp, listing.cpp) only build requests and read answers.
+#include "libregistry/client/credential_source.hpp"
+#include "libregistry/client/remote_registry.hpp"
+#include "libregistry/core/challenge.hpp"
+#include "libregistry/core/token.hpp"
+#include "libregistry/http/client.hpp"
+
+#include "client/detail/single_flight.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace libregistry::detail {
+
+using verb = boost::beast::http::verb;
+
+/// One request to the registry's API.
+struct api_call {
+    verb method = verb::get;
+    std::string target; ///< "/v2/..." or a URL from Location/Link
+    http::fields headers;
+    std::string body;
+    /// A streamed body (a blob upload): sent once, never replayed; `content_length` -1 sends it chunked.
+    http::body_source* source = nullptr;
+    std::int64_t content_length = -1;
+    std::string repository;
+    std::vector<scope> scopes;
+    std::size_t body_limit = 16 * 1024 * 1024;
+    /// False when the caller resumes the request itself; true sends it again after passing failures.
+    bool replayable = true;
+    /// A one-shot blob PUT: a refusal switches this registry's later uploads to chunks.
+    bool monolithic_upload = false;
+    /// Runs before each resend (after the pause): a resumable request brings itself up to date (a PATCH asks
+    /// the registry how much it holds). An error ends the request with it.
+    std::function<boost::asio::awaitable<result<void>>(api_call&)> before_resend;
+};
+
+/// What an error answer's body says, read up to a small limit (error bodies are small; a huge one is cut).
+boost::asio::awaitable<std::string> read_error_body(http::response_stream& stream);
+
+class registry_session {
+public:
+    registry_session(http::client& client, remote_options options);
+
+    const std::string& name() const noexcept { return options_.registry; }
+    const remote_options& options() const noexcept { return options_; }
+    remote_statistics& stats() noexcept { return stats_; }
+    http::client& client() noexcept { return client_; }
+
+    /// Sends `c` and reads the whole answer. Passing failures, 429 and 5xx are retried (when `replayable`);
+    /// a final 429 or 5xx comes back as an error carrying its attempts. Other statuses are the caller's.
+    boost::asio::awaitable<result<http::response>> send(api_call c);
+    /// The same, returning once the headers are read; the body is left to the caller.
+    boost::asio::awaitable<result<std::unique_ptr<http::response_stream>>> open(api_call c);
+
+    /// Uploads after a refused one-shot PUT go in chunks.
+    bool monolithic_refused() const noexcept { return monolithic_refused_; }
+
+    /// With the pull quota used up, every further counted request would be refused for hours: an error to
+    /// fail with at once, naming `what`.
+    std::optional<error> quota_exhausted(std::string_view what) const;
+
+    /// "GET https://registry/v2/..." with secrets redacted, for messages.
+    std::string describe(verb method, std::string_view target) const;
+    /// The error an unexpected answer means, with the OCI error body, and 401 insufficient_scope explained.
+    error error_from(const http::response& resp, verb method, std::string_view target) const;
+
+    /// Waits out a backoff (abort() on the client ends it early).
+    boost::asio::awaitable<void> pause(std::chrono::milliseconds delay);
+
+private:
+    template <class Exchange>
+    boost::asio::awaitable<result<typename Exchange::value_type>> execute(api_call c);
+
+    boost::asio::awaitable<result<void>> ensure_pinged();
+    boost::asio::awaitable<result<void>> ping();
+    boost::asio::awaitable<result<void>> ping_scheme(std::string scheme, bool fallback_available);
+    boost::asio::awaitable<result<token>> fetch_token(challenge bearer, std::vector<scope> scopes,
+                                                      std::optional<credential> cred);
+    boost::asio::awaitable<result<std::optional<credential>>> credentials_for(std::string repository);
+    boost::asio::awaitable<result<std::string>> authorization(std::string repository,
+                                                              std::vector<scope> scopes, bool refresh);
+    boost::asio::awaitable<result<void>> authorize(http::request& req, std::string repository,
+                                                   std::vector<scope> scopes, bool refresh);
+    result<std::string> url_for(std::string_view path_or_url) const;
+    const challenge* find_challenge(std::string_view scheme) const;
+    bool plain_http_allowed() const;
+    void note_rate_limit(std::string_view header);
+
+    http::client& client_;
+    remote_options options_;
+    std::shared_ptr<credential_source> credentials_;
+    std::string api_host_;
+    std::string base_; ///< scheme://api_host, known after the ping
+    std::vector<challenge> challenges_;
+    bool pinged_ = false;
+    single_flight<result<void>> ping_flight_;
+    token_cache tokens_;
+    single_flight<result<token>> token_flights_; ///< by scope set
+    bool monolithic_refused_ = false;
+    /// The last RateLimit-Remaining the registry sent (Docker Hub: pulls left in the window), and the window.
+    std::optional<long long> rate_remaining_;
+    long long rate_window_seconds_ = 0;
+    remote_statistics stats_;
+};
+
+} // namespace libregistry::detail
