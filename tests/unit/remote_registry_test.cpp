@@ -478,4 +478,450 @@ TEST_CASE("Bearer: insufficient_scope after re-authenticating is errc::denied, s
     run(io, insufficient_scope_case(server));
 }
 
+// --- retries ---------------------------------------------------------------------------------------------
+
+struct retry_row {
+    const char* name;
+    int status;
+    int failures; ///< answers with `status` before a 200; -1: always
+    const char* retry_after;
+};
+
+asio::awaitable<void> retry_case(std::shared_ptr<scripted_server> server, retry_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    const std::string tag = "latest";
+    const auto started = std::chrono::steady_clock::now();
+    auto m = co_await reg.get_manifest(repo, tag);
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    const int hits = server->count("GET", "/v2/" + repo + "/manifests/latest");
+    if (row.failures >= 0) {
+        REQUIRE_MESSAGE(m.has_value(), m.error().message);
+        CHECK(hits == row.failures + 1);
+        CHECK(reg.stats().retries == static_cast<std::uint64_t>(row.failures));
+    } else {
+        REQUIRE(m.has_error());
+        CHECK(m.error().http_status == row.status);
+        CHECK(m.error().code == (row.status == 429 ? errc::too_many_requests : errc::server_error));
+        CHECK(contains(m.error().message, std::to_string(row.status)));
+        CHECK(contains(m.error().message, "/v2/" + repo + "/manifests/latest"));
+        CHECK(hits == 3); // retry.max_attempts
+        CHECK(reg.stats().retries == 2);
+    }
+}
+
+TEST_CASE("retries: 429 and 5xx are sent again with backoff, up to retry.max_attempts") {
+    const retry_row rows[] = {
+        {"one 503", 503, 1, nullptr},
+        {"one 503 with Retry-After: 0", 503, 1, "0"},
+        {"two 503s with Retry-After: 0", 503, 2, "0"},
+        {"one 502", 502, 1, nullptr},
+        {"one 429 with Retry-After: 0", 429, 1, "0"},
+        {"always 503", 503, -1, nullptr},
+        {"always 503 with Retry-After: 0", 503, -1, "0"},
+        {"always 429", 429, -1, "0"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row, hits = 0](const recorded& r) mutable {
+            if (is_ping(r)) return ok("{}");
+            if (row.failures < 0 || ++hits <= row.failures) {
+                lh::fields headers;
+                if (row.retry_after) headers.emplace_back("Retry-After", row.retry_after);
+                return respond(row.status, "busy", headers);
+            }
+            return manifest_reply(image_manifest("fine"));
+        });
+        run(io, retry_case(server, row));
+    }
+}
+
+// --- manifests -------------------------------------------------------------------------------------------
+
+struct manifest_row {
+    const char* name;
+    std::string ref;
+    std::string body;
+    std::string content_digest; ///< Docker-Content-Digest; "" for none
+    bool accepted;
+};
+
+asio::awaitable<void> get_manifest_case(std::shared_ptr<scripted_server> server, manifest_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto m = co_await reg.get_manifest(repo, row.ref);
+    CHECK(server->requests.back().target == "/v2/" + repo + "/manifests/" + row.ref);
+    CHECK(contains(server->requests.back().header("Accept"), manifest_type));
+    if (row.accepted) {
+        REQUIRE_MESSAGE(m.has_value(), m.error().message);
+        CHECK(m->bytes == row.body);
+        CHECK(m->digest == digest_of(row.body));
+        CHECK(m->media_type == manifest_type);
+    } else {
+        REQUIRE(m.has_error());
+        CAPTURE(m.error().message);
+        CHECK(m.error().code == errc::digest_mismatch);
+        CHECK(contains(m.error().message, server->host_port() + "/" + repo));
+        CHECK(contains(m.error().message, digest_of(row.body).str()));
+    }
+}
+
+TEST_CASE("get_manifest: the bytes are checked against the digest asked for and Docker-Content-Digest") {
+    const auto a = image_manifest("a");
+    const auto b = image_manifest("b");
+    const auto da = digest_of(a).str();
+    const auto db = digest_of(b).str();
+    const manifest_row rows[] = {
+        {"by digest, the right bytes", da, a, "", true},
+        {"by digest, the right bytes and header", da, a, da, true},
+        {"by digest, other bytes", da, b, "", false},
+        {"by digest, other bytes under the right header", da, b, da, false},
+        {"by tag, matching header", "latest", a, da, true},
+        {"by tag, no header", "latest", a, "", true},
+        {"by tag, the header names other bytes", "latest", a, db, false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            lh::fields headers;
+            if (!row.content_digest.empty())
+                headers.emplace_back("Docker-Content-Digest", row.content_digest);
+            return manifest_reply(row.body, headers);
+        });
+        run(io, get_manifest_case(server, row));
+    }
+}
+
+struct head_row {
+    const char* name;
+    bool found;
+    bool digest_header;
+};
+
+asio::awaitable<void> head_manifest_case(std::shared_ptr<scripted_server> server, head_row row,
+                                         std::string body) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    const std::string tag = "latest";
+    auto d = co_await reg.head_manifest(repo, tag);
+    REQUIRE_MESSAGE(d.has_value(), d.error().message);
+    const std::string path = "/v2/" + repo + "/manifests/latest";
+    CHECK(server->count("HEAD", path) == 1);
+    // Without Docker-Content-Digest the digest is only known from the bytes: one GET.
+    CHECK(server->count("GET", path) == (row.found && !row.digest_header ? 1 : 0));
+    if (!row.found) {
+        CHECK_FALSE(d->has_value());
+        co_return;
+    }
+    REQUIRE(d->has_value());
+    CHECK((*d)->digest == digest_of(body));
+    CHECK((*d)->size == static_cast<std::int64_t>(body.size()));
+    CHECK((*d)->media_type == manifest_type);
+}
+
+TEST_CASE("head_manifest: the descriptor from the headers, or from a GET when the digest header is missing") {
+    const auto body = image_manifest("headed");
+    const head_row rows[] = {
+        {"with Docker-Content-Digest", true, true},
+        {"without Docker-Content-Digest", true, false},
+        {"not found", false, false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row, body](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            if (!row.found) return respond(404, "");
+            if (r.method == "GET") return manifest_reply(body);
+            lh::fields headers{{"Content-Type", manifest_type},
+                               {"Content-Length", std::to_string(body.size())}};
+            if (row.digest_header) headers.emplace_back("Docker-Content-Digest", digest_of(body).str());
+            return respond(200, "", headers);
+        });
+        run(io, head_manifest_case(server, row, body));
+    }
+}
+
+// --- blobs -----------------------------------------------------------------------------------------------
+
+/// A blob_reader over bytes in memory.
+class string_reader final : public blob_reader {
+public:
+    explicit string_reader(std::string bytes) : bytes_(std::move(bytes)) {}
+
+    asio::awaitable<result<std::size_t>> read(std::span<std::byte> buffer) override {
+        const auto n = std::min(buffer.size(), bytes_.size() - at_);
+        std::copy_n(reinterpret_cast<const std::byte*>(bytes_.data() + at_), n, buffer.data());
+        at_ += n;
+        co_return n;
+    }
+
+private:
+    std::string bytes_;
+    std::size_t at_ = 0;
+};
+
+asio::awaitable<result<std::string>> read_all(blob_reader& reader) {
+    std::string out;
+    std::vector<std::byte> buffer(64 * 1024);
+    for (;;) {
+        const std::span<std::byte> window(buffer);
+        auto n = co_await reader.read(window);
+        if (!n) co_return n.error();
+        if (*n == 0) co_return out;
+        out.append(reinterpret_cast<const char*>(buffer.data()), *n);
+    }
+}
+
+constexpr std::size_t blob_size = 300'000;
+constexpr std::size_t break_at = 100'000;
+
+asio::awaitable<void> download_case(std::shared_ptr<scripted_server> server, std::string blob) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    descriptor desc;
+    desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+    desc.digest = digest_of(blob);
+    desc.size = static_cast<std::int64_t>(blob.size());
+    auto reader = co_await reg.get_blob(repo, desc);
+    REQUIRE_MESSAGE(reader.has_value(), reader.error().message);
+    auto bytes = co_await read_all(**reader);
+    REQUIRE_MESSAGE(bytes.has_value(), bytes.error().message);
+    CHECK(bytes->size() == blob.size());
+    CHECK(*bytes == blob);
+
+    const std::string path = "/v2/" + repo + "/blobs/" + desc.digest.str();
+    REQUIRE(server->count("GET", path) == 2);
+    std::vector<std::string> ranges;
+    for (const auto& r : server->requests)
+        if (r.path() == path) ranges.push_back(r.header("Range"));
+    CHECK(ranges == std::vector<std::string>{"", "bytes=" + std::to_string(break_at) + "-"});
+    CHECK(reg.stats().retries == 1);
+}
+
+TEST_CASE("get_blob: a download broken mid-body resumes with Range and reads exactly the blob") {
+    const std::string blob = pattern(blob_size);
+    for (const bool honours_range : {true, false}) {
+        CAPTURE(honours_range);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [&blob, honours_range, gets = 0](const recorded& r) mutable {
+            if (is_ping(r)) return ok("{}");
+            if (++gets == 1) return truncated(200, blob, break_at);
+            if (!honours_range) return ok(blob);
+            const auto rest = std::string_view(blob).substr(break_at);
+            return respond(
+                206, rest,
+                {{"Content-Range", "bytes " + std::to_string(break_at) + "-" +
+                                       std::to_string(blob.size() - 1) + "/" + std::to_string(blob.size())}});
+        });
+        run(io, download_case(server, blob));
+    }
+}
+
+/// A registry that refuses monolithic PUTs (405) and takes PATCH chunks; upload sessions are kept by path.
+struct upload_registry {
+    std::map<std::string, std::string> sessions;  ///< path -> the bytes received
+    std::map<std::string, std::string> committed; ///< digest -> bytes
+    int opened = 0;
+    bool break_first_patch = true;
+
+    std::optional<std::size_t> cut(const recorded& head) {
+        if (head.method != "PATCH" || !break_first_patch) return std::nullopt;
+        break_first_patch = false;
+        return 70'000;
+    }
+
+    reply operator()(const recorded& r) {
+        const std::string uploads = "/v2/" + repo + "/blobs/uploads/";
+        if (is_ping(r)) return ok("{}");
+        if (r.method == "POST" && r.path() == uploads) {
+            const auto location = uploads + "session-" + std::to_string(++opened);
+            sessions[location];
+            return respond(202, "", {{"Location", location}, {"Range", "0-0"}});
+        }
+        auto session = sessions.find(r.path());
+        if (session == sessions.end()) return respond(404, R"({"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]})");
+        auto& held = session->second;
+        const auto range = [&held]() {
+            return held.empty() ? std::string("0-0") : "0-" + std::to_string(held.size() - 1);
+        };
+        if (r.method == "PATCH") {
+            const auto from = r.header("Content-Range").substr(0, r.header("Content-Range").find('-'));
+            if (from != std::to_string(held.size()))
+                return respond(416, R"({"errors":[{"code":"BLOB_UPLOAD_INVALID"}]})");
+            held += r.body;
+            return respond(202, "", {{"Location", r.path()}, {"Range", range()}});
+        }
+        if (r.method == "GET") return respond(204, "", {{"Location", r.path()}, {"Range", range()}});
+        if (r.method == "PUT" && !r.body.empty())
+            return respond(405, R"({"errors":[{"code":"UNSUPPORTED","message":"send chunks"}]})");
+        if (r.method == "PUT") {
+            const auto digests = r.query("digest");
+            if (digests.size() != 1 || digest_of(held).str() != digests[0])
+                return respond(400, R"({"errors":[{"code":"DIGEST_INVALID"}]})");
+            committed[digests[0]] = held;
+            sessions.erase(session);
+            return respond(201, "", {{"Docker-Content-Digest", digests[0]}});
+        }
+        return respond(405, "");
+    }
+};
+
+asio::awaitable<void> upload_case(std::shared_ptr<scripted_server> server,
+                                  std::shared_ptr<upload_registry> state, std::string blob) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    descriptor desc;
+    desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+    desc.digest = digest_of(blob);
+    desc.size = static_cast<std::int64_t>(blob.size());
+    const std::optional<digest> d = desc.digest;
+    const std::optional<std::string> no_mount;
+
+    // The monolithic PUT is refused.
+    auto first = co_await reg.start_upload(repo, d, no_mount);
+    REQUIRE_MESSAGE(first.has_value(), first.error().message);
+    REQUIRE(first->has_value());
+    string_reader reader1(blob);
+    auto refused = co_await reg.finish_upload(**first, desc, reader1);
+    REQUIRE(refused.has_error());
+    CAPTURE(refused.error().message);
+    CHECK(refused.error().code == errc::unsupported);
+    CHECK(contains(refused.error().message, desc.digest.str()));
+    CHECK(server->count("PATCH", "/v2/" + repo + "/blobs/uploads/session-1") == 0);
+    CHECK(server->requests.back().method == "PUT");
+    CHECK(server->requests.back().body == blob);
+
+    // The next upload to this registry goes in PATCH chunks; the first PATCH breaks after 70,000 bytes.
+    auto second = co_await reg.start_upload(repo, d, no_mount);
+    REQUIRE_MESSAGE(second.has_value(), second.error().message);
+    REQUIRE(second->has_value());
+    const auto mark = server->requests.size();
+    string_reader reader2(blob);
+    auto sent = co_await reg.finish_upload(**second, desc, reader2);
+    REQUIRE_MESSAGE(sent.has_value(), sent.error().message);
+
+    REQUIRE(state->committed.count(desc.digest.str()) == 1);
+    CHECK(state->committed[desc.digest.str()] == blob);
+    CHECK(reg.stats().upload_resumes == 1);
+
+    const std::string session = "/v2/" + repo + "/blobs/uploads/session-2";
+    std::vector<std::string> seen;
+    for (auto i = mark; i < server->requests.size(); ++i) {
+        const auto& r = server->requests[i];
+        CHECK(r.path() == session);
+        seen.push_back(r.method + " " + r.header("Content-Range") + (r.broken ? " broken" : ""));
+    }
+    const std::vector<std::string> expected{
+        "PATCH 0-" + std::to_string(blob.size() - 1) + " broken",
+        "GET ",
+        "PATCH 70000-" + std::to_string(blob.size() - 1),
+        "PUT ",
+    };
+    CHECK(seen == expected);
+    CHECK(server->requests[mark].body.size() == 70'000);
+    CHECK(server->requests[mark + 2].body == blob.substr(70'000));
+    CHECK(server->requests.back().query("digest") == std::vector<std::string>{desc.digest.str()});
+}
+
+TEST_CASE("uploads: a refused monolithic PUT switches the registry to PATCH chunks; a broken PATCH resumes") {
+    asio::io_context io;
+    auto state = std::make_shared<upload_registry>();
+    server_options server_opts;
+    server_opts.cut_body = [state](const recorded& head) { return state->cut(head); };
+    auto server = scripted_server::start(
+        io, [state](const recorded& r) { return (*state)(r); }, server_opts);
+    run(io, upload_case(server, state, pattern(200'000)));
+}
+
+// --- listings --------------------------------------------------------------------------------------------
+
+struct page {
+    std::string target;
+    std::string body;
+    std::string link; ///< "{host}" is replaced by the server's host:port
+};
+
+struct listing_row {
+    const char* name;
+    bool catalog;
+    std::vector<page> pages;
+    std::vector<std::string> expected;
+};
+
+asio::awaitable<void> listing_case(std::shared_ptr<scripted_server> server, listing_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    result<std::vector<std::string>> listed = std::vector<std::string>{};
+    if (row.catalog)
+        listed = co_await reg.catalog();
+    else
+        listed = co_await reg.list_tags(repo);
+    REQUIRE_MESSAGE(listed.has_value(), listed.error().message);
+    CHECK(*listed == row.expected);
+    std::vector<std::string> targets;
+    for (const auto& r : server->requests)
+        if (!is_ping(r)) targets.push_back(r.target);
+    std::vector<std::string> expected_targets;
+    for (const auto& p : row.pages)
+        expected_targets.push_back(p.target);
+    CHECK(targets == expected_targets);
+}
+
+TEST_CASE("list_tags and catalog follow Link pagination") {
+    const std::string tags = "/v2/" + repo + "/tags/list";
+    const listing_row rows[] = {
+        {"one page",
+         false,
+         {{tags + "?n=1000", R"({"name":"library/alpine","tags":["a","b"]})", ""}},
+         {"a", "b"}},
+        {"three pages, relative links",
+         false,
+         {{tags + "?n=1000", R"({"tags":["a","b"]})", "<" + tags + "?n=2&last=b>; rel=\"next\""},
+          {tags + "?n=2&last=b", R"({"tags":["c","d"]})", "<" + tags + "?n=2&last=d>; rel=\"next\""},
+          {tags + "?n=2&last=d", R"({"tags":["e"]})", ""}},
+         {"a", "b", "c", "d", "e"}},
+        {"absolute link, then an empty last page",
+         false,
+         {{tags + "?n=1000", R"({"tags":["1.0"]})", "<http://{host}" + tags + "?last=1.0>; rel=\"next\""},
+          {tags + "?last=1.0", R"({"tags":null})", ""}},
+         {"1.0"}},
+        {"catalog, two pages",
+         true,
+         {{"/v2/_catalog?n=1000", R"({"repositories":["a/one"]})",
+           "</v2/_catalog?last=a%2Fone&n=1000>; rel=\"next\""},
+          {"/v2/_catalog?last=a%2Fone&n=1000", R"({"repositories":["b/two"]})", ""}},
+         {"a/one", "b/two"}},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            for (const auto& p : row.pages) {
+                if (p.target != r.target) continue;
+                lh::fields headers{{"Content-Type", "application/json"}};
+                if (!p.link.empty()) {
+                    auto link = p.link;
+                    if (auto at = link.find("{host}"); at != std::string::npos)
+                        link.replace(at, 6, r.header("Host"));
+                    headers.emplace_back("Link", link);
+                }
+                return ok(p.body, headers);
+            }
+            return respond(404, R"({"errors":[{"code":"NAME_UNKNOWN"}]})");
+        });
+        run(io, listing_case(server, row));
+    }
+}
+
 } // namespace
