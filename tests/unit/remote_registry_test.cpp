@@ -101,6 +101,16 @@ asio::awaitable<void> get_one(remote_registry* reg, std::string tag, int* succee
     if (m) ++*succeeded;
 }
 
+/// One GET of a manifest that must fail with the registry's not-a-registry error.
+asio::awaitable<void> expect_failure(remote_registry* reg, std::string tag, std::string registry,
+                                     int* succeeded) {
+    auto m = co_await reg->get_manifest(repo, tag);
+    if (m)
+        ++*succeeded;
+    else
+        CHECK(contains(m.error().message, registry + " is not an OCI registry"));
+}
+
 asio::awaitable<void> get_concurrently(remote_registry* reg, int n, int* succeeded) {
     std::vector<asio::awaitable<void>> tasks;
     for (int i = 0; i < n; ++i)
@@ -215,6 +225,33 @@ TEST_CASE("ping: a plain-HTTP loopback server whose /v2/ is 404 gives an error n
     asio::io_context io;
     auto server = scripted_server::start(io, not_a_registry);
     run(io, not_a_registry_case(server, false));
+}
+
+asio::awaitable<void> shared_failure_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_client_options();
+    const lh::host_settings settings{false, true, (test_pki::get().dir() / "certs").string()};
+    options.settings_for = [settings](std::string_view) { return settings; };
+    lh::client client(executor, options);
+    remote_registry reg(client, options_for(*server));
+    int succeeded = 0;
+    std::vector<asio::awaitable<void>> tasks;
+    for (int i = 0; i < 4; ++i)
+        tasks.push_back(expect_failure(&reg, "tag" + std::to_string(i), server->host_port(), &succeeded));
+    co_await run_concurrently(std::move(tasks));
+    CHECK(succeeded == 0);
+    CHECK(server->count("GET", "/v2/") == 1);
+}
+
+// Bug: requests that wait for a ping in flight start their own ping, one after another, when it fails. With
+// retries on a registry answering /v2/ with 5xx, N parallel transfers send N rounds of retried pings before
+// they all fail.
+TEST_CASE("ping: concurrent requests share the outcome of one failed version check" * doctest::may_fail()) {
+    asio::io_context io;
+    server_options server_opts;
+    server_opts.tls = test_pki::get().server_context();
+    auto server = scripted_server::start(io, not_a_registry, server_opts);
+    run(io, shared_failure_case(server));
 }
 
 // --- auth ------------------------------------------------------------------------------------------------
