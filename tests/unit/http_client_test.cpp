@@ -1,26 +1,22 @@
-// The transport against scripted in-process servers on 127.0.0.1: each test case runs one io_context with a
-// fake server (raw asio plus Beast's request parser) and a client coroutine.
+// The transport against scripted in-process servers on 127.0.0.1 (tests/support/scripted_server.hpp): each
+// test case runs one io_context with a server and a client coroutine.
 #include "libregistry/http/client.hpp"
+
+#include "scripted_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include <doctest/doctest.h>
 
 #include <array>
 #include <chrono>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <functional>
@@ -31,193 +27,14 @@
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
 namespace lh = libregistry::http;
 using libregistry::errc;
 using tcp = boost::asio::ip::tcp;
 using namespace std::chrono_literals;
+using namespace libregistry::testing;
 
 const auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-struct recorded {
-    int connection = 0;
-    std::string method;
-    std::string target;
-    lh::fields headers;
-    std::string body;
-
-    std::string header(std::string_view name) const { return std::string(lh::find_header(headers, name)); }
-};
-
-/// What the fake server does with one request: write `raw` verbatim after `stall`, then maybe close.
-struct reply {
-    std::string raw;
-    bool close = false;
-    std::chrono::milliseconds stall{0};
-};
-
-std::string response_text(int status, std::string_view body, const lh::fields& headers = {}) {
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
-                      std::string(bhttp::obsolete_reason(static_cast<bhttp::status>(status))) + "\r\n";
-    for (const auto& [name, value] : headers)
-        out += name + ": " + value + "\r\n";
-    out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-    out += body;
-    return out;
-}
-
-std::string chunked_text(std::string_view body, std::size_t chunk) {
-    std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-    char size[32];
-    for (std::size_t at = 0; at < body.size(); at += chunk) {
-        const auto piece = body.substr(at, chunk);
-        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
-        out += size;
-        out += piece;
-        out += "\r\n";
-    }
-    return out + "0\r\n\r\n";
-}
-
-reply ok(std::string_view body, const lh::fields& headers = {}) {
-    return reply{response_text(200, body, headers)};
-}
-
-reply redirect(int status, std::string location) {
-    return reply{response_text(status, "moved", {{"Location", location}})};
-}
-
-std::string pattern(std::size_t size) {
-    std::string out(size, '\0');
-    for (std::size_t i = 0; i < size; ++i)
-        out[i] = static_cast<char>('a' + i % 23);
-    return out;
-}
-
-class fake_server : public std::enable_shared_from_this<fake_server> {
-public:
-    using handler = std::function<reply(const recorded&)>;
-
-    /// `tls`: speak TLS; `connect_proxy`: act as an HTTP proxy that answers one CONNECT per connection and
-    /// then serves the tunnelled requests itself.
-    static std::shared_ptr<fake_server> start(asio::io_context& io, handler handle,
-                                              std::shared_ptr<ssl::context> tls = nullptr,
-                                              bool connect_proxy = false,
-                                              asio::ip::address address = asio::ip::address_v4::loopback()) {
-        auto server = std::shared_ptr<fake_server>(new fake_server(io, std::move(handle), address));
-        server->tls_ = std::move(tls);
-        server->connect_proxy_ = connect_proxy;
-        asio::co_spawn(io, accept_loop(server), asio::detached);
-        return server;
-    }
-
-    std::uint16_t port() const { return port_; }
-    std::string url(std::string_view path) const {
-        return std::string(tls_ && !connect_proxy_ ? "https" : "http") + "://" + host_ + ":" +
-               std::to_string(port_) + std::string(path);
-    }
-
-    std::vector<recorded> requests;
-    int connections = 0;
-
-private:
-    fake_server(asio::io_context& io, handler handle, asio::ip::address address)
-        : acceptor_(io, tcp::endpoint(address, 0)), handle_(std::move(handle)) {
-        port_ = acceptor_.local_endpoint().port();
-        host_ = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-    }
-
-    static asio::awaitable<void> accept_loop(std::shared_ptr<fake_server> self) {
-        for (;;) {
-            auto [ec, socket] = co_await self->acceptor_.async_accept(use_tuple);
-            if (ec) co_return;
-            const int id = ++self->connections;
-            asio::co_spawn(self->acceptor_.get_executor(), serve_socket(self, std::move(socket), id),
-                           asio::detached);
-        }
-    }
-
-    static asio::awaitable<void> serve_socket(std::shared_ptr<fake_server> self, tcp::socket socket, int id) {
-        beast::flat_buffer buffer;
-        if (self->connect_proxy_) {
-            const bool open = co_await self->serve_one(&socket, &buffer, id);
-            if (!open || !self->requests.back().method.starts_with("CONNECT")) co_return;
-        }
-        if (!self->tls_) {
-            while (co_await self->serve_one(&socket, &buffer, id)) {
-            }
-            co_return;
-        }
-        beast::ssl_stream<tcp::socket> stream(std::move(socket), *self->tls_);
-        auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
-        if (ec) co_return;
-        while (co_await self->serve_one(&stream, &buffer, id)) {
-        }
-    }
-
-    /// Reads one request and writes its scripted reply; false once the connection is done.
-    template <class Stream>
-    asio::awaitable<bool> serve_one(Stream* stream, beast::flat_buffer* buffer, int id) {
-        bhttp::request_parser<bhttp::string_body> parser;
-        parser.body_limit(64 * 1024 * 1024);
-        auto [ec, n] = co_await bhttp::async_read(*stream, *buffer, parser, use_tuple);
-        if (ec) co_return false;
-        recorded request;
-        request.connection = id;
-        request.method = parser.get().method_string();
-        request.target = parser.get().target();
-        for (const auto& field : parser.get())
-            request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-        request.body = parser.get().body();
-        requests.push_back(request);
-
-        const reply answer = handle_(request);
-        if (answer.stall.count() > 0) {
-            asio::steady_timer timer(acceptor_.get_executor(), answer.stall);
-            co_await timer.async_wait(use_tuple);
-        }
-        const auto bytes = asio::buffer(answer.raw);
-        auto [write_ec, written] = co_await asio::async_write(*stream, bytes, use_tuple);
-        if (write_ec || answer.close) {
-            beast::error_code ignored;
-            beast::get_lowest_layer(*stream).close(ignored);
-            co_return false;
-        }
-        co_return true;
-    }
-
-    tcp::acceptor acceptor_;
-    handler handle_;
-    std::uint16_t port_ = 0;
-    std::string host_;
-    std::shared_ptr<ssl::context> tls_;
-    bool connect_proxy_ = false;
-};
-
-/// Runs one test coroutine to completion (or fails after 20 s), rethrowing what it threw.
-void run(asio::io_context& io, asio::awaitable<void> test) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(io, std::move(test), [&](std::exception_ptr e) {
-        done = true;
-        failure = e;
-        io.stop();
-    });
-    io.run_for(20s);
-    REQUIRE(done);
-    if (failure) std::rethrow_exception(failure);
-}
-
-lh::client_options test_options() {
-    lh::client_options options;
-    options.user_agent = "syncer-test/1";
-    options.proxy = {};
-    options.connect_timeout = 5s;
-    options.idle_timeout = 5s;
-    return options;
-}
 
 lh::request get(std::string url) {
     lh::request req;
@@ -242,9 +59,9 @@ private:
 
 // ---------------------------------------------------------------------------------------------------------
 
-asio::awaitable<void> keep_alive_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> keep_alive_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     for (const char* path : {"/v2/", "/v2/library/alpine/manifests/latest"}) {
         auto req = get(server->url(path));
         auto res = co_await client.send(std::move(req));
@@ -269,13 +86,15 @@ asio::awaitable<void> keep_alive_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("keep-alive: two requests share one connection") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded&) { return ok("hello", {{"X-Answer", "42"}}); });
+    auto server = scripted_server::start(io, [](const recorded&) {
+        return ok("hello", {{"X-Answer", "42"}});
+    });
     run(io, keep_alive_case(server));
 }
 
-asio::awaitable<void> connection_close_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> connection_close_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     for (int i = 0; i < 2; ++i) {
         auto req = get(server->url("/v2/"));
         auto res = co_await client.send(std::move(req));
@@ -287,16 +106,16 @@ asio::awaitable<void> connection_close_case(std::shared_ptr<fake_server> server)
 
 TEST_CASE("keep-alive: a connection the server closes is not reused") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded&) {
+    auto server = scripted_server::start(io, [](const recorded&) {
         return reply{response_text(200, "bye", {{"Connection", "close"}}), true};
     });
     run(io, connection_close_case(server));
     CHECK(server->connections == 2);
 }
 
-asio::awaitable<void> stale_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> stale_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     auto first = get(server->url("/v2/"));
     auto res = co_await client.send(std::move(first));
     REQUIRE(res.has_value());
@@ -313,16 +132,16 @@ asio::awaitable<void> stale_case(std::shared_ptr<fake_server> server) {
 TEST_CASE("keep-alive: a pooled connection closed while idle is replaced transparently") {
     asio::io_context io;
     // Closes after answering without saying so, like a server whose keep-alive timer ran out.
-    auto server = fake_server::start(io, [](const recorded&) {
+    auto server = scripted_server::start(io, [](const recorded&) {
         return reply{response_text(200, "once"), true};
     });
     run(io, stale_case(server));
     CHECK(server->requests.size() == 2);
 }
 
-asio::awaitable<void> upload_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> upload_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     const std::vector<std::string> body_chunks{"head-", pattern(200 * 1024), "-tail"};
     std::string expected;
     for (const auto& chunk : body_chunks)
@@ -395,13 +214,13 @@ asio::awaitable<void> upload_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("upload: a body_source is streamed with Content-Length or chunked") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded&) { return reply{response_text(201, "")}; });
+    auto server = scripted_server::start(io, [](const recorded&) { return reply{response_text(201, "")}; });
     run(io, upload_case(server));
 }
 
-asio::awaitable<void> download_case(std::shared_ptr<fake_server> server, std::string expected) {
+asio::awaitable<void> download_case(std::shared_ptr<scripted_server> server, std::string expected) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     for (const char* path : {"/sized", "/chunked"}) {
         CAPTURE(path);
         auto req = get(server->url(path));
@@ -433,17 +252,17 @@ asio::awaitable<void> download_case(std::shared_ptr<fake_server> server, std::st
 TEST_CASE("open: a large body is streamed in small reads, sized and chunked") {
     asio::io_context io;
     const std::string body = pattern(8 * 1024 * 1024);
-    auto server = fake_server::start(io, [&body](const recorded& request) {
+    auto server = scripted_server::start(io, [&body](const recorded& request) {
         if (request.target == "/chunked") return reply{chunked_text(body, 100'000)};
         return ok(body);
     });
     run(io, download_case(server, body));
 }
 
-asio::awaitable<void> redirect_case(std::shared_ptr<fake_server> origin,
-                                    std::shared_ptr<fake_server> storage) {
+asio::awaitable<void> redirect_case(std::shared_ptr<scripted_server> origin,
+                                    std::shared_ptr<scripted_server> storage) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     {
         auto req = get(origin->url("/v2/repo/blobs/sha256:1"));
         req.headers = {{"Authorization", "Bearer secret"}, {"Accept", "*/*"}};
@@ -490,8 +309,8 @@ asio::awaitable<void> redirect_case(std::shared_ptr<fake_server> origin,
 
 TEST_CASE("redirects: Authorization is kept on the same origin and dropped on another") {
     asio::io_context io;
-    auto storage = fake_server::start(io, [](const recorded&) { return ok("blob"); });
-    auto origin = fake_server::start(io, [&storage](const recorded& request) {
+    auto storage = scripted_server::start(io, [](const recorded&) { return ok("blob"); });
+    auto origin = scripted_server::start(io, [&storage](const recorded& request) {
         if (request.target == "/v2/repo/blobs/sha256:1")
             return redirect(302, storage->url("/storage/1?sig=x#frag"));
         if (request.target == "/v2/same") return redirect(307, "final");
@@ -500,9 +319,9 @@ TEST_CASE("redirects: Authorization is kept on the same origin and dropped on an
     run(io, redirect_case(origin, storage));
 }
 
-asio::awaitable<void> redirect_loop_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> redirect_loop_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    auto options = test_options();
+    auto options = test_client_options();
     options.max_redirects = 3;
     lh::client client(executor, options);
     auto req = get(server->url("/loop"));
@@ -515,13 +334,13 @@ asio::awaitable<void> redirect_loop_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("redirects: too_many_redirects after max_redirects hops") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded&) { return redirect(302, "/loop"); });
+    auto server = scripted_server::start(io, [](const recorded&) { return redirect(302, "/loop"); });
     run(io, redirect_loop_case(server));
 }
 
-asio::awaitable<void> insecure_redirect_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> insecure_redirect_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     auto req = get(server->url("/v2/"));
     auto res = co_await client.send(std::move(req));
     REQUIRE(res.has_error());
@@ -531,13 +350,13 @@ asio::awaitable<void> insecure_redirect_case(std::shared_ptr<fake_server> server
 TEST_CASE("redirects: a redirect to plain HTTP on another host is refused") {
     asio::io_context io;
     auto server =
-        fake_server::start(io, [](const recorded&) { return redirect(302, "http://example.com/blob"); });
+        scripted_server::start(io, [](const recorded&) { return redirect(302, "http://example.com/blob"); });
     run(io, insecure_redirect_case(server));
 }
 
-asio::awaitable<void> body_limit_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> body_limit_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     {
         auto req = get(server->url("/sized"));
         auto res = co_await client.send(std::move(req), 1000);
@@ -568,16 +387,16 @@ asio::awaitable<void> body_limit_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("send: body_limit gives too_large") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded& request) {
+    auto server = scripted_server::start(io, [](const recorded& request) {
         if (request.target == "/chunked") return reply{chunked_text(pattern(2000), 300)};
         return ok(pattern(2000));
     });
     run(io, body_limit_case(server));
 }
 
-asio::awaitable<void> head_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> head_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     lh::request head;
     head.method = bhttp::verb::head;
     head.url = server->url("/v2/repo/manifests/latest");
@@ -599,15 +418,15 @@ asio::awaitable<void> head_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("HEAD: no body is read and the connection stays usable") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded&) {
+    auto server = scripted_server::start(io, [](const recorded&) {
         return reply{"HTTP/1.1 200 OK\r\nContent-Length: 12345\r\nDocker-Content-Digest: sha256:abc\r\n\r\n"};
     });
     run(io, head_case(server));
 }
 
-asio::awaitable<void> idle_timeout_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> idle_timeout_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    auto options = test_options();
+    auto options = test_client_options();
     options.idle_timeout = 300ms;
     lh::client client(executor, options);
     const auto started = std::chrono::steady_clock::now();
@@ -624,15 +443,15 @@ asio::awaitable<void> idle_timeout_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("idle timeout: a stalled server gives errc::timeout") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded&) {
+    auto server = scripted_server::start(io, [](const recorded&) {
         return reply{response_text(200, "late"), false, 3s};
     });
     run(io, idle_timeout_case(server));
 }
 
-asio::awaitable<void> abort_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> abort_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
 
     // A response body in progress, and a request whose answer has not come: both fail at once as cancelled.
     auto partial_req = get(server->url("/partial"));
@@ -690,7 +509,7 @@ asio::awaitable<void> abort_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("abort: requests in flight fail as cancelled at once; later ones get short timeouts") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded& r) {
+    auto server = scripted_server::start(io, [](const recorded& r) {
         if (r.target == "/stall") return reply{response_text(200, "late"), false, 10s};
         if (r.target == "/partial")
             return reply{"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + pattern(10)};
@@ -701,7 +520,7 @@ TEST_CASE("abort: requests in flight fail as cancelled at once; later ones get s
 
 asio::awaitable<void> refused_case(std::uint16_t port) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v2/";
     auto req = get(url);
     auto res = co_await client.send(std::move(req));
@@ -722,7 +541,7 @@ TEST_CASE("connect: connection refused says so") {
 
 asio::awaitable<void> insecure_case() {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     auto req = get("http://example.com/v2/");
     auto res = co_await client.send(std::move(req));
     REQUIRE(res.has_error());
@@ -741,9 +560,9 @@ TEST_CASE("plain HTTP to a non-loopback host is refused before connecting") {
     run(io, insecure_case());
 }
 
-asio::awaitable<void> truncated_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> truncated_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     for (const char* path : {"/sized", "/chunked"}) {
         CAPTURE(path);
         auto req = get(server->url(path));
@@ -771,7 +590,7 @@ asio::awaitable<void> truncated_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("a server that closes mid-body gives connection_failed") {
     asio::io_context io;
-    auto server = fake_server::start(io, [](const recorded& request) {
+    auto server = scripted_server::start(io, [](const recorded& request) {
         if (request.target == "/chunked")
             return reply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + pattern(50), true};
         return reply{"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + pattern(100), true};
@@ -779,9 +598,9 @@ TEST_CASE("a server that closes mid-body gives connection_failed") {
     run(io, truncated_case(server));
 }
 
-asio::awaitable<void> ipv6_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> ipv6_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, test_options());
+    lh::client client(executor, test_client_options());
     const std::string url = "http://[::1]:" + std::to_string(server->port()) + "/v2/";
     auto req = get(url);
     auto res = co_await client.send(std::move(req));
@@ -793,10 +612,10 @@ asio::awaitable<void> ipv6_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("an IPv6 literal URL (loopback, so plain HTTP is allowed)") {
     asio::io_context io;
-    std::shared_ptr<fake_server> server;
+    std::shared_ptr<scripted_server> server;
     try {
-        server = fake_server::start(
-            io, [](const recorded&) { return ok("six"); }, nullptr, false, asio::ip::address_v6::loopback());
+        server = scripted_server::start(io, [](const recorded&) { return ok("six"); },
+                                        {.address = asio::ip::address_v6::loopback()});
     } catch (const boost::system::system_error&) {
         MESSAGE("no IPv6 loopback here; skipped");
         return;
@@ -804,9 +623,9 @@ TEST_CASE("an IPv6 literal URL (loopback, so plain HTTP is allowed)") {
     run(io, ipv6_case(server));
 }
 
-asio::awaitable<void> http_proxy_case(std::shared_ptr<fake_server> proxy) {
+asio::awaitable<void> http_proxy_case(std::shared_ptr<scripted_server> proxy) {
     const auto executor = co_await asio::this_coro::executor;
-    auto options = test_options();
+    auto options = test_client_options();
     options.proxy.http_proxy = "http://user:pass@127.0.0.1:" + std::to_string(proxy->port());
     options.proxy.no_proxy = "internal.example";
     options.settings_for = [](std::string_view) { return lh::host_settings{true, true, ""}; };
@@ -823,71 +642,24 @@ asio::awaitable<void> http_proxy_case(std::shared_ptr<fake_server> proxy) {
 
 TEST_CASE("proxy: plain HTTP goes to the proxy in absolute form") {
     asio::io_context io;
-    auto proxy = fake_server::start(io, [](const recorded&) { return ok("via proxy"); });
+    auto proxy = scripted_server::start(io, [](const recorded&) { return ok("via proxy"); });
     run(io, http_proxy_case(proxy));
 }
 
 // --- TLS -------------------------------------------------------------------------------------------------
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made once with the openssl CLI.
-struct pki {
-    std::filesystem::path dir;
-
-    pki() {
-        char templ[] = "/tmp/syncer-http-test-XXXXXX";
-        REQUIRE(::mkdtemp(templ) != nullptr);
-        dir = templ;
-        const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-        const std::string script =
-            "cd '" + dir.string() + "' && mkdir certs mtls && " + "openssl req -x509 " + key +
-            " -keyout ca.key -out ca.crt -days 2 -subj /CN=syncer-test-ca " +
-            "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign && " +
-            "openssl req " + key + " -keyout server.key -out server.csr -subj /CN=127.0.0.1 && " +
-            "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext && " +
-            "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days "
-            "2 " +
-            "-extfile server.ext && " + "openssl req " + key +
-            " -keyout client.key -out client.csr -subj /CN=syncer-client && " +
-            "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && " +
-            "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.cert "
-            "-days 2 " +
-            "-extfile client.ext && " + "cp ca.crt certs/ && cp ca.crt client.cert client.key mtls/";
-        REQUIRE(std::system(("(" + script + ") >/dev/null 2>&1").c_str()) == 0);
-    }
-    ~pki() {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir, ignored);
-    }
-
-    std::shared_ptr<ssl::context> server_context(bool require_client_cert = false) const {
-        auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
-        context->use_certificate_chain_file((dir / "server.crt").string());
-        context->use_private_key_file((dir / "server.key").string(), ssl::context::pem);
-        if (require_client_cert) {
-            context->load_verify_file((dir / "ca.crt").string());
-            context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-        }
-        return context;
-    }
-};
-
-const pki& test_pki() {
-    static const pki instance;
-    return instance;
-}
-
 lh::client_options tls_options(bool verify, std::string cert_dir) {
     const lh::host_settings settings{false, verify, std::move(cert_dir)};
-    auto options = test_options();
+    auto options = test_client_options();
     options.settings_for = [settings](std::string_view) { return settings; };
     return options;
 }
 
-asio::awaitable<void> tls_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> tls_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    const std::string certs = (test_pki().dir / "certs").string();
+    const std::string certs = (test_pki::get().dir() / "certs").string();
     {
-        lh::client client(executor, test_options());
+        lh::client client(executor, test_client_options());
         auto req = get(server->url("/v2/"));
         auto res = co_await client.send(std::move(req));
         REQUIRE(res.has_error());
@@ -936,20 +708,20 @@ asio::awaitable<void> tls_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("TLS: verification against the system store, a cert_dir, or none") {
     asio::io_context io;
-    auto server = fake_server::start(
-        io, [](const recorded&) { return ok("secure"); }, test_pki().server_context());
+    auto server = scripted_server::start(io, [](const recorded&) { return ok("secure"); },
+                                         {.tls = test_pki::get().server_context()});
     run(io, tls_case(server));
 }
 
-asio::awaitable<void> client_cert_case(std::shared_ptr<fake_server> server) {
+asio::awaitable<void> client_cert_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
-    lh::client client(executor, tls_options(true, (test_pki().dir / "mtls").string()));
+    lh::client client(executor, tls_options(true, (test_pki::get().dir() / "mtls").string()));
     auto req = get(server->url("/v2/"));
     auto res = co_await client.send(std::move(req));
     REQUIRE_MESSAGE(res.has_value(), res.error().message);
     CHECK(res->body == "mutual");
 
-    lh::client anonymous(executor, tls_options(true, (test_pki().dir / "certs").string()));
+    lh::client anonymous(executor, tls_options(true, (test_pki::get().dir() / "certs").string()));
     auto again = get(server->url("/v2/"));
     res = co_await anonymous.send(std::move(again));
     CHECK(res.has_error());
@@ -957,12 +729,12 @@ asio::awaitable<void> client_cert_case(std::shared_ptr<fake_server> server) {
 
 TEST_CASE("TLS: a client certificate from cert_dir (name.cert + name.key)") {
     asio::io_context io;
-    auto server = fake_server::start(
-        io, [](const recorded&) { return ok("mutual"); }, test_pki().server_context(true));
+    auto server = scripted_server::start(io, [](const recorded&) { return ok("mutual"); },
+                                         {.tls = test_pki::get().server_context(true)});
     run(io, client_cert_case(server));
 }
 
-asio::awaitable<void> connect_proxy_case(std::shared_ptr<fake_server> proxy) {
+asio::awaitable<void> connect_proxy_case(std::shared_ptr<scripted_server> proxy) {
     const auto executor = co_await asio::this_coro::executor;
     auto options = tls_options(false, "");
     options.proxy.https_proxy = "http://user:pass@127.0.0.1:" + std::to_string(proxy->port());
@@ -985,19 +757,19 @@ asio::awaitable<void> connect_proxy_case(std::shared_ptr<fake_server> proxy) {
 
 TEST_CASE("proxy: HTTPS goes through a CONNECT tunnel") {
     asio::io_context io;
-    auto proxy = fake_server::start(
-        io,
-        [](const recorded& request) {
-            if (request.method == "CONNECT") return reply{"HTTP/1.1 200 Connection established\r\n\r\n"};
-            return ok("tunnelled");
-        },
-        test_pki().server_context(), true);
+    auto proxy = scripted_server::start(io,
+                                        [](const recorded& request) {
+                                            if (request.method == "CONNECT")
+                                                return reply{"HTTP/1.1 200 Connection established\r\n\r\n"};
+                                            return ok("tunnelled");
+                                        },
+                                        {.tls = test_pki::get().server_context(), .connect_proxy = true});
     run(io, connect_proxy_case(proxy));
 }
 
-asio::awaitable<void> proxy_refused_case(std::shared_ptr<fake_server> proxy) {
+asio::awaitable<void> proxy_refused_case(std::shared_ptr<scripted_server> proxy) {
     const auto executor = co_await asio::this_coro::executor;
-    auto options = test_options();
+    auto options = test_client_options();
     options.proxy.https_proxy = "http://127.0.0.1:" + std::to_string(proxy->port());
     lh::client client(executor, options);
     auto req = get("https://registry.example/v2/");
@@ -1009,12 +781,12 @@ asio::awaitable<void> proxy_refused_case(std::shared_ptr<fake_server> proxy) {
 
 TEST_CASE("proxy: a refused CONNECT gives proxy_error") {
     asio::io_context io;
-    auto proxy = fake_server::start(
-        io,
-        [](const recorded&) {
-            return reply{response_text(407, "", {{"Proxy-Authenticate", "Basic"}})};
-        },
-        nullptr, true);
+    auto proxy =
+        scripted_server::start(io,
+                               [](const recorded&) {
+                                   return reply{response_text(407, "", {{"Proxy-Authenticate", "Basic"}})};
+                               },
+                               {.connect_proxy = true});
     run(io, proxy_refused_case(proxy));
 }
 

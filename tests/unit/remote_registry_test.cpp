@@ -1,0 +1,964 @@
+// remote_registry against a scripted registry on 127.0.0.1 (tests/support/scripted_server.hpp), through the
+// public API only: what the server saw (paths, headers, counts), the stats, and the results and errors the
+// caller gets. Loopback registries may speak plain HTTP, so the client pings HTTPS first and falls back.
+#include "libregistry/client/remote_registry.hpp"
+
+#include "scripted_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace doctest {
+template <>
+struct StringMaker<std::vector<std::string>> {
+    static String convert(const std::vector<std::string>& items) {
+        std::string out = "{";
+        for (const auto& item : items)
+            out += (out.size() > 1 ? ", \"" : "\"") + item + "\"";
+        return String((out + "}").c_str());
+    }
+};
+} // namespace doctest
+
+namespace {
+
+namespace asio = boost::asio;
+namespace lh = libregistry::http;
+using namespace libregistry;
+using namespace libregistry::testing;
+using namespace std::chrono_literals;
+
+const std::string repo = "library/alpine";
+const std::string manifest_type = "application/vnd.oci.image.manifest.v1+json";
+
+/// Fast retries: three sends at most, a millisecond or so apart.
+remote_options options_for(const scripted_server& server, std::optional<credential> cred = std::nullopt) {
+    remote_options options;
+    options.registry = server.host_port();
+    options.credentials = std::move(cred);
+    options.retry.max_attempts = 3;
+    options.retry.base_delay = 1ms;
+    options.retry.max_delay = 5ms;
+    return options;
+}
+
+credential user_password(std::string username, std::string password) {
+    credential out;
+    out.username = std::move(username);
+    out.password = std::move(password);
+    return out;
+}
+
+bool is_ping(const recorded& r) {
+    return r.method == "GET" && r.path() == "/v2/";
+}
+
+/// An OCI image manifest; `note` makes its bytes (and digest) differ.
+std::string image_manifest(std::string_view note) {
+    return R"({"schemaVersion":2,"mediaType":")" + manifest_type +
+           R"(","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+           digest_of("{}").str() + R"(","size":2},"layers":[],"annotations":{"note":")" + std::string(note) +
+           R"("}})";
+}
+
+reply manifest_reply(std::string_view body, lh::fields headers = {}) {
+    headers.emplace_back("Content-Type", manifest_type);
+    return ok(body, headers);
+}
+
+/// A Bearer challenge whose realm is the token endpoint on the same server.
+std::string bearer_challenge(const recorded& r, std::string_view extra = {}) {
+    return "Bearer realm=\"http://" + r.header("Host") + "/token\",service=\"registry.test\"" +
+           std::string(extra);
+}
+
+reply token_reply(int n) {
+    return ok(R"({"token":"tok-)" + std::to_string(n) + R"(","expires_in":300})");
+}
+
+bool contains(std::string_view text, std::string_view part) {
+    return text.find(part) != std::string_view::npos;
+}
+
+/// One GET of a manifest, for running several at once.
+asio::awaitable<void> get_one(remote_registry* reg, std::string tag, int* succeeded) {
+    auto m = co_await reg->get_manifest(repo, tag);
+    CHECK_MESSAGE(m.has_value(), (m ? std::string() : m.error().message));
+    if (m) ++*succeeded;
+}
+
+/// One GET of a manifest that must fail with the registry's not-a-registry error.
+asio::awaitable<void> expect_failure(remote_registry* reg, std::string tag, std::string registry,
+                                     int* succeeded) {
+    auto m = co_await reg->get_manifest(repo, tag);
+    if (m)
+        ++*succeeded;
+    else
+        CHECK(contains(m.error().message, registry + " is not an OCI registry"));
+}
+
+asio::awaitable<void> get_concurrently(remote_registry* reg, int n, int* succeeded) {
+    std::vector<asio::awaitable<void>> tasks;
+    for (int i = 0; i < n; ++i)
+        tasks.push_back(get_one(reg, "tag" + std::to_string(i), succeeded));
+    co_await run_concurrently(std::move(tasks));
+}
+
+// --- ping and scheme discovery ---------------------------------------------------------------------------
+
+struct scheme_row {
+    const char* name;
+    bool tls;
+};
+
+asio::awaitable<void> ping_case(std::shared_ptr<scripted_server> server, scheme_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_client_options();
+    auto exchanges = std::make_shared<std::vector<std::string>>();
+    options.debug = [exchanges](std::string_view text) { exchanges->emplace_back(text); };
+    if (row.tls) {
+        const lh::host_settings settings{false, true, (test_pki::get().dir() / "certs").string()};
+        options.settings_for = [settings](std::string_view) { return settings; };
+    }
+    lh::client client(executor, options);
+    remote_registry reg(client, options_for(*server));
+
+    int succeeded = 0;
+    co_await get_concurrently(&reg, 4, &succeeded);
+    CHECK(succeeded == 4);
+
+    // One version check for all four, first thing, and everything over the scheme that answered it.
+    CHECK(server->count("GET", "/v2/") == 1);
+    REQUIRE(server->requests.size() == 5);
+    CHECK(is_ping(server->requests[0]));
+    for (const auto& r : server->requests)
+        CHECK(r.tls == row.tls);
+    const std::string https = "> GET https://" + server->host_port() + "/";
+    const std::string http = "> GET http://" + server->host_port() + "/";
+    REQUIRE_FALSE(exchanges->empty());
+    CHECK(exchanges->front().starts_with(https + "v2/ "));
+    const auto plain = std::count_if(exchanges->begin(), exchanges->end(),
+                                     [&](const std::string& e) { return e.starts_with(http); });
+    if (row.tls) {
+        CHECK(plain == 0);
+        CHECK(server->not_http == 0);
+    } else {
+        // HTTPS was tried once (the plain server got a ClientHello it could not parse), then never again.
+        CHECK(contains(exchanges->front(), "< failed"));
+        CHECK(server->not_http == 1);
+        CHECK(plain == static_cast<long>(exchanges->size()) - 1);
+    }
+}
+
+TEST_CASE("ping: one GET /v2/ for concurrent requests, and the scheme that answered it is kept") {
+    const scheme_row rows[] = {{"plain HTTP on loopback", false}, {"HTTPS", true}};
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        server_options server_opts;
+        if (row.tls) server_opts.tls = test_pki::get().server_context();
+        auto server = scripted_server::start(
+            io,
+            [](const recorded& r) {
+                if (is_ping(r)) return ok("{}");
+                return manifest_reply(image_manifest(r.path()));
+            },
+            server_opts);
+        run(io, ping_case(server, row));
+    }
+}
+
+asio::awaitable<void> not_a_registry_case(std::shared_ptr<scripted_server> server, bool tls) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_client_options();
+    if (tls) {
+        const lh::host_settings settings{false, true, (test_pki::get().dir() / "certs").string()};
+        options.settings_for = [settings](std::string_view) { return settings; };
+    }
+    lh::client client(executor, options);
+    remote_registry reg(client, options_for(*server));
+    auto d = digest_of("x");
+    auto has = co_await reg.has_blob(repo, d);
+    REQUIRE(has.has_error());
+    const auto& message = has.error().message;
+    CAPTURE(message);
+    CHECK(has.error().code == errc::not_found);
+    CHECK(has.error().http_status == 404);
+    CHECK(contains(message, server->host_port() + " is not an OCI registry"));
+    CHECK(contains(message, "404"));
+    // Nothing but the version check was sent, and a 404 is not retried.
+    CHECK(server->count("GET", "/v2/") == 1);
+    CHECK(server->requests.size() == 1);
+}
+
+reply not_a_registry(const recorded&) {
+    return respond(404, "<html>no such page</html>", {{"Content-Type", "text/html"}});
+}
+
+TEST_CASE("ping: an HTTPS server whose /v2/ is 404 gives an error naming the registry") {
+    asio::io_context io;
+    server_options server_opts;
+    server_opts.tls = test_pki::get().server_context();
+    auto server = scripted_server::start(io, not_a_registry, server_opts);
+    run(io, not_a_registry_case(server, true));
+}
+
+// Bug: when HTTPS fails and plain HTTP answers /v2/ with 404, remote_registry reports the HTTPS connection
+// failure ("the HTTPS error is the one that explains more") and drops the 404, so the user reads about TLS
+// instead of learning that the host is not a registry.
+TEST_CASE("ping: a plain-HTTP loopback server whose /v2/ is 404 gives an error naming the registry" *
+          doctest::may_fail()) {
+    asio::io_context io;
+    auto server = scripted_server::start(io, not_a_registry);
+    run(io, not_a_registry_case(server, false));
+}
+
+asio::awaitable<void> shared_failure_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_client_options();
+    const lh::host_settings settings{false, true, (test_pki::get().dir() / "certs").string()};
+    options.settings_for = [settings](std::string_view) { return settings; };
+    lh::client client(executor, options);
+    remote_registry reg(client, options_for(*server));
+    int succeeded = 0;
+    std::vector<asio::awaitable<void>> tasks;
+    for (int i = 0; i < 4; ++i)
+        tasks.push_back(expect_failure(&reg, "tag" + std::to_string(i), server->host_port(), &succeeded));
+    co_await run_concurrently(std::move(tasks));
+    CHECK(succeeded == 0);
+    CHECK(server->count("GET", "/v2/") == 1);
+}
+
+// Bug: requests that wait for a ping in flight start their own ping, one after another, when it fails. With
+// retries on a registry answering /v2/ with 5xx, N parallel transfers send N rounds of retried pings before
+// they all fail.
+TEST_CASE("ping: concurrent requests share the outcome of one failed version check" * doctest::may_fail()) {
+    asio::io_context io;
+    server_options server_opts;
+    server_opts.tls = test_pki::get().server_context();
+    auto server = scripted_server::start(io, not_a_registry, server_opts);
+    run(io, shared_failure_case(server));
+}
+
+// --- auth ------------------------------------------------------------------------------------------------
+
+struct basic_row {
+    const char* name;
+    std::optional<credential> cred;
+    std::string header; ///< the Authorization the server expects; "" for none
+};
+
+asio::awaitable<void> basic_case(std::shared_ptr<scripted_server> server, basic_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server, row.cred));
+    auto d = digest_of("layer");
+    auto has = co_await reg.has_blob(repo, d);
+    const auto& head = server->requests.back();
+    CHECK(head.method == "HEAD");
+    CHECK(head.header("Authorization") == row.header);
+    if (row.cred) {
+        REQUIRE_MESSAGE(has.has_value(), has.error().message);
+        CHECK(*has);
+    } else {
+        REQUIRE(has.has_error());
+        CHECK(has.error().code == errc::unauthorized);
+        CHECK(has.error().http_status == 401);
+    }
+    CHECK(server->count("GET", "/token") == 0);
+    CHECK(reg.stats().token_fetches == 0);
+}
+
+TEST_CASE("Basic auth when /v2/ challenges with Basic") {
+    const basic_row rows[] = {
+        {"ascii", user_password("user", "pass"), "Basic dXNlcjpwYXNz"},
+        {"colon and space in the password", user_password("alice", "p:ss w0rd"),
+         "Basic YWxpY2U6cDpzcyB3MHJk"},
+        {"UTF-8", user_password("ünï", "🔑"), "Basic w7xuw6868J+UkQ=="},
+        {"no credentials", std::nullopt, ""},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [expected = row.header](const recorded& r) {
+            if (!expected.empty() && r.header("Authorization") == expected && !is_ping(r)) return ok("");
+            return respond(401, "", {{"WWW-Authenticate", "Basic realm=\"registry.test\""}});
+        });
+        run(io, basic_case(server, row));
+    }
+}
+
+struct bearer_row {
+    const char* name;
+    bool ping_challenges; ///< /v2/ answers 401 with the challenge; otherwise 200 and the first request 401
+};
+
+asio::awaitable<void> bearer_case(std::shared_ptr<scripted_server> server, bearer_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server, user_password("user", "pass")));
+
+    int succeeded = 0;
+    co_await get_concurrently(&reg, 4, &succeeded);
+    CHECK(succeeded == 4);
+    // The cached token serves a later request with the same scope.
+    const std::string tag = "later";
+    auto later = co_await reg.get_manifest(repo, tag);
+    REQUIRE_MESSAGE(later.has_value(), later.error().message);
+
+    CHECK(server->count("GET", "/token") == 1);
+    CHECK(reg.stats().token_fetches == 1);
+    for (const auto& r : server->requests) {
+        if (r.path() != "/token") continue;
+        CHECK(r.query("service") == std::vector<std::string>{"registry.test"});
+        CHECK(r.query("scope") == std::vector<std::string>{"repository:library/alpine:pull"});
+        CHECK(r.header("Authorization") == "Basic dXNlcjpwYXNz");
+    }
+    int with_token = 0;
+    int without = 0;
+    for (const auto& r : server->requests) {
+        if (!r.path().starts_with("/v2/" + repo)) continue;
+        const auto auth = r.header("Authorization");
+        if (auth == "Bearer tok-1") ++with_token;
+        if (auth.empty()) ++without;
+    }
+    CHECK(with_token == 5);
+    if (row.ping_challenges) {
+        CHECK(without == 0);
+    } else {
+        // Sent without a token, answered 401, and sent again with one: at least the first request, at most
+        // the four that started before any token was there.
+        CHECK(without >= 1);
+        CHECK(without <= 4);
+    }
+}
+
+TEST_CASE("Bearer: 401, one token from the realm for concurrent requests, the Bearer retry, the cache") {
+    const bearer_row rows[] = {
+        {"challenge on /v2/", true},
+        {"anonymous /v2/, challenge on the first request", false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row, tokens = 0](const recorded& r) mutable {
+            if (is_ping(r)) {
+                if (!row.ping_challenges) return ok("{}");
+                return respond(401, "", {{"WWW-Authenticate", bearer_challenge(r)}});
+            }
+            if (r.path() == "/token") {
+                // Slow enough that the other requests arrive while it is being fetched.
+                auto answer = token_reply(++tokens);
+                answer.stall = 50ms;
+                return answer;
+            }
+            if (r.header("Authorization") != "Bearer tok-1")
+                return respond(
+                    401, "",
+                    {{"WWW-Authenticate", bearer_challenge(r, ",scope=\"repository:library/alpine:pull\"")}});
+            return manifest_reply(image_manifest(r.path()));
+        });
+        run(io, bearer_case(server, row));
+    }
+}
+
+/// The token server issues tok-1, tok-2, ...; manifests accept the tokens from tok-`oldest_valid` on.
+struct token_registry {
+    int tokens = 0;
+    int oldest_valid = 1;
+    std::vector<std::string> stall_paths; ///< 401s on these paths are answered after 200 ms
+
+    bool valid(std::string_view authorization) const {
+        const std::string_view prefix = "Bearer tok-";
+        if (!authorization.starts_with(prefix)) return false;
+        const int n = std::atoi(std::string(authorization.substr(prefix.size())).c_str());
+        return n >= oldest_valid && n <= tokens;
+    }
+
+    reply operator()(const recorded& r) {
+        if (is_ping(r)) return respond(401, "", {{"WWW-Authenticate", bearer_challenge(r)}});
+        if (r.path() == "/token") return token_reply(++tokens);
+        if (valid(r.header("Authorization"))) return manifest_reply(image_manifest(r.path()));
+        auto answer = respond(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"token expired"}]})",
+                              {{"WWW-Authenticate", bearer_challenge(r, ",error=\"invalid_token\"")}});
+        if (std::find(stall_paths.begin(), stall_paths.end(), r.path()) != stall_paths.end())
+            answer.stall = 200ms;
+        return answer;
+    }
+};
+
+asio::awaitable<void> expiry_case(std::shared_ptr<scripted_server> server,
+                                  std::shared_ptr<token_registry> state) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    const std::string tag = "latest";
+    const std::string path = "/v2/" + repo + "/manifests/latest";
+
+    auto first = co_await reg.get_manifest(repo, tag);
+    REQUIRE_MESSAGE(first.has_value(), first.error().message);
+    CHECK(reg.stats().token_fetches == 1);
+
+    // tok-1 expired: one fresh token, one retry.
+    state->oldest_valid = 2;
+    auto mark = server->requests.size();
+    auto second = co_await reg.get_manifest(repo, tag);
+    REQUIRE_MESSAGE(second.has_value(), second.error().message);
+    CHECK(reg.stats().token_fetches == 2);
+    REQUIRE(server->requests.size() == mark + 3);
+    CHECK(server->requests[mark].path() == path);
+    CHECK(server->requests[mark].header("Authorization") == "Bearer tok-1");
+    CHECK(server->requests[mark + 1].path() == "/token");
+    CHECK(server->requests[mark + 2].path() == path);
+    CHECK(server->requests[mark + 2].header("Authorization") == "Bearer tok-2");
+
+    // The fresh token is rejected too: that second 401 is final.
+    state->oldest_valid = 1000;
+    mark = server->requests.size();
+    auto third = co_await reg.get_manifest(repo, tag);
+    REQUIRE(third.has_error());
+    CHECK(third.error().code == errc::unauthorized);
+    CHECK(third.error().http_status == 401);
+    CHECK(contains(third.error().message, "check the credentials"));
+    CHECK(reg.stats().token_fetches == 3);
+    REQUIRE(server->requests.size() == mark + 3);
+    CHECK(server->requests[mark].header("Authorization") == "Bearer tok-2");
+    CHECK(server->requests[mark + 1].path() == "/token");
+    CHECK(server->requests[mark + 2].header("Authorization") == "Bearer tok-3");
+}
+
+TEST_CASE("Bearer: a 401 on a cached token fetches a fresh one once and retries; a second 401 is final") {
+    asio::io_context io;
+    auto state = std::make_shared<token_registry>();
+    auto server = scripted_server::start(io, [state](const recorded& r) { return (*state)(r); });
+    run(io, expiry_case(server, state));
+}
+
+asio::awaitable<void> stale_401_case(std::shared_ptr<scripted_server> server,
+                                     std::shared_ptr<token_registry> state) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    int succeeded = 0;
+    co_await get_concurrently(&reg, 1, &succeeded);
+    REQUIRE(succeeded == 1);
+
+    // Both requests go out with tok-1; the 401 for tag1 comes back at once and gets tok-2, the one for tag0
+    // only after that. tag0 should then use tok-2, not throw it away and fetch tok-3.
+    state->oldest_valid = 2;
+    state->stall_paths = {"/v2/" + repo + "/manifests/tag0"};
+    co_await get_concurrently(&reg, 2, &succeeded);
+    CHECK(succeeded == 3);
+    CHECK(state->tokens == 2);
+    CHECK(reg.stats().token_fetches == 2);
+}
+
+// Bug: re-authentication invalidates whatever the cache holds for the scope, even a token fetched after the
+// request that got the 401 was sent. Parallel transfers whose 401s come back at different times each throw
+// away the token the previous one just fetched: one token request per transfer instead of one in all.
+TEST_CASE("Bearer: a 401 for an old token reuses a fresh token fetched meanwhile" * doctest::may_fail()) {
+    asio::io_context io;
+    auto state = std::make_shared<token_registry>();
+    auto server = scripted_server::start(io, [state](const recorded& r) { return (*state)(r); });
+    run(io, stale_401_case(server, state));
+}
+
+asio::awaitable<void> insufficient_scope_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server, user_password("reader", "secret")));
+    auto m = parse_manifest(image_manifest("push me"), manifest_type);
+    REQUIRE(m.has_value());
+    const std::string tag = "v1";
+    auto pushed = co_await reg.put_manifest(repo, tag, *m);
+    REQUIRE(pushed.has_error());
+    const auto& message = pushed.error().message;
+    CAPTURE(message);
+    CHECK(pushed.error().code == errc::denied);
+    CHECK(pushed.error().http_status == 401);
+    CHECK(contains(message, "insufficient_scope"));
+    CHECK(contains(message, "lack the permission"));
+    CHECK(contains(message, server->host_port()));
+    // Sent with a token, then once more with a fresh one, both for push.
+    CHECK(server->count("PUT", "/v2/" + repo + "/manifests/v1") == 2);
+    CHECK(server->count("GET", "/token") == 2);
+    for (const auto& r : server->requests)
+        if (r.path() == "/token")
+            CHECK(r.query("scope") == std::vector<std::string>{"repository:library/alpine:pull,push"});
+}
+
+TEST_CASE("Bearer: insufficient_scope after re-authenticating is errc::denied, saying what is missing") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [tokens = 0](const recorded& r) mutable {
+        if (is_ping(r)) return respond(401, "", {{"WWW-Authenticate", bearer_challenge(r)}});
+        if (r.path() == "/token") return token_reply(++tokens);
+        return respond(
+            401, R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})",
+            {{"WWW-Authenticate",
+              bearer_challenge(
+                  r, ",scope=\"repository:library/alpine:pull,push\",error=\"insufficient_scope\"")}});
+    });
+    run(io, insufficient_scope_case(server));
+}
+
+// --- retries ---------------------------------------------------------------------------------------------
+
+struct retry_row {
+    const char* name;
+    int status;
+    int failures; ///< answers with `status` before a 200; -1: always
+    const char* retry_after;
+};
+
+asio::awaitable<void> retry_case(std::shared_ptr<scripted_server> server, retry_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    const std::string tag = "latest";
+    const auto started = std::chrono::steady_clock::now();
+    auto m = co_await reg.get_manifest(repo, tag);
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    const int hits = server->count("GET", "/v2/" + repo + "/manifests/latest");
+    if (row.failures >= 0) {
+        REQUIRE_MESSAGE(m.has_value(), m.error().message);
+        CHECK(hits == row.failures + 1);
+        CHECK(reg.stats().retries == static_cast<std::uint64_t>(row.failures));
+    } else {
+        REQUIRE(m.has_error());
+        CHECK(m.error().http_status == row.status);
+        CHECK(m.error().code == (row.status == 429 ? errc::too_many_requests : errc::server_error));
+        CHECK(contains(m.error().message, std::to_string(row.status)));
+        CHECK(contains(m.error().message, "/v2/" + repo + "/manifests/latest"));
+        CHECK(hits == 3); // retry.max_attempts
+        CHECK(reg.stats().retries == 2);
+    }
+}
+
+TEST_CASE("retries: 429 and 5xx are sent again with backoff, up to retry.max_attempts") {
+    const retry_row rows[] = {
+        {"one 503", 503, 1, nullptr},
+        {"one 503 with Retry-After: 0", 503, 1, "0"},
+        {"two 503s with Retry-After: 0", 503, 2, "0"},
+        {"one 502", 502, 1, nullptr},
+        {"one 429 with Retry-After: 0", 429, 1, "0"},
+        {"always 503", 503, -1, nullptr},
+        {"always 503 with Retry-After: 0", 503, -1, "0"},
+        {"always 429", 429, -1, "0"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row, hits = 0](const recorded& r) mutable {
+            if (is_ping(r)) return ok("{}");
+            if (row.failures < 0 || ++hits <= row.failures) {
+                lh::fields headers;
+                if (row.retry_after) headers.emplace_back("Retry-After", row.retry_after);
+                return respond(row.status, "busy", headers);
+            }
+            return manifest_reply(image_manifest("fine"));
+        });
+        run(io, retry_case(server, row));
+    }
+}
+
+// --- manifests -------------------------------------------------------------------------------------------
+
+struct manifest_row {
+    const char* name;
+    std::string ref;
+    std::string body;
+    std::string content_digest; ///< Docker-Content-Digest; "" for none
+    bool accepted;
+};
+
+asio::awaitable<void> get_manifest_case(std::shared_ptr<scripted_server> server, manifest_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto m = co_await reg.get_manifest(repo, row.ref);
+    CHECK(server->requests.back().target == "/v2/" + repo + "/manifests/" + row.ref);
+    CHECK(contains(server->requests.back().header("Accept"), manifest_type));
+    if (row.accepted) {
+        REQUIRE_MESSAGE(m.has_value(), m.error().message);
+        CHECK(m->bytes == row.body);
+        CHECK(m->digest == digest_of(row.body));
+        CHECK(m->media_type == manifest_type);
+    } else {
+        REQUIRE(m.has_error());
+        CAPTURE(m.error().message);
+        CHECK(m.error().code == errc::digest_mismatch);
+        CHECK(contains(m.error().message, server->host_port() + "/" + repo));
+        CHECK(contains(m.error().message, digest_of(row.body).str()));
+    }
+}
+
+TEST_CASE("get_manifest: the bytes are checked against the digest asked for and Docker-Content-Digest") {
+    const auto a = image_manifest("a");
+    const auto b = image_manifest("b");
+    const auto da = digest_of(a).str();
+    const auto db = digest_of(b).str();
+    const manifest_row rows[] = {
+        {"by digest, the right bytes", da, a, "", true},
+        {"by digest, the right bytes and header", da, a, da, true},
+        {"by digest, other bytes", da, b, "", false},
+        {"by digest, other bytes under the right header", da, b, da, false},
+        {"by tag, matching header", "latest", a, da, true},
+        {"by tag, no header", "latest", a, "", true},
+        {"by tag, the header names other bytes", "latest", a, db, false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            lh::fields headers;
+            if (!row.content_digest.empty())
+                headers.emplace_back("Docker-Content-Digest", row.content_digest);
+            return manifest_reply(row.body, headers);
+        });
+        run(io, get_manifest_case(server, row));
+    }
+}
+
+struct head_row {
+    const char* name;
+    bool found;
+    bool digest_header;
+};
+
+asio::awaitable<void> head_manifest_case(std::shared_ptr<scripted_server> server, head_row row,
+                                         std::string body) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    const std::string tag = "latest";
+    auto d = co_await reg.head_manifest(repo, tag);
+    REQUIRE_MESSAGE(d.has_value(), d.error().message);
+    const std::string path = "/v2/" + repo + "/manifests/latest";
+    CHECK(server->count("HEAD", path) == 1);
+    // Without Docker-Content-Digest the digest is only known from the bytes: one GET.
+    CHECK(server->count("GET", path) == (row.found && !row.digest_header ? 1 : 0));
+    if (!row.found) {
+        CHECK_FALSE(d->has_value());
+        co_return;
+    }
+    REQUIRE(d->has_value());
+    CHECK((*d)->digest == digest_of(body));
+    CHECK((*d)->size == static_cast<std::int64_t>(body.size()));
+    CHECK((*d)->media_type == manifest_type);
+}
+
+TEST_CASE("head_manifest: the descriptor from the headers, or from a GET when the digest header is missing") {
+    const auto body = image_manifest("headed");
+    const head_row rows[] = {
+        {"with Docker-Content-Digest", true, true},
+        {"without Docker-Content-Digest", true, false},
+        {"not found", false, false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row, body](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            if (!row.found) return respond(404, "");
+            if (r.method == "GET") return manifest_reply(body);
+            lh::fields headers{{"Content-Type", manifest_type},
+                               {"Content-Length", std::to_string(body.size())}};
+            if (row.digest_header) headers.emplace_back("Docker-Content-Digest", digest_of(body).str());
+            return respond(200, "", headers);
+        });
+        run(io, head_manifest_case(server, row, body));
+    }
+}
+
+// --- blobs -----------------------------------------------------------------------------------------------
+
+/// A blob_reader over bytes in memory.
+class string_reader final : public blob_reader {
+public:
+    explicit string_reader(std::string bytes) : bytes_(std::move(bytes)) {}
+
+    asio::awaitable<result<std::size_t>> read(std::span<std::byte> buffer) override {
+        const auto n = std::min(buffer.size(), bytes_.size() - at_);
+        std::copy_n(reinterpret_cast<const std::byte*>(bytes_.data() + at_), n, buffer.data());
+        at_ += n;
+        co_return n;
+    }
+
+private:
+    std::string bytes_;
+    std::size_t at_ = 0;
+};
+
+asio::awaitable<result<std::string>> read_all(blob_reader& reader) {
+    std::string out;
+    std::vector<std::byte> buffer(64 * 1024);
+    for (;;) {
+        const std::span<std::byte> window(buffer);
+        auto n = co_await reader.read(window);
+        if (!n) co_return n.error();
+        if (*n == 0) co_return out;
+        out.append(reinterpret_cast<const char*>(buffer.data()), *n);
+    }
+}
+
+constexpr std::size_t blob_size = 300'000;
+constexpr std::size_t break_at = 100'000;
+
+asio::awaitable<void> download_case(std::shared_ptr<scripted_server> server, std::string blob) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    descriptor desc;
+    desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+    desc.digest = digest_of(blob);
+    desc.size = static_cast<std::int64_t>(blob.size());
+    auto reader = co_await reg.get_blob(repo, desc);
+    REQUIRE_MESSAGE(reader.has_value(), reader.error().message);
+    auto bytes = co_await read_all(**reader);
+    REQUIRE_MESSAGE(bytes.has_value(), bytes.error().message);
+    CHECK(bytes->size() == blob.size());
+    CHECK(*bytes == blob);
+
+    const std::string path = "/v2/" + repo + "/blobs/" + desc.digest.str();
+    REQUIRE(server->count("GET", path) == 2);
+    std::vector<std::string> ranges;
+    for (const auto& r : server->requests)
+        if (r.path() == path) ranges.push_back(r.header("Range"));
+    CHECK(ranges == std::vector<std::string>{"", "bytes=" + std::to_string(break_at) + "-"});
+    CHECK(reg.stats().retries == 1);
+}
+
+TEST_CASE("get_blob: a download broken mid-body resumes with Range and reads exactly the blob") {
+    const std::string blob = pattern(blob_size);
+    for (const bool honours_range : {true, false}) {
+        CAPTURE(honours_range);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [&blob, honours_range, gets = 0](const recorded& r) mutable {
+            if (is_ping(r)) return ok("{}");
+            if (++gets == 1) return truncated(200, blob, break_at);
+            if (!honours_range) return ok(blob);
+            const auto rest = std::string_view(blob).substr(break_at);
+            return respond(
+                206, rest,
+                {{"Content-Range", "bytes " + std::to_string(break_at) + "-" +
+                                       std::to_string(blob.size() - 1) + "/" + std::to_string(blob.size())}});
+        });
+        run(io, download_case(server, blob));
+    }
+}
+
+/// A registry that refuses monolithic PUTs (405) and takes PATCH chunks; upload sessions are kept by path.
+struct upload_registry {
+    std::map<std::string, std::string> sessions;  ///< path -> the bytes received
+    std::map<std::string, std::string> committed; ///< digest -> bytes
+    int opened = 0;
+    bool break_first_patch = true;
+
+    std::optional<std::size_t> cut(const recorded& head) {
+        if (head.method != "PATCH" || !break_first_patch) return std::nullopt;
+        break_first_patch = false;
+        return 70'000;
+    }
+
+    reply operator()(const recorded& r) {
+        const std::string uploads = "/v2/" + repo + "/blobs/uploads/";
+        if (is_ping(r)) return ok("{}");
+        if (r.method == "POST" && r.path() == uploads) {
+            const auto location = uploads + "session-" + std::to_string(++opened);
+            sessions[location];
+            return respond(202, "", {{"Location", location}, {"Range", "0-0"}});
+        }
+        auto session = sessions.find(r.path());
+        if (session == sessions.end()) return respond(404, R"({"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]})");
+        auto& held = session->second;
+        const auto range = [&held]() {
+            return held.empty() ? std::string("0-0") : "0-" + std::to_string(held.size() - 1);
+        };
+        if (r.method == "PATCH") {
+            const auto from = r.header("Content-Range").substr(0, r.header("Content-Range").find('-'));
+            if (from != std::to_string(held.size()))
+                return respond(416, R"({"errors":[{"code":"BLOB_UPLOAD_INVALID"}]})");
+            held += r.body;
+            return respond(202, "", {{"Location", r.path()}, {"Range", range()}});
+        }
+        if (r.method == "GET") return respond(204, "", {{"Location", r.path()}, {"Range", range()}});
+        if (r.method == "PUT" && !r.body.empty())
+            return respond(405, R"({"errors":[{"code":"UNSUPPORTED","message":"send chunks"}]})");
+        if (r.method == "PUT") {
+            const auto digests = r.query("digest");
+            if (digests.size() != 1 || digest_of(held).str() != digests[0])
+                return respond(400, R"({"errors":[{"code":"DIGEST_INVALID"}]})");
+            committed[digests[0]] = held;
+            sessions.erase(session);
+            return respond(201, "", {{"Docker-Content-Digest", digests[0]}});
+        }
+        return respond(405, "");
+    }
+};
+
+asio::awaitable<void> upload_case(std::shared_ptr<scripted_server> server,
+                                  std::shared_ptr<upload_registry> state, std::string blob) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    descriptor desc;
+    desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+    desc.digest = digest_of(blob);
+    desc.size = static_cast<std::int64_t>(blob.size());
+    const std::optional<digest> d = desc.digest;
+    const std::optional<std::string> no_mount;
+
+    // The monolithic PUT is refused.
+    auto first = co_await reg.start_upload(repo, d, no_mount);
+    REQUIRE_MESSAGE(first.has_value(), first.error().message);
+    REQUIRE(first->has_value());
+    string_reader reader1(blob);
+    auto refused = co_await reg.finish_upload(**first, desc, reader1);
+    REQUIRE(refused.has_error());
+    CAPTURE(refused.error().message);
+    CHECK(refused.error().code == errc::unsupported);
+    CHECK(contains(refused.error().message, desc.digest.str()));
+    CHECK(server->count("PATCH", "/v2/" + repo + "/blobs/uploads/session-1") == 0);
+    CHECK(server->requests.back().method == "PUT");
+    CHECK(server->requests.back().body == blob);
+
+    // The next upload to this registry goes in PATCH chunks; the first PATCH breaks after 70,000 bytes.
+    auto second = co_await reg.start_upload(repo, d, no_mount);
+    REQUIRE_MESSAGE(second.has_value(), second.error().message);
+    REQUIRE(second->has_value());
+    const auto mark = server->requests.size();
+    string_reader reader2(blob);
+    auto sent = co_await reg.finish_upload(**second, desc, reader2);
+    REQUIRE_MESSAGE(sent.has_value(), sent.error().message);
+
+    REQUIRE(state->committed.count(desc.digest.str()) == 1);
+    CHECK(state->committed[desc.digest.str()] == blob);
+    CHECK(reg.stats().upload_resumes == 1);
+
+    const std::string session = "/v2/" + repo + "/blobs/uploads/session-2";
+    std::vector<std::string> seen;
+    for (auto i = mark; i < server->requests.size(); ++i) {
+        const auto& r = server->requests[i];
+        CHECK(r.path() == session);
+        seen.push_back(r.method + " " + r.header("Content-Range") + (r.broken ? " broken" : ""));
+    }
+    const std::vector<std::string> expected{
+        "PATCH 0-" + std::to_string(blob.size() - 1) + " broken",
+        "GET ",
+        "PATCH 70000-" + std::to_string(blob.size() - 1),
+        "PUT ",
+    };
+    CHECK(seen == expected);
+    CHECK(server->requests[mark].body.size() == 70'000);
+    CHECK(server->requests[mark + 2].body == blob.substr(70'000));
+    CHECK(server->requests.back().query("digest") == std::vector<std::string>{desc.digest.str()});
+}
+
+TEST_CASE("uploads: a refused monolithic PUT switches the registry to PATCH chunks; a broken PATCH resumes") {
+    asio::io_context io;
+    auto state = std::make_shared<upload_registry>();
+    server_options server_opts;
+    server_opts.cut_body = [state](const recorded& head) { return state->cut(head); };
+    auto server = scripted_server::start(
+        io, [state](const recorded& r) { return (*state)(r); }, server_opts);
+    run(io, upload_case(server, state, pattern(200'000)));
+}
+
+// --- listings --------------------------------------------------------------------------------------------
+
+struct page {
+    std::string target;
+    std::string body;
+    std::string link; ///< "{host}" is replaced by the server's host:port
+};
+
+struct listing_row {
+    const char* name;
+    bool catalog;
+    std::vector<page> pages;
+    std::vector<std::string> expected;
+};
+
+asio::awaitable<void> listing_case(std::shared_ptr<scripted_server> server, listing_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    result<std::vector<std::string>> listed = std::vector<std::string>{};
+    if (row.catalog)
+        listed = co_await reg.catalog();
+    else
+        listed = co_await reg.list_tags(repo);
+    REQUIRE_MESSAGE(listed.has_value(), listed.error().message);
+    CHECK(*listed == row.expected);
+    std::vector<std::string> targets;
+    for (const auto& r : server->requests)
+        if (!is_ping(r)) targets.push_back(r.target);
+    std::vector<std::string> expected_targets;
+    for (const auto& p : row.pages)
+        expected_targets.push_back(p.target);
+    CHECK(targets == expected_targets);
+}
+
+TEST_CASE("list_tags and catalog follow Link pagination") {
+    const std::string tags = "/v2/" + repo + "/tags/list";
+    const listing_row rows[] = {
+        {"one page",
+         false,
+         {{tags + "?n=1000", R"({"name":"library/alpine","tags":["a","b"]})", ""}},
+         {"a", "b"}},
+        {"three pages, relative links",
+         false,
+         {{tags + "?n=1000", R"({"tags":["a","b"]})", "<" + tags + "?n=2&last=b>; rel=\"next\""},
+          {tags + "?n=2&last=b", R"({"tags":["c","d"]})", "<" + tags + "?n=2&last=d>; rel=\"next\""},
+          {tags + "?n=2&last=d", R"({"tags":["e"]})", ""}},
+         {"a", "b", "c", "d", "e"}},
+        {"absolute link, then an empty last page",
+         false,
+         {{tags + "?n=1000", R"({"tags":["1.0"]})", "<http://{host}" + tags + "?last=1.0>; rel=\"next\""},
+          {tags + "?last=1.0", R"({"tags":null})", ""}},
+         {"1.0"}},
+        {"catalog, two pages",
+         true,
+         {{"/v2/_catalog?n=1000", R"({"repositories":["a/one"]})",
+           "</v2/_catalog?last=a%2Fone&n=1000>; rel=\"next\""},
+          {"/v2/_catalog?last=a%2Fone&n=1000", R"({"repositories":["b/two"]})", ""}},
+         {"a/one", "b/two"}},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            for (const auto& p : row.pages) {
+                if (p.target != r.target) continue;
+                lh::fields headers{{"Content-Type", "application/json"}};
+                if (!p.link.empty()) {
+                    auto link = p.link;
+                    if (auto at = link.find("{host}"); at != std::string::npos)
+                        link.replace(at, 6, r.header("Host"));
+                    headers.emplace_back("Link", link);
+                }
+                return ok(p.body, headers);
+            }
+            return respond(404, R"({"errors":[{"code":"NAME_UNKNOWN"}]})");
+        });
+        run(io, listing_case(server, row));
+    }
+}
+
+} // namespace
