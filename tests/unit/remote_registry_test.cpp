@@ -2,6 +2,7 @@
 // public API only: what the server saw (paths, headers, counts), the stats, and the results and errors the
 // caller gets. Loopback registries may speak plain HTTP, so the client pings HTTPS first and falls back.
 #include "libregistry/client/remote_registry.hpp"
+#include "libregistry/core/retry.hpp"
 
 #include "scripted_server.hpp"
 
@@ -217,11 +218,10 @@ TEST_CASE("ping: an HTTPS server whose /v2/ is 404 gives an error naming the reg
     run(io, not_a_registry_case(server, true));
 }
 
-// Bug: when HTTPS fails and plain HTTP answers /v2/ with 404, remote_registry reports the HTTPS connection
-// failure ("the HTTPS error is the one that explains more") and drops the 404, so the user reads about TLS
-// instead of learning that the host is not a registry.
-TEST_CASE("ping: a plain-HTTP loopback server whose /v2/ is 404 gives an error naming the registry" *
-          doctest::may_fail()) {
+// Regression: when HTTPS failed and plain HTTP answered /v2/ with 404, remote_registry reported the HTTPS
+// connection failure and dropped the 404, so the user read about TLS instead of learning that the host is not
+// a registry.
+TEST_CASE("ping: a plain-HTTP loopback server whose /v2/ is 404 gives an error naming the registry") {
     asio::io_context io;
     auto server = scripted_server::start(io, not_a_registry);
     run(io, not_a_registry_case(server, false));
@@ -243,10 +243,10 @@ asio::awaitable<void> shared_failure_case(std::shared_ptr<scripted_server> serve
     CHECK(server->count("GET", "/v2/") == 1);
 }
 
-// Bug: requests that wait for a ping in flight start their own ping, one after another, when it fails. With
-// retries on a registry answering /v2/ with 5xx, N parallel transfers send N rounds of retried pings before
-// they all fail.
-TEST_CASE("ping: concurrent requests share the outcome of one failed version check" * doctest::may_fail()) {
+// Regression (fixed by the single-flight ping): requests that waited for a ping in flight start their own
+// ping, one after another, when it fails. With retries on a registry answering /v2/ with 5xx, N parallel
+// transfers send N rounds of retried pings before they all fail.
+TEST_CASE("ping: concurrent requests share the outcome of one failed version check") {
     asio::io_context io;
     server_options server_opts;
     server_opts.tls = test_pki::get().server_context();
@@ -467,10 +467,11 @@ asio::awaitable<void> stale_401_case(std::shared_ptr<scripted_server> server,
     CHECK(reg.stats().token_fetches == 2);
 }
 
-// Bug: re-authentication invalidates whatever the cache holds for the scope, even a token fetched after the
-// request that got the 401 was sent. Parallel transfers whose 401s come back at different times each throw
-// away the token the previous one just fetched: one token request per transfer instead of one in all.
-TEST_CASE("Bearer: a 401 for an old token reuses a fresh token fetched meanwhile" * doctest::may_fail()) {
+// Regression: re-authentication invalidated whatever the cache holds for the scope, even a token fetched
+// after the request that got the 401 was sent. Parallel transfers whose 401s come back at different times
+// each throw away the token the previous one just fetched: one token request per transfer instead of one in
+// all.
+TEST_CASE("Bearer: a 401 for an old token reuses a fresh token fetched meanwhile") {
     asio::io_context io;
     auto state = std::make_shared<token_registry>();
     auto server = scripted_server::start(io, [state](const recorded& r) { return (*state)(r); });
@@ -545,6 +546,9 @@ asio::awaitable<void> retry_case(std::shared_ptr<scripted_server> server, retry_
         CHECK(contains(m.error().message, "/v2/" + repo + "/manifests/latest"));
         CHECK(hits == 3); // retry.max_attempts
         CHECK(reg.stats().retries == 2);
+        // The attempts are spent: the copy engine above does not send the request again (retry.hpp).
+        CHECK(m.error().attempts == 3);
+        CHECK_FALSE(retry_transfer(m.error(), 1, false, options_for(*server).retry));
     }
 }
 

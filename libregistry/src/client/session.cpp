@@ -149,7 +149,9 @@ asio::awaitable<result<void>> registry_session::ping() {
     }
     auto plain = co_await ping_scheme("http", false);
     if (plain) co_return plain;
-    auto e = https.error(); // the HTTPS error is the one that explains more
+    // A host that answered plain HTTP with a status speaks HTTP: its answer says what is wrong. Otherwise
+    // the HTTPS failure is the one that explains more.
+    auto e = plain.error().http_status != 0 ? plain.error() : https.error();
     e.message = fmt::format("cannot reach registry {}: {}", options_.registry, e.message);
     co_return e;
 }
@@ -298,16 +300,21 @@ asio::awaitable<result<std::optional<credential>>> registry_session::credentials
 
 // The Authorization header for `scopes`, fetching a token when the cache has none. Parallel transfers that
 // need the same scopes share one token request.
-asio::awaitable<result<std::string>>
-registry_session::authorization(std::string repository, std::vector<scope> scopes, bool refresh) {
+asio::awaitable<result<std::string>> registry_session::authorization(std::string repository,
+                                                                     std::vector<scope> scopes,
+                                                                     std::optional<std::string> rejected) {
     if (challenges_.empty()) co_return std::string{};
     auto cred = co_await credentials_for(repository);
     if (!cred) co_return cred.error();
     if (const auto* bearer = find_challenge("bearer")) {
         scopes = normalize_scopes(std::move(scopes));
-        if (refresh) tokens_.invalidate(options_.registry, scopes);
-        if (auto cached = tokens_.get(options_.registry, scopes, token_cache::clock::now()))
-            co_return "Bearer " + *cached;
+        auto cached = tokens_.get(options_.registry, scopes, token_cache::clock::now());
+        // Only the token the registry refused is dropped: another request may have fetched a fresh one since.
+        if (cached && rejected && "Bearer " + *cached == *rejected) {
+            tokens_.invalidate(options_.registry, scopes);
+            cached.reset();
+        }
+        if (cached) co_return "Bearer " + *cached;
         challenge current = *bearer;
         std::function<asio::awaitable<result<token>>()> work = [&]() -> asio::awaitable<result<token>> {
             auto now = token_cache::clock::now();
@@ -327,9 +334,10 @@ registry_session::authorization(std::string repository, std::vector<scope> scope
 // Adds Authorization to `req`, but only when it goes to the registry's own host: credentials never follow a
 // Location to another host.
 asio::awaitable<result<void>> registry_session::authorize(http::request& req, std::string repository,
-                                                          std::vector<scope> scopes, bool refresh) {
+                                                          std::vector<scope> scopes,
+                                                          std::optional<std::string> rejected) {
     if (host_of(req.url) != api_host_) co_return result<void>{};
-    auto auth = co_await authorization(std::move(repository), std::move(scopes), refresh);
+    auto auth = co_await authorization(std::move(repository), std::move(scopes), std::move(rejected));
     if (!auth) co_return auth.error();
     if (!auth->empty()) req.headers.emplace_back("Authorization", *auth);
     co_return result<void>{};
@@ -372,6 +380,7 @@ template <class Exchange>
 asio::awaitable<result<typename Exchange::value_type>> registry_session::execute(api_call c) {
     if (auto p = co_await ensure_pinged(); !p) co_return p.error();
     bool reauthenticated = false;
+    std::optional<std::string> rejected; ///< the Authorization a 401 refused
     for (int attempt = 1;;) {
         auto url = url_for(c.target);
         if (!url) co_return url.error();
@@ -383,8 +392,8 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
         req.body = c.body;
         req.source = c.source;
         req.content_length = c.content_length;
-        if (auto a = co_await authorize(req, c.repository, c.scopes, reauthenticated); !a)
-            co_return a.error();
+        if (auto a = co_await authorize(req, c.repository, c.scopes, rejected); !a) co_return a.error();
+        const std::string sent_authorization(http::find_header(req.headers, "Authorization"));
         ++stats_.requests;
         auto resp = co_await Exchange::send(client_, std::move(req), c.body_limit);
 
@@ -415,6 +424,7 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
             auto fresh = parse_www_authenticate(Exchange::header(*resp, "WWW-Authenticate"));
             if (fresh && !fresh->empty()) challenges_ = std::move(*fresh);
             reauthenticated = true;
+            rejected = sent_authorization;
             continue;
         }
         if (decision.action == retry_action::retry) {
@@ -436,8 +446,12 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
         }
         // A streamed body cannot be resent with a fresh token here; drop the rejected one so that the copy
         // engine's next try fetches another.
-        if (outcome.status == 401 && same_host && !context.replayable)
-            tokens_.invalidate(options_.registry, normalize_scopes(c.scopes));
+        if (outcome.status == 401 && same_host && !context.replayable) {
+            auto scopes = normalize_scopes(c.scopes);
+            auto cached = tokens_.get(options_.registry, scopes, token_cache::clock::now());
+            if (cached && "Bearer " + *cached == sent_authorization)
+                tokens_.invalidate(options_.registry, scopes);
+        }
         if (outcome.status == 429 || outcome.status >= 500) {
             if (body.empty()) body = co_await Exchange::body(*resp);
             http::response answer;

@@ -91,10 +91,12 @@ private:
     boost::asio::awaitable<result<token>> fetch_token(challenge bearer, std::vector<scope> scopes,
                                                       std::optional<credential> cred);
     boost::asio::awaitable<result<std::optional<credential>>> credentials_for(std::string repository);
-    boost::asio::awaitable<result<std::string>> authorization(std::string repository,
-                                                              std::vector<scope> scopes, bool refresh);
+    /// The Authorization value for `scopes`; `rejected` is a value a 401 refused, which is not used again.
+    boost::asio::awaitable<result<std::string>>
+    authorization(std::string repository, std::vector<scope> scopes, std::optional<std::string> rejected);
     boost::asio::awaitable<result<void>> authorize(http::request& req, std::string repository,
-                                                   std::vector<scope> scopes, bool refresh);
+                                                   std::vector<scope> scopes,
+                                                   std::optional<std::string> rejected);
     result<std::string> url_for(std::string_view path_or_url) const;
     const challenge* find_challenge(std::string_view scheme) const;
     bool plain_http_allowed() const;
