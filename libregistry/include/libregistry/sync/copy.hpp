@@ -4,22 +4,20 @@
 // Order is what keeps a destination consistent: every blob of a manifest is in place before the manifest is
 // pushed, and every child of an index before the index, so a tag never points at something incomplete, and an
 // interrupted copy resumes by skipping what is already there.
+#include "libregistry/client/registry.hpp"
 #include "libregistry/core/digest.hpp"
 #include "libregistry/core/platform.hpp"
 #include "libregistry/core/reference.hpp"
-#include "libregistry/client/registry.hpp"
+#include "libregistry/sync/blob_ledger.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace libregistry {
@@ -29,26 +27,6 @@ struct copy_event {
     kind what;
     digest item;
     std::int64_t bytes = 0; ///< progress: bytes sent so far for this blob; started: its size
-};
-
-/// What one run has put where, shared by the copies of that run: which repositories of each destination
-/// registry hold a blob (so later copies mount it instead of sending it again), and which blob transfers are
-/// in flight (so concurrent copies that need the same blob wait for it rather than send it twice).
-class blob_ledger {
-public:
-    /// A repository of `registry` other than `except` known to hold `d`.
-    std::optional<std::string> holder(std::string_view registry, const digest& d,
-                                      std::string_view except) const;
-    bool holds(std::string_view registry, std::string_view repository, const digest& d) const;
-    void record(std::string_view registry, std::string_view repository, const digest& d);
-
-    /// Serialises transfers of one blob into one registry; see copy.cpp.
-    struct transfer_slot;
-    std::map<std::string, std::shared_ptr<transfer_slot>, std::less<>> inflight;
-
-private:
-    std::map<std::string, std::vector<std::string>, std::less<>>
-        holders_; ///< registry@digest -> repositories
 };
 
 struct copy_options {
