@@ -1,6 +1,6 @@
-#include "sync_report.hpp"
+#include "output/sync_report.hpp"
 
-#include "progress.hpp"
+#include "output/progress.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>

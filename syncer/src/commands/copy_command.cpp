@@ -1,6 +1,6 @@
 // `syncer copy SRC DST`: flags -> copy_options -> libregistry::copy_image.
-#include "commands.hpp"
-#include "progress.hpp"
+#include "commands/commands.hpp"
+#include "output/progress.hpp"
 #include "session.hpp"
 
 #include <libregistry/sync/copy.hpp>
