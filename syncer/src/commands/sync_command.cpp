@@ -149,7 +149,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         bool untouched = e.image->status == image_status::interrupted && e.image->attempts == 0;
         if ((e.image->status != image_status::skipped || !live) && !untouched) {
             bar.finish();
-            log.image(*e.image);
+            log_image(log, *e.image);
         }
         if (e.image->status != image_status::skipped && !untouched) bar.images(++done, total);
     };
