@@ -8,6 +8,7 @@
 #include "libregistry/core/digest.hpp"
 #include "libregistry/core/platform.hpp"
 #include "libregistry/core/reference.hpp"
+#include "libregistry/core/retry.hpp"
 #include "libregistry/sync/blob_ledger.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -34,8 +35,9 @@ struct copy_options {
     std::vector<platform> platforms;
     /// Blobs copied at once per image.
     std::size_t jobs = 6;
-    /// Further tries of one blob transfer after a retryable failure.
-    int blob_retries = 3;
+    /// Tries of one blob transfer, the first included, shared with the tries the failed request already had
+    /// (retry.hpp, retry_transfer). Only max_attempts is read here: a transfer starts over at once.
+    retry_policy retry;
     /// Push manifests even when the destination already has that digest under the tag.
     bool force = false;
     std::function<void(const copy_event&)> on_event;

@@ -77,7 +77,7 @@ struct sync_options {
     bool force = false;
     bool dry_run = false;
     libregistry::shard shard;
-    copy_options copy; ///< jobs, blob transfer retries, platform filter
+    copy_options copy; ///< jobs, blob transfer retry policy, platform filter
     std::function<void(const sync_event&)> on_event;
     /// Once a stop is requested the run winds down: no new tag list, HEAD, image, blob transfer or retry
     /// round starts, copies in flight finish what they are sending (see copy_options::stop), and run_sync

@@ -1,5 +1,7 @@
 #include "sync/detail/blob_copier.hpp"
 
+#include "libregistry/core/retry.hpp"
+
 #include <fmt/format.h>
 
 namespace libregistry::detail {
@@ -63,46 +65,38 @@ asio::awaitable<result<void>> blob_copier::transfer(target& t, descriptor desc,
     co_await t.transfers.acquire();
     semaphore_guard guard(t.transfers);
     std::optional<error> last;
-    bool retried_after_refusal = false;
-    for (int attempt = 0; attempt <= options_.blob_retries; ++attempt) {
+    bool second_chance_used = false;
+    for (int attempt = 1;; ++attempt) {
         if (stopping()) {
             if (!last) co_return stopped("copying blob " + desc.digest.str());
             co_return stopped(fmt::format("retrying blob {} after: {}", desc.digest.str(), last->message));
         }
-        auto prepared = co_await prepare(t, desc, mount_from);
-        if (!prepared) {
-            last = prepared.error();
-            if (last->retryable()) continue;
-            break;
-        }
-        if (!*prepared) co_return result<void>{};
-        auto session = **prepared;
-        // The stop came while the session was being opened: give it back rather than start sending.
-        if (stopping()) {
-            co_await t.destination.cancel_upload(session);
-            co_return stopped("sending blob " + desc.digest.str());
-        }
-        auto reader = co_await source_.get_blob(source_repository_, desc);
-        if (!reader) {
-            co_await t.destination.cancel_upload(session);
-            last = reader.error();
-            if (last->retryable()) continue;
-            break;
-        }
-        auto done = co_await upload(t, session, desc, **reader);
-        if (done) co_return result<void>{};
-        last = done.error();
-        // A registry that refused a one-shot upload or an expired token deserves one more try: the
-        // registry client switches to chunks or fetches a new token.
-        bool second_chance = !retried_after_refusal && (done.error().code == errc::unsupported ||
-                                                        done.error().code == errc::unauthorized);
-        if (second_chance) {
-            retried_after_refusal = true;
-            continue;
-        }
-        if (!last->retryable()) break;
+        auto sent = co_await send(t, desc, mount_from);
+        if (sent) co_return sent;
+        last = sent.error();
+        if (!retry_transfer(*last, attempt, second_chance_used, options_.retry)) co_return *last;
+        // The one extra try after a refused one-shot upload or a rejected token is spent.
+        if (last->code == errc::unsupported || last->code == errc::unauthorized) second_chance_used = true;
     }
-    co_return *last;
+}
+
+asio::awaitable<result<void>> blob_copier::send(target& t, descriptor desc,
+                                                std::optional<std::string> mount_from) {
+    auto prepared = co_await prepare(t, desc, mount_from);
+    if (!prepared) co_return prepared.error();
+    if (!*prepared) co_return result<void>{};
+    auto session = **prepared;
+    // The stop came while the session was being opened: give it back rather than start sending.
+    if (stopping()) {
+        co_await t.destination.cancel_upload(session);
+        co_return stopped("sending blob " + desc.digest.str());
+    }
+    auto reader = co_await source_.get_blob(source_repository_, desc);
+    if (!reader) {
+        co_await t.destination.cancel_upload(session);
+        co_return reader.error();
+    }
+    co_return co_await upload(t, session, desc, **reader);
 }
 
 // HEAD, then POST (with a mount when possible): an upload session, or nullopt when nothing is left to send.

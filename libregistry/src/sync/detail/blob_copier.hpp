@@ -35,8 +35,12 @@ private:
     bool stopping() const { return options_.stop.stop_requested(); }
     boost::asio::awaitable<std::optional<blob_ledger::lease>> claim(target& t, descriptor desc);
     std::optional<std::string> mount_source(target& t, const descriptor& desc) const;
+    /// send() until it succeeds or retry_transfer says stop.
     boost::asio::awaitable<result<void>> transfer(target& t, descriptor desc,
                                                   std::optional<std::string> mount_from);
+    /// One try: HEAD and POST, then the download streamed into the upload.
+    boost::asio::awaitable<result<void>> send(target& t, descriptor desc,
+                                              std::optional<std::string> mount_from);
     boost::asio::awaitable<result<std::optional<upload_session>>>
     prepare(target& t, descriptor desc, std::optional<std::string> mount_from);
     boost::asio::awaitable<result<void>> upload(target& t, upload_session session, descriptor desc,
