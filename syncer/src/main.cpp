@@ -1,7 +1,7 @@
 // The syncer command line: parses flags, hands them to a subcommand, maps failures to exit statuses.
-#include "commands.hpp"
-#include "image_syncer_compat.hpp"
-#include "labnow_commands.hpp"
+#include "commands/commands.hpp"
+#include "commands/image_syncer_compat.hpp"
+#include "commands/labnow_commands.hpp"
 #include "session.hpp"
 
 #include <iostream>

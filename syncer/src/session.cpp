@@ -1,5 +1,5 @@
 #include "session.hpp"
-#include "commands.hpp"
+#include "commands/commands.hpp"
 #include "credential_files.hpp"
 
 #include <boost/asio/co_spawn.hpp>

@@ -1,7 +1,7 @@
 // Fuzzes the image-syncer config parsers (auth, images, combined; JSON and YAML) and the docker config.json
 // parser. The first byte picks the parser, the rest is the file's text. Environment references expand to a
 // fixed value. auth_file::lookup is never called: it may run credential helpers.
-#include "sync_config.hpp"
+#include "config/sync_config.hpp"
 
 #include <libregistry/core/credentials.hpp>
 

@@ -126,6 +126,13 @@ asio::awaitable<result<void>> memory_registry::finish_upload(upload_session sess
         if (*n == 0) break;
         bytes.append(reinterpret_cast<const char*>(chunk.data()), *n);
     }
+    ++uploads_tried[desc.digest];
+    if (auto queued = failing_uploads.find(desc.digest);
+        queued != failing_uploads.end() && !queued->second.empty()) {
+        auto failure = queued->second.front();
+        queued->second.pop_front();
+        co_return failure;
+    }
     if (digest_of(bytes) != desc.digest) co_return make_error(errc::digest_invalid, "digest invalid", 400);
     blob_bytes_[desc.digest] = bytes;
     repos_[session.repository].blobs.insert(desc.digest);

@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -35,6 +36,10 @@ public:
     std::function<void(const std::string&)> on_write;
     /// Upload sessions given back with cancel_upload.
     int cancelled_uploads = 0;
+    /// finish_upload of a blob fails with the first error queued for its digest (after reading the bytes),
+    /// which is then dropped; uploads_tried counts the calls per digest.
+    std::map<digest, std::deque<error>> failing_uploads;
+    std::map<digest, int> uploads_tried;
     /// list_tags fails with a retryable 503 this many times before it answers.
     int list_failures = 0;
     int list_calls = 0;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
 #include <stop_token>
 
 using namespace libregistry;
@@ -156,11 +157,55 @@ TEST_CASE("a corrupt blob fails the copy and the tag is never written") {
     add_image(src, "app", {"good", "bad"}, "1.0");
     src.corrupt.insert(digest_of("bad"));
     copy_options options;
-    options.blob_retries = 1;
+    options.retry.max_attempts = 2;
     auto r = run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), options));
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message.find("src.example/app:1.0") != std::string::npos);
     CHECK_FALSE(dst.has_manifest("app", "1.0"));
+}
+
+TEST_CASE(
+    "a blob transfer is tried retry.max_attempts times in all, sharing the budget of the failed request") {
+    auto failure = [](errc code, int attempts) {
+        auto e = make_error(code, "injected");
+        e.attempts = attempts;
+        return e;
+    };
+    const auto reset = failure(errc::connection_failed, 1); // a streamed upload broken off: sent once
+    struct row {
+        const char* name;
+        int max_attempts;
+        std::deque<error> failures;
+        bool copied;
+        int tries;
+    };
+    const std::vector<row> rows{
+        {"a reset is tried again", 3, {reset, reset}, true, 3},
+        {"until the tries are used up", 3, {reset, reset, reset, reset}, false, 3},
+        {"one try when max_attempts is 1", 1, {reset}, false, 1},
+        {"a failure whose request used the budget is final", 4, {failure(errc::server_error, 4)}, false, 1},
+        {"a refused one-shot upload gets one more try, even past the budget",
+         1,
+         {failure(errc::unsupported, 1)},
+         true,
+         2},
+        {"but only one", 4, {failure(errc::unsupported, 1), failure(errc::unsupported, 1)}, false, 2},
+        {"a rejected token gets one more try too", 1, {failure(errc::unauthorized, 1)}, true, 2},
+        {"a digest the registry rejects is final", 4, {failure(errc::digest_invalid, 1)}, false, 1},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.name);
+        memory_registry src("src.example"), dst("dst.example");
+        add_image(src, "app", {"layer"}, "1.0");
+        dst.failing_uploads[digest_of("layer")] = r.failures;
+        copy_options options;
+        options.retry.max_attempts = r.max_attempts;
+        auto copied =
+            run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), options));
+        CHECK(copied.has_value() == r.copied);
+        CHECK(dst.uploads_tried[digest_of("layer")] == r.tries);
+        CHECK(dst.has_manifest("app", "1.0") == r.copied);
+    }
 }
 
 TEST_CASE("a missing source tag is reported with the image name") {
@@ -212,7 +257,7 @@ TEST_CASE("a fan-out lane that fails retries alone and the others are unaffected
     add_image(src, "app", {"layer"}, "1.0");
     src.corrupt.insert(digest_of("layer"));
     copy_options options;
-    options.blob_retries = 0;
+    options.retry.max_attempts = 1;
     std::vector<copy_target> targets{{&east, image("east.example/app:1.0")},
                                      {&west, image("west.example/app:1.0")}};
     auto results = run(copy_image_to_many(src, image("src.example/app:1.0"), targets, options));

@@ -1,4 +1,4 @@
-#include "labnow_mirror.hpp"
+#include "labnow/labnow_mirror.hpp"
 #include "text.hpp"
 
 #include <doctest/doctest.h>

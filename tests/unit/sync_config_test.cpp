@@ -1,4 +1,4 @@
-#include "sync_config.hpp"
+#include "config/sync_config.hpp"
 
 #include "temp_dir.hpp"
 

@@ -373,3 +373,51 @@ TEST_CASE("a stop during the pause before a retry round ends the run at once, fr
     // Its failure is reported once, though the last round it was waiting for never came.
     CHECK(reported.size() == 1);
 }
+
+TEST_CASE("tally counts images by status and adds up what their copies did") {
+    auto image = [](image_status status, std::uint64_t bytes = 0, int uploaded = 0, int mounted = 0,
+                    int skipped = 0, int pushed = 0) {
+        image_result r;
+        r.status = status;
+        r.stats.bytes_sent = bytes;
+        r.stats.blobs_uploaded = uploaded;
+        r.stats.blobs_mounted = mounted;
+        r.stats.blobs_skipped = skipped;
+        r.stats.manifests_pushed = pushed;
+        return r;
+    };
+    auto totals = [](int copied, int skipped, int failed, int planned, int interrupted,
+                     std::uint64_t bytes = 0, int uploaded = 0, int mounted = 0, int blobs_skipped = 0,
+                     int pushed = 0) {
+        return sync_totals{copied, skipped,  failed,  planned,       interrupted,
+                           bytes,  uploaded, mounted, blobs_skipped, pushed};
+    };
+    struct row {
+        const char* name;
+        std::vector<image_result> images;
+        sync_totals expected;
+    };
+    const std::vector<row> rows{
+        {"no images", {}, totals(0, 0, 0, 0, 0)},
+        {"one of each status",
+         {image(image_status::copied), image(image_status::skipped), image(image_status::failed),
+          image(image_status::planned), image(image_status::interrupted)},
+         totals(1, 1, 1, 1, 1)},
+        {"statistics add up across images",
+         {image(image_status::copied, 1000, 3, 0, 1, 1), image(image_status::copied, 24, 1, 2, 0, 2)},
+         totals(2, 0, 0, 0, 0, 1024, 4, 2, 1, 3)},
+        {"a failed or interrupted image still counts what it sent before it stopped",
+         {image(image_status::failed, 500, 1), image(image_status::interrupted, 7, 0, 1, 0, 0)},
+         totals(0, 0, 1, 0, 1, 507, 1, 1)},
+        {"a dry run's plan is counted, with nothing sent",
+         {image(image_status::planned), image(image_status::planned), image(image_status::skipped)},
+         totals(0, 1, 0, 2, 0)},
+        {"blobs found in place are counted",
+         {image(image_status::copied, 10, 1, 0, 4, 1)},
+         totals(1, 0, 0, 0, 0, 10, 1, 0, 4, 1)},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.name);
+        CHECK(tally(r.images) == r.expected);
+    }
+}

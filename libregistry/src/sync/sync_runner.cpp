@@ -2,12 +2,14 @@
 
 #include "client/detail/for_each_bounded.hpp"
 #include "client/detail/semaphore.hpp"
+#include "client/detail/single_flight.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -16,6 +18,35 @@
 namespace libregistry {
 
 namespace asio = boost::asio;
+
+sync_totals tally(const std::vector<image_result>& images) {
+    sync_totals t;
+    for (const auto& r : images) {
+        switch (r.status) {
+        case image_status::copied:
+            ++t.copied;
+            break;
+        case image_status::skipped:
+            ++t.skipped;
+            break;
+        case image_status::failed:
+            ++t.failed;
+            break;
+        case image_status::planned:
+            ++t.planned;
+            break;
+        case image_status::interrupted:
+            ++t.interrupted;
+            break;
+        }
+        t.bytes_sent += r.stats.bytes_sent;
+        t.blobs_uploaded += r.stats.blobs_uploaded;
+        t.blobs_mounted += r.stats.blobs_mounted;
+        t.blobs_skipped += r.stats.blobs_skipped;
+        t.manifests_pushed += r.stats.manifests_pushed;
+    }
+    return t;
+}
 
 std::string_view to_string(image_status s) {
     switch (s) {
@@ -109,6 +140,26 @@ private:
     detail::async_semaphore permits_;
 };
 
+// What the tag listings of a run came to.
+struct listing {
+    tag_lists tags;
+    std::map<std::string, error> failures;
+    std::set<std::string> not_listed; ///< stopped before it was listed
+};
+
+// What HEADs of both sides of every item came to; `observed[i]` is false when a stop is to blame for
+// `observations[i]` being incomplete.
+struct resolution {
+    std::vector<observation> observations;
+    std::vector<bool> observed;
+};
+
+// The source HEAD shared by every destination of one source image.
+struct source_head {
+    std::optional<digest> found;
+    std::optional<error> failure;
+};
+
 class runner {
 public:
     runner(registry_provider& provider, sync_options options, asio::any_io_executor ex)
@@ -117,6 +168,25 @@ public:
         options_.copy.stop = options_.stop;
     }
 
+    asio::awaitable<result<sync_report>> run(std::vector<sync_rule> rules) {
+        auto started = std::chrono::steady_clock::now();
+        std::erase_if(rules, [&](const sync_rule& r) { return !in_shard(r.source, options_.shard); });
+        auto repositories = repositories_to_list(rules);
+        auto listed = co_await list_tags(std::move(repositories));
+        report_unlisted(rules, listed);
+        auto items = expand_rules(rules, listed.tags);
+        if (!items) co_return items.error();
+        auto resolved = co_await resolve(*items);
+        auto to_copy = plan(*items, resolved);
+        if (!options_.dry_run) co_await copy_rounds(std::move(to_copy));
+        report_.totals = tally(report_.images);
+        report_.duration =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        report_.stopped = stopping();
+        co_return std::move(report_);
+    }
+
+private:
     bool stopping() const { return options_.stop.stop_requested(); }
 
     // A failure the stop is to blame for: a cancelled request, or one that would have been retried.
@@ -135,21 +205,18 @@ public:
         return *it->second;
     }
 
-    asio::awaitable<result<sync_report>> run(std::vector<sync_rule> rules) {
-        auto started = std::chrono::steady_clock::now();
-        sync_report report;
-        std::erase_if(rules, [&](const sync_rule& r) { return !in_shard(r.source, options_.shard); });
+    void announce(const image_result& image) {
+        if (options_.on_event) options_.on_event(sync_event{sync_event::kind::image_done, &image, 0});
+    }
 
-        // Tag lists, once per repository, whatever number of rules need them.
-        auto to_list = repositories_to_list(rules);
-        tag_lists lists;
-        std::map<std::string, error> list_failures;
-        std::set<std::string> not_listed;
+    // Tag lists, once per repository, whatever number of rules need them.
+    asio::awaitable<listing> list_tags(std::vector<sync_source> repositories) {
+        listing out;
         std::function<asio::awaitable<void>(std::size_t)> list_one =
             [&](std::size_t i) -> asio::awaitable<void> {
-            const auto& s = to_list[i];
+            const auto& s = repositories[i];
             if (stopping()) {
-                not_listed.insert(s.name());
+                out.not_listed.insert(s.name());
                 co_return;
             }
             // A listing that fails for a passing reason gets the retry rounds images get; without its tags
@@ -157,27 +224,32 @@ public:
             for (int attempt = 0;; ++attempt) {
                 auto tags = co_await get(s.registry).list_tags(s.repository);
                 if (tags) {
-                    lists[s.name()] = std::move(*tags);
+                    out.tags[s.name()] = std::move(*tags);
                     co_return;
                 }
                 if (!tags.error().retryable() || attempt >= options_.retries || stopping()) {
                     if (cut_short(tags.error()))
-                        not_listed.insert(s.name());
+                        out.not_listed.insert(s.name());
                     else
-                        list_failures.emplace(s.name(), tags.error());
+                        out.failures.emplace(s.name(), tags.error());
                     co_return;
                 }
                 co_await wait_or_stop(std::chrono::seconds(std::min((attempt + 1) * 2, 10)), options_.stop);
             }
         };
-        co_await detail::for_each_bounded(to_list.size(), options_.per_registry, list_one);
+        co_await detail::for_each_bounded(repositories.size(), options_.per_registry, list_one);
+        co_return out;
+    }
+
+    // One failed (or interrupted) image per destination of a rule whose tags could not be listed.
+    void report_unlisted(const std::vector<sync_rule>& rules, const listing& listed) {
         for (const auto& rule : rules) {
             // Rules naming their tags or a digest need no list, whatever happened to another rule's.
             if (rule.source.selector != tag_selector::all && rule.source.selector != tag_selector::regex)
                 continue;
-            auto failed = list_failures.find(rule.source.name());
-            bool unlisted = not_listed.count(rule.source.name()) > 0;
-            if (failed == list_failures.end() && !unlisted) continue;
+            auto failed = listed.failures.find(rule.source.name());
+            bool unlisted = listed.not_listed.count(rule.source.name()) > 0;
+            if (failed == listed.failures.end() && !unlisted) continue;
             for (const auto& d : rule.destinations) {
                 image_result r;
                 r.item.source.registry = rule.source.registry;
@@ -195,49 +267,28 @@ public:
                     r.reason =
                         fmt::format("listing tags of {}: {}", rule.source.name(), failed->second.message);
                 }
-                report.images.push_back(std::move(r));
+                report_.images.push_back(std::move(r));
             }
         }
+    }
 
-        auto items = expand_rules(rules, lists);
-        if (!items) co_return items.error();
-
-        // HEAD both sides of every item; a source tag shared by several destinations is asked about once.
-        std::vector<observation> observations(items->size());
-        std::vector<bool> observed(items->size(), false);
-        std::map<std::string, std::shared_ptr<source_head>> source_heads;
+    // HEAD both sides of every item.
+    asio::awaitable<resolution> resolve(std::vector<sync_item> items) {
+        resolution out{std::vector<observation>(items.size()), std::vector<bool>(items.size(), false)};
         std::function<asio::awaitable<void>(std::size_t)> observe =
             [&](std::size_t i) -> asio::awaitable<void> {
             if (stopping()) co_return;
-            const auto& item = (*items)[i];
-            auto& o = observations[i];
-            auto key = item.source.str();
-            auto it = source_heads.find(key);
-            std::shared_ptr<source_head> head;
-            if (it == source_heads.end()) {
-                head = std::make_shared<source_head>(executor_);
-                source_heads.emplace(key, head);
-                auto r = co_await get(item.source.registry)
-                             .head_manifest(item.source.repository, item.source.identifier());
-                if (!r)
-                    head->failure = r.error();
-                else if (*r)
-                    head->found = (*r)->digest;
-                head->done = true;
-                head->timer.cancel();
-            } else {
-                head = it->second;
-                while (!head->done)
-                    co_await head->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            }
-            if (head->failure) {
-                o.failure = head->failure;
-                observed[i] = !cut_short(*head->failure);
+            const auto& item = items[i];
+            auto& o = out.observations[i];
+            auto head = co_await head_source(item.source);
+            if (head.failure) {
+                o.failure = head.failure;
+                out.observed[i] = !cut_short(*head.failure);
                 co_return;
             }
-            o.source = head->found;
+            o.source = head.found;
             if (!o.source) {
-                observed[i] = true;
+                out.observed[i] = true;
                 co_return;
             }
             if (stopping()) co_return;
@@ -247,14 +298,39 @@ public:
                 o.failure = d.error();
             else if (*d)
                 o.destination = (*d)->digest;
-            observed[i] = !o.failure || !cut_short(*o.failure);
+            out.observed[i] = !o.failure || !cut_short(*o.failure);
         };
-        co_await detail::for_each_bounded(items->size(), options_.per_registry * 2, observe);
+        co_await detail::for_each_bounded(items.size(), options_.per_registry * 2, observe);
+        co_return out;
+    }
 
+    // A source tag shared by several destinations is asked about once per run: the first asker sends the
+    // HEAD, those asking meanwhile wait for it, and later ones find it in source_heads_.
+    asio::awaitable<source_head> head_source(reference source) {
+        auto key = source.str();
+        for (;;) {
+            if (auto known = source_heads_.find(key); known != source_heads_.end()) co_return known->second;
+            if (auto lease = co_await head_flights_.try_lead(key)) {
+                source_head head;
+                auto r = co_await get(source.registry).head_manifest(source.repository, source.identifier());
+                if (!r)
+                    head.failure = r.error();
+                else if (*r)
+                    head.found = (*r)->digest;
+                source_heads_.emplace(key, head);
+                lease->finish(head);
+                co_return head;
+            }
+            if (auto shared = co_await head_flights_.wait(key)) co_return std::move(*shared);
+        }
+    }
+
+    // The plan's verdict on every item into the report; the indexes of the images to copy.
+    std::vector<std::size_t> plan(const std::vector<sync_item>& items, const resolution& resolved) {
         plan_options popts;
         popts.force = options_.force;
         popts.platform_filter = !options_.copy.platforms.empty();
-        auto actions = plan_sync(*items, observations, popts);
+        auto actions = plan_sync(items, resolved.observations, popts);
 
         std::vector<std::size_t> to_copy;
         for (std::size_t i = 0; i < actions.size(); ++i) {
@@ -263,16 +339,16 @@ public:
             r.item = a.item;
             r.digest = a.source_digest;
             r.reason = a.reason;
-            if (!observed[i]) {
+            if (!resolved.observed[i]) {
                 // Stopped before both sides were seen: the plan's verdict rests on nothing.
                 r.digest.reset();
                 r.status = image_status::interrupted;
-                const auto& failure = observations[i].failure;
+                const auto& failure = resolved.observations[i].failure;
                 r.reason = failure
                                ? fmt::format("not started: the run was stopped while comparing digests: {}",
                                              failure->message)
                                : not_started;
-                report.images.push_back(std::move(r));
+                report_.images.push_back(std::move(r));
                 continue;
             }
             switch (a.kind) {
@@ -284,96 +360,63 @@ public:
                 break;
             case action_kind::copy:
                 r.status = image_status::planned;
-                to_copy.push_back(report.images.size());
+                to_copy.push_back(report_.images.size());
                 break;
             }
-            report.images.push_back(std::move(r));
+            report_.images.push_back(std::move(r));
         }
         if (options_.on_event)
             options_.on_event(sync_event{sync_event::kind::planned, nullptr, to_copy.size()});
         // Everything decided without a copy, the failed tag listings included, is announced now.
-        for (std::size_t i = 0; i < report.images.size(); ++i)
-            if (report.images[i].status != image_status::planned && options_.on_event)
-                options_.on_event(sync_event{sync_event::kind::image_done, &report.images[i], 0});
-
-        if (!options_.dry_run) {
-            int last_round = -1;
-            for (int round = 0; round <= options_.retries && !to_copy.empty() && !stopping(); ++round) {
-                if (round > 0) {
-                    // Give a struggling registry a moment before the next round.
-                    co_await wait_or_stop(std::chrono::seconds(std::min(round * 2, 10)), options_.stop);
-                    if (stopping()) break;
-                }
-                // Items with the same source image are copied together: one manifest read, one download per
-                // blob for all their destination registries.
-                std::vector<std::vector<image_result*>> groups;
-                std::map<std::string, std::size_t> group_of;
-                for (auto i : to_copy) {
-                    auto& img = report.images[i];
-                    auto [it, fresh] = group_of.emplace(img.item.source.str(), groups.size());
-                    if (fresh) groups.emplace_back();
-                    groups[it->second].push_back(&img);
-                }
-                std::function<asio::awaitable<void>(std::size_t)> copy_one =
-                    [&](std::size_t i) -> asio::awaitable<void> { co_await copy(groups[i], round); };
-                co_await detail::for_each_bounded(groups.size(), options_.proc, copy_one);
-                std::erase_if(to_copy,
-                              [&](std::size_t i) { return report.images[i].status != image_status::failed; });
-                last_round = round;
-            }
-            // A stop before the first round leaves planned images behind, and one between rounds failed
-            // images whose last word was never reported.
-            for (auto& img : report.images)
-                if (img.status == image_status::planned) {
-                    img.status = image_status::interrupted;
-                    img.reason = not_started;
-                    if (options_.on_event)
-                        options_.on_event(sync_event{sync_event::kind::image_done, &img, 0});
-                }
-            if (last_round >= 0 && last_round < options_.retries && options_.on_event)
-                for (auto i : to_copy)
-                    options_.on_event(sync_event{sync_event::kind::image_done, &report.images[i], 0});
-        }
-
-        for (const auto& r : report.images) {
-            auto& t = report.totals;
-            switch (r.status) {
-            case image_status::copied:
-                ++t.copied;
-                break;
-            case image_status::skipped:
-                ++t.skipped;
-                break;
-            case image_status::failed:
-                ++t.failed;
-                break;
-            case image_status::planned:
-                ++t.planned;
-                break;
-            case image_status::interrupted:
-                ++t.interrupted;
-                break;
-            }
-            t.bytes_sent += r.stats.bytes_sent;
-            t.blobs_uploaded += r.stats.blobs_uploaded;
-            t.blobs_mounted += r.stats.blobs_mounted;
-            t.blobs_skipped += r.stats.blobs_skipped;
-            t.manifests_pushed += r.stats.manifests_pushed;
-        }
-        report.duration =
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-        report.stopped = stopping();
-        co_return report;
+        for (const auto& image : report_.images)
+            if (image.status != image_status::planned) announce(image);
+        return to_copy;
     }
 
-private:
-    struct source_head {
-        explicit source_head(asio::any_io_executor ex) : timer(ex, asio::steady_timer::time_point::max()) {}
-        asio::steady_timer timer;
-        bool done = false;
-        std::optional<digest> found;
-        std::optional<error> failure;
-    };
+    // Every image that failed is tried again in the next round, after a pause, up to sync_options::retries
+    // further rounds. Within a round the request loop and the blob transfer share retry.max_attempts tries
+    // (retry.hpp), so one request is sent at most retry.max_attempts * (1 + retries) times per run.
+    asio::awaitable<void> copy_rounds(std::vector<std::size_t> to_copy) {
+        int last_round = -1;
+        for (int round = 0; round <= options_.retries && !to_copy.empty() && !stopping(); ++round) {
+            if (round > 0) {
+                // Give a struggling registry a moment before the next round.
+                co_await wait_or_stop(std::chrono::seconds(std::min(round * 2, 10)), options_.stop);
+                if (stopping()) break;
+            }
+            co_await copy_round(to_copy, round);
+            std::erase_if(to_copy,
+                          [&](std::size_t i) { return report_.images[i].status != image_status::failed; });
+            last_round = round;
+        }
+        // A stop before the first round leaves planned images behind, and one between rounds failed images
+        // whose last word was never reported.
+        for (auto& img : report_.images)
+            if (img.status == image_status::planned) {
+                img.status = image_status::interrupted;
+                img.reason = not_started;
+                announce(img);
+            }
+        if (last_round >= 0 && last_round < options_.retries)
+            for (auto i : to_copy)
+                announce(report_.images[i]);
+    }
+
+    // One round over `to_copy`. Items with the same source image are copied together: one manifest read, one
+    // download per blob for all their destination registries.
+    asio::awaitable<void> copy_round(std::vector<std::size_t> to_copy, int round) {
+        std::vector<std::vector<image_result*>> groups;
+        std::map<std::string, std::size_t> group_of;
+        for (auto i : to_copy) {
+            auto& img = report_.images[i];
+            auto [it, fresh] = group_of.emplace(img.item.source.str(), groups.size());
+            if (fresh) groups.emplace_back();
+            groups[it->second].push_back(&img);
+        }
+        std::function<asio::awaitable<void>(std::size_t)> copy_one =
+            [&](std::size_t i) -> asio::awaitable<void> { co_await copy(groups[i], round); };
+        co_await detail::for_each_bounded(groups.size(), options_.proc, copy_one);
+    }
 
     asio::awaitable<void> copy(std::vector<image_result*> images, int round) {
         // Not started: a first-round image is reported as interrupted, a retry keeps its earlier failure.
@@ -382,8 +425,7 @@ private:
                 if (round == 0) {
                     image->status = image_status::interrupted;
                     image->reason = not_started;
-                    if (options_.on_event)
-                        options_.on_event(sync_event{sync_event::kind::image_done, image, 0});
+                    announce(*image);
                 }
             co_return;
         }
@@ -424,8 +466,7 @@ private:
             image.status = image_status::failed;
             image.reason = r.error().message;
         }
-        if (options_.on_event && (image.status != image_status::failed || round == options_.retries))
-            options_.on_event(sync_event{sync_event::kind::image_done, &image, 0});
+        if (image.status != image_status::failed || round == options_.retries) announce(image);
     }
 
     registry_provider& provider_;
@@ -433,6 +474,9 @@ private:
     asio::any_io_executor executor_;
     blob_ledger ledger_;
     std::map<std::string, std::unique_ptr<limited_registry>> limited_;
+    detail::single_flight<source_head> head_flights_;
+    std::map<std::string, source_head> source_heads_; ///< finished source HEADs, by reference
+    sync_report report_;
 };
 
 } // namespace

@@ -4,22 +4,21 @@
 // Order is what keeps a destination consistent: every blob of a manifest is in place before the manifest is
 // pushed, and every child of an index before the index, so a tag never points at something incomplete, and an
 // interrupted copy resumes by skipping what is already there.
+#include "libregistry/client/registry.hpp"
 #include "libregistry/core/digest.hpp"
 #include "libregistry/core/platform.hpp"
 #include "libregistry/core/reference.hpp"
-#include "libregistry/client/registry.hpp"
+#include "libregistry/core/retry.hpp"
+#include "libregistry/sync/blob_ledger.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace libregistry {
@@ -31,33 +30,14 @@ struct copy_event {
     std::int64_t bytes = 0; ///< progress: bytes sent so far for this blob; started: its size
 };
 
-/// What one run has put where, shared by the copies of that run: which repositories of each destination
-/// registry hold a blob (so later copies mount it instead of sending it again), and which blob transfers are
-/// in flight (so concurrent copies that need the same blob wait for it rather than send it twice).
-class blob_ledger {
-public:
-    /// A repository of `registry` other than `except` known to hold `d`.
-    std::optional<std::string> holder(std::string_view registry, const digest& d,
-                                      std::string_view except) const;
-    bool holds(std::string_view registry, std::string_view repository, const digest& d) const;
-    void record(std::string_view registry, std::string_view repository, const digest& d);
-
-    /// Serialises transfers of one blob into one registry; see copy.cpp.
-    struct transfer_slot;
-    std::map<std::string, std::shared_ptr<transfer_slot>, std::less<>> inflight;
-
-private:
-    std::map<std::string, std::vector<std::string>, std::less<>>
-        holders_; ///< registry@digest -> repositories
-};
-
 struct copy_options {
     /// Index entries to keep (`os/arch[/variant]`); empty keeps all and preserves the index digest.
     std::vector<platform> platforms;
     /// Blobs copied at once per image.
     std::size_t jobs = 6;
-    /// Further tries of one blob transfer after a retryable failure.
-    int blob_retries = 3;
+    /// Tries of one blob transfer, the first included, shared with the tries the failed request already had
+    /// (retry.hpp, retry_transfer). Only max_attempts is read here: a transfer starts over at once.
+    retry_policy retry;
     /// Push manifests even when the destination already has that digest under the tag.
     bool force = false;
     std::function<void(const copy_event&)> on_event;

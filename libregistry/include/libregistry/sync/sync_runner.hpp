@@ -3,8 +3,8 @@
 // plans with plan_sync, and copies what differs with one scheduler for the whole run (a global bound on
 // parallel images, a bound per registry, one blob ledger so shared layers cross the wire once per
 // destination registry), then retries failed images in further rounds.
-#include "libregistry/sync/copy.hpp"
 #include "libregistry/client/registry.hpp"
+#include "libregistry/sync/copy.hpp"
 #include "libregistry/sync/sync_plan.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -49,7 +49,12 @@ struct sync_totals {
     int blobs_mounted = 0;
     int blobs_skipped = 0;
     int manifests_pushed = 0;
+
+    friend bool operator==(const sync_totals&, const sync_totals&) = default;
 };
+
+/// Counts the images by status and adds up their copy statistics.
+sync_totals tally(const std::vector<image_result>& images);
 
 struct sync_report {
     std::vector<image_result> images;
@@ -72,7 +77,7 @@ struct sync_options {
     bool force = false;
     bool dry_run = false;
     libregistry::shard shard;
-    copy_options copy; ///< jobs, blob retries, platform filter
+    copy_options copy; ///< jobs, blob transfer retry policy, platform filter
     std::function<void(const sync_event&)> on_event;
     /// Once a stop is requested the run winds down: no new tag list, HEAD, image, blob transfer or retry
     /// round starts, copies in flight finish what they are sending (see copy_options::stop), and run_sync

@@ -2,8 +2,8 @@
 // The LabNow mirroring plan: images built under one namespace of a source registry, copied to the same
 // repository paths and tags on every mirror registry. `syncer jobs` and `syncer sync-image` map their flags
 // and environment to a mirror_request; this turns it into sync rules and credentials. Pure: no I/O.
-#include "labnow_jobs.hpp"
-#include "sync_config.hpp"
+#include "config/sync_config.hpp"
+#include "labnow/labnow_jobs.hpp"
 
 #include <libregistry/core/credential_rules.hpp>
 #include <libregistry/core/error.hpp>

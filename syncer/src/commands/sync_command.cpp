@@ -1,11 +1,11 @@
 // `syncer sync`: image-syncer's flags and files -> sync_options and rules -> libregistry::run_sync.
-#include "sync_command.hpp"
-#include "commands.hpp"
+#include "commands/sync_command.hpp"
+#include "commands/commands.hpp"
+#include "config/sync_config.hpp"
 #include "credential_files.hpp"
-#include "progress.hpp"
+#include "output/progress.hpp"
+#include "output/sync_report.hpp"
 #include "session.hpp"
-#include "sync_config.hpp"
-#include "sync_report.hpp"
 #include "text.hpp"
 
 #include <libregistry/sync/sync_runner.hpp>
@@ -149,7 +149,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         bool untouched = e.image->status == image_status::interrupted && e.image->attempts == 0;
         if ((e.image->status != image_status::skipped || !live) && !untouched) {
             bar.finish();
-            log.image(*e.image);
+            log_image(log, *e.image);
         }
         if (e.image->status != image_status::skipped && !untouched) bar.images(++done, total);
     };

@@ -1,4 +1,4 @@
-#include "labnow_jobs.hpp"
+#include "labnow/labnow_jobs.hpp"
 
 #include "text.hpp"
 

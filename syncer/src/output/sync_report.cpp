@@ -1,12 +1,8 @@
-#include "sync_report.hpp"
+#include "output/sync_report.hpp"
 
-#include "progress.hpp"
+#include "output/progress.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <ctime>
 
 namespace syncer {
 
@@ -110,51 +106,21 @@ std::string interrupted_text(const sync_report& report, std::string_view signal)
         report.totals.skipped, report.totals.failed, started, not_started);
 }
 
-bool logger::to_terminal() const {
-    return isatty(fileno(out_)) == 1;
-}
-
-void logger::info(const std::string& message, const nlohmann::ordered_json& fields) {
-    write("info", message, fields);
-}
-void logger::error(const std::string& message, const nlohmann::ordered_json& fields) {
-    write("error", message, fields);
-}
-
-void logger::image(const image_result& r) {
+void log_image(logger& log, const image_result& r) {
     auto fields = image_json(r);
     if (r.status == image_status::failed)
-        error(fmt::format("failed {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
-              fields);
+        log.error(fmt::format("failed {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
+                  fields);
     else if (r.status == image_status::interrupted)
-        error(
+        log.error(
             fmt::format("interrupted {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
             fields);
     else if (r.status == image_status::skipped)
-        info(fmt::format("in sync {} -> {}", source_text(r.item), destination_text(r.item)), fields);
+        log.info(fmt::format("in sync {} -> {}", source_text(r.item), destination_text(r.item)), fields);
     else
-        info(fmt::format("copied {} -> {} ({}, {} sent)", source_text(r.item), destination_text(r.item),
-                         r.digest ? r.digest->str() : "", human_bytes(double(r.stats.bytes_sent))),
-             fields);
-}
-
-void logger::write(const char* level, const std::string& message, const nlohmann::ordered_json& fields) {
-    auto now = std::time(nullptr);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    if (json_) {
-        nlohmann::ordered_json j;
-        j["time"] = stamp;
-        j["level"] = level;
-        j["msg"] = message;
-        if (fields.is_object())
-            for (const auto& [k, v] : fields.items())
-                j[k] = v;
-        std::fprintf(out_, "%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-    } else {
-        std::fprintf(out_, "%s %s %s\n", stamp, level, message.c_str());
-    }
-    std::fflush(out_);
+        log.info(fmt::format("copied {} -> {} ({}, {} sent)", source_text(r.item), destination_text(r.item),
+                             r.digest ? r.digest->str() : "", human_bytes(double(r.stats.bytes_sent))),
+                 fields);
 }
 
 } // namespace syncer

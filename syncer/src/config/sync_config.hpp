@@ -1,6 +1,10 @@
 #pragma once
 // image-syncer's configuration files: `--auth` (registry credentials), `--images` (source -> destinations),
 // `--config` (both, as `{auth: ..., images: ...}`). JSON or YAML, chosen by file extension.
+//
+// One header for the parts, each in its own file: environment.cpp ($VAR expansion), document.cpp (the format,
+// reading one document; document.hpp is what the parsers share), auth_file.cpp, images_file.cpp (with the
+// source and destination syntax), config_file.cpp and render_images.cpp.
 #include <libregistry/core/credential_rules.hpp>
 #include <libregistry/core/error.hpp>
 #include <libregistry/sync/sync_plan.hpp>

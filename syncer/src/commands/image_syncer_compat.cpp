@@ -1,10 +1,10 @@
 // image-syncer v1.5's command line on top of `syncer sync`. Only the flags image-syncer v1.5 has are
 // accepted (so a call that works here works with image-syncer, and the other way round); the two it removed
 // in v1.5 get a message saying what replaced them instead of CLI11's bare "not expected".
-#include "image_syncer_compat.hpp"
-#include "commands.hpp"
+#include "commands/image_syncer_compat.hpp"
+#include "commands/commands.hpp"
+#include "commands/sync_command.hpp"
 #include "session.hpp"
-#include "sync_command.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -1,5 +1,5 @@
 // `syncer inspect`, `syncer digest`, `syncer tags`: read-only queries.
-#include "commands.hpp"
+#include "commands/commands.hpp"
 #include "session.hpp"
 
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 #pragma once
 // `syncer sync` flags, shared with the `image-syncer` compatible entry point.
-#include "sync_config.hpp"
+#include "config/sync_config.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -1,12 +1,12 @@
 // `syncer jobs` and `syncer sync-image`: flags and the pipelines' environment -> mirror_request -> sync rules
 // and credentials -> run_sync_config, so the whole set of images is one plan in one process.
-#include "labnow_commands.hpp"
+#include "commands/labnow_commands.hpp"
+#include "commands/sync_command.hpp"
+#include "config/sync_config.hpp"
 #include "credential_files.hpp"
-#include "labnow_jobs.hpp"
-#include "labnow_mirror.hpp"
+#include "labnow/labnow_jobs.hpp"
+#include "labnow/labnow_mirror.hpp"
 #include "session.hpp"
-#include "sync_command.hpp"
-#include "sync_config.hpp"
 #include "text.hpp"
 
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 // `syncer copy SRC DST`: flags -> copy_options -> libregistry::copy_image.
-#include "commands.hpp"
-#include "progress.hpp"
+#include "commands/commands.hpp"
+#include "output/progress.hpp"
 #include "session.hpp"
 
 #include <libregistry/sync/copy.hpp>
@@ -45,7 +45,7 @@ int run_copy(const copy_flags& f) {
     auto to = parse_cli_reference(f.destination, "invalid destination reference");
     copy_options options;
     options.jobs = std::max<std::size_t>(f.jobs, 1);
-    options.blob_retries = f.retry_times;
+    options.retry.max_attempts = f.retry_times + 1;
     options.force = f.force;
     for (const auto& text : f.platforms) {
         auto p = parse_platform(text);

@@ -1,0 +1,262 @@
+// The images file (`--images`, or `images:` in `--config`): source -> destination(s), and the source and
+// destination syntax.
+#include "config/document.hpp"
+
+#include "text.hpp"
+
+#include <libregistry/core/reference.hpp>
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+namespace syncer {
+
+using namespace libregistry;
+
+namespace detail {
+
+namespace {
+
+// The internal parsers return only the reason; callers prefix what and where.
+
+result<reference> repository_of(std::string_view text) {
+    auto ref = parse_repository(text);
+    if (!ref) return config_error({}, ref.error().message);
+    return ref;
+}
+
+/// `t1, t2,,t3` -> {t1, t2, t3}; every tag validated.
+result<std::vector<std::string>> tag_list(std::string_view text) {
+    std::vector<std::string> tags;
+    while (true) {
+        const auto comma = text.find(',');
+        const auto tag = trim(text.substr(0, comma));
+        if (!tag.empty()) {
+            if (!is_valid_tag(tag))
+                return config_error({},
+                                    fmt::format("invalid tag {} (allowed: A-Z a-z 0-9 _ . -, starting with a "
+                                                "letter, digit or '_', at most 128 characters)",
+                                                in_quotes(tag)));
+            tags.emplace_back(tag);
+        }
+        if (comma == std::string_view::npos) break;
+        text.remove_prefix(comma + 1);
+    }
+    if (tags.empty())
+        return config_error({}, "the tag list after ':' is empty; drop the ':' to take every tag");
+    return tags;
+}
+
+/// The position of the ':' that starts a tag list: the first one after the last '/', so the port colon of
+/// `host:5000/repo` stays part of the host.
+std::size_t tag_colon(std::string_view text) {
+    const auto slash = text.rfind('/');
+    return text.find(':', slash == std::string_view::npos ? 0 : slash + 1);
+}
+
+result<sync_source> source_from(std::string_view text) {
+    text = trim(text);
+    if (text.empty()) return config_error({}, "the source is empty");
+    sync_source source;
+    std::string_view repository = text;
+
+    // A regex may contain '@', ':' and '/', so it is recognised first; no repository name contains ":/".
+    if (const auto regex_start = text.find(":/"); regex_start != std::string_view::npos) {
+        repository = text.substr(0, regex_start);
+        auto pattern = text.substr(regex_start + 2);
+        if (pattern.empty() || pattern.back() != '/')
+            return config_error({}, "a tag regex must be written as :/REGEX/ (the closing '/' is missing)");
+        pattern.remove_suffix(1);
+        if (pattern.empty()) return config_error({}, "the tag regex is empty; drop ':/' to take every tag");
+        const RE2 re(re2::StringPiece(pattern.data(), pattern.size()), RE2::Quiet);
+        if (!re.ok()) return config_error({}, "invalid tag regex: " + re.error());
+        source.selector = tag_selector::regex;
+        source.regex = std::string(pattern);
+    } else if (const auto at_sign = text.find('@'); at_sign != std::string_view::npos) {
+        repository = text.substr(0, at_sign);
+        auto parsed = digest::parse(text.substr(at_sign + 1));
+        if (!parsed) return config_error({}, parsed.error().message);
+        if (tag_colon(repository) != std::string_view::npos)
+            return config_error({}, "a source takes tags or a digest, not both");
+        source.selector = tag_selector::digest;
+        source.digest = std::move(*parsed);
+    } else if (const auto colon = tag_colon(text); colon != std::string_view::npos) {
+        repository = text.substr(0, colon);
+        auto tags = tag_list(text.substr(colon + 1));
+        if (!tags) return tags.error();
+        source.selector = tag_selector::listed;
+        source.tags = std::move(*tags);
+    }
+
+    auto ref = repository_of(repository);
+    if (!ref) return ref.error();
+    source.registry = std::move(ref->registry);
+    source.repository = std::move(ref->repository);
+    return source;
+}
+
+result<sync_destination> destination_from(std::string_view text) {
+    text = trim(text);
+    if (text.empty()) return config_error({}, "the destination is empty");
+    if (text.find('@') != std::string_view::npos)
+        return config_error({}, "a destination takes tags, not a digest; the source's digest is kept");
+    if (text.find(":/") != std::string_view::npos)
+        return config_error({}, "a destination takes no tag regex");
+    sync_destination destination;
+    std::string_view repository = text;
+    if (const auto colon = tag_colon(text); colon != std::string_view::npos) {
+        repository = text.substr(0, colon);
+        auto tags = tag_list(text.substr(colon + 1));
+        if (!tags) return tags.error();
+        destination.tags = std::move(*tags);
+    }
+    auto ref = repository_of(repository);
+    if (!ref) return ref.error();
+    destination.registry = std::move(ref->registry);
+    destination.repository = std::move(ref->repository);
+    return destination;
+}
+
+std::string plural(std::size_t n, std::string_view word) {
+    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+/// Whether `destination`'s tag list can be paired with `source`; the reason when not.
+std::optional<std::string> tag_mismatch(const sync_source& source, const sync_destination& destination) {
+    const auto m = destination.tags.size();
+    if (m == 0) return std::nullopt;
+    switch (source.selector) {
+    case tag_selector::listed:
+        if (m == source.tags.size()) return std::nullopt;
+        return fmt::format("lists {} but the source lists {}; give the destination no tags (to keep the "
+                           "source's) or exactly {}, one for each source tag in order",
+                           plural(m, "tag"), plural(source.tags.size(), "tag"), source.tags.size());
+    case tag_selector::digest:
+        if (m == 1) return std::nullopt;
+        return fmt::format("lists {} for a single digest; give it at most one tag", plural(m, "tag"));
+    case tag_selector::all:
+        return std::string(
+            "has a tag, but the source takes every tag, so which one it names is ambiguous; drop "
+            "the tag from the destination");
+    case tag_selector::regex:
+        return std::string(
+            "has a tag, but the source takes every tag its regex matches, so which one it names "
+            "is ambiguous; drop the tag from the destination");
+    }
+    return std::nullopt;
+}
+
+bool same_destination(const sync_destination& a, const sync_destination& b) {
+    return a.registry == b.registry && a.repository == b.repository && a.tags == b.tags;
+}
+
+result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, std::string_view name,
+                               const env_lookup& env) {
+    const auto& written = key.Scalar();
+    const auto where = at(name, key.Mark());
+    auto source = source_from(written);
+    if (!source)
+        return config_error(where, fmt::format("{}: {}", in_quotes(written), source.error().message));
+
+    sync_rule rule;
+    rule.source = std::move(*source);
+    rule.origin = where;
+
+    // The destinations with the node each came from, for line numbers.
+    std::vector<std::pair<std::string, YAML::Mark>> destinations;
+    if (value.IsNull()) {
+        destinations.emplace_back(std::string(), key.Mark());
+    } else if (value.IsScalar()) {
+        destinations.emplace_back(value.Scalar(), value.Mark());
+    } else if (value.IsSequence()) {
+        if (value.size() == 0)
+            return config_error(where, fmt::format("source {} has no destinations", in_quotes(written)));
+        for (const auto& element : value) {
+            if (element.IsNull()) {
+                destinations.emplace_back(std::string(),
+                                          element.Mark().is_null() ? key.Mark() : element.Mark());
+            } else if (element.IsScalar()) {
+                destinations.emplace_back(element.Scalar(), element.Mark());
+            } else {
+                return config_error(at(name, element.Mark()),
+                                    fmt::format("{}: a destination must be a string", in_quotes(written)));
+            }
+        }
+    } else {
+        return config_error(
+            at(name, value.Mark()),
+            fmt::format("{}: expected a destination or a list of destinations", in_quotes(written)));
+    }
+
+    for (const auto& [text, mark] : destinations) {
+        const auto dest_where = at(name, mark);
+        if (trim(text).empty())
+            return config_error(dest_where,
+                                fmt::format("source {} has an empty destination", in_quotes(written)));
+        const auto what = fmt::format("{}: destination {}", in_quotes(written), in_quotes(text));
+        auto expanded = expand_env(text, env, fmt::format("{}: {}", dest_where, what));
+        if (!expanded) return expanded.error();
+        // Show what the variables made of it, since that is what was parsed.
+        const auto shown =
+            *expanded == text ? what : fmt::format("{} (expanded to {})", what, in_quotes(*expanded));
+        if (trim(*expanded).empty())
+            return config_error(dest_where,
+                                fmt::format("source {} has an empty destination", in_quotes(written)));
+        auto destination = destination_from(*expanded);
+        if (!destination)
+            return config_error(dest_where, fmt::format("{}: {}", shown, destination.error().message));
+        if (auto why = tag_mismatch(rule.source, *destination))
+            return config_error(dest_where, fmt::format("{} {}", shown, *why));
+        const bool duplicate =
+            std::any_of(rule.destinations.begin(), rule.destinations.end(),
+                        [&](const sync_destination& other) { return same_destination(other, *destination); });
+        if (!duplicate) rule.destinations.push_back(std::move(*destination));
+    }
+    return rule;
+}
+
+} // namespace
+
+result<std::vector<sync_rule>> images_from(const YAML::Node& root, std::string_view name,
+                                           const env_lookup& env) {
+    std::vector<sync_rule> rules;
+    if (!root.IsDefined() || root.IsNull()) return rules;
+    if (!root.IsMap())
+        return config_error(at(name, root.Mark()),
+                            "expected a map of source -> destination (or list of them)");
+    if (auto keys = check_keys(root, name); !keys) return keys.error();
+    for (const auto& entry : root) {
+        auto rule = images_entry(entry.first, entry.second, name, env);
+        if (!rule) return rule.error();
+        rules.push_back(std::move(*rule));
+    }
+    return rules;
+}
+
+} // namespace detail
+
+result<std::vector<sync_rule>> parse_images(std::string_view text, file_format format, std::string_view name,
+                                            const env_lookup& env) {
+    return detail::parse_with<std::vector<sync_rule>>(text, format, name, env, detail::images_from);
+}
+
+result<std::vector<sync_rule>> load_images_file(const std::string& path, const env_lookup& env) {
+    return detail::load_with<std::vector<sync_rule>>(path, env, parse_images);
+}
+
+result<sync_source> parse_source(std::string_view text) {
+    auto source = detail::source_from(text);
+    if (!source) return detail::config_error(detail::in_quotes(text), source.error().message);
+    return source;
+}
+
+result<sync_destination> parse_destination(std::string_view text) {
+    auto destination = detail::destination_from(text);
+    if (!destination) return detail::config_error(detail::in_quotes(text), destination.error().message);
+    return destination;
+}
+
+} // namespace syncer

@@ -1,0 +1,39 @@
+#include "output/logger.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+
+namespace syncer {
+
+bool logger::to_terminal() const {
+    return isatty(fileno(out_)) == 1;
+}
+
+void logger::info(const std::string& message, const nlohmann::ordered_json& fields) {
+    write("info", message, fields);
+}
+void logger::error(const std::string& message, const nlohmann::ordered_json& fields) {
+    write("error", message, fields);
+}
+
+void logger::write(const char* level, const std::string& message, const nlohmann::ordered_json& fields) {
+    auto now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    if (json_) {
+        nlohmann::ordered_json j;
+        j["time"] = stamp;
+        j["level"] = level;
+        j["msg"] = message;
+        if (fields.is_object())
+            for (const auto& [k, v] : fields.items())
+                j[k] = v;
+        std::fprintf(out_, "%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+        std::fprintf(out_, "%s %s %s\n", stamp, level, message.c_str());
+    }
+    std::fflush(out_);
+}
+
+} // namespace syncer
