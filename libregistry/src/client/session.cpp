@@ -150,36 +150,27 @@ asio::awaitable<result<void>> registry_session::ping() {
     auto plain = co_await ping_scheme("http", false);
     if (plain) co_return plain;
     // A host that answered plain HTTP with a status speaks HTTP: its answer says what is wrong. But a 400 is
-    // what TLS servers (Go's, nginx) say to plain HTTP on their port, and then the HTTPS failure (an untrusted
-    // certificate, say) is the one that explains more.
+    // what TLS servers (Go's, nginx) say to plain HTTP on their port, and then the HTTPS failure (an
+    // untrusted certificate, say) is the one that explains more.
     const int plain_status = plain.error().http_status;
     auto e = plain_status != 0 && plain_status != 400 ? plain.error() : https.error();
     e.message = fmt::format("cannot reach registry {}: {}", options_.registry, e.message);
     co_return e;
 }
 
-asio::awaitable<result<void>> registry_session::ping_scheme(std::string scheme, bool fallback_available) {
-    auto url = scheme + "://" + api_host_ + "/v2/";
+// Requests outside the API (the ping, token requests) carry no registry auth; they go through the same retry
+// decision as API requests.
+asio::awaitable<result<http::response>>
+registry_session::send_unauthenticated(http::request req, std::size_t body_limit, bool fallback_available) {
     for (int attempt = 1;; ++attempt) {
-        http::request req;
-        req.method = verb::get;
-        req.url = url;
         ++stats_.requests;
-        auto resp = co_await client_.send(std::move(req), ping_body_limit);
+        auto resp = co_await client_.send(req, body_limit);
         attempt_outcome outcome;
         attempt_context context;
         context.attempt = attempt;
         context.fallback_available = fallback_available;
         if (!resp) {
             outcome.failure = resp.error();
-        } else if (resp->status == 200 || resp->status == 401) {
-            base_ = scheme + "://" + api_host_;
-            challenges_.clear();
-            if (resp->status == 401) {
-                auto parsed = parse_www_authenticate(resp->header("WWW-Authenticate"));
-                if (parsed) challenges_ = std::move(*parsed);
-            }
-            co_return result<void>{};
         } else {
             outcome.status = resp->status;
             outcome.retry_after =
@@ -196,15 +187,32 @@ asio::awaitable<result<void>> registry_session::ping_scheme(std::string scheme, 
             e.attempts = attempt;
             co_return e;
         }
-        auto e = registry_error(resp->status, resp->body, resp->header("Retry-After"),
-                                fmt::format("GET {}", redact_url(url)));
-        auto out = make_error(static_cast<errc>(e.code.value()),
-                              fmt::format("{} is not an OCI registry or refused the version check: {}",
-                                          options_.registry, e.message),
-                              e.http_status);
-        out.attempts = attempt;
-        co_return out;
+        co_return resp;
     }
+}
+
+asio::awaitable<result<void>> registry_session::ping_scheme(std::string scheme, bool fallback_available) {
+    auto url = scheme + "://" + api_host_ + "/v2/";
+    http::request req;
+    req.method = verb::get;
+    req.url = url;
+    auto resp = co_await send_unauthenticated(std::move(req), ping_body_limit, fallback_available);
+    if (!resp) co_return resp.error();
+    if (resp->status == 200 || resp->status == 401) {
+        base_ = scheme + "://" + api_host_;
+        challenges_.clear();
+        if (resp->status == 401) {
+            auto parsed = parse_www_authenticate(resp->header("WWW-Authenticate"));
+            if (parsed) challenges_ = std::move(*parsed);
+        }
+        co_return result<void>{};
+    }
+    auto e = registry_error(resp->status, resp->body, resp->header("Retry-After"),
+                            fmt::format("GET {}", redact_url(url)));
+    co_return make_error(static_cast<errc>(e.code.value()),
+                         fmt::format("{} is not an OCI registry or refused the version check: {}",
+                                     options_.registry, e.message),
+                         e.http_status);
 }
 
 const challenge* registry_session::find_challenge(std::string_view scheme) const {
@@ -250,50 +258,28 @@ asio::awaitable<result<token>> registry_session::fetch_token(challenge bearer, s
     req.url = std::string(url.buffer());
     ++stats_.token_fetches;
     auto what = fmt::format("token request to {} for registry {}", redact_url(realm), options_.registry);
-    for (int attempt = 1;; ++attempt) {
-        ++stats_.requests;
-        auto resp = co_await client_.send(req, token_body_limit);
-        attempt_outcome outcome;
-        attempt_context context;
-        context.attempt = attempt;
-        if (!resp) {
-            outcome.failure = resp.error();
-        } else {
-            outcome.status = resp->status;
-            outcome.retry_after =
-                parse_retry_after(resp->header("Retry-After"), std::chrono::system_clock::now());
-        }
-        auto decision = decide_retry(outcome, context, options_.retry, jitter());
-        if (decision.action == retry_action::retry) {
-            ++stats_.retries;
-            co_await pause(decision.delay);
-            continue;
-        }
-        if (!resp) {
-            auto e = resp.error();
-            e.message = fmt::format("{} failed: {}", what, e.message);
-            e.attempts = attempt;
-            co_return e;
-        }
-        if (resp->status == 200) {
-            auto t = parse_token_response(resp->body);
-            if (!t) {
-                auto e = t.error();
-                e.message = fmt::format("{}: {}", what, e.message);
-                co_return e;
-            }
-            co_return *t;
-        }
-        auto e = registry_error(resp->status, resp->body, resp->header("Retry-After"), what);
-        if (resp->status == 401 || resp->status == 403)
-            e = make_error(errc::unauthorized,
-                           fmt::format("authentication to registry {} failed ({} answered {}); check the "
-                                       "username and password or token for it",
-                                       options_.registry, redact_url(realm), resp->status),
-                           resp->status);
-        e.attempts = attempt;
+    auto resp = co_await send_unauthenticated(std::move(req), token_body_limit, false);
+    if (!resp) {
+        auto e = resp.error();
+        e.message = fmt::format("{} failed: {}", what, e.message);
         co_return e;
     }
+    if (resp->status == 200) {
+        auto t = parse_token_response(resp->body);
+        if (!t) {
+            auto e = t.error();
+            e.message = fmt::format("{}: {}", what, e.message);
+            co_return e;
+        }
+        co_return *t;
+    }
+    if (resp->status == 401 || resp->status == 403)
+        co_return make_error(errc::unauthorized,
+                             fmt::format("authentication to registry {} failed ({} answered {}); check the "
+                                         "username and password or token for it",
+                                         options_.registry, redact_url(realm), resp->status),
+                             resp->status);
+    co_return registry_error(resp->status, resp->body, resp->header("Retry-After"), what);
 }
 
 asio::awaitable<result<std::optional<credential>>> registry_session::credentials_for(std::string repository) {

@@ -85,6 +85,8 @@ private:
     template <class Exchange>
     boost::asio::awaitable<result<typename Exchange::value_type>> execute(api_call c);
 
+    boost::asio::awaitable<result<http::response>>
+    send_unauthenticated(http::request req, std::size_t body_limit, bool fallback_available);
     boost::asio::awaitable<result<void>> ensure_pinged();
     boost::asio::awaitable<result<void>> ping();
     boost::asio::awaitable<result<void>> ping_scheme(std::string scheme, bool fallback_available);

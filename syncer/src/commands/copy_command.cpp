@@ -117,7 +117,8 @@ std::function<int()> add_copy_command(CLI::App& app) {
     cmd->add_option("--dest-authfile", flags->dst.auth_file, "Auth file for the destination only");
     cmd->add_option("--platform", flags->platforms,
                     "Keep only os/arch[/variant] from an index (repeatable); the index digest changes");
-    cmd->add_option("--retry-times", flags->retry_times, "Retries per request and per blob")
+    cmd->add_option("--retry-times", flags->retry_times,
+                    "Retries per request; a blob transfer that starts over shares the budget")
         ->check(CLI::Range(0, 100));
     cmd->add_option("--jobs,-j", flags->jobs, "Blobs copied in parallel")->check(CLI::Range(1, 256));
     cmd->add_flag("--force", flags->force, "Push manifests even when the destination already has the digest");

@@ -119,6 +119,8 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     options.force = f.force;
     options.dry_run = f.dry_run;
     options.copy.jobs = std::max<std::size_t>(f.jobs, 1);
+    // One attempt budget for a request, whichever level retries it (the session below uses the same).
+    options.copy.retry.max_attempts = options.retries + 1;
     options.copy.platforms = platform_filters(f.os, f.arch);
     if (!f.shard.empty()) {
         auto s = parse_shard(f.shard);

@@ -46,12 +46,8 @@ private:
 
 namespace detail {
 
-// Appending, not `"\"" + std::string(s)`: g++ 12 reports a false -Wrestrict on the latter.
 std::string in_quotes(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out.append(1, '"').append(s).append(1, '"');
-    return out;
+    return fmt::format("\"{}\"", s);
 }
 
 error config_error(std::string_view where, std::string_view why) {
