@@ -161,3 +161,12 @@ TEST_CASE("the blob transfer shares the attempt budget with the request loop") {
     CHECK_FALSE(retry_transfer(refused, 4, true, p));
     CHECK(retry_transfer(make_error(errc::unauthorized, "401"), 1, false, p));
 }
+
+TEST_CASE("retry rounds pause 2 s more each time, up to 10 s") {
+    const std::vector<std::pair<int, std::chrono::milliseconds>> rows{{1, 2s},  {2, 4s},  {3, 6s},
+                                                                      {5, 10s}, {9, 10s}, {0, 2s}};
+    for (const auto& [round, pause] : rows) {
+        CAPTURE(round);
+        CHECK(round_pause(round) == pause);
+    }
+}

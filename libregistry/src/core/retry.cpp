@@ -51,4 +51,8 @@ bool retry_transfer(const error& failure, int attempt, bool second_chance_used, 
     return failure.retryable() && failure.attempts < policy.max_attempts && attempt < policy.max_attempts;
 }
 
+std::chrono::milliseconds round_pause(int round) {
+    return std::chrono::seconds(std::clamp(round, 1, 5) * 2);
+}
+
 } // namespace libregistry

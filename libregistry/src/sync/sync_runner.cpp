@@ -1,5 +1,7 @@
 #include "libregistry/sync/sync_runner.hpp"
 
+#include "libregistry/core/retry.hpp"
+
 #include "client/detail/for_each_bounded.hpp"
 #include "client/detail/semaphore.hpp"
 #include "client/detail/single_flight.hpp"
@@ -234,7 +236,7 @@ private:
                         out.failures.emplace(s.name(), tags.error());
                     co_return;
                 }
-                co_await wait_or_stop(std::chrono::seconds(std::min((attempt + 1) * 2, 10)), options_.stop);
+                co_await wait_or_stop(round_pause(attempt + 1), options_.stop);
             }
         };
         co_await detail::for_each_bounded(repositories.size(), options_.per_registry, list_one);
@@ -381,7 +383,7 @@ private:
         for (int round = 0; round <= options_.retries && !to_copy.empty() && !stopping(); ++round) {
             if (round > 0) {
                 // Give a struggling registry a moment before the next round.
-                co_await wait_or_stop(std::chrono::seconds(std::min(round * 2, 10)), options_.stop);
+                co_await wait_or_stop(round_pause(round), options_.stop);
                 if (stopping()) break;
             }
             co_await copy_round(to_copy, round);

@@ -79,4 +79,9 @@ retry_decision decide_retry(const attempt_outcome& outcome, const attempt_contex
 /// switched to chunks or dropped the token by then.
 bool retry_transfer(const error& failure, int attempt, bool second_chance_used, const retry_policy& policy);
 
+/// The pause before a sync's retry round `round` (1 = the first): 2 s, 4 s, ... at most 10 s, so a
+/// struggling registry gets a moment before its images are tried again. Tag listings that failed are tried
+/// again on the same schedule.
+std::chrono::milliseconds round_pause(int round);
+
 } // namespace libregistry
