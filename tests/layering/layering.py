@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
         print(problem)
     if problems:
         print(f"layering: {len(problems)} violation(s) in {len(files)} files; see the rules in "
-              f"tests/checks/layering.py and docs/architecture.md")
+              f"tests/layering/layering.py and docs/architecture.md")
         return 1
     print(f"layering: {len(files)} files follow the include rules")
     return 0
