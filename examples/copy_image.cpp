@@ -26,7 +26,7 @@ remote_options options_for(const reference& image) {
 }
 
 asio::awaitable<int> run_copy(registry& source, reference from, registry& destination, reference to) {
-    copy_options options; // defaults: every platform, 6 blobs at a time, 3 retries per blob
+    copy_options options; // the defaults: every platform, 6 blobs at a time, retries with backoff
     auto copied = co_await copy_image(source, from, destination, to, options);
     if (!copied) {
         std::cerr << "copy_image: " << copied.error() << "\n";
