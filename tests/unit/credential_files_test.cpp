@@ -29,7 +29,8 @@ TEST_CASE("exposure_warning: private files pass, any group or other bit is named
              row{0602, "is writable by others (mode 0602)"},
              row{0610, "is accessible to group (mode 0610)"},
          }) {
-        CAPTURE(mode);
+        const auto shown_mode = mode; // clang 14 cannot capture a structured binding
+        CAPTURE(shown_mode);
         auto text = exposure_warning("/home/ci/auth.yaml", mode);
         REQUIRE(text);
         CHECK(text->find("credentials file /home/ci/auth.yaml " + std::string(says)) != std::string::npos);

@@ -165,8 +165,8 @@ TEST_CASE("the blob transfer shares the attempt budget with the request loop") {
 TEST_CASE("retry rounds pause 2 s more each time, up to 10 s") {
     const std::vector<std::pair<int, std::chrono::milliseconds>> rows{{1, 2s},  {2, 4s},  {3, 6s},
                                                                       {5, 10s}, {9, 10s}, {0, 2s}};
-    for (const auto& [round, pause] : rows) {
-        CAPTURE(round);
-        CHECK(round_pause(round) == pause);
+    for (const auto& row : rows) {
+        CAPTURE(row.first); // a structured binding cannot be captured with clang 14
+        CHECK(round_pause(row.first) == row.second);
     }
 }

@@ -296,7 +296,8 @@ TEST_CASE("parse_destination: every form") {
         {"  ", "the destination is empty"},
     };
     for (const auto& [input, message] : errors) {
-        CAPTURE(input);
+        const auto shown_input = input; // clang 14 cannot capture a structured binding
+        CAPTURE(shown_input);
         const auto d = parse_destination(input);
         REQUIRE(!d.has_value());
         CHECK_MESSAGE(d.error().message.find(message) != std::string::npos, d.error().message);
@@ -470,7 +471,8 @@ TEST_CASE("parse_config: auth and images together, either optional") {
         " \"images\": {\"nginx\": \"quay.io/mirror/nginx\"}}\n";
     for (const auto& [text, format, name] : {std::tuple{yaml, file_format::yaml, "config.yaml"},
                                              std::tuple{json, file_format::json, "config.json"}}) {
-        CAPTURE(name);
+        const auto shown_name = name; // clang 14 cannot capture a structured binding
+        CAPTURE(shown_name);
         const auto config = parse_config(text, format, name, test_env);
         REQUIRE_MESSAGE(config.has_value(), config.error().message);
         CHECK(describe(config->auth) == std::vector<std::string>{"quay.io alice:secret"});

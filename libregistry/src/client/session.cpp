@@ -338,8 +338,7 @@ result<std::string> registry_session::url_for(std::string_view path_or_url) cons
 
 std::string registry_session::describe(verb method, std::string_view target) const {
     auto url = url_for(target);
-    return fmt::format("{} {}", boost::beast::http::to_string(method),
-                       redact_url(url ? *url : std::string(target)));
+    return fmt::format("{} {}", http::method_name(method), redact_url(url ? *url : std::string(target)));
 }
 
 error registry_session::error_from(const http::response& resp, verb method, std::string_view target) const {

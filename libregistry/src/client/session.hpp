@@ -11,7 +11,6 @@
 #include "client/detail/single_flight.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/verb.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -25,7 +24,7 @@
 
 namespace libregistry::detail {
 
-using verb = boost::beast::http::verb;
+using verb = http::verb;
 
 /// One request to the registry's API.
 struct api_call {

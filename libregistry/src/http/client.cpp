@@ -34,6 +34,10 @@ namespace urls = boost::urls;
 using tcp = boost::asio::ip::tcp;
 using boost::system::error_code;
 
+std::string_view method_name(verb method) noexcept {
+    return bhttp::to_string(method);
+}
+
 std::string_view find_header(const fields& headers, std::string_view name) {
     for (const auto& [key, value] : headers)
         if (beast::iequals(key, name)) return value;

@@ -59,11 +59,8 @@ void progress::redraw() {
     if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
     last_draw_ = now;
     std::uint64_t bytes = done_bytes_;
-    std::int64_t total_active = 0;
-    for (const auto& [d, sent_size] : active_) {
+    for (const auto& [d, sent_size] : active_)
         bytes += static_cast<std::uint64_t>(sent_size.first);
-        total_active += sent_size.second;
-    }
     double seconds = std::chrono::duration<double>(now - started_).count();
     std::fputs("\r\033[K", stderr);
     if (images_total_ > 0) std::fprintf(stderr, "%zu/%zu images, ", images_done_, images_total_);

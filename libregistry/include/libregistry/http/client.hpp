@@ -27,6 +27,12 @@ namespace libregistry::http {
 
 using fields = std::vector<std::pair<std::string, std::string>>;
 
+/// Request methods. The layers above name them through this alias, so that only this layer includes Beast.
+using verb = boost::beast::http::verb;
+
+/// "GET", "PUT", ...
+std::string_view method_name(verb method) noexcept;
+
 /// Case-insensitive header lookup; "" when absent.
 std::string_view find_header(const fields& headers, std::string_view name);
 
@@ -75,7 +81,7 @@ public:
 };
 
 struct request {
-    boost::beast::http::verb method = boost::beast::http::verb::get;
+    verb method = verb::get;
     std::string url; ///< absolute: http(s)://host[:port]/path?query
     fields headers;  ///< Host, User-Agent and Content-Length are added by the client
     std::string body;
