@@ -966,3 +966,50 @@ TEST_CASE("list_tags and catalog follow Link pagination") {
 }
 
 } // namespace
+
+// --- names in URLs ---------------------------------------------------------------------------------------
+
+asio::awaitable<void> bad_names_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    struct row {
+        std::string repository;
+        std::string ref;
+    };
+    const std::vector<row> rows{
+        {repo, "../../pwned/manifests/v1"}, {repo, "v1\nGET /x"},
+        {repo, std::string(129, 'a')},      {"../other", "latest"},
+        {"Upper/case", "latest"},           {"a//b", "latest"},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.repository);
+        CAPTURE(r.ref);
+        auto m = co_await reg.get_manifest(r.repository, r.ref);
+        REQUIRE(m.has_error());
+        CHECK(m.error().code == errc::invalid_reference);
+        CHECK(contains(m.error().message, "not sending a request to " + server->host_port()));
+        CHECK_FALSE(contains(m.error().message, "\n"));
+        manifest empty; // named: g++ 12 mishandles a braced temporary inside co_await
+        auto put = co_await reg.put_manifest(r.repository, r.ref, empty);
+        CHECK(put.has_error());
+    }
+    auto tags = co_await reg.list_tags("../../v2/_catalog");
+    REQUIRE(tags.has_error());
+    CHECK(tags.error().code == errc::invalid_reference);
+    const auto blob = digest_of("x");
+    const std::string outside = "../secret";
+    auto mount = co_await reg.start_upload(repo, blob, outside);
+    REQUIRE(mount.has_error());
+    CHECK(mount.error().code == errc::invalid_reference);
+    // Nothing but, at most, the version check reached the registry.
+    for (const auto& req : server->requests)
+        CHECK(is_ping(req));
+}
+
+// Regression (issue 10): a tag a registry listed, `../../pwned/manifests/v1`, was put into a destination URL.
+TEST_CASE("names that are not a repository, tag or digest are refused before a request is sent") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded&) { return respond(404, ""); });
+    run(io, bad_names_case(server));
+}

@@ -185,3 +185,17 @@ TEST_CASE("shards split repositories deterministically and cover everything once
         if (in_shard(source("org/app", tag_selector::all), shard{k, 4})) seen.insert(k);
     CHECK(seen.size() == 1);
 }
+
+TEST_CASE("remove_invalid_tags keeps tag names and returns the rest") {
+    std::vector<std::string> tags{
+        "1.0",    "latest", "../x",  "",         "a b", std::string(129, 'a'), std::string(128, 'a'),
+        "_under", ".dot",   "-dash", "v1\x1b[2J"};
+    auto invalid = remove_invalid_tags(tags);
+    CHECK(tags == std::vector<std::string>{"1.0", "latest", std::string(128, 'a'), "_under"});
+    CHECK(invalid ==
+          std::vector<std::string>{"../x", "", "a b", std::string(129, 'a'), ".dot", "-dash", "v1\x1b[2J"});
+    auto one = invalid_tags_warning("quay.io/org/app", {"v1\x1b[2J"});
+    CHECK(one ==
+          "quay.io/org/app listed 1 tag that is not a valid tag name (letters, digits, '_', '.', '-'; at "
+          "most 128 characters); skipped: \"v1\\e[2J\"");
+}

@@ -183,6 +183,36 @@ TEST_CASE("a tag listing that fails for a passing reason is retried; one that ke
     CHECK(announced == std::vector<std::string>{"failed"});
 }
 
+// Regression (issue 10): tags from tags/list went into destination URLs unchecked; `../../pwned/manifests/v1`
+// made syncer PUT outside the destination repository.
+TEST_CASE("listed tags that are not tag names are skipped with one warning naming the repository") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "app", {"x"}, "1");
+    add_image(src, "app", {"x"}, "../../pwned/manifests/v1");
+    add_image(src, "app", {"x"}, "forged\nERROR line");
+    add_image(src, "app", {"x"}, std::string(300, 'a'));
+    sync_options options;
+    std::vector<std::string> warnings;
+    options.on_event = [&](const sync_event& e) {
+        if (e.what == sync_event::kind::warning) warnings.push_back(e.message);
+    };
+    auto report = run({all_tags("app", {"app"})}, p, options);
+    CHECK(report.totals.copied == 1);
+    CHECK(report.images.size() == 1);
+    CHECK(dst.has_manifest("app", "1"));
+    REQUIRE(warnings.size() == 1);
+    CHECK(report.warnings == warnings);
+    const auto& w = warnings.front();
+    CHECK(w.find("src/app listed 3 tags that are not valid tag names") == 0);
+    CHECK(w.find("\"../../pwned/manifests/v1\"") != std::string::npos);
+    CHECK(w.find("forged\\nERROR line") != std::string::npos); // escaped, on one line
+    CHECK(w.find('\n') == std::string::npos);
+    for (const auto& entry : dst.log)
+        CHECK(entry.find("pwned") == std::string::npos);
+}
+
 TEST_CASE("a source image mirrored to two registries is downloaded once") {
     memory_registry src("src"), dst("dst"), other("other");
     provider p;

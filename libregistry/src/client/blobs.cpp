@@ -129,6 +129,7 @@ private:
 
 asio::awaitable<result<bool>> remote_registry::has_blob(std::string repository, digest d) {
     auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository); !ok) co_return ok.error();
     api_call c;
     c.method = verb::head;
     c.target = fmt::format("/v2/{}/blobs/{}", repository, d.str());
@@ -144,6 +145,7 @@ asio::awaitable<result<bool>> remote_registry::has_blob(std::string repository, 
 asio::awaitable<result<std::unique_ptr<blob_reader>>> remote_registry::get_blob(std::string repository,
                                                                                 descriptor desc) {
     auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository); !ok) co_return ok.error();
     auto c = blob_get(repository, desc);
     auto resp = co_await s.open(c);
     if (!resp) co_return resp.error();

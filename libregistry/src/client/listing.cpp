@@ -53,6 +53,7 @@ asio::awaitable<result<std::vector<std::string>>> paged_list(detail::registry_se
 } // namespace
 
 asio::awaitable<result<std::vector<std::string>>> remote_registry::list_tags(std::string repository) {
+    if (auto ok = detail::check_names(session_->name(), repository); !ok) co_return ok.error();
     auto first = fmt::format("/v2/{}/tags/list?n=1000", repository);
     std::vector<scope> scopes{pull_scope(repository)};
     auto r = co_await paged_list(*session_, std::move(first), repository, std::move(scopes), "tags");

@@ -25,6 +25,7 @@ bool is_digest_ref(std::string_view ref) {
 asio::awaitable<result<std::optional<descriptor>>> remote_registry::head_manifest(std::string repository,
                                                                                   std::string ref) {
     auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository, ref); !ok) co_return ok.error();
     api_call c;
     c.method = verb::head;
     c.target = fmt::format("/v2/{}/manifests/{}", repository, ref);
@@ -61,6 +62,7 @@ asio::awaitable<result<std::optional<descriptor>>> remote_registry::head_manifes
 
 asio::awaitable<result<manifest>> remote_registry::get_manifest(std::string repository, std::string ref) {
     auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository, ref); !ok) co_return ok.error();
     auto where = fmt::format("{}/{}:{}", s.name(), repository, ref);
     if (auto quota = s.quota_exhausted("GET manifest " + where)) co_return *quota;
     api_call c;
@@ -112,6 +114,7 @@ asio::awaitable<result<manifest>> remote_registry::get_manifest(std::string repo
 asio::awaitable<result<digest>> remote_registry::put_manifest(std::string repository, std::string ref,
                                                               manifest m) {
     auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository, ref); !ok) co_return ok.error();
     api_call c;
     c.method = verb::put;
     c.target = fmt::format("/v2/{}/manifests/{}", repository, ref);

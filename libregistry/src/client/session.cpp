@@ -1,5 +1,7 @@
 #include "client/session.hpp"
 
+#include "libregistry/core/digest.hpp"
+#include "libregistry/core/printable.hpp"
 #include "libregistry/core/rate_limit.hpp"
 #include "libregistry/core/redact.hpp"
 #include "libregistry/core/reference.hpp"
@@ -67,6 +69,20 @@ struct streamed {
 };
 
 } // namespace
+
+result<void> check_names(std::string_view registry, std::string_view repository, std::string_view reference) {
+    if (!is_valid_repository_path(repository))
+        return make_error(errc::invalid_reference,
+                          fmt::format("not sending a request to {} for repository \"{}\": it is not a valid "
+                                      "repository name (lowercase path components separated by '/')",
+                                      printable(registry), printable(repository, 300)));
+    if (!reference.empty() && !is_valid_tag(reference) && !digest::parse(reference))
+        return make_error(errc::invalid_reference,
+                          fmt::format("not sending a request to {}/{} for \"{}\": it is neither a valid tag "
+                                      "(letters, digits, '_', '.', '-'; at most 128 characters) nor a digest",
+                                      printable(registry), repository, printable(reference, 300)));
+    return {};
+}
 
 asio::awaitable<std::string> read_error_body(http::response_stream& stream) {
     std::string out;

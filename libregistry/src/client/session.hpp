@@ -47,6 +47,12 @@ struct api_call {
     std::function<boost::asio::awaitable<result<void>>(api_call&)> before_resend;
 };
 
+/// Checks the names put into a request path, the repository and a tag or digest, before anything is sent: a
+/// name from a registry's listing or a file cannot climb out of its repository (`../`) or carry controls
+/// into a request line.
+result<void> check_names(std::string_view registry, std::string_view repository,
+                         std::string_view reference = {});
+
 /// What an error answer's body says, read up to a small limit (error bodies are small; a huge one is cut).
 boost::asio::awaitable<std::string> read_error_body(http::response_stream& stream);
 

@@ -183,6 +183,9 @@ asio::awaitable<result<std::optional<upload_session>>>
 remote_registry::start_upload(std::string repository, std::optional<digest> d,
                               std::optional<std::string> mount_from) {
     auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository); !ok) co_return ok.error();
+    if (mount_from)
+        if (auto ok = detail::check_names(s.name(), *mount_from); !ok) co_return ok.error();
     auto c = upload_call(verb::post, fmt::format("/v2/{}/blobs/uploads/", repository), repository);
     if (mount_from && d) {
         // distribution-spec "Mounting a blob from another repository": one token with push on the target and

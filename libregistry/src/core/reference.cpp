@@ -154,6 +154,18 @@ bool is_valid_tag(std::string_view tag) noexcept {
     return !tag_problem(tag).has_value();
 }
 
+bool is_valid_repository_path(std::string_view path) noexcept {
+    if (path.empty() || path.size() > max_name_length) return false;
+    std::size_t start = 0;
+    for (;;) {
+        const auto slash = path.find('/', start);
+        const auto component = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+        if (path_component_problem(component)) return false;
+        if (slash == std::string_view::npos) return true;
+        start = slash + 1;
+    }
+}
+
 std::string normalize_registry(std::string_view host) {
     if (const auto scheme = host.find("://"); scheme != std::string_view::npos)
         host.remove_prefix(scheme + 3);

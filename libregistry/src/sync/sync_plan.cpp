@@ -1,5 +1,7 @@
 #include "libregistry/sync/sync_plan.hpp"
 
+#include "libregistry/core/printable.hpp"
+
 #include <fmt/format.h>
 #include <re2/re2.h>
 
@@ -7,6 +9,31 @@
 #include <set>
 
 namespace libregistry {
+
+std::vector<std::string> remove_invalid_tags(std::vector<std::string>& tags) {
+    std::vector<std::string> invalid;
+    std::erase_if(tags, [&](std::string& t) {
+        if (is_valid_tag(t)) return false;
+        invalid.push_back(std::move(t));
+        return true;
+    });
+    return invalid;
+}
+
+std::string invalid_tags_warning(std::string_view repository, const std::vector<std::string>& invalid) {
+    constexpr std::size_t shown = 3;
+    constexpr std::size_t max_shown_length = 64;
+    std::string examples;
+    for (std::size_t i = 0; i < invalid.size() && i < shown; ++i) {
+        if (!examples.empty()) examples += ", ";
+        examples += fmt::format("\"{}\"", printable(invalid[i], max_shown_length));
+    }
+    if (invalid.size() > shown) examples += ", ...";
+    return fmt::format("{} listed {} tag{} that {} (letters, digits, '_', '.', '-'; at most 128 characters); "
+                       "skipped: {}",
+                       printable(repository), invalid.size(), invalid.size() == 1 ? "" : "s",
+                       invalid.size() == 1 ? "is not a valid tag name" : "are not valid tag names", examples);
+}
 
 std::vector<sync_source> repositories_to_list(const std::vector<sync_rule>& rules) {
     std::vector<sync_source> out;

@@ -207,8 +207,16 @@ private:
         return *it->second;
     }
 
+    void warn(std::string message) {
+        report_.warnings.push_back(message);
+        if (options_.on_event) {
+            sync_event e{sync_event::kind::warning, nullptr, 0, std::move(message)};
+            options_.on_event(e);
+        }
+    }
+
     void announce(const image_result& image) {
-        if (options_.on_event) options_.on_event(sync_event{sync_event::kind::image_done, &image, 0});
+        if (options_.on_event) options_.on_event(sync_event{sync_event::kind::image_done, &image, 0, {}});
     }
 
     // Tag lists, once per repository, whatever number of rules need them.
@@ -226,6 +234,8 @@ private:
             for (int attempt = 0;; ++attempt) {
                 auto tags = co_await get(s.registry).list_tags(s.repository);
                 if (tags) {
+                    if (auto invalid = remove_invalid_tags(*tags); !invalid.empty())
+                        warn(invalid_tags_warning(s.name(), invalid));
                     out.tags[s.name()] = std::move(*tags);
                     co_return;
                 }
@@ -368,7 +378,7 @@ private:
             report_.images.push_back(std::move(r));
         }
         if (options_.on_event)
-            options_.on_event(sync_event{sync_event::kind::planned, nullptr, to_copy.size()});
+            options_.on_event(sync_event{sync_event::kind::planned, nullptr, to_copy.size(), {}});
         // Everything decided without a copy, the failed tag listings included, is announced now.
         for (const auto& image : report_.images)
             if (image.status != image_status::planned) announce(image);

@@ -3,6 +3,7 @@
 #include "output/progress.hpp"
 #include "session.hpp"
 
+#include <libregistry/core/printable.hpp>
 #include <libregistry/sync/copy.hpp>
 
 #include <fmt/format.h>
@@ -79,7 +80,7 @@ int run_copy(const copy_flags& f) {
                     "image, and running the same command again resumes\n",
                     signal_name(s.interrupted_by()), r.error().message, to.str());
             else
-                std::cerr << "syncer copy: " << r.error().message << "\n";
+                std::cerr << "syncer copy: " << libregistry::printable(r.error().message) << "\n";
             co_return exit_failed;
         }
         const auto& st = *r;

@@ -7,6 +7,7 @@
 #include "session.hpp"
 
 #include <CLI/CLI.hpp>
+#include <libregistry/core/printable.hpp>
 
 #include <iostream>
 
@@ -18,7 +19,7 @@ namespace {
 constexpr int image_syncer_failed = 255;
 
 int fail(std::string_view message) {
-    std::cerr << "image-syncer: " << message << "\n";
+    std::cerr << "image-syncer: " << libregistry::printable(message) << "\n";
     return image_syncer_failed;
 }
 

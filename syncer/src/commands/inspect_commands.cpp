@@ -3,6 +3,7 @@
 #include "session.hpp"
 
 #include <fmt/format.h>
+#include <libregistry/core/printable.hpp>
 #include <nlohmann/json.hpp>
 
 #include <iostream>
@@ -33,7 +34,7 @@ void add_query_flags(CLI::App& cmd, query_flags& f) {
 }
 
 int fail(const std::string& command, const error& e) {
-    std::cerr << "syncer " << command << ": " << e.message << "\n";
+    std::cerr << "syncer " << command << ": " << libregistry::printable(e.message) << "\n";
     return exit_failed;
 }
 

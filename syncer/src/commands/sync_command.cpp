@@ -142,6 +142,11 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     std::size_t total = 0;
     options.copy.on_event = [&](const copy_event& e) { bar.on_event(e); };
     options.on_event = [&](const sync_event& e) {
+        if (e.what == sync_event::kind::warning) {
+            bar.finish();
+            log.warning(e.message);
+            return;
+        }
         if (e.what == sync_event::kind::planned) {
             total = e.total;
             bar.images(done, total);

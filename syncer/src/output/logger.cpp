@@ -1,5 +1,7 @@
 #include "output/logger.hpp"
 
+#include <libregistry/core/printable.hpp>
+
 #include <unistd.h>
 
 #include <ctime>
@@ -12,6 +14,9 @@ bool logger::to_terminal() const {
 
 void logger::info(const std::string& message, const nlohmann::ordered_json& fields) {
     write("info", message, fields);
+}
+void logger::warning(const std::string& message, const nlohmann::ordered_json& fields) {
+    write("warning", message, fields);
 }
 void logger::error(const std::string& message, const nlohmann::ordered_json& fields) {
     write("error", message, fields);
@@ -31,7 +36,9 @@ void logger::write(const char* level, const std::string& message, const nlohmann
                 j[k] = v;
         std::fprintf(out_, "%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
-        std::fprintf(out_, "%s %s %s\n", stamp, level, message.c_str());
+        // Messages carry registry-supplied text (error bodies, tag names): no control character may reach a
+        // terminal or start a forged line.
+        std::fprintf(out_, "%s %s %s\n", stamp, level, libregistry::printable(message).c_str());
     }
     std::fflush(out_);
 }

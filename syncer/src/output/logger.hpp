@@ -11,6 +11,7 @@ class logger {
 public:
     logger(bool json, std::FILE* out) : json_(json), out_(out) {}
     void info(const std::string& message, const nlohmann::ordered_json& fields = {});
+    void warning(const std::string& message, const nlohmann::ordered_json& fields = {});
     void error(const std::string& message, const nlohmann::ordered_json& fields = {});
     bool to_terminal() const;
 

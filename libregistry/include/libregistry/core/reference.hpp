@@ -43,6 +43,10 @@ result<reference> parse_repository(std::string_view text);
 /// Validates a tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
 bool is_valid_tag(std::string_view tag) noexcept;
 
+/// Validates a repository path without its host (`library/alpine`): path components separated by `/`, each
+/// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`, at most 255 characters in all.
+bool is_valid_repository_path(std::string_view path) noexcept;
+
 /// Normalises a registry host as users write it: `index.docker.io`, `registry-1.docker.io` and
 /// `https://index.docker.io/v1/` become `docker.io`; a scheme and trailing slashes are dropped.
 std::string normalize_registry(std::string_view host);

@@ -60,6 +60,13 @@ struct sync_item {
 /// Tag lists fetched for the run, by `registry/repository`; a missing entry means it was not fetched.
 using tag_lists = std::map<std::string, std::vector<std::string>, std::less<>>;
 
+/// Tags a registry lists are input: those that are not valid tag names (the distribution grammar, at most 128
+/// characters) are removed from `tags` and returned, so they never reach a URL, a log line or a terminal.
+std::vector<std::string> remove_invalid_tags(std::vector<std::string>& tags);
+
+/// The one warning for the invalid tags `repository` listed: how many, and the first three, made printable.
+std::string invalid_tags_warning(std::string_view repository, const std::vector<std::string>& invalid);
+
 /// The source repositories whose tag lists `rules` need (`all` and `regex` selectors), each once.
 std::vector<sync_source> repositories_to_list(const std::vector<sync_rule>& rules);
 

@@ -61,13 +61,16 @@ struct sync_report {
     sync_totals totals;
     std::chrono::milliseconds duration{0};
     bool stopped = false; ///< a stop was requested before the run ended
+    /// What the run noticed and worked around (tags a registry listed that are not tag names), printable.
+    std::vector<std::string> warnings;
 };
 
 struct sync_event {
-    enum class kind { planned, image_done };
+    enum class kind { planned, image_done, warning };
     kind what;
     const image_result* image = nullptr; ///< image_done
     std::size_t total = 0;               ///< planned: images to copy
+    std::string message;                 ///< warning, printable
 };
 
 struct sync_options {
