@@ -129,3 +129,44 @@ class CredentialFilesTest(harness.TempDirTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OutputFilesTest(harness.TempDirTestCase):
+    """Reports, logs and image lists name registries and failures: they are created private to their owner."""
+
+    @classmethod
+    def setUpClass(cls):
+        stack = contextlib.ExitStack()
+        cls.addClassCleanup(stack.close)
+        cls.src = stack.enter_context(harness.Registry(name="src"))
+        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        seed.push_image(seed.Client.for_registry(cls.src), "out/app", "out/app", tag="v1")
+
+    def setUp(self):
+        super().setUp()
+        self.images = self.write("images.yaml", f'"{self.src.host}/out/app": "{self.dst.host}/out/app"\n')
+
+    # Regression (issue 10): --report, --log and the image lists were created 0644.
+    def test_outputs_are_created_0600_and_existing_ones_tightened(self):
+        paths = {name: os.path.join(self.tmp, name) for name in ("report.json", "run.log", "ok.yaml", "failed.yaml")}
+        existing = paths["report.json"]
+        with open(existing, "w") as f:
+            f.write("{}\n")
+        os.chmod(existing, 0o644)
+        result = run_syncer("sync", "--images", self.images, "--report", paths["report.json"],
+                            "--log", paths["run.log"], "--output-success-images", paths["ok.yaml"],
+                            "--output-failed-images", paths["failed.yaml"])
+        self.assertEqual(result.returncode, 0, describe(result))
+        for name, path in paths.items():
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, name)
+        with open(paths["report.json"]) as f:
+            self.assertIn('"copied"', f.read())
+
+    # Regression (issue 10): an unwritable --report was found only after the whole run.
+    def test_unwritable_output_is_refused_before_any_registry_is_contacted(self):
+        missing = os.path.join(self.tmp, "no-such-dir", "report.json")
+        images = self.write("other.yaml", f'"{self.src.host}/out/app": "{self.dst.host}/out/never"\n')
+        result = run_syncer("sync", "--images", images, "--report", missing)
+        self.assertEqual(result.returncode, 2, describe(result))
+        self.assertIn(f"cannot open {missing} for writing (--report): No such file or directory", result.stderr)
+        self.assertIsNone(harness.tags_of(self.dst, "out/never"))

@@ -3,6 +3,7 @@
 #include "commands/commands.hpp"
 #include "config/sync_config.hpp"
 #include "credential_files.hpp"
+#include "output/private_file.hpp"
 #include "output/progress.hpp"
 #include "output/sync_report.hpp"
 #include "session.hpp"
@@ -73,13 +74,6 @@ private:
     std::map<std::string, registry*> opened_;
 };
 
-void write_file(const std::string& path, const std::string& content, const char* what) {
-    std::ofstream out(path, std::ios::trunc);
-    out << content;
-    out.close();
-    if (!out) throw std::runtime_error(fmt::format("cannot write {} to {}", what, path));
-}
-
 } // namespace
 
 int run_sync_command(const sync_flags& f) {
@@ -129,10 +123,14 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     }
 
     std::FILE* log_file = stderr;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned_log(nullptr, &std::fclose);
+    // Every output path is checked before any registry is contacted, so a mistyped one costs no run.
+    for (const auto& [path, flag] :
+         {std::pair{f.report, "--report"}, std::pair{f.output_success, "--output-success-images"},
+          std::pair{f.output_failed, "--output-failed-images"}})
+        if (!path.empty()) open_private(path, true, flag);
+    file_ptr owned_log(nullptr, &std::fclose);
     if (!f.log.empty()) {
-        owned_log.reset(std::fopen(f.log.c_str(), "a"));
-        if (!owned_log) throw usage_error(fmt::format("--log {}: cannot open for writing", f.log));
+        owned_log = open_private(f.log, true, "--log");
         log_file = owned_log.get();
     }
     logger log(f.log_format == "json", log_file);
@@ -176,7 +174,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         const std::string signal = s.interrupted_by() != 0 ? signal_name(s.interrupted_by()) : "";
         if (f.dry_run) std::cout << plan_text(report);
         if (!f.report.empty())
-            write_file(f.report, report_json(report, f.dry_run, signal).dump(2) + "\n", "the report");
+            write_private(f.report, report_json(report, f.dry_run, signal).dump(2) + "\n", "the report");
         // Interrupted images go with the failed ones, so `--images FAILED` finishes the run.
         std::vector<sync_item> succeeded, failed;
         for (const auto& img : report.images) {
@@ -187,9 +185,9 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         }
         auto format = f.output_format == "json" ? file_format::json : file_format::yaml;
         if (!f.output_success.empty())
-            write_file(f.output_success, render_images(succeeded, format), "succeeded images");
+            write_private(f.output_success, render_images(succeeded, format), "succeeded images");
         if (!f.output_failed.empty())
-            write_file(f.output_failed, render_images(failed, format), "failed images");
+            write_private(f.output_failed, render_images(failed, format), "failed images");
         log.info(summary_text(report));
         if (!signal.empty()) {
             auto line = interrupted_text(report, signal);
