@@ -1013,3 +1013,49 @@ TEST_CASE("names that are not a repository, tag or digest are refused before a r
     auto server = scripted_server::start(io, [](const recorded&) { return respond(404, ""); });
     run(io, bad_names_case(server));
 }
+
+// --- bounded listings ------------------------------------------------------------------------------------
+
+asio::awaitable<void> paging_case(std::shared_ptr<scripted_server> server, errc expected, std::string words,
+                                  int max_requests) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto tags = co_await reg.list_tags(repo);
+    REQUIRE(tags.has_error());
+    CHECK(tags.error().code == expected);
+    CHECK_MESSAGE(contains(tags.error().message, "the tag list of " + server->host_port() + "/" + repo),
+                  tags.error().message);
+    CHECK_MESSAGE(contains(tags.error().message, words), tags.error().message);
+    CHECK(server->count("GET", "/v2/" + repo + "/tags/list") <= max_requests);
+}
+
+// Regression (issue 10): two pages linking to each other were fetched for as long as the run lasted.
+TEST_CASE("a tag list whose pages link back to an earlier page is an error, not an endless listing") {
+    asio::io_context io;
+    const std::string tags = "/v2/" + repo + "/tags/list";
+    auto server = scripted_server::start(io, [tags](const recorded& r) {
+        if (is_ping(r)) return ok("{}");
+        const bool first = r.query("page").empty();
+        lh::fields headers{{"Link", "<" + tags + (first ? "?page=2" : "?n=1000") + ">; rel=\"next\""}};
+        return ok(first ? R"({"tags":["a"]})" : R"({"tags":["b"]})", headers);
+    });
+    run(io, paging_case(server, errc::bad_response, "leads back to a page already read", 2));
+}
+
+// Regression (issue 10): pages that always linked to a new one grew memory without bound.
+TEST_CASE("a tag list is capped in entries and bytes, with an error naming the repository") {
+    asio::io_context io;
+    const std::string tags = "/v2/" + repo + "/tags/list";
+    std::string page_body = R"({"tags":[)";
+    for (int i = 0; i < 25000; ++i)
+        page_body += (i ? ",\"" : "\"") + std::string(36, 'a') + std::to_string(i) + "\"";
+    page_body += "]}";
+    auto server = scripted_server::start(io, [tags, page_body, n = 0](const recorded& r) mutable {
+        if (is_ping(r)) return ok("{}");
+        lh::fields headers{{"Link", "<" + tags + "?page=" + std::to_string(++n) + ">; rel=\"next\""}};
+        return ok(page_body, headers);
+    });
+    // 25,000 entries (about 1 MiB) a page: the 1,000,000-entry cap ends it on the 41st page.
+    run(io, paging_case(server, errc::too_large, "has more than 1000000 entries", 41));
+}

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 namespace libregistry {
 
 namespace asio = boost::asio;
@@ -15,14 +17,23 @@ using detail::verb;
 
 namespace {
 
-constexpr int max_pages = 100000;
+// A registry decides how a listing pages; these bound what it can make syncer hold or send
+// (docs/registries.md).
+constexpr std::size_t max_listed_items = 1000000;
+constexpr std::size_t max_listed_bytes = 64 * 1024 * 1024;
+constexpr std::size_t max_listed_pages = 10000;
 
 asio::awaitable<result<std::vector<std::string>>> paged_list(detail::registry_session& s, std::string first,
                                                              std::string repository,
                                                              std::vector<scope> scopes, std::string key) {
     std::vector<std::string> out;
+    std::set<std::string> visited;
+    std::size_t bytes = 0;
+    auto what = repository.empty() ? fmt::format("the repository list of {}", s.name())
+                                   : fmt::format("the tag list of {}/{}", s.name(), repository);
     std::string target = std::move(first);
-    for (int page = 0; page < max_pages; ++page) {
+    for (;;) {
+        visited.insert(target);
         api_call c;
         c.target = target;
         c.repository = repository;
@@ -43,8 +54,23 @@ asio::awaitable<result<std::vector<std::string>>> paged_list(detail::registry_se
             for (const auto& item : *items)
                 if (item.is_string()) out.push_back(item.get<std::string>());
         }
+        bytes += resp->body.size();
         auto next = next_link(resp->header("Link"));
-        if (!next || *next == target) break;
+        if (next && *next == target) next.reset(); // a last page that links to itself ends the listing
+        if (out.size() > max_listed_items || bytes > max_listed_bytes ||
+            (next && visited.size() >= max_listed_pages))
+            co_return make_error(
+                errc::too_large,
+                fmt::format("{} has more than {} entries, {} MiB or {} pages; not reading "
+                            "further. List fewer tags (name them, or use a tag regex) for it",
+                            what, max_listed_items, max_listed_bytes >> 20, max_listed_pages));
+        if (!next) break;
+        if (visited.count(*next))
+            co_return make_error(
+                errc::bad_response,
+                fmt::format("{}: the registry's Link header leads back to a page already read "
+                            "({}); the listing would never end",
+                            what, s.describe(verb::get, *next)));
         target = *next;
     }
     co_return out;
