@@ -131,20 +131,7 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class OutputFilesTest(harness.TempDirTestCase):
-    """Reports, logs and image lists name registries and failures: they are created private to their owner."""
-
-    @classmethod
-    def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
-        seed.push_image(seed.Client.for_registry(cls.src), "out/app", "out/app", tag="v1")
-
-    def setUp(self):
-        super().setUp()
-        self.images = self.write("images.yaml", f'"{self.src.host}/out/app": "{self.dst.host}/out/app"\n')
+    # --- output files: reports, logs and image lists name registries and failures, so they are private too
 
     # Regression (issue 10): --report, --log and the image lists were created 0644.
     def test_outputs_are_created_0600_and_existing_ones_tightened(self):
@@ -165,7 +152,7 @@ class OutputFilesTest(harness.TempDirTestCase):
     # Regression (issue 10): an unwritable --report was found only after the whole run.
     def test_unwritable_output_is_refused_before_any_registry_is_contacted(self):
         missing = os.path.join(self.tmp, "no-such-dir", "report.json")
-        images = self.write("other.yaml", f'"{self.src.host}/out/app": "{self.dst.host}/out/never"\n')
+        images = self.write("other.yaml", f'"{self.src.host}/creds/app": "{self.dst.host}/out/never"\n')
         result = run_syncer("sync", "--images", images, "--report", missing)
         self.assertEqual(result.returncode, 2, describe(result))
         self.assertIn(f"cannot open {missing} for writing (--report): No such file or directory", result.stderr)
