@@ -38,6 +38,9 @@ TEST_CASE("registry error bodies become codes and readable messages") {
         CHECK(e.message.find("GET https://reg.example/v2/a/manifests/b") == 0);
         CHECK(e.message.find(r.expected) != std::string::npos);
         CHECK(e.message.size() < 600);
+        // Regression (issue 10): the library named `--creds`, a flag `copy` and `sync` do not have. Flags are
+        // the CLI's to name.
+        CHECK(e.message.find("--") == std::string::npos);
     }
 }
 

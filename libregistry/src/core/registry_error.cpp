@@ -146,7 +146,8 @@ error registry_error(int status, std::string_view body, std::string_view retry_a
     switch (code) {
     case errc::unauthorized:
         message +=
-            "; check the credentials for this registry (--creds, the auth file or a credential helper)";
+            "; check the credentials given for this registry (explicit ones, an auth file or a credential "
+            "helper)";
         break;
     case errc::denied:
         message += "; the credentials are valid but lack permission for this repository";
