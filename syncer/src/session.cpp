@@ -107,9 +107,7 @@ remote_registry& session::open(remote_options options, http::host_settings tls) 
     options.retry.max_attempts = std::max(1, retry_times_ + 1);
     if (tls.cert_dir.empty()) tls.cert_dir = default_cert_dir(options.registry);
     warn_if_keys_exposed(tls.cert_dir);
-    auto api_host =
-        options.registry == docker_hub_registry ? std::string(docker_hub_api_host) : options.registry;
-    hosts_[api_host] = tls;
+    hosts_[api_host_of(options.registry)] = tls;
     registries_.push_back(std::make_unique<remote_registry>(*client_, std::move(options)));
     return *registries_.back();
 }

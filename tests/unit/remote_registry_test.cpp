@@ -720,6 +720,15 @@ asio::awaitable<result<std::string>> read_all(blob_reader& reader) {
     }
 }
 
+/// The descriptor of a gzip layer holding `blob`.
+descriptor layer_descriptor(const std::string& blob) {
+    descriptor desc;
+    desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+    desc.digest = digest_of(blob);
+    desc.size = static_cast<std::int64_t>(blob.size());
+    return desc;
+}
+
 constexpr std::size_t blob_size = 300'000;
 constexpr std::size_t break_at = 100'000;
 
@@ -727,10 +736,7 @@ asio::awaitable<void> download_case(std::shared_ptr<scripted_server> server, std
     const auto executor = co_await asio::this_coro::executor;
     lh::client client(executor, test_client_options());
     remote_registry reg(client, options_for(*server));
-    descriptor desc;
-    desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
-    desc.digest = digest_of(blob);
-    desc.size = static_cast<std::int64_t>(blob.size());
+    const auto desc = layer_descriptor(blob);
     auto reader = co_await reg.get_blob(repo, desc);
     REQUIRE_MESSAGE(reader.has_value(), reader.error().message);
     auto bytes = co_await read_all(**reader);
@@ -820,10 +826,7 @@ asio::awaitable<void> upload_case(std::shared_ptr<scripted_server> server,
     const auto executor = co_await asio::this_coro::executor;
     lh::client client(executor, test_client_options());
     remote_registry reg(client, options_for(*server));
-    descriptor desc;
-    desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
-    desc.digest = digest_of(blob);
-    desc.size = static_cast<std::int64_t>(blob.size());
+    const auto desc = layer_descriptor(blob);
     const std::optional<digest> d = desc.digest;
     const std::optional<std::string> no_mount;
 

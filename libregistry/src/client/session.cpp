@@ -96,9 +96,7 @@ asio::awaitable<std::string> read_error_body(http::response_stream& stream) {
 }
 
 registry_session::registry_session(http::client& client, remote_options options)
-    : client_(client), options_(std::move(options)) {
-    api_host_ =
-        options_.registry == docker_hub_registry ? std::string(docker_hub_api_host) : options_.registry;
+    : client_(client), options_(std::move(options)), api_host_(api_host_of(options_.registry)) {
     credentials_ = options_.keychain;
     if (!credentials_) {
         // The order skopeo and image-syncer users expect: explicit credentials, then the per-repository
@@ -298,17 +296,13 @@ asio::awaitable<result<token>> registry_session::fetch_token(challenge bearer, s
     co_return registry_error(resp->status, resp->body, resp->header("Retry-After"), what);
 }
 
-asio::awaitable<result<std::optional<credential>>> registry_session::credentials_for(std::string repository) {
-    co_return co_await credentials_->find(options_.registry, std::move(repository));
-}
-
 // The Authorization header for `scopes`, fetching a token when the cache has none. Parallel transfers that
 // need the same scopes share one token request.
 asio::awaitable<result<std::string>> registry_session::authorization(std::string repository,
                                                                      std::vector<scope> scopes,
                                                                      std::optional<std::string> rejected) {
     if (challenges_.empty()) co_return std::string{};
-    auto cred = co_await credentials_for(repository);
+    auto cred = co_await credentials_->find(options_.registry, repository);
     if (!cred) co_return cred.error();
     if (const auto* bearer = find_challenge("bearer")) {
         scopes = normalize_scopes(std::move(scopes));

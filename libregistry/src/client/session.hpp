@@ -97,7 +97,6 @@ private:
     boost::asio::awaitable<result<void>> ping_scheme(std::string scheme, bool fallback_available);
     boost::asio::awaitable<result<token>> fetch_token(challenge bearer, std::vector<scope> scopes,
                                                       std::optional<credential> cred);
-    boost::asio::awaitable<result<std::optional<credential>>> credentials_for(std::string repository);
     /// The Authorization value for `scopes`; `rejected` is a value a 401 refused, which is not used again.
     boost::asio::awaitable<result<std::string>>
     authorization(std::string repository, std::vector<scope> scopes, std::optional<std::string> rejected);

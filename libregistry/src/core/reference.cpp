@@ -146,8 +146,12 @@ std::string reference::str() const {
     return out;
 }
 
+std::string api_host_of(std::string_view registry) {
+    return std::string(registry == docker_hub_registry ? docker_hub_api_host : registry);
+}
+
 std::string reference::api_host() const {
-    return registry == docker_hub_registry ? std::string(docker_hub_api_host) : registry;
+    return api_host_of(registry);
 }
 
 bool is_valid_tag(std::string_view tag) noexcept {

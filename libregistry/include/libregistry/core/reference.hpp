@@ -47,6 +47,9 @@ bool is_valid_tag(std::string_view tag) noexcept;
 /// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`, at most 255 characters in all.
 bool is_valid_repository_path(std::string_view path) noexcept;
 
+/// The host[:port] that serves `registry`'s API: `registry-1.docker.io` for Docker Hub, else `registry`.
+std::string api_host_of(std::string_view registry);
+
 /// Normalises a registry host as users write it: `index.docker.io`, `registry-1.docker.io` and
 /// `https://index.docker.io/v1/` become `docker.io`; a scheme and trailing slashes are dropped.
 std::string normalize_registry(std::string_view host);
