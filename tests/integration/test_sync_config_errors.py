@@ -67,6 +67,15 @@ class SyncConfigErrorTest(harness.TempDirTestCase):
                               mentions=(f"{auth}:3", "SYNCER_TEST_UNSET_VAR", "password"))
         self.assertNotIn("pre-", stderr, "the message should not quote the password")
 
+    def test_json_values_that_are_not_strings(self):
+        # Before: 42 was read as the destination docker.io/library/42, and 5 as the password "5".
+        images = self.write("numbers.json", '{\n  "%s/src/repo": 42\n}\n' % HOST)
+        self.refused("--images", images, mentions=(f"{images}:2", "destination must be a string", "quote it"))
+        auth = self.write("typed.json", json.dumps({HOST: {"username": "u", "password": 5}}, indent=2))
+        # Line 4: {, "host": {, "username", "password".
+        self.refused("--auth", auth, "--images", self.write("ok.yaml", GOOD_IMAGES),
+                     mentions=(f"{auth}:4", '"password" must be a string', "quote it"))
+
     def test_unknown_key_in_config(self):
         config = self.write("config.json", '{\n  "auth": {},\n  "imagez": {}\n}\n')
         self.refused("--config", config, mentions=(f"{config}:3", '"imagez"'))

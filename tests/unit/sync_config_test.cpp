@@ -408,7 +408,7 @@ TEST_CASE("parse_auth: YAML and JSON give the same rules, and prefix matching pi
         "{\n"
         "  \"quay.io\": {\"username\": \"alice\", \"password\": \"$QUAY_PASSWORD\"},\n"
         "  \"quay.io/org\": {\"username\": \"bob\", \"password\": \"p$$ss\"},\n"
-        "  \"https://index.docker.io/v1/\": {\"username\": \"hubuser\", \"password\": 12345},\n"
+        "  \"https://index.docker.io/v1/\": {\"username\": \"hubuser\", \"password\": \"12345\"},\n"
         "  \"localhost:5000\": {\"insecure\": true},\n"
         "  \"Registry.Example.com/team/\": {\"username\": \"${A}\", \"password\": \"\",\n"
         "                                 \"insecure\": false}\n"
@@ -541,6 +541,18 @@ TEST_CASE("bad config files: the message names file, line, key and what is expec
         {kind::auth, "auth.yaml", "\n\nquay.io: {username: a\n", "auth.yaml:4: invalid YAML: "},
         {kind::auth, "auth.json", "{\"quay.io\": {\"insecure\": true}\n", "auth.json:2: invalid JSON: "},
         {kind::auth, "auth.json", "quay.io:\n  insecure: true\n", "auth.json:1: invalid JSON: "},
+        // JSON says what type a value has: a number or a boolean is not a string (YAML stays lenient:
+        // image-syncer reads `password: 12345` there as a string).
+        {kind::auth, "auth.json", "{\n  \"quay.io\": {\"username\": \"a\",\n    \"password\": 5}\n}\n",
+         "auth.json:3: \"quay.io\": \"password\" must be a string (a JSON number or boolean here; quote it)"},
+        {kind::auth, "auth.json", "{\"quay.io\": {\"username\": true, \"password\": \"b\"}}",
+         "auth.json:1: \"quay.io\": \"username\" must be a string"},
+        {kind::images, "images.json", "{\n  \"src/repo\": 42\n}\n",
+         "images.json:2: \"src/repo\": a destination must be a string (a JSON number or boolean here; quote it)"},
+        {kind::images, "images.json", "{\"src/repo\": [\"a/b\", false]}",
+         "images.json:1: \"src/repo\": a destination must be a string"},
+        {kind::config, "config.json", "{\"images\": {\n\"src/repo\": 4.5}}",
+         "config.json:2: \"src/repo\": a destination must be a string"},
         // images
         {kind::images, "images.yaml", "nginx: a\n\n# c\nquay.io/org/app:/[/: b\n",
          "images.yaml:4: \"quay.io/org/app:/[/\": invalid tag regex: missing ]: ["},

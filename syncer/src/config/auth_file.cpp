@@ -52,8 +52,9 @@ std::optional<bool> plain_bool(const YAML::Node& node) {
     return std::nullopt;
 }
 
-result<credential_rule> auth_entry(const YAML::Node& key, const YAML::Node& value, std::string_view name,
-                                   const env_lookup& env) {
+result<credential_rule> auth_entry(const YAML::Node& key, const YAML::Node& value,
+                                   const document_source& doc, const env_lookup& env) {
+    const auto name = doc.name;
     const auto& written = key.Scalar();
     const auto where = at(name, key.Mark());
     auto normalized = normalize_auth_key(written);
@@ -76,9 +77,10 @@ result<credential_rule> auth_entry(const YAML::Node& key, const YAML::Node& valu
         const auto& field_value = entry.second;
         const auto field_where = at(name, value_mark(entry.first, field_value));
         if (field == "username" || field == "password") {
-            if (!field_value.IsScalar() && !field_value.IsNull())
-                return config_error(field_where, fmt::format("{}: {} must be a string", in_quotes(written),
-                                                             in_quotes(field)));
+            const bool typed = json_non_string(field_value, doc.format);
+            if ((!field_value.IsScalar() && !field_value.IsNull()) || typed)
+                return config_error(field_where, fmt::format("{}: {} must be a string{}", in_quotes(written),
+                                                             in_quotes(field), typed ? quote_it : ""));
             // Never quote the value: it may be a password.
             auto expanded =
                 expand_env(field_value.IsNull() ? std::string() : field_value.Scalar(), env,
@@ -113,8 +115,9 @@ result<credential_rule> auth_entry(const YAML::Node& key, const YAML::Node& valu
 
 } // namespace
 
-result<std::vector<credential_rule>> auth_from(const YAML::Node& root, std::string_view name,
+result<std::vector<credential_rule>> auth_from(const YAML::Node& root, const document_source& doc,
                                                const env_lookup& env) {
+    const auto name = doc.name;
     std::vector<credential_rule> rules;
     if (!root.IsDefined() || root.IsNull()) return rules;
     if (!root.IsMap())
@@ -123,7 +126,7 @@ result<std::vector<credential_rule>> auth_from(const YAML::Node& root, std::stri
     if (auto keys = check_keys(root, name); !keys) return keys.error();
     std::map<std::string, std::pair<std::string, int>, std::less<>> seen; // normalised key -> written, line
     for (const auto& entry : root) {
-        auto rule = auth_entry(entry.first, entry.second, name, env);
+        auto rule = auth_entry(entry.first, entry.second, doc, env);
         if (!rule) return rule.error();
         const auto [previous, inserted] =
             seen.emplace(rule->key, std::pair{entry.first.Scalar(), entry.first.Mark().line + 1});

@@ -9,7 +9,8 @@ namespace detail {
 
 namespace {
 
-result<sync_config> config_from(const YAML::Node& root, std::string_view name, const env_lookup& env) {
+result<sync_config> config_from(const YAML::Node& root, const document_source& doc, const env_lookup& env) {
+    const auto name = doc.name;
     sync_config config;
     if (root.IsNull()) return config;
     if (!root.IsMap())
@@ -18,11 +19,11 @@ result<sync_config> config_from(const YAML::Node& root, std::string_view name, c
     for (const auto& entry : root) {
         const auto& key = entry.first.Scalar();
         if (key == "auth") {
-            auto auth = auth_from(entry.second, name, env);
+            auto auth = auth_from(entry.second, doc, env);
             if (!auth) return auth.error();
             config.auth = std::move(*auth);
         } else if (key == "images") {
-            auto images = images_from(entry.second, name, env);
+            auto images = images_from(entry.second, doc, env);
             if (!images) return images.error();
             config.images = std::move(*images);
         } else {

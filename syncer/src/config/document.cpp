@@ -63,6 +63,11 @@ YAML::Mark value_mark(const YAML::Node& key, const YAML::Node& value) {
     return value.IsNull() ? key.Mark() : value.Mark();
 }
 
+bool json_non_string(const YAML::Node& node, file_format format) {
+    // yaml-cpp tags a quoted scalar "!" and a plain one "?"; null is a node type of its own.
+    return format == file_format::json && node.IsScalar() && node.Tag() == "?";
+}
+
 std::string_view format_name(file_format format) {
     return format == file_format::json ? "JSON" : "YAML";
 }

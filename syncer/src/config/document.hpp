@@ -30,6 +30,20 @@ std::string at(std::string_view name, const YAML::Mark& mark);
 /// fall back to its key there.
 YAML::Mark value_mark(const YAML::Node& key, const YAML::Node& value);
 
+/// Where a section comes from: the file's name for messages and its format.
+struct document_source {
+    std::string_view name;
+    file_format format;
+};
+
+/// A scalar JSON wrote without quotes: a number, true or false. JSON says a string is always quoted, so
+/// such a value where a string belongs is a type error there; YAML has no such rule (image-syncer reads
+/// `password: 12345` as a string), so this is false for YAML.
+bool json_non_string(const YAML::Node& node, file_format format);
+
+/// ` (a JSON number or boolean here; quote it)`, the hint for json_non_string.
+inline constexpr std::string_view quote_it = " (a JSON number or boolean here; quote it)";
+
 /// "JSON" or "YAML".
 std::string_view format_name(file_format format);
 
@@ -46,9 +60,9 @@ libregistry::result<std::string> read_file(const std::string& path);
 
 /// The sections: a whole auth or images file, or the `auth:` and `images:` values of a config file.
 libregistry::result<std::vector<libregistry::credential_rule>>
-auth_from(const YAML::Node& root, std::string_view name, const env_lookup& env);
+auth_from(const YAML::Node& root, const document_source& doc, const env_lookup& env);
 libregistry::result<std::vector<libregistry::sync_rule>>
-images_from(const YAML::Node& root, std::string_view name, const env_lookup& env);
+images_from(const YAML::Node& root, const document_source& doc, const env_lookup& env);
 
 /// Loads the document and hands it to `from`; yaml-cpp's own exceptions never escape.
 template <class T, class From>
@@ -57,7 +71,7 @@ libregistry::result<T> parse_with(std::string_view text, file_format format, std
     try {
         auto root = load_document(text, format, name);
         if (!root) return root.error();
-        return from(*root, name, env);
+        return from(*root, document_source{name, format}, env);
     } catch (const YAML::Exception& e) {
         return config_error(at(name, e.mark), fmt::format("invalid {}: {}", format_name(format), e.msg));
     } catch (const std::bad_alloc&) {

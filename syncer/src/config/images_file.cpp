@@ -153,8 +153,9 @@ bool same_destination(const sync_destination& a, const sync_destination& b) {
     return a.registry == b.registry && a.repository == b.repository && a.tags == b.tags;
 }
 
-result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, std::string_view name,
+result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, const document_source& doc,
                                const env_lookup& env) {
+    const auto name = doc.name;
     const auto& written = key.Scalar();
     const auto where = at(name, key.Mark());
     auto source = source_from(written);
@@ -169,6 +170,9 @@ result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, s
     std::vector<std::pair<std::string, YAML::Mark>> destinations;
     if (value.IsNull()) {
         destinations.emplace_back(std::string(), key.Mark());
+    } else if (json_non_string(value, doc.format)) {
+        return config_error(at(name, value.Mark()), fmt::format("{}: a destination must be a string{}",
+                                                                in_quotes(written), quote_it));
     } else if (value.IsScalar()) {
         destinations.emplace_back(value.Scalar(), value.Mark());
     } else if (value.IsSequence()) {
@@ -178,11 +182,12 @@ result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, s
             if (element.IsNull()) {
                 destinations.emplace_back(std::string(),
                                           element.Mark().is_null() ? key.Mark() : element.Mark());
-            } else if (element.IsScalar()) {
+            } else if (element.IsScalar() && !json_non_string(element, doc.format)) {
                 destinations.emplace_back(element.Scalar(), element.Mark());
             } else {
                 return config_error(at(name, element.Mark()),
-                                    fmt::format("{}: a destination must be a string", in_quotes(written)));
+                                    fmt::format("{}: a destination must be a string{}", in_quotes(written),
+                                                element.IsScalar() ? quote_it : ""));
             }
         }
     } else {
@@ -220,8 +225,9 @@ result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, s
 
 } // namespace
 
-result<std::vector<sync_rule>> images_from(const YAML::Node& root, std::string_view name,
+result<std::vector<sync_rule>> images_from(const YAML::Node& root, const document_source& doc,
                                            const env_lookup& env) {
+    const auto name = doc.name;
     std::vector<sync_rule> rules;
     if (!root.IsDefined() || root.IsNull()) return rules;
     if (!root.IsMap())
@@ -229,7 +235,7 @@ result<std::vector<sync_rule>> images_from(const YAML::Node& root, std::string_v
                             "expected a map of source -> destination (or list of them)");
     if (auto keys = check_keys(root, name); !keys) return keys.error();
     for (const auto& entry : root) {
-        auto rule = images_entry(entry.first, entry.second, name, env);
+        auto rule = images_entry(entry.first, entry.second, doc, env);
         if (!rule) return rule.error();
         rules.push_back(std::move(*rule));
     }
