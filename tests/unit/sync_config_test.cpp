@@ -548,7 +548,8 @@ TEST_CASE("bad config files: the message names file, line, key and what is expec
         {kind::auth, "auth.json", "{\"quay.io\": {\"username\": true, \"password\": \"b\"}}",
          "auth.json:1: \"quay.io\": \"username\" must be a string"},
         {kind::images, "images.json", "{\n  \"src/repo\": 42\n}\n",
-         "images.json:2: \"src/repo\": a destination must be a string (a JSON number or boolean here; quote it)"},
+         "images.json:2: \"src/repo\": a destination must be a string (a JSON number or boolean here; quote "
+         "it)"},
         {kind::images, "images.json", "{\"src/repo\": [\"a/b\", false]}",
          "images.json:1: \"src/repo\": a destination must be a string"},
         {kind::config, "config.json", "{\"images\": {\n\"src/repo\": 4.5}}",
@@ -567,6 +568,11 @@ TEST_CASE("bad config files: the message names file, line, key and what is expec
         {kind::images, "images.json", "{\"nginx\": \"\"}",
          "images.json:1: source \"nginx\" has an empty destination"},
         {kind::images, "images.yaml", "nginx: []\n", "images.yaml:1: source \"nginx\" has no destinations"},
+        {kind::images, "images.yaml", "\"oci:/tmp/layout\": quay.io/x\n",
+         "images.yaml:1: \"oci:/tmp/layout\": \"oci:\" is a transport syncer does not have; it reads and "
+         "writes registries: [docker://]HOST/REPOSITORY[:TAG|@DIGEST]"},
+        {kind::images, "images.yaml", "quay.io/x: \"docker-archive:/tmp/x.tar\"\n",
+         "images.yaml:1: \"quay.io/x\": destination \"docker-archive:/tmp/x.tar\": \"docker-archive:\" is a"},
         {kind::images, "images.yaml", "\"nginx:a,b\": \"m:x,y,z\"\n",
          "images.yaml:1: \"nginx:a,b\": destination \"m:x,y,z\" lists 3 tags but the source lists 2 tags"},
         {kind::images, "images.yaml", "\"nginx:a,b\": \"m:x\"\n",

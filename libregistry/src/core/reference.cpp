@@ -180,10 +180,22 @@ std::string normalize_registry(std::string_view host) {
     return std::string(host);
 }
 
+std::optional<std::string> transport_problem(std::string_view text) {
+    for (const std::string_view transport : {"oci", "oci-archive", "docker-archive", "docker-daemon", "dir",
+                                             "containers-storage", "ostree", "sif", "tarball", "ocidir"}) {
+        if (text.size() > transport.size() && text.starts_with(transport) && text[transport.size()] == ':')
+            return in_quotes(std::string(transport) + ":") +
+                   " is a transport syncer does not have; it reads and writes registries: "
+                   "[docker://]HOST/REPOSITORY[:TAG|@DIGEST]";
+    }
+    return std::nullopt;
+}
+
 result<reference> parse_reference(std::string_view input) {
     std::string_view text = input;
     if (text.starts_with("docker://")) text.remove_prefix(9);
     if (text.empty()) return invalid_reference(input, "reference is empty");
+    if (auto why = transport_problem(text)) return invalid_reference(input, *why);
     if (const auto scheme = text.find("://"); scheme != std::string_view::npos)
         return invalid_reference(input, "a reference takes no URL scheme; drop " +
                                             in_quotes(text.substr(0, scheme + 3)));

@@ -52,8 +52,8 @@ std::optional<bool> plain_bool(const YAML::Node& node) {
     return std::nullopt;
 }
 
-result<credential_rule> auth_entry(const YAML::Node& key, const YAML::Node& value,
-                                   const document_source& doc, const env_lookup& env) {
+result<credential_rule> auth_entry(const YAML::Node& key, const YAML::Node& value, const document_source& doc,
+                                   const env_lookup& env) {
     const auto name = doc.name;
     const auto& written = key.Scalar();
     const auto where = at(name, key.Mark());

@@ -60,6 +60,7 @@ std::size_t tag_colon(std::string_view text) {
 result<sync_source> source_from(std::string_view text) {
     text = trim(text);
     if (text.empty()) return config_error({}, "the source is empty");
+    if (auto why = transport_problem(text)) return config_error({}, *why);
     sync_source source;
     std::string_view repository = text;
 
@@ -101,6 +102,7 @@ result<sync_source> source_from(std::string_view text) {
 result<sync_destination> destination_from(std::string_view text) {
     text = trim(text);
     if (text.empty()) return config_error({}, "the destination is empty");
+    if (auto why = transport_problem(text)) return config_error({}, *why);
     if (text.find('@') != std::string_view::npos)
         return config_error({}, "a destination takes tags, not a digest; the source's digest is kept");
     if (text.find(":/") != std::string_view::npos)

@@ -37,6 +37,11 @@ struct reference {
 /// is a registry host when it contains `.` or `:` or is `localhost`, as docker decides.
 result<reference> parse_reference(std::string_view text);
 
+/// When `text` starts with another tool's transport (skopeo's `oci:`, `dir:`, `docker-archive:`, ...,
+/// regctl's `ocidir://`), says so and which form syncer reads; parse_reference and the images-file parser
+/// refuse such text with it rather than reading `oci:/dir` as a host with an empty port.
+std::optional<std::string> transport_problem(std::string_view text);
+
 /// Parses a repository name with no tag or digest (`[host/]path`).
 result<reference> parse_repository(std::string_view text);
 
