@@ -227,6 +227,32 @@ TEST_CASE("ping: a plain-HTTP loopback server whose /v2/ is 404 gives an error n
     run(io, not_a_registry_case(server, false));
 }
 
+// Regression: a plain-HTTP loopback registry answering /v2/ with 1 MiB of headers was reported as "does not
+// speak TLS ... must be marked insecure", the HTTPS attempt's failure, instead of the headers over the limit.
+asio::awaitable<void> oversized_headers_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto has = co_await reg.has_blob("repo", digest_of("x"));
+    REQUIRE(has.has_error());
+    const auto& message = has.error().message;
+    CAPTURE(message);
+    CHECK(contains(message, "cannot reach registry " + server->host_port()));
+    CHECK(contains(message, "GET http://" + server->host_port() + "/v2/"));
+    CHECK(contains(message, "the response headers are larger than 64 KiB"));
+    CHECK(!contains(message, "TLS"));
+    CHECK(has.error().code == errc::too_large);
+    CHECK(server->not_http >= 1); // HTTPS was tried first
+}
+
+TEST_CASE("ping: a plain-HTTP server whose headers are over the limit is reported as such, not as TLS") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded&) {
+        return respond(200, "{}", {{"X-Padding", std::string(1024 * 1024, 'a')}});
+    });
+    run(io, oversized_headers_case(server));
+}
+
 asio::awaitable<void> shared_failure_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
     auto options = test_client_options();

@@ -163,11 +163,14 @@ asio::awaitable<result<void>> registry_session::ping() {
     }
     auto plain = co_await ping_scheme("http", false);
     if (plain) co_return plain;
-    // A host that answered plain HTTP with a status speaks HTTP: its answer says what is wrong. But a 400 is
+    // A host that answered plain HTTP with a status speaks HTTP: its answer says what is wrong. So does one
+    // whose plain answer was over a size limit (1 MiB of headers), which no TLS server sends. But a 400 is
     // what TLS servers (Go's, nginx) say to plain HTTP on their port, and then the HTTPS failure (an
     // untrusted certificate, say) is the one that explains more.
     const int plain_status = plain.error().http_status;
-    auto e = plain_status != 0 && plain_status != 400 ? plain.error() : https.error();
+    const bool plain_spoke_http =
+        (plain_status != 0 && plain_status != 400) || plain.error().code == errc::too_large;
+    auto e = plain_spoke_http ? plain.error() : https.error();
     e.message = fmt::format("cannot reach registry {}: {}", options_.registry, e.message);
     co_return e;
 }

@@ -278,6 +278,9 @@ error transport_error(const std::string& what, const error_code& ec, std::chrono
     if (is_timeout(ec))
         return make_error(errc::timeout, what + " failed: no data moved for " +
                                              std::to_string(idle_timeout.count()) + " ms");
+    // Headers over the limit are a size limit like a body's: what came back was HTTP, just too much of it.
+    if (ec == bhttp::error::header_limit)
+        return make_error(errc::too_large, what + " failed: " + describe(ec));
     // A malformed response will not get better by retrying, unlike a dropped connection.
     const bool malformed = ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
                            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
