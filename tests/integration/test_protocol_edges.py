@@ -370,5 +370,48 @@ class ProtocolEdgeTest(unittest.TestCase):
                 self.assertIn(fake.host, result.stderr, "the message should name the registry")
 
 
+    # --- Docker schema 1 -----------------------------------------------------------------------------------
+    def test_signed_schema1_digest_sizes_and_copy(self):
+        """Before: `inspect` printed the digest of the signed bytes while `digest` printed the registry's (of the
+        payload without signatures), and `copy` printed `(-1 B)` per layer and `0 B sent`."""
+        layers = [b"schema1 layer one " * 100, b"schema1 layer two " * 50]
+        layer_digests = [sha256(data) for data in layers]
+        fs_layers = ", ".join('{"blobSum": "%s"}' % d for d in layer_digests)
+        history = ", ".join('{"v1Compatibility": "{}"}' for _ in layers)
+        payload = ('{\n   "schemaVersion": 1,\n   "name": "old/app",\n   "tag": "v1",\n   "architecture": "amd64",\n'
+                   f'   "fsLayers": [{fs_layers}],\n   "history": [{history}]\n}}').encode()
+        cut = len(payload) - 2  # the payload ends in "\n}", the formatTail
+
+        def b64url(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        protected = b64url(json.dumps({"formatLength": cut, "formatTail": b64url(b"\n}"),
+                                       "time": "2017-06-01T10:00:00Z"}).encode())
+        signed = payload[:cut] + (',\n   "signatures": [{"header": {"alg": "ES256"}, "signature": "c2lnbmF0dXJl", '
+                                  f'"protected": "{protected}"}}]\n}}').encode()
+        with FakeRegistry() as src, FakeRegistry() as dst:
+            for data in layers:
+                src.add_blob("old/app", data)
+            stored_as = src.add_manifest("old/app", signed, "application/vnd.docker.distribution.manifest.v1+prettyjws",
+                                         ["v1"])
+            self.assertEqual(stored_as, sha256(payload), "the fake names schema 1 as registries do")
+            image = f"{src.host}/old/app:v1"
+            digest = self.syncer("digest", image, fake=src).stdout.strip()
+            inspected = json.loads(self.syncer("inspect", image, fake=src).stdout)
+            self.assertEqual(digest, sha256(payload))
+            self.assertEqual(inspected["digest"], digest, "inspect and digest must agree")
+
+            result = self.syncer("copy", image, f"{dst.host}/old/app:v1", fake=dst)
+            self.assertNotIn("-1 B", result.stderr)
+            self.assertNotIn(" 0 B sent", result.stderr)
+            self.assertIn(f"{sum(len(d) for d in layers) / 1024:.1f} KiB sent", result.stderr)
+            self.assertIn(digest, result.stderr)
+            copied = dst.manifest("old/app", "v1")
+            self.assertIsNotNone(copied)
+            self.assertEqual(copied[0], signed, "the signed bytes are copied unchanged")
+            for d, data in zip(layer_digests, layers):
+                self.assertEqual(dst.blob("old/app", d), data)
+
+
 if __name__ == "__main__":
     unittest.main()

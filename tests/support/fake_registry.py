@@ -79,6 +79,23 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def manifest_digest(body: bytes) -> str:
+    """The digest a registry names a manifest by: of its bytes, but of the payload without the signatures for
+    a signed Docker schema 1 manifest (libtrust's formatLength and formatTail, as docker-registry computes)."""
+    try:
+        doc = json.loads(body)
+        protected = json.loads(_b64url(doc["signatures"][0]["protected"]))
+        if doc.get("schemaVersion") == 1:
+            return sha256(body[:protected["formatLength"]] + _b64url(protected["formatTail"]))
+    except (ValueError, KeyError, IndexError, TypeError):
+        pass
+    return sha256(body)
+
+
 @dataclass
 class LoggedRequest:
     """One request as the fake saw it. `path` is the request target with its query string; `status` is the
@@ -363,7 +380,7 @@ class FakeRegistry:
         return d
 
     def add_manifest(self, repo: str, body: bytes, media_type: str, tags: Iterable[str] = ()) -> str:
-        d = sha256(body)
+        d = manifest_digest(body)
         with self._lock:
             self._manifests.setdefault(repo, {})[d] = (bytes(body), media_type)
             for tag in tags:
@@ -399,8 +416,8 @@ class FakeRegistry:
                 problems.append(f"manifest {repo}@{d} missing")
                 return
             raw, _ = found
-            if sha256(raw) != d:
-                problems.append(f"manifest {repo}@{d} hashes to {sha256(raw)}")
+            if manifest_digest(raw) != d:
+                problems.append(f"manifest {repo}@{d} hashes to {manifest_digest(raw)}")
                 return
             doc = json.loads(raw)
             for m in doc.get("manifests", []):
@@ -492,7 +509,7 @@ class FakeRegistry:
             if found is None:
                 raise _Response(404, _error_body("MANIFEST_UNKNOWN", f"manifest {name}:{ref} unknown"))
             raw, media_type = found
-            headers = [] if self.no_digest_header else [("Docker-Content-Digest", sha256(raw))]
+            headers = [] if self.no_digest_header else [("Docker-Content-Digest", manifest_digest(raw))]
             h._send(200, raw, headers, media_type, head=h.command == "HEAD")
             raise _Done()
         if h.command == "PUT":
@@ -504,7 +521,7 @@ class FakeRegistry:
             if not isinstance(doc, dict):
                 raise _Response(400, _error_body("MANIFEST_INVALID", "not a JSON object"))
             media_type = media_type or doc.get("mediaType", "")
-            d = sha256(body)
+            d = manifest_digest(body)
             if _DIGEST.match(ref) and ref != d:
                 raise _Response(400, _error_body("DIGEST_INVALID", f"body hashes to {d}, not {ref}"))
             if self.check_references:

@@ -283,10 +283,17 @@ TEST_CASE("a Docker schema 1 manifest is copied unchanged, with its layers") {
                              a.str(), b.str(), a.str());
     auto m = src.add_manifest("old", bytes, "v1");
     REQUIRE(m.kind == manifest_kind::schema1);
+    std::vector<copy_event> events;
+    copy_options options;
+    options.on_event = [&](const copy_event& e) { events.push_back(e); };
     auto stats =
-        run(copy_image(src, image("src.example/old:v1"), dst, image("dst.example/old:v1"), {})).value();
+        run(copy_image(src, image("src.example/old:v1"), dst, image("dst.example/old:v1"), options)).value();
     CHECK(stats.manifest_digest == m.digest);
     CHECK(stats.blobs_uploaded == 2);
+    // Schema 1 gives no layer sizes; the bytes sent are counted (before: "0 B sent").
+    CHECK(stats.bytes_sent == std::string_view("schema1-layer-a").size() * 2);
+    for (const auto& e : events)
+        if (e.what == copy_event::kind::blob_done) CHECK(e.bytes == 15);
     auto copied = run(dst.get_manifest("old", "v1")).value();
     CHECK(copied.bytes == bytes);
 }

@@ -70,7 +70,8 @@ TEST_CASE("parse_manifest: fixtures") {
         CHECK(m.media_type == c.media_type);
         CHECK(m.kind == c.kind);
         CHECK(m.bytes == bytes);
-        CHECK(m.digest == digest_of(bytes));
+        // A signed schema 1 manifest is named by its payload (see the schema 1 test below).
+        if (c.media_type != media_types::docker_schema1_signed) CHECK(m.digest == digest_of(bytes));
         CHECK((m.config ? m.config->media_type : std::string{}) == c.config_media_type);
         CHECK(m.layers.size() == c.layers);
         CHECK(m.manifests.size() == c.manifests);
@@ -189,13 +190,56 @@ TEST_CASE("schema 1: fsLayers deduplicated in order, size unknown") {
     CHECK(m.blobs().size() == 3);
 }
 
+// Regression: `syncer inspect` printed the digest of the signed bytes while registries (and `syncer digest`,
+// which reads Docker-Content-Digest) name a signed schema 1 manifest by its payload without the signatures.
+TEST_CASE("schema 1: a signed manifest's digest is its payload's, as registries compute it") {
+    const auto bytes = fixture("docker-schema1-signed.json");
+    const auto m = parse_fixture("docker-schema1-signed.json");
+    const auto cut = bytes.find(",\n   \"signatures\"");
+    REQUIRE(cut == 1800); // the fixture's formatLength
+    CHECK(m.digest == digest_of(bytes.substr(0, cut) + "\n}"));
+    CHECK(m.digest.str() == "sha256:a1609962d1e1c5ed508f8577d9ac90fdc640b09ac43ebd58c0c69f43a7b23521");
+    CHECK(m.bytes == bytes); // copied unchanged all the same
+    CHECK(m.as_descriptor().digest == m.digest);
+
+    // An unsigned schema 1 manifest has no signatures to leave out.
+    const std::string unsigned_body =
+        R"({"schemaVersion":1,"fsLayers":[{"blobSum":")" + sha("l1") + R"("}]})";
+    CHECK(parse_manifest(unsigned_body, "").value().digest == digest_of(unsigned_body));
+
+    // Signatures that do not say where the payload ends make the manifest invalid, naming the field.
+    const std::pair<std::string, std::string> bad[] = {
+        {R"("signatures":[{"signature":"x","protected":"y"}])",
+         "signatures[0].protected: not a base64url JSON object"},
+        {R"("signatures":[{"signature":"x"}])", "signatures[0].protected: missing"},
+        {R"("signatures":{})", "signatures: expected an array, got an object"},
+        {R"("signatures":[])", "signatures: empty"},
+        // {"formatLength":999,"formatTail":"fQ"}
+        {R"("signatures":[{"protected":"eyJmb3JtYXRMZW5ndGgiOjk5OSwiZm9ybWF0VGFpbCI6ImZRIn0"}])",
+         "signatures[0].protected: formatLength or formatTail does not fit the manifest"},
+        // {"formatTail":"fQ"}
+        {R"("signatures":[{"protected":"eyJmb3JtYXRUYWlsIjoiZlEifQ"}])",
+         "signatures[0].protected: has no formatLength and formatTail"},
+    };
+    for (const auto& [signatures, message] : bad) {
+        const auto body = R"({"schemaVersion":1,"fsLayers":[],)" + signatures + "}";
+        CAPTURE(body);
+        const auto parsed = parse_manifest(body, "");
+        REQUIRE(parsed.has_error());
+        CHECK(parsed.error().code == errc::invalid_manifest);
+        CHECK(parsed.error().message == "invalid manifest: " + message);
+    }
+}
+
 TEST_CASE("media type: body, then Content-Type, then the fields present") {
     const std::string entry = R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
                               sha("amd64") + R"(","size":1})";
     const std::string index_body = R"({"schemaVersion":2,"manifests":[)" + entry + "]}";
     const std::string schema1_body = R"({"schemaVersion":1,"fsLayers":[{"blobSum":")" + sha("l1") + R"("}]})";
     const std::string schema1_signed_body =
-        R"({"schemaVersion":1,"fsLayers":[],"signatures":[{"signature":"x","protected":"y"}]})";
+        // protected: {"formatLength":32,"formatTail":"fQ"}
+        R"({"schemaVersion":1,"fsLayers":[],"signatures":[{"signature":"x","protected":)"
+        R"("eyJmb3JtYXRMZW5ndGgiOjMyLCJmb3JtYXRUYWlsIjoiZlEifQ"}]})";
     const std::string docker_body =
         R"({"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)" + image_body.substr(1);
     struct type_case {

@@ -92,15 +92,13 @@ asio::awaitable<result<manifest>> remote_registry::get_manifest(std::string repo
         e.message = fmt::format("manifest {}: {}", where, e.message);
         co_return e;
     }
-    if (is_digest_ref(ref) && m->digest.str() != ref && m->kind != manifest_kind::schema1)
+    if (is_digest_ref(ref) && m->digest.str() != ref)
         co_return make_error(
             errc::digest_mismatch,
             fmt::format("manifest {} has digest {}: the registry sent different bytes than asked for", where,
                         m->digest.str()));
-    // Signed schema 1 manifests are identified by the digest of their payload without the signatures, which
-    // the registry computes; the bytes are still copied unchanged.
-    if (auto header = resp->header("Docker-Content-Digest");
-        !header.empty() && m->kind != manifest_kind::schema1) {
+    // A signed schema 1 manifest's digest is its payload's (parse_manifest), as the registry computes it.
+    if (auto header = resp->header("Docker-Content-Digest"); !header.empty()) {
         auto d = digest::parse(header);
         if (d && d->algorithm() == m->digest.algorithm() && *d != m->digest)
             co_return make_error(
@@ -131,8 +129,7 @@ asio::awaitable<result<digest>> remote_registry::put_manifest(std::string reposi
     if (!resp) co_return failed(resp.error());
     if (resp->status != 201 && resp->status != 200)
         co_return failed(s.error_from(*resp, verb::put, c.target));
-    if (auto header = resp->header("Docker-Content-Digest");
-        !header.empty() && m.kind != manifest_kind::schema1) {
+    if (auto header = resp->header("Docker-Content-Digest"); !header.empty()) {
         auto d = digest::parse(header);
         if (d && d->algorithm() == m.digest.algorithm() && *d != m.digest)
             co_return make_error(errc::digest_mismatch,

@@ -1,5 +1,7 @@
 #include "libregistry/core/manifest.hpp"
 
+#include "core/detail/base64.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -164,6 +166,51 @@ checked<std::string> determine_media_type(const json& body, std::string_view con
     return std::string{};
 }
 
+/// base64url without padding (RFC 7515), as JWS writes it.
+std::optional<std::string> decode_base64url(std::string_view text) {
+    std::string standard(text);
+    std::replace(standard.begin(), standard.end(), '-', '+');
+    std::replace(standard.begin(), standard.end(), '_', '/');
+    standard.append((4 - standard.size() % 4) % 4, '=');
+    return detail::decode_base64(standard);
+}
+
+/// A signed schema 1 manifest is identified by its payload: the bytes without the `signatures` member. Each
+/// signature's protected header (libtrust's "pretty" JWS) says how to cut it out: the first `formatLength`
+/// bytes, followed by the base64url `formatTail` (usually the closing `}`). Registries name the manifest by
+/// the digest of that payload, so `inspect` and `digest` agree only if syncer does too.
+checked<std::string> schema1_payload(std::string_view bytes, const json& signatures) {
+    if (!signatures.is_array())
+        return problem{"signatures", "expected an array, got " + std::string(type_name(signatures))};
+    if (signatures.empty()) return problem{"signatures", "empty"};
+    std::optional<std::string> payload;
+    for (std::size_t i = 0; i < signatures.size(); ++i) {
+        const auto path = "signatures[" + std::to_string(i) + "]";
+        const auto& signature = signatures[i];
+        if (!signature.is_object())
+            return problem{path, "expected an object, got " + std::string(type_name(signature))};
+        auto encoded = required_string(signature, "protected", path);
+        if (!encoded) return encoded.error();
+        const auto decoded = decode_base64url(*encoded);
+        const auto header = decoded ? json::parse(*decoded, nullptr, false) : json();
+        if (!header.is_object()) return problem{path + ".protected", "not a base64url JSON object"};
+        const auto length = header.find("formatLength");
+        const auto tail = header.find("formatTail");
+        if (length == header.end() || !length->is_number_integer() || tail == header.end() ||
+            !tail->is_string())
+            return problem{path + ".protected", "has no formatLength and formatTail"};
+        const auto n = length->get<std::int64_t>();
+        const auto tail_bytes = decode_base64url(tail->get<std::string>());
+        if (n <= 0 || static_cast<std::uint64_t>(n) > bytes.size() || !tail_bytes)
+            return problem{path + ".protected", "formatLength or formatTail does not fit the manifest"};
+        auto candidate = std::string(bytes.substr(0, static_cast<std::size_t>(n))) + *tail_bytes;
+        if (payload && *payload != candidate)
+            return problem{path + ".protected", "describes another payload than signatures[0]"};
+        payload = std::move(candidate);
+    }
+    return std::move(*payload);
+}
+
 checked<manifest> parse_body(manifest m, const json& body) {
     if (const auto version = body.find("schemaVersion"); version != body.end()) {
         if (!version->is_number_integer())
@@ -302,6 +349,14 @@ result<manifest> parse_manifest(std::string bytes, std::string_view content_type
     m.media_type = std::move(*media_type);
     m.kind = kind;
     m.digest = digest_of(bytes);
+    if (const auto signatures = body.find("signatures");
+        kind == manifest_kind::schema1 && signatures != body.end()) {
+        auto payload = schema1_payload(bytes, *signatures);
+        if (!payload)
+            return make_error(errc::invalid_manifest,
+                              "invalid manifest: " + payload.error().path + ": " + payload.error().why);
+        m.digest = digest_of(*payload);
+    }
     m.bytes = std::move(bytes);
     auto parsed = parse_body(std::move(m), body);
     if (!parsed)

@@ -31,7 +31,10 @@ void progress::on_event(const copy_event& e) {
     switch (e.what) {
     case copy_event::kind::blob_started:
         active_[e.item] = {0, e.bytes};
-        if (!terminal_) line(fmt::format("Copying blob {} ({})", short_digest, human_bytes(double(e.bytes))));
+        // Schema 1 manifests give no layer sizes (-1).
+        if (!terminal_)
+            line(fmt::format("Copying blob {} ({})", short_digest,
+                             e.bytes >= 0 ? human_bytes(double(e.bytes)) : std::string("size unknown")));
         break;
     case copy_event::kind::blob_progress:
         active_[e.item].first = e.bytes;

@@ -31,7 +31,9 @@ struct manifest {
     std::string media_type;
     manifest_kind kind = manifest_kind::unknown;
     std::string bytes;
-    libregistry::digest digest; ///< of `bytes`
+    /// Of `bytes`; for a signed schema 1 manifest, of its payload without the signatures, as registries
+    /// name it.
+    libregistry::digest digest;
     std::optional<descriptor> config;
     std::vector<descriptor> layers;    ///< image layers; schema 1 `fsLayers` (deduplicated, size -1)
     std::vector<descriptor> manifests; ///< index entries (may themselves be indexes)

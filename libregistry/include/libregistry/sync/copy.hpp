@@ -27,7 +27,9 @@ struct copy_event {
     enum class kind { blob_started, blob_progress, blob_done, manifest_pushed };
     kind what;
     digest item;
-    std::int64_t bytes = 0; ///< progress: bytes sent so far for this blob; started: its size
+    /// progress: bytes sent so far for this blob; started: its size (-1 when unknown: schema 1); done: the
+    /// bytes sent.
+    std::int64_t bytes = 0;
 };
 
 struct copy_options {

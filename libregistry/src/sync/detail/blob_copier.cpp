@@ -28,6 +28,8 @@ public:
         co_return n;
     }
 
+    std::int64_t bytes() const noexcept { return bytes_; }
+
 private:
     blob_reader& inner_;
     const copy_options& options_;
@@ -132,8 +134,10 @@ asio::awaitable<result<void>> blob_copier::upload(target& t, upload_session sess
         co_return done;
     }
     ++t.stats.blobs_uploaded;
-    if (desc.size > 0) t.stats.bytes_sent += static_cast<std::uint64_t>(desc.size);
-    if (options_.on_event) options_.on_event(copy_event{copy_event::kind::blob_done, desc.digest, desc.size});
+    // Schema 1 layers have no size in their manifest (-1): count what went through instead.
+    const auto sent = desc.size >= 0 ? desc.size : counted.bytes();
+    t.stats.bytes_sent += static_cast<std::uint64_t>(sent);
+    if (options_.on_event) options_.on_event(copy_event{copy_event::kind::blob_done, desc.digest, sent});
     co_return result<void>{};
 }
 
