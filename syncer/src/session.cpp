@@ -49,9 +49,13 @@ void enable_debug_log() {
     debug_log = true;
 }
 
-session::session(int retry_times) : retry_times_(retry_times) {
+session::session(int retry_times, std::optional<min_transfer_rate> min_rate) : retry_times_(retry_times) {
     http::client_options options;
     options.user_agent = "syncer/" SYNCER_VERSION;
+    if (min_rate) {
+        options.min_rate = *min_rate;
+        options.min_rate_hint = "--min-rate and --min-rate-window set the minimum, --min-rate 0 turns it off";
+    }
     if (debug_log || debug_from_environment())
         options.debug = [](std::string_view text) {
             std::string out;
@@ -151,26 +155,21 @@ int session::run_handling_signals(std::function<asio::awaitable<int>()> task) {
     // Signals are handled on the io_context's thread (asio::signal_set), so everything below is ordinary
     // single-threaded code, not a signal handler.
     asio::signal_set signals(io_, SIGINT, SIGTERM);
+    asio::steady_timer deadline(io_);
     asio::steady_timer grace(io_);
     asio::steady_timer last_resort(io_);
     auto exit_now = [this](const std::string& why) {
         std::cerr << "syncer: " << why << "\n";
         std::fflush(nullptr);
-        std::_Exit(exit_signal_base + signal_);
+        std::_Exit(signal_ != 0 ? exit_signal_base + signal_ : exit_failed);
     };
-    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
-                                                                        int sig) {
-        if (ec) return;
-        if (signal_ != 0) {
-            signal_ = sig;
-            exit_now(fmt::format("{} again: exiting at once; no report is written", signal_name(sig)));
-        }
-        signal_ = sig;
-        std::cerr << fmt::format(
-            "syncer: {}: stopping; transfers in flight have {} s to finish (send it again "
-            "to exit at once)\n",
-            signal_name(sig), timing.grace.count() / 1000.0);
+    // The first signal, or the timeout: nothing new starts, and after the grace period every connection is
+    // closed.
+    auto begin_stop = [&](const std::string& cause, std::string_view again) {
+        std::cerr << fmt::format("syncer: {}: stopping; transfers in flight have {} s to finish ({})\n",
+                                 cause, timing.grace.count() / 1000.0, again);
         stop_.request_stop();
+        deadline.cancel();
         grace.expires_after(timing.grace);
         grace.async_wait([&](boost::system::error_code e) {
             if (e) return;
@@ -182,14 +181,35 @@ int session::run_handling_signals(std::function<asio::awaitable<int>()> task) {
                              "report");
             });
         });
+    };
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                        int sig) {
+        if (ec) return;
+        if (stop_.stop_requested()) {
+            // A second signal, or one while a timed-out run winds down.
+            const std::string again = signal_ != 0 ? " again" : "";
+            signal_ = sig;
+            exit_now(fmt::format("{}{}: exiting at once; no report is written", signal_name(sig), again));
+        }
+        signal_ = sig;
+        begin_stop(signal_name(sig), "send it again to exit at once");
         signals.async_wait(on_signal);
     };
     signals.async_wait(on_signal);
+    if (timeout.count() > 0) {
+        deadline.expires_after(timeout);
+        deadline.async_wait([&](boost::system::error_code ec) {
+            if (ec || stop_.stop_requested()) return;
+            timed_out_ = true;
+            begin_stop(stop_text(), "SIGINT or SIGTERM exits at once");
+        });
+    }
     asio::co_spawn(io_, task(), [&](std::exception_ptr e, int value) {
         failure = e;
         status = value;
         boost::system::error_code ignored;
         signals.cancel(ignored);
+        deadline.cancel();
         grace.cancel();
         last_resort.cancel();
     });
@@ -203,7 +223,21 @@ int session::run_handling_signals(std::function<asio::awaitable<int>()> task) {
         sigaddset(&both, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &both, nullptr);
     }
-    return signal_ != 0 ? exit_signal_base + signal_ : status;
+    if (signal_ != 0) return exit_signal_base + signal_;
+    // A run cut short by --timeout did not do everything it was asked to.
+    if (timed_out_ && status == exit_ok) return exit_failed;
+    return status;
+}
+
+std::string session::stopped_by() const {
+    if (signal_ != 0) return signal_name(signal_);
+    return timed_out_ ? "timeout" : "";
+}
+
+std::string session::stop_text() const {
+    if (signal_ != 0) return "interrupted by " + signal_name(signal_);
+    if (timed_out_) return fmt::format("timed out after {} (--timeout)", format_duration(timeout));
+    return {};
 }
 
 std::string signal_name(int signal) {

@@ -4,6 +4,7 @@
 #include <libregistry/client/remote_registry.hpp>
 #include <libregistry/core/credentials.hpp>
 #include <libregistry/core/reference.hpp>
+#include <libregistry/core/transfer_rate.hpp>
 #include <libregistry/http/client.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -33,7 +34,7 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// How a run winds down after SIGINT or SIGTERM (see session::run).
+/// How a run winds down after SIGINT or SIGTERM, or once `session::timeout` has passed (see session::run).
 struct stop_timing {
     /// Transfers in flight may finish for this long; then every connection is closed.
     std::chrono::milliseconds grace{std::chrono::seconds(5)};
@@ -49,7 +50,10 @@ void enable_debug_log();
 
 class session {
 public:
-    explicit session(int retry_times = 3);
+    /// `min_rate` (--min-rate, --min-rate-window) replaces the library's default minimum transfer rate, and
+    /// its failures name those flags; commands without the flags leave it out.
+    explicit session(int retry_times = 3,
+                     std::optional<libregistry::min_transfer_rate> min_rate = std::nullopt);
 
     /// A registry client for `registry` (normalised name) with `flags`; throws usage_error for unusable
     /// flags.
@@ -64,15 +68,26 @@ public:
     /// Runs `task` to completion on the io_context and returns its value, or 128 + the signal number after
     /// SIGINT or SIGTERM. The first signal requests a stop (stop_token(); the task is expected to wind down
     /// and report), and after `stop_timing::grace` closes every connection. A second signal, or a task still
-    /// running `last_resort` after that, ends the process at once with that status.
+    /// running `last_resort` after that, ends the process at once with that status. When `timeout` passes
+    /// first, the run is stopped the same way and the status is exit_failed (or the task's own failure); a
+    /// signal after that ends the process at once.
     int run(std::function<boost::asio::awaitable<int>()> task);
 
-    /// Requested by the first SIGINT or SIGTERM during run().
+    /// Requested by the first SIGINT or SIGTERM during run(), or by the timeout.
     std::stop_token stop_token() const { return stop_.get_token(); }
     /// The signal that interrupted run() (SIGINT, SIGTERM), or 0.
     int interrupted_by() const { return signal_; }
+    /// run() was stopped because `timeout` passed.
+    bool timed_out() const { return timed_out_; }
+    /// What stopped run(), as the report's `interrupted` says it: "SIGINT", "SIGTERM", "timeout"; "" if
+    /// nothing.
+    std::string stopped_by() const;
+    /// The same in words: "interrupted by SIGINT", "timed out after 2 min (--timeout)"; "" if nothing.
+    std::string stop_text() const;
 
     stop_timing timing;
+    /// --timeout: how long run() may take before it is stopped; zero for no limit.
+    std::chrono::milliseconds timeout{0};
 
 private:
     int run_handling_signals(std::function<boost::asio::awaitable<int>()> task);
@@ -80,6 +95,7 @@ private:
     boost::asio::io_context io_;
     std::stop_source stop_;
     int signal_ = 0;
+    bool timed_out_ = false;
     std::map<std::string, libregistry::http::host_settings, std::less<>> hosts_;
     std::unique_ptr<libregistry::http::client> client_;
     std::vector<std::unique_ptr<libregistry::remote_registry>> registries_;

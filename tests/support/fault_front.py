@@ -28,6 +28,12 @@ Switches, all off by default:
   ensure={kind: N}         additionally inject `kind` into the first N requests it applies to, so a test can rely
                            on every kind having happened.
   mutate={repo: kind}      a persistent bad response for every request of that repository (MUTATIONS below).
+  stall={repo: N}          the first N blob GETs of that repository (-1: every one) whose answer has at least
+                           `drag_min` body bytes send half the body and then nothing, the connection left open,
+                           until the client closes it (or `stall_seconds` pass, or the front is closed); later
+                           GETs are answered normally. The fault recorded is "stall".
+  trickle={repo: N}        the same, but after the first half the body goes on `trickle_chunk` bytes every
+                           `trickle_delay` seconds (100 B every 0.1 s by default: 1000 B/s). Fault "trickle".
   host / token_host        the addresses the registry and token listeners bind to (default 127.0.0.1).
 
 Fault kinds (FAULTS):
@@ -65,6 +71,7 @@ import json
 import random
 import re
 import secrets
+import select
 import threading
 import time
 import urllib.parse
@@ -325,7 +332,9 @@ class FaultFront:
                  ensure: dict[str, int] | None = None, mutate: dict[str, str] | None = None,
                  retry_after: str = "1", slow_chunk: int = 32 * 1024, slow_delay: float = 0.02,
                  reset_min: int = 64 * 1024, length_delta: int = 1000, oversize: int = 8 * MIB,
-                 host: str = "127.0.0.1", token_host: str = "127.0.0.1"):
+                 stall: dict[str, int] | None = None, trickle: dict[str, int] | None = None,
+                 drag_min: int = 64 * 1024, stall_seconds: float = 120, trickle_chunk: int = 100,
+                 trickle_delay: float = 0.1, host: str = "127.0.0.1", token_host: str = "127.0.0.1"):
         self.backend_host = backend if isinstance(backend, str) else backend.host
         self.name = name
         self.bearer = bearer
@@ -353,6 +362,12 @@ class FaultFront:
         self.reset_min = reset_min
         self.length_delta = length_delta
         self.oversize = oversize
+        self.drag = {"stall": dict(stall or {}), "trickle": dict(trickle or {})}
+        self.drag_min = drag_min
+        self.stall_seconds = stall_seconds
+        self.trickle_chunk = trickle_chunk
+        self.trickle_delay = trickle_delay
+        self._closing = threading.Event()  # ends stalls and trickles when the front shuts down
         self.bind_host = host
         self.token_bind_host = token_host
 
@@ -383,6 +398,7 @@ class FaultFront:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._closing.set()
         for s in self._servers.values():
             s.shutdown()
             s.server_close()
@@ -603,7 +619,7 @@ class FaultFront:
         blob_get = kind == "blobs" and h.command == "GET"
         self._relay(h, entry, resp, fault=fault,
                     mutation=mutation if blob_get and mutation in BLOB_MUTATIONS else None,
-                    blob=blob_get)
+                    blob=blob_get, repo=name)
 
     def _serve_storage(self, h: _Handler, entry: Entry, body: _RequestBody) -> None:
         body.drain()
@@ -743,7 +759,7 @@ class FaultFront:
         raise AssertionError("unreachable")
 
     def _relay(self, h: _Handler, entry: Entry, resp: http.client.HTTPResponse, *, fault: str | None = None,
-               mutation: str | None = None, blob: bool = False) -> None:
+               mutation: str | None = None, blob: bool = False, repo: str | None = None) -> None:
         """Send the backend's response to the client, with the fault or mutation applied."""
         status = resp.status
         headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
@@ -788,6 +804,13 @@ class FaultFront:
                 fault = None
         if fault == "slow":
             entry.fault = fault
+        drag = None
+        if blob and repo and status in (200, 206) and cut is None and not bad_blob:
+            drag = self._take_drag(repo, length)
+        if drag:
+            if fault is not None:
+                self._unpick(fault)
+            entry.fault = drag
 
         h.send_response(status)
         for k, v in headers:
@@ -795,6 +818,8 @@ class FaultFront:
         h.send_header("Content-Length", str(send_length))
         h.end_headers()
 
+        if drag:
+            self._drag(h, entry, resp, drag, length)
         flip_at = total // 2 - start if bad_blob and mutation == "blob_digest_mismatch" else None
         limit = min(send_length, length) if cut is None else cut
         sent = 0
@@ -823,6 +848,47 @@ class FaultFront:
             h.drop_backend()  # the rest of the backend's body is unread
         else:
             resp.read()  # b"": marks the response complete, so the backend connection can carry the next one
+        raise _Done()
+
+    def _take_drag(self, repo: str, length: int) -> str | None:
+        """"stall" or "trickle" when this blob answer is to be one (and counts it), else None."""
+        if length < self.drag_min:
+            return None
+        with self._lock:
+            for kind, left in self.drag.items():
+                n = left.get(repo, 0)
+                if n != 0:
+                    left[repo] = n - 1 if n > 0 else n
+                    return kind
+        return None
+
+    def _drag(self, h: _Handler, entry: Entry, resp: http.client.HTTPResponse, kind: str, length: int) -> None:
+        """Half the body at once, then a stall or a trickle; ends the connection unless the trickle got through."""
+        sent = 0
+        while sent < length // 2:
+            chunk = resp.read(min(64 * 1024, length // 2 - sent))
+            if not chunk:
+                raise ConnectionError("the backend ended the body early")
+            self._write(h, entry, chunk)
+            sent += len(chunk)
+        if kind == "trickle":
+            while sent < length and not self._closing.wait(self.trickle_delay):
+                chunk = resp.read(min(self.trickle_chunk, length - sent))
+                if not chunk:
+                    raise ConnectionError("the backend ended the body early")
+                self._write(h, entry, chunk)  # raises once the client has closed the connection
+                sent += len(chunk)
+            if sent == length:
+                resp.read()
+                raise _Done()
+        else:
+            deadline = time.monotonic() + self.stall_seconds
+            while time.monotonic() < deadline and not self._closing.is_set():
+                readable, _, _ = select.select([h.connection], [], [], 0.1)
+                if readable:  # the client closed the connection (it sends nothing else mid-response)
+                    break
+        h.close_connection = True
+        h.drop_backend()
         raise _Done()
 
     def _rng_between(self, low: int, high: int) -> int:

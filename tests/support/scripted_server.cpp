@@ -95,6 +95,18 @@ reply hang_up() {
     return reply{"", true};
 }
 
+reply trickling(int status, std::string_view body, std::size_t at_once, std::size_t piece,
+                std::chrono::milliseconds every, const http::fields& headers) {
+    auto announced = headers;
+    announced.emplace_back("Content-Length", std::to_string(body.size()));
+    reply out;
+    out.raw = response_text(status, body.substr(0, at_once), announced);
+    out.trickle = std::string(body.substr(std::min(at_once, body.size())));
+    out.trickle_piece = piece;
+    out.trickle_every = every;
+    return out;
+}
+
 std::string pattern(std::size_t size) {
     std::string out(size, '\0');
     for (std::size_t i = 0; i < size; ++i)
@@ -223,6 +235,15 @@ asio::awaitable<bool> scripted_server::serve_one(Stream* stream, beast::flat_buf
     }
     const auto bytes = asio::buffer(answer.raw);
     auto [write_ec, written] = co_await asio::async_write(*stream, bytes, use_tuple);
+    const std::size_t piece = std::max<std::size_t>(answer.trickle_piece, 1);
+    for (std::size_t at = 0; !write_ec && at < answer.trickle.size(); at += piece) {
+        asio::steady_timer timer(acceptor_.get_executor(), answer.trickle_every);
+        co_await timer.async_wait(use_tuple);
+        const auto next =
+            asio::buffer(answer.trickle.data() + at, std::min(piece, answer.trickle.size() - at));
+        auto [trickle_ec, trickled] = co_await asio::async_write(*stream, next, use_tuple);
+        write_ec = trickle_ec;
+    }
     if (write_ec || answer.close) {
         beast::error_code ignored;
         beast::get_lowest_layer(*stream).close(ignored);

@@ -9,6 +9,8 @@
 //   (counters, per-path maps, the bytes of an upload so far) scripts protocols that take several requests: a
 //   401, a token, then a 200; two 503s, then a 200; an upload session that reports its Range.
 // - Stalls: `reply::stall` waits before answering (idle timeouts, requests that must overlap in time).
+// - Slow bodies: `trickling()` sends the start of a body at once and the rest a few bytes at a time with
+//   pauses between (a source below the minimum transfer rate); with one long pause, a stall mid-body.
 // - Closing: `reply::close` drops the connection after the answer. `truncated()` sends part of a body and
 //   drops the connection (a download broken mid-body); `hang_up()` drops it without answering.
 // - A request broken mid-body: `server_options::cut_body` looks at each request's head before its body is
@@ -61,11 +63,15 @@ struct recorded {
     std::vector<std::string> query(std::string_view name) const;
 };
 
-/// What the server does with one request: wait `stall`, write `raw`, then close the connection if `close`.
+/// What the server does with one request: wait `stall`, write `raw`, then `trickle` in pieces of
+/// `trickle_piece` bytes, waiting `trickle_every` before each, then close the connection if `close`.
 struct reply {
     std::string raw;
     bool close = false;
     std::chrono::milliseconds stall{0};
+    std::string trickle{};
+    std::size_t trickle_piece = 1;
+    std::chrono::milliseconds trickle_every{0};
 };
 
 /// A status line, `headers`, a Content-Length (unless `headers` has one: a HEAD answer or a truncated body)
@@ -81,6 +87,10 @@ reply redirect(int status, std::string location);
 reply truncated(int status, std::string_view body, std::size_t sent, const http::fields& headers = {});
 /// Drops the connection without answering.
 reply hang_up();
+/// Answers `status` with `headers` and all of `body` announced, sends its first `at_once` bytes, and then the
+/// rest `piece` bytes at a time, `every` apart.
+reply trickling(int status, std::string_view body, std::size_t at_once, std::size_t piece,
+                std::chrono::milliseconds every, const http::fields& headers = {});
 
 /// `size` bytes of a 23-letter cycle, so a misplaced or dropped byte shows.
 std::string pattern(std::size_t size);

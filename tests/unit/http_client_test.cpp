@@ -449,6 +449,146 @@ TEST_CASE("idle timeout: a stalled server gives errc::timeout") {
     run(io, idle_timeout_case(server));
 }
 
+/// Options holding bodies to `rate` over `window`, with an idle timeout far longer than the test may take, so
+/// only the minimum rate can end a slow body in time.
+lh::client_options min_rate_options(std::uint64_t rate, std::chrono::milliseconds window) {
+    auto options = test_client_options();
+    options.idle_timeout = 60s;
+    options.min_rate.bytes_per_second = rate;
+    options.min_rate.window = window;
+    options.min_rate_hint = "lower it with --min-rate";
+    return options;
+}
+
+/// Reads `path` to its end or its first failure: the bytes read and the failure.
+asio::awaitable<std::pair<std::size_t, std::optional<libregistry::error>>>
+read_body(lh::client& client, std::string url, std::chrono::milliseconds pause_between_reads = 0ms) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto req = get(std::move(url));
+    auto opened = co_await client.open(std::move(req));
+    if (!opened) co_return std::pair{std::size_t{0}, std::optional(opened.error())};
+    std::array<std::byte, 16 * 1024> buffer{};
+    std::size_t total = 0;
+    for (;;) {
+        auto n = co_await (*opened)->read_some(buffer);
+        if (!n) co_return std::pair{total, std::optional(n.error())};
+        if (*n == 0) co_return std::pair{total, std::optional<libregistry::error>()};
+        total += *n;
+        if (pause_between_reads > 0ms) {
+            asio::steady_timer pause(executor, pause_between_reads);
+            co_await pause.async_wait(use_tuple);
+        }
+    }
+}
+
+asio::awaitable<void> trickle_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, min_rate_options(4 * 1024, 1s));
+    for (const std::string path : {"/trickle", "/stall"}) {
+        CAPTURE(path);
+        const auto started = std::chrono::steady_clock::now();
+        // Named, not structured bindings: clang 14 cannot capture those in CAPTURE's lambda.
+        const auto outcome = co_await read_body(client, server->url(path));
+        const std::size_t bytes = outcome.first;
+        const auto& failure = outcome.second;
+        const auto elapsed = std::chrono::steady_clock::now() - started;
+        // Regression (issue 10): the idle timeout re-armed on every byte, so a body arriving at 200 B/s
+        // (20,000 bytes: 95 s) was read to its end, and a stall mid-body waited for the idle timeout.
+        REQUIRE(failure.has_value());
+        CAPTURE(failure->message);
+        CHECK(failure->code == errc::timeout);
+        CHECK(failure->retryable());
+        CHECK(failure->message.starts_with("GET " + server->url(path) + " failed: the body arrived at "));
+        CHECK(failure->message.ends_with(
+            "/s, below the minimum of 4 KiB/s over 1 s; lower it with --min-rate"));
+        CHECK(bytes >= 1000);
+        CHECK(bytes < 20'000);
+        CHECK(elapsed >= 900ms);
+        CHECK(elapsed < 10s);
+    }
+    // A connection that failed this way is not reused.
+    CHECK(server->connections == 2);
+}
+
+TEST_CASE("minimum rate: a body trickling below it, or stalling mid-way, fails after the window") {
+    asio::io_context io;
+    const std::string body = pattern(20'000);
+    auto server = scripted_server::start(io, [&body](const recorded& r) {
+        if (r.target == "/trickle") return trickling(200, body, 1000, 10, 50ms);
+        return trickling(200, body, 1000, body.size(), 60s);
+    });
+    run(io, trickle_case(server));
+}
+
+asio::awaitable<void> slow_reader_case(std::shared_ptr<scripted_server> server, std::size_t size) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, min_rate_options(1024 * 1024, 500ms));
+    // 16 KiB every 100 ms: about 160 KiB/s by the wall clock, far below the 1 MiB/s minimum, but the server
+    // sent everything at once: the reader is slow, not the server.
+    const auto started = std::chrono::steady_clock::now();
+    const auto outcome = co_await read_body(client, server->url("/blob"), 100ms);
+    const std::size_t bytes = outcome.first;
+    const auto& failure = outcome.second;
+    CHECK_MESSAGE(!failure.has_value(), (failure ? failure->message : std::string()));
+    CHECK(bytes == size);
+    CHECK(std::chrono::steady_clock::now() - started > 1s);
+}
+
+TEST_CASE("minimum rate: only time spent waiting for the server counts, not a slow reader") {
+    asio::io_context io;
+    const std::string body = pattern(300'000);
+    auto server = scripted_server::start(io, [&body](const recorded&) { return ok(body); });
+    run(io, slow_reader_case(server, body.size()));
+}
+
+/// Sends 64 MiB, 1 MiB at a time.
+class big_source final : public lh::body_source {
+public:
+    asio::awaitable<libregistry::result<std::span<const std::byte>>> next() override {
+        if (sent_ == 64) co_return std::span<const std::byte>();
+        ++sent_;
+        co_return std::as_bytes(std::span<const char>(chunk_));
+    }
+
+private:
+    std::string chunk_ = pattern(1024 * 1024);
+    int sent_ = 0;
+};
+
+asio::awaitable<void> slow_upload_case() {
+    const auto executor = co_await asio::this_coro::executor;
+    // A server that accepts the connection and never reads: once the socket buffers are full, the upload
+    // does not move at all.
+    tcp::acceptor acceptor(executor, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    const auto port = acceptor.local_endpoint().port();
+    tcp::socket held(executor);
+    acceptor.async_accept(held, [](boost::system::error_code) {});
+
+    lh::client client(executor, min_rate_options(64 * 1024, 1s));
+    big_source source;
+    lh::request req;
+    req.method = bhttp::verb::put;
+    req.url = "http://127.0.0.1:" + std::to_string(port) + "/v2/repo/blobs/uploads/1";
+    req.source = &source;
+    req.content_length = 64 * 1024 * 1024;
+    const auto started = std::chrono::steady_clock::now();
+    auto res = co_await client.send(std::move(req));
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    REQUIRE(res.has_error());
+    CAPTURE(res.error().message);
+    CHECK(res.error().code == errc::timeout);
+    CHECK(res.error().message.starts_with("PUT http://127.0.0.1:" + std::to_string(port) +
+                                          "/v2/repo/blobs/uploads/1 failed: the server took the body at "));
+    CHECK(res.error().message.ends_with(
+        " B/s, below the minimum of 64 KiB/s over 1 s; lower it with --min-rate"));
+    CHECK(elapsed < 10s);
+}
+
+TEST_CASE("minimum rate: an upload the server stops taking fails after the window") {
+    asio::io_context io;
+    run(io, slow_upload_case());
+}
+
 asio::awaitable<void> abort_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
     lh::client client(executor, test_client_options());

@@ -798,6 +798,110 @@ TEST_CASE("get_blob: a download broken mid-body resumes with Range and reads exa
     }
 }
 
+/// How the first blob GETs of slow_blob_case misbehave; the GETs after them are answered at once.
+enum class slowness { trickle, stall };
+
+/// Answers a blob GET: 206 from the requested offset when there is a Range, else 200; the first `slow_gets`
+/// send 100,000 bytes at once and then either trickle (10 bytes every 50 ms: 200 B/s) or stall.
+struct slow_blob_registry {
+    std::string blob;
+    slowness how;
+    int slow_gets;
+    int gets = 0;
+
+    reply operator()(const recorded& r) {
+        if (is_ping(r)) return ok("{}");
+        std::size_t from = 0;
+        if (const auto range = r.header("Range"); range.starts_with("bytes="))
+            from = std::stoul(range.substr(6, range.find('-') - 6));
+        const auto rest = std::string_view(blob).substr(from);
+        lh::fields headers;
+        if (from > 0)
+            headers.emplace_back("Content-Range", "bytes " + std::to_string(from) + "-" +
+                                                      std::to_string(blob.size() - 1) + "/" +
+                                                      std::to_string(blob.size()));
+        const int status = from > 0 ? 206 : 200;
+        if (++gets > slow_gets) return respond(status, rest, headers);
+        if (how == slowness::trickle) return trickling(status, rest, 100'000, 10, 50ms, headers);
+        return trickling(status, rest, 100'000, rest.size(), 60s, headers);
+    }
+};
+
+asio::awaitable<void> slow_blob_case(std::shared_ptr<scripted_server> server, std::string blob, slowness how,
+                                     int slow_gets) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto client_options = test_client_options();
+    client_options.idle_timeout = 60s; // only the minimum rate can end a slow body within the test's time
+    client_options.min_rate.bytes_per_second = 64 * 1024;
+    client_options.min_rate.window = 1s;
+    auto notes = std::make_shared<std::vector<std::string>>();
+    client_options.debug = [notes](std::string_view text) { notes->emplace_back(text); };
+    lh::client client(executor, client_options);
+    remote_registry reg(client, options_for(*server));
+    const auto desc = layer_descriptor(blob);
+    const std::string path = "/v2/" + repo + "/blobs/" + desc.digest.str();
+    auto reader = co_await reg.get_blob(repo, desc);
+    REQUIRE_MESSAGE(reader.has_value(), reader.error().message);
+    const auto started = std::chrono::steady_clock::now();
+    auto bytes = co_await read_all(**reader);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+
+    std::vector<std::size_t> starts;
+    for (const auto& r : server->requests)
+        if (r.path() == path)
+            starts.push_back(r.header("Range").empty() ? 0 : std::stoul(r.header("Range").substr(6)));
+    const std::string below = "the body arrived at ";
+    const std::string minimum = "/s, below the minimum of 64 KiB/s over 1 s";
+    if (slow_gets < 3) {
+        // Regression (issue 10): a blob trickling at 200 B/s was read to its end (25 minutes for this one),
+        // and a stalled one waited out the idle timeout, on every attempt.
+        REQUIRE_MESSAGE(bytes.has_value(), bytes.error().message);
+        CHECK(*bytes == blob);
+        REQUIRE(starts.size() == static_cast<std::size_t>(slow_gets) + 1);
+        CHECK(starts[0] == 0);
+        for (std::size_t i = 1; i < starts.size(); ++i) {
+            // Each resume starts where the bytes stopped: after the 100,000 sent at once, and for a trickle
+            // what trickled in before the window ran out.
+            CHECK(starts[i] >= starts[i - 1] + 100'000);
+            if (how == slowness::stall) CHECK(starts[i] == starts[i - 1] + 100'000);
+            if (how == slowness::trickle) CHECK(starts[i] < starts[i - 1] + 100'000 + 1000);
+        }
+        CHECK(reg.stats().retries == static_cast<std::uint64_t>(slow_gets));
+        // --debug says why the blob was resumed.
+        const auto resumed = std::count_if(notes->begin(), notes->end(), [&](const std::string& note) {
+            return note.starts_with("blob " + desc.digest.str() + " from " + server->host_port() + "/" +
+                                    repo + ": GET ") &&
+                   contains(note, below) && contains(note, minimum) && contains(note, "; resuming at byte ");
+        });
+        CHECK(resumed == slow_gets);
+    } else {
+        // Slow on every attempt: the error says which blob, where from, and how slow.
+        REQUIRE(bytes.has_error());
+        CAPTURE(bytes.error().message);
+        CHECK(bytes.error().code == errc::timeout);
+        CHECK(bytes.error().message.starts_with("downloading blob " + desc.digest.str() + " from " +
+                                                server->host_port() + "/" + repo + ": GET "));
+        CHECK(contains(bytes.error().message, below));
+        CHECK(contains(bytes.error().message, minimum));
+        CHECK(starts.size() == 3); // retry.max_attempts
+        CHECK(bytes.error().attempts == 3);
+    }
+    CHECK(elapsed < std::chrono::seconds(3 * slow_gets + 5));
+}
+
+TEST_CASE(
+    "get_blob: a blob trickling or stalling below the minimum rate resumes with Range after the window") {
+    const std::string blob = pattern(1'000'000);
+    for (const auto how : {slowness::trickle, slowness::stall})
+        for (const int slow_gets : {1, 3}) {
+            CAPTURE(how == slowness::trickle ? "trickle" : "stall");
+            CAPTURE(slow_gets);
+            asio::io_context io;
+            auto server = scripted_server::start(io, slow_blob_registry{blob, how, slow_gets});
+            run(io, slow_blob_case(server, blob, how, slow_gets), 30s);
+        }
+}
+
 /// A registry that refuses monolithic PUTs (405) and takes PATCH chunks; upload sessions are kept by path.
 struct upload_registry {
     std::map<std::string, std::string> sessions;  ///< path -> the bytes received

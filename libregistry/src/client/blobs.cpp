@@ -77,6 +77,9 @@ public:
                 failure.attempts = attempts_;
                 co_return failure;
             }
+            if (const auto& debug = session_.client().options().debug)
+                debug(fmt::format("blob {} from {}/{}: {}; resuming at byte {}", desc_.digest.str(),
+                                  session_.name(), repository_, failure.message, offset_));
             ++attempts_;
             ++session_.stats().retries;
             co_await session_.pause(decision.delay);

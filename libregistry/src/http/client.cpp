@@ -164,8 +164,9 @@ public:
         plain_.reset();
     }
 
-    /// Each operation gets its own deadline, so a slow but moving transfer never times out.
-    void arm(std::chrono::milliseconds timeout) { tcp().expires_after(timeout); }
+    /// Each operation gets its own deadline: the idle timeout, or sooner when a body moves below the minimum
+    /// rate (wait_limit).
+    void arm(std::chrono::steady_clock::duration timeout) { tcp().expires_after(timeout); }
     void park() { tcp().expires_never(); }
 
     asio::awaitable<error_code> write_header(request_serializer& serializer) {
@@ -184,6 +185,16 @@ public:
         }
         auto [ec, n] = co_await bhttp::async_write(*plain_, serializer, use_tuple);
         co_return ec;
+    }
+
+    /// Writes some of what the serializer has: the count is what a body's rate is measured by.
+    asio::awaitable<std::pair<error_code, std::size_t>> write_some(request_serializer& serializer) {
+        if (tls_) {
+            auto [ec, n] = co_await bhttp::async_write_some(*tls_, serializer, use_tuple);
+            co_return std::pair{ec, n};
+        }
+        auto [ec, n] = co_await bhttp::async_write_some(*plain_, serializer, use_tuple);
+        co_return std::pair{ec, n};
     }
 
     asio::awaitable<error_code> read_header(response_parser& parser) {
@@ -288,6 +299,26 @@ error transport_error(const std::string& what, const error_code& ec, std::chrono
                       what + " failed: " + describe(ec));
 }
 
+/// The deadline of one wait for body bytes: the idle timeout, or what is left of the body's window when that
+/// comes first (then a timeout means the body moved too slowly).
+struct wait_limit {
+    std::chrono::steady_clock::duration timeout;
+    bool rate_bound = false;
+};
+
+wait_limit limit_for(const rate_floor& floor, std::chrono::milliseconds idle_timeout) {
+    const auto allowance = floor.allowance();
+    if (allowance && *allowance < idle_timeout) return {*allowance, true};
+    return {idle_timeout, false};
+}
+
+error too_slow(const std::string& what, const rate_floor& floor, std::string_view moved,
+               const std::string& hint) {
+    std::string message = what + " failed: " + floor.describe(moved);
+    if (!hint.empty()) message.append("; ").append(hint);
+    return make_error(errc::timeout, std::move(message));
+}
+
 error cancelled(const std::string& what) {
     return make_error(errc::cancelled, what + " was cancelled: the client closed its connections to stop");
 }
@@ -308,9 +339,11 @@ class stream_impl final : public response_stream {
 public:
     stream_impl(std::weak_ptr<pool_state> pool, std::unique_ptr<connection> conn,
                 std::unique_ptr<response_parser> parser, std::string url, std::string what,
-                std::chrono::milliseconds idle_timeout, bool reusable)
+                std::chrono::milliseconds idle_timeout, min_transfer_rate min_rate, std::string rate_hint,
+                bool reusable)
         : pool_(std::move(pool)), conn_(std::move(conn)), parser_(std::move(parser)), url_(std::move(url)),
-          what_(std::move(what)), idle_timeout_(idle_timeout), reusable_(reusable) {
+          what_(std::move(what)), idle_timeout_(idle_timeout), floor_(min_rate),
+          rate_hint_(std::move(rate_hint)), reusable_(reusable) {
         const auto& message = parser_->get();
         status_ = static_cast<int>(message.result_int());
         for (const auto& field : message)
@@ -340,20 +373,26 @@ public:
             auto& body = parser_->get().body();
             body.data = buffer.data();
             body.size = buffer.size();
-            conn_->arm(idle_timeout_);
+            const auto limit = limit_for(floor_, idle_timeout_);
+            conn_->arm(limit.timeout);
+            const auto started = std::chrono::steady_clock::now();
             auto ec = co_await conn_->read_some(*parser_);
             const std::size_t got = buffer.size() - parser_->get().body().size;
             parser_->get().body().data = nullptr;
+            const bool slow = !floor_.record(got, std::chrono::steady_clock::now() - started) ||
+                              (limit.rate_bound && is_timeout(ec));
             if (ec == bhttp::error::need_buffer) ec = {};
             // Many TLS servers close without close_notify; for a body that ends at EOF that is its end.
             if (ec == ssl::error::stream_truncated && parser_->need_eof()) {
                 ec = {};
                 parser_->put_eof(ec);
             }
-            if (ec) {
+            if (ec || (slow && !parser_->is_done())) {
                 const bool aborted = conn_->aborted;
                 conn_.reset();
-                co_return aborted ? cancelled(what_) : transport_error(what_, ec, idle_timeout_);
+                if (aborted) co_return cancelled(what_);
+                if (slow) co_return too_slow(what_, floor_, "the body arrived", rate_hint_);
+                co_return transport_error(what_, ec, idle_timeout_);
             }
             finish_if_done();
             if (got > 0 || parser_->is_done()) co_return got;
@@ -388,6 +427,8 @@ private:
     std::string url_;
     std::string what_;
     std::chrono::milliseconds idle_timeout_;
+    rate_floor floor_;
+    std::string rate_hint_;
     bool reusable_;
     int status_ = 0;
     fields headers_;
@@ -426,6 +467,8 @@ struct client::impl {
     asio::awaitable<result<std::unique_ptr<stream_impl>>> open(request req);
     asio::awaitable<result<std::unique_ptr<stream_impl>>> exchange(const request* req, endpoint ep);
     asio::awaitable<attempt> transact(connection* conn, const request* req, endpoint ep);
+    asio::awaitable<error_code> write_body(connection* conn, request_serializer& serializer,
+                                           rate_floor& floor, bool& slow);
     asio::awaitable<result<std::unique_ptr<connection>>> connect(endpoint ep, std::string proxy,
                                                                  host_settings settings, std::string what);
     asio::awaitable<result<void>> tunnel(connection* conn, endpoint ep, proxy_endpoint proxy,
@@ -547,7 +590,8 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
             co_return transport_error(what, sent.ec, idle_timeout());
         }
         co_return std::make_unique<stream_impl>(pool, std::move(conn), std::move(sent.parser), ep.url, what,
-                                                idle_timeout(), !sent.early_response);
+                                                idle_timeout(), options.min_rate, options.min_rate_hint,
+                                                !sent.early_response);
     }
     co_return make_error(errc::connection_failed, what + " failed: the server keeps closing the connection");
 }
@@ -589,6 +633,7 @@ asio::awaitable<attempt> client::impl::transact(connection* conn, const request*
 
     std::size_t offset = 0;
     std::int64_t streamed = 0;
+    rate_floor floor(options.min_rate);
     for (;;) {
         std::span<const std::byte> piece;
         if (req->source != nullptr) {
@@ -620,8 +665,12 @@ asio::awaitable<attempt> client::impl::transact(connection* conn, const request*
         body.data = piece.empty() ? nullptr : const_cast<std::byte*>(piece.data());
         body.size = piece.size();
         body.more = !piece.empty();
-        conn->arm(idle_timeout());
-        out.ec = co_await conn->write(serializer);
+        bool slow = false;
+        out.ec = co_await write_body(conn, serializer, floor, slow);
+        if (slow) {
+            out.failure = too_slow(what, floor, "the server took the body", options.min_rate_hint);
+            co_return out;
+        }
         if (out.ec == bhttp::error::need_buffer) continue;
         if (out.ec || serializer.is_done()) break;
     }
@@ -647,6 +696,22 @@ asio::awaitable<attempt> client::impl::transact(connection* conn, const request*
         out.ec = {};
         out.parser = std::move(parser);
         co_return out;
+    }
+}
+
+/// Writes the body piece the serializer holds (need_buffer once it is all out, or the end of the message),
+/// one write_some at a time, each with its own deadline; `slow` when the body moved below the minimum rate.
+asio::awaitable<error_code> client::impl::write_body(connection* conn, request_serializer& serializer,
+                                                     rate_floor& floor, bool& slow) {
+    for (;;) {
+        const auto limit = limit_for(floor, idle_timeout());
+        conn->arm(limit.timeout);
+        const auto started = std::chrono::steady_clock::now();
+        auto [ec, n] = co_await conn->write_some(serializer);
+        if (ec == bhttp::error::need_buffer) co_return ec;
+        slow = !floor.record(n, std::chrono::steady_clock::now() - started) ||
+               (limit.rate_bound && is_timeout(ec));
+        if (slow || ec || serializer.is_done()) co_return ec;
     }
 }
 

@@ -1,5 +1,6 @@
 // `syncer copy SRC DST`: flags -> copy_options -> libregistry::copy_image.
 #include "commands/commands.hpp"
+#include "commands/run_limits.hpp"
 #include "output/progress.hpp"
 #include "session.hpp"
 
@@ -29,6 +30,7 @@ struct copy_flags {
     std::size_t jobs = 6;
     bool quiet = false;
     bool force = false;
+    run_limit_flags limits;
 };
 
 void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string& prefix,
@@ -44,6 +46,7 @@ void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string&
 int run_copy(const copy_flags& f) {
     auto from = parse_cli_reference(f.source, "invalid source reference");
     auto to = parse_cli_reference(f.destination, "invalid destination reference");
+    const auto limits = parse_run_limits(f.limits);
     copy_options options;
     options.jobs = std::max<std::size_t>(f.jobs, 1);
     options.retry.max_attempts = f.retry_times + 1;
@@ -60,7 +63,8 @@ int run_copy(const copy_flags& f) {
         if (dst_flags.auth_file.empty()) dst_flags.auth_file = f.auth_file;
     }
 
-    session s(f.retry_times);
+    session s(f.retry_times, limits.min_rate);
+    s.timeout = limits.timeout;
     auto& source = s.open(from.registry, src_flags);
     auto& destination = s.open(to.registry, dst_flags);
     progress out(f.quiet, progress::stderr_is_terminal());
@@ -74,11 +78,10 @@ int run_copy(const copy_flags& f) {
         auto r = co_await copy_image(source, from, destination, to, options);
         out.finish();
         if (!r) {
-            if (s.interrupted_by() != 0)
-                std::cerr << fmt::format(
-                    "syncer copy: interrupted by {}: {}; {} does not point at an incomplete "
-                    "image, and running the same command again resumes\n",
-                    signal_name(s.interrupted_by()), r.error().message, to.str());
+            if (!s.stopped_by().empty())
+                std::cerr << fmt::format("syncer copy: {}: {}; {} does not point at an incomplete "
+                                         "image, and running the same command again resumes\n",
+                                         s.stop_text(), r.error().message, to.str());
             else
                 std::cerr << "syncer copy: " << libregistry::printable(r.error().message) << "\n";
             co_return exit_failed;
@@ -124,6 +127,7 @@ std::function<int()> add_copy_command(CLI::App& app) {
     cmd->add_option("--jobs,-j", flags->jobs, "Blobs copied in parallel")->check(CLI::Range(1, 256));
     cmd->add_flag("--force", flags->force, "Push manifests even when the destination already has the digest");
     cmd->add_flag("--quiet,-q", flags->quiet, "Print nothing but errors");
+    add_run_limit_flags(*cmd, flags->limits);
     return [flags] { return run_copy(*flags); };
 }
 

@@ -107,6 +107,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     if (f.log_format != "text" && f.log_format != "json")
         throw usage_error(fmt::format("--log-format {}: expected text or json", f.log_format));
 
+    const auto limits = parse_run_limits(f.limits);
     sync_options options;
     options.proc = std::max(f.proc, 1);
     options.retries = std::max(f.retries, 0);
@@ -159,7 +160,8 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         if (e.image->status != image_status::skipped && !untouched) bar.images(++done, total);
     };
 
-    session s(f.retries);
+    session s(f.retries, limits.min_rate);
+    s.timeout = limits.timeout;
     options.stop = s.stop_token();
     session_provider provider(s, config.auth);
     auto rules = std::move(config.images);
@@ -171,7 +173,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
             co_return exit_usage;
         }
         const auto& report = *r;
-        const std::string signal = s.interrupted_by() != 0 ? signal_name(s.interrupted_by()) : "";
+        const std::string signal = s.stopped_by();
         if (f.dry_run) std::cout << plan_text(report);
         if (!f.report.empty())
             write_private(f.report, report_json(report, f.dry_run, signal).dump(2) + "\n", "the report");
@@ -190,12 +192,13 @@ int run_sync_config(sync_config config, const sync_flags& f) {
             write_private(f.output_failed, render_images(failed, format), "failed images");
         log.info(summary_text(report));
         if (!signal.empty()) {
-            auto line = interrupted_text(report, signal);
+            auto line = interrupted_text(report, s.stop_text());
             if (!f.report.empty()) line += "; report in " + f.report;
             log.error(line);
             if (log_file != stderr) std::cerr << "syncer: " << line << "\n";
         }
-        // After a signal, session::run exits 128 + its number whatever this says.
+        // After a signal, session::run exits 128 + its number whatever this says; after --timeout, 1 at
+        // least.
         co_return report.totals.failed > 0 || report.totals.interrupted > 0 ? exit_failed : exit_ok;
     });
 }
@@ -210,6 +213,7 @@ void add_run_flags(CLI::App& cmd, sync_flags& f) {
     cmd.add_option("--log-format", f.log_format, "text or json")->default_str("text");
     cmd.add_flag("--dry-run", f.dry_run, "Print the plan and change nothing");
     cmd.add_option("--report", f.report, "Write a JSON report of every image and totals");
+    add_run_limit_flags(cmd, f.limits);
 }
 
 void add_sync_flags(CLI::App& cmd, sync_flags& f) {

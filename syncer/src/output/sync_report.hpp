@@ -12,7 +12,7 @@
 namespace syncer {
 
 /// The --report document: every image with its outcome, and totals. See docs/sync.md. `interrupted_by` names
-/// the signal that stopped the run ("SIGINT"), empty when none did.
+/// what stopped the run ("SIGINT", "SIGTERM", "timeout"), empty when nothing did.
 nlohmann::ordered_json report_json(const libregistry::sync_report& report, bool dry_run,
                                    std::string_view interrupted_by = {});
 
@@ -22,8 +22,9 @@ std::string plan_text(const libregistry::sync_report& report);
 /// The closing summary line.
 std::string summary_text(const libregistry::sync_report& report);
 
-/// The line saying a run was stopped by `signal` ("SIGINT") and what it left undone.
-std::string interrupted_text(const libregistry::sync_report& report, std::string_view signal);
+/// The line saying a run was stopped and what it left undone; `cause` says what stopped it ("interrupted by
+/// SIGINT", "timed out after 2 min (--timeout)").
+std::string interrupted_text(const libregistry::sync_report& report, std::string_view cause);
 
 /// The log line for a finished image, with its report entry as the JSON fields.
 void log_image(logger& log, const libregistry::image_result& r);

@@ -7,6 +7,7 @@
 // HTTPS_PROXY / HTTP_PROXY with CONNECT, and follows redirects for GET and HEAD, dropping Authorization on
 // any hop to another host. It knows nothing about registries or auth.
 #include "libregistry/core/error.hpp"
+#include "libregistry/core/transfer_rate.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -62,6 +63,13 @@ struct client_options {
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
     /// A request fails with errc::timeout when no byte moves for this long.
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
+    /// Bodies, a response's and a request's, must move at least this fast over every window spent waiting on
+    /// them (transfer_rate.hpp); slower fails with errc::timeout (retryable: a blob download resumes with
+    /// Range). The idle timeout still bounds every wait, and alone bounds the wait for the response headers.
+    min_transfer_rate min_rate;
+    /// Appended to the message of a min_rate failure to say how to change the minimum (the CLI names its
+    /// flags); may be empty.
+    std::string min_rate_hint;
     std::size_t max_idle_per_host = 32;
     int max_redirects = 10;
     proxy_settings proxy = proxy_settings::from_environment();
