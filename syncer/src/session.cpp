@@ -1,6 +1,7 @@
 #include "session.hpp"
 #include "commands/commands.hpp"
 #include "credential_files.hpp"
+#include "text.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -57,7 +58,7 @@ session::session(int retry_times) : retry_times_(retry_times) {
             std::string out;
             while (!text.empty()) {
                 auto end = text.find('\n');
-                out.append("debug: ").append(text.substr(0, end)).append("\n");
+                out.append("debug: ").append(safe_text(text.substr(0, end))).append("\n");
                 text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
             }
             std::cerr << out << std::flush;

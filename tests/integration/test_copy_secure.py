@@ -78,6 +78,27 @@ class SecureCopyTest(unittest.TestCase):
         result = self.syncer("tags", "--creds", self.auth.creds, f"{self.auth.host}/{self.index.repo}", expect=0)
         self.assertEqual(result.stdout.split(), [self.index.tag])
 
+    # --- a mistyped flag does not echo its value (issue 10) ---------------------------------------------
+    def test_mistyped_credentials_flag_is_not_echoed(self):
+        secret = "Typo-S3cretPW"
+        cases = {
+            "--dest-cred VALUE": (["--dest-cred", f"user:{secret}"], "--dest-cred", "--dest-creds"),
+            "--dest-cred=VALUE": ([f"--dest-cred=user:{secret}"], "--dest-cred=...", "--dest-creds"),
+            "skopeo's --creds": (["--creds", f"user:{secret}"], "--creds", "--src-creds or --dest-creds"),
+        }
+        for name, (flags, typed, suggestion) in cases.items():
+            with self.subTest(name):
+                result = self.syncer("copy", self.plain_source(), self.auth.ref("creds/typo", "v1"), *flags,
+                                     expect=2)
+                self.assertNotIn(secret, result.stdout + result.stderr)
+                self.assertIn(f"unknown option {typed} (did you mean {suggestion}?)", result.stderr)
+                self.assertIn("not shown", result.stderr, "the value should be counted, not shown")
+        # The query commands report the same way.
+        result = self.syncer("inspect", "--cred", f"user:{secret}", self.plain_source(), expect=2)
+        self.assertNotIn(secret, result.stderr)
+        self.assertIn("did you mean --creds?", result.stderr)
+        self.assertEqual(self.auth.count("PUT", r"^/v2/creds/typo/"), 0)
+
     # --- TLS -------------------------------------------------------------------------------------------
     def test_tls_with_cert_dir(self):
         self.syncer("copy", "--dest-cert-dir", self.tls.cert_dir, self.plain_source(),

@@ -2,8 +2,8 @@
 #include "commands/commands.hpp"
 #include "output/progress.hpp"
 #include "session.hpp"
+#include "text.hpp"
 
-#include <libregistry/core/printable.hpp>
 #include <libregistry/sync/copy.hpp>
 
 #include <fmt/format.h>
@@ -78,9 +78,9 @@ int run_copy(const copy_flags& f) {
                 std::cerr << fmt::format(
                     "syncer copy: interrupted by {}: {}; {} does not point at an incomplete "
                     "image, and running the same command again resumes\n",
-                    signal_name(s.interrupted_by()), r.error().message, to.str());
+                    signal_name(s.interrupted_by()), safe_text(r.error().message), to.str());
             else
-                std::cerr << "syncer copy: " << libregistry::printable(r.error().message) << "\n";
+                std::cerr << "syncer copy: " << safe_text(r.error().message) << "\n";
             co_return exit_failed;
         }
         const auto& st = *r;

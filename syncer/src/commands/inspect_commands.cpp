@@ -1,9 +1,9 @@
 // `syncer inspect`, `syncer digest`, `syncer tags`: read-only queries.
 #include "commands/commands.hpp"
 #include "session.hpp"
+#include "text.hpp"
 
 #include <fmt/format.h>
-#include <libregistry/core/printable.hpp>
 #include <nlohmann/json.hpp>
 
 #include <iostream>
@@ -34,7 +34,7 @@ void add_query_flags(CLI::App& cmd, query_flags& f) {
 }
 
 int fail(const std::string& command, const error& e) {
-    std::cerr << "syncer " << command << ": " << libregistry::printable(e.message) << "\n";
+    std::cerr << "syncer " << command << ": " << safe_text(e.message) << "\n";
     return exit_failed;
 }
 
