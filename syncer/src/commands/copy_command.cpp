@@ -33,7 +33,9 @@ struct copy_flags {
 
 void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string& prefix,
                         const std::string& side) {
+    flags.flag_prefix = prefix + "-";
     cmd.add_option("--" + prefix + "-creds", flags.creds, "USER[:PASS] for the " + side + " registry");
+    add_password_flags(cmd, flags);
     cmd.add_flag("--" + prefix + "-tls-verify{true}", flags.tls_verify,
                  "Verify the " + side + " registry's TLS certificate (=false also allows plain HTTP)");
     cmd.add_option("--" + prefix + "-cert-dir", flags.cert_dir,
@@ -53,6 +55,10 @@ int run_copy(const copy_flags& f) {
         if (!p) throw usage_error(fmt::format("--platform {}: {}", text, p.error().message));
         options.platforms.push_back(*p);
     }
+    if (f.src.password_stdin && f.dst.password_stdin)
+        throw usage_error("--src-password-stdin and --dest-password-stdin: stdin can give only one password; "
+                          "take the other from an environment variable (--src-password-env or "
+                          "--dest-password-env VAR)");
     auto src_flags = f.src;
     auto dst_flags = f.dst;
     if (!f.auth_file.empty()) {

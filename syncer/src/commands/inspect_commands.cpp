@@ -25,6 +25,7 @@ struct query_flags {
 
 void add_query_flags(CLI::App& cmd, query_flags& f) {
     cmd.add_option("--creds", f.endpoint.creds, "USER[:PASS] for the registry");
+    add_password_flags(cmd, f.endpoint);
     cmd.add_flag("--tls-verify{true}", f.endpoint.tls_verify,
                  "Verify the registry's TLS certificate (=false also allows plain HTTP)");
     cmd.add_option("--cert-dir", f.endpoint.cert_dir,
