@@ -2,7 +2,9 @@
 #include "commands/commands.hpp"
 #include "commands/image_syncer_compat.hpp"
 #include "commands/labnow_commands.hpp"
+#include "commands/parse_errors.hpp"
 #include "session.hpp"
+#include "text.hpp"
 
 #include <iostream>
 #include <map>
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        app.exit(e);
+        syncer::report_parse_error(app, e, "syncer");
         return syncer::exit_usage;
     }
     if (debug) syncer::enable_debug_log();
@@ -52,11 +54,11 @@ int main(int argc, char** argv) {
             if (auto it = commands.find(sub); it != commands.end()) return it->second();
         return syncer::exit_usage;
     } catch (const syncer::usage_error& e) {
-        std::cerr << "syncer: " << e.what() << "\n";
+        std::cerr << "syncer: " << syncer::safe_text(e.what()) << "\n";
         return syncer::exit_usage;
     } catch (const std::exception& e) {
         // Only bugs and resource exhaustion get here.
-        std::cerr << "syncer: internal error: " << e.what() << "\n";
+        std::cerr << "syncer: internal error: " << syncer::safe_text(e.what()) << "\n";
         return syncer::exit_failed;
     }
 }

@@ -1,18 +1,23 @@
 #include "session.hpp"
 #include "commands/commands.hpp"
+#include "config/sync_config.hpp"
 #include "credential_files.hpp"
+#include "text.hpp"
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
+#include <libregistry/core/redact.hpp>
 
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <pthread.h>
 #include <string_view>
 #include <sys/stat.h>
@@ -45,6 +50,65 @@ bool debug_from_environment() {
 
 } // namespace
 
+std::optional<credential>
+endpoint_credentials(const endpoint_flags& flags, std::istream& in,
+                     const std::function<std::optional<std::string>(std::string_view)>& env) {
+    const auto creds_flag = fmt::format("--{}creds", flags.flag_prefix);
+    const auto stdin_flag = fmt::format("--{}password-stdin", flags.flag_prefix);
+    const auto env_flag = fmt::format("--{}password-env", flags.flag_prefix);
+    const bool from_env = !flags.password_env.empty();
+    if (flags.password_stdin && from_env)
+        throw usage_error(fmt::format("{} and {} both give the password: use one", stdin_flag, env_flag));
+    if (flags.creds.empty()) {
+        if (flags.password_stdin || from_env)
+            throw usage_error(fmt::format("{} needs {} USER: the password is for that user",
+                                          flags.password_stdin ? stdin_flag : env_flag, creds_flag));
+        return std::nullopt;
+    }
+    auto cred = parse_user_password(flags.creds);
+    if (!cred) throw usage_error(fmt::format("{}: {}", creds_flag, cred.error().message));
+    if (flags.password_stdin || from_env) {
+        const auto source = flags.password_stdin ? stdin_flag : env_flag;
+        // The password is not echoed: a mistyped USER:PASS is a secret too.
+        if (flags.creds.find(':') != std::string::npos)
+            throw usage_error(fmt::format("{} gives the password already (USER:PASS); with {} give only USER",
+                                          creds_flag, source));
+        std::string password;
+        if (flags.password_stdin) {
+            password.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            // `echo "$PW" | syncer ...` and a file with a final newline: the newline is not the password's.
+            if (password.ends_with("\r\n"))
+                password.resize(password.size() - 2);
+            else if (password.ends_with('\n'))
+                password.pop_back();
+            if (password.empty()) throw usage_error(fmt::format("{}: stdin gave no password", stdin_flag));
+        } else {
+            auto value = env(flags.password_env);
+            if (!value)
+                throw usage_error(
+                    fmt::format("{} {}: that environment variable is not set", env_flag, flags.password_env));
+            if (value->empty())
+                throw usage_error(
+                    fmt::format("{} {}: that environment variable is empty", env_flag, flags.password_env));
+            password = std::move(*value);
+        }
+        cred->password = std::move(password);
+    }
+    // Known before any registry is asked, so that no message can quote them, whatever a registry echoes.
+    known_secrets().add_basic(cred->username, cred->password);
+    return *cred;
+}
+
+void add_password_flags(CLI::App& cmd, endpoint_flags& flags) {
+    const auto creds_flag = "--" + flags.flag_prefix + "creds";
+    cmd.add_flag("--" + flags.flag_prefix + "password-stdin", flags.password_stdin,
+                 "Read the password for " + creds_flag +
+                     " USER from stdin (kept out of the process's arguments)");
+    cmd.add_option("--" + flags.flag_prefix + "password-env", flags.password_env,
+                   "Take the password for " + creds_flag + " USER from environment variable VAR")
+        ->type_name("VAR");
+}
+
 void enable_debug_log() {
     debug_log = true;
 }
@@ -61,7 +125,7 @@ session::session(int retry_times, std::optional<min_transfer_rate> min_rate) : r
             std::string out;
             while (!text.empty()) {
                 auto end = text.find('\n');
-                out.append("debug: ").append(text.substr(0, end)).append("\n");
+                out.append("debug: ").append(safe_text(text.substr(0, end))).append("\n");
                 text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
             }
             std::cerr << out << std::flush;
@@ -80,11 +144,7 @@ remote_registry& session::open(const std::string& registry, const endpoint_flags
     remote_options options;
     options.registry = registry;
     options.insecure = !flags.tls_verify;
-    if (!flags.creds.empty()) {
-        auto cred = parse_user_password(flags.creds);
-        if (!cred) throw usage_error(cred.error().message);
-        options.credentials = *cred;
-    }
+    options.credentials = endpoint_credentials(flags, std::cin, process_environment());
     if (!flags.auth_file.empty()) {
         std::error_code ec;
         if (!fs::exists(flags.auth_file, ec))

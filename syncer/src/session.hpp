@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,12 +20,19 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace syncer {
 
 /// How to reach one side (source or destination), from skopeo-style flags.
 struct endpoint_flags {
-    std::string creds;      ///< USER[:PASS]
-    bool tls_verify = true; ///< false also allows plain HTTP, as with skopeo
+    std::string creds;           ///< USER[:PASS]
+    bool password_stdin = false; ///< the password of `creds` (USER alone) is read from stdin
+    std::string password_env;    ///< the name of the environment variable that holds the password
+    std::string flag_prefix;     ///< "src-", "dest-" or "": how the flags above are named, for messages
+    bool tls_verify = true;      ///< false also allows plain HTTP, as with skopeo
     std::string cert_dir;
     std::string auth_file; ///< empty: the default search path
 };
@@ -43,6 +51,17 @@ struct stop_timing {
     /// After the connections are closed, how long the run may still take before syncer exits without it.
     std::chrono::milliseconds last_resort{std::chrono::seconds(5)};
 };
+
+/// The credentials `flags` give, nullopt without any: `creds` as USER[:PASS], or USER with the password
+/// read from `in` (one trailing newline dropped) or taken from the environment variable `password_env`
+/// (looked up with `env`), so that it never appears in the process's arguments. Every password is added to
+/// libregistry::known_secrets. Throws usage_error for a password given twice or missing, or without a user.
+std::optional<libregistry::credential>
+endpoint_credentials(const endpoint_flags& flags, std::istream& in,
+                     const std::function<std::optional<std::string>(std::string_view)>& env);
+
+/// Adds --PREFIXpassword-stdin and --PREFIXpassword-env VAR (PREFIX: `flags.flag_prefix`) to `cmd`.
+void add_password_flags(CLI::App& cmd, endpoint_flags& flags);
 
 /// `--debug` (or SYNCER_DEBUG=1): every HTTP exchange of the sessions created afterwards is described on
 /// stderr, secrets redacted.

@@ -1,10 +1,16 @@
 #include "text.hpp"
 
 #include <fmt/format.h>
+#include <libregistry/core/printable.hpp>
+#include <libregistry/core/redact.hpp>
 
 #include <algorithm>
 
 namespace syncer {
+
+std::string safe_text(std::string_view text) {
+    return libregistry::printable(libregistry::scrub_secrets(text));
+}
 
 std::string_view trim(std::string_view s) {
     const auto first = s.find_first_not_of(" \t\r\n");

@@ -15,6 +15,11 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
 /// duplicates merged in first-seen order.
 std::vector<std::string> split_list(const std::vector<std::string>& values);
 
+/// Text fit for stderr or a text log: the secrets the process knows (libregistry::known_secrets) replaced
+/// by `REDACTED`, then control characters escaped (libregistry::printable). Every line syncer prints that
+/// may quote a registry, a flag or a file goes through it.
+std::string safe_text(std::string_view text);
+
 /// `file:line` for a 0-based line (as yaml-cpp counts), or just `file` when the line is unknown (< 0).
 std::string file_line(std::string_view file, int zero_based_line);
 

@@ -78,6 +78,90 @@ class SecureCopyTest(unittest.TestCase):
         result = self.syncer("tags", "--creds", self.auth.creds, f"{self.auth.host}/{self.index.repo}", expect=0)
         self.assertEqual(result.stdout.split(), [self.index.tag])
 
+    # --- passwords kept out of the command line (issue 10) ---------------------------------------------
+    def test_dest_password_from_stdin_is_not_in_argv(self):
+        args = ["copy", "--dest-creds", self.auth.user, "--dest-password-stdin", self.plain_source(),
+                self.auth.ref("creds/stdin", "v1")]
+        self.assertNotIn(self.auth.password, " ".join(args))
+        proc = harness.SyncerProcess(*args, env={"HOME": self.home, "XDG_RUNTIME_DIR": None}, stdin_pipe=True)
+        try:
+            # syncer waits for the password before it contacts a registry: its arguments can be read meanwhile,
+            # as `ps` would.
+            with open(f"/proc/{proc.proc.pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            self.assertIn(b"--dest-password-stdin", argv)
+            self.assertNotIn(self.auth.password.encode(), b" ".join(argv))
+            proc.proc.stdin.write(self.auth.password + "\n")  # as `echo "$PW" |` sends it
+            proc.proc.stdin.close()
+        finally:
+            status = proc.wait(timeout=120)
+        self.assertEqual(status, 0, proc.describe())
+        self.assert_copied(self.auth, "creds/stdin", "v1", self.image.digest)
+        self.assertNotIn(self.auth.password, proc.stderr + proc.stdout)
+
+    def test_password_from_environment_variable(self):
+        env = {"SYNCER_TEST_REGISTRY_PW": self.auth.password}
+        args = ["copy", "--dest-creds", self.auth.user, "--dest-password-env", "SYNCER_TEST_REGISTRY_PW",
+                self.plain_source(), self.auth.ref("creds/env", "v1")]
+        self.assertNotIn(self.auth.password, " ".join(args))
+        result = self.syncer(*args, expect=0, env=env)
+        self.assert_copied(self.auth, "creds/env", "v1", self.image.digest)
+        # The same for the query commands' --creds, and for the source side.
+        ref = self.auth.ref("creds/env", "v1")
+        result = self.syncer("digest", "--creds", self.auth.user, "--password-env", "SYNCER_TEST_REGISTRY_PW",
+                             ref, expect=0, env=env)
+        self.assertEqual(result.stdout.strip(), self.image.digest)
+        self.syncer("copy", "--src-creds", self.auth.user, "--src-password-env", "SYNCER_TEST_REGISTRY_PW", ref,
+                    self.plain.ref("creds/from-env", "v1"), expect=0, env=env)
+        self.assert_copied(self.plain, "creds/from-env", "v1", self.image.digest)
+
+    def test_password_flags_misused_are_usage_errors(self):
+        src, dst = self.plain_source(), self.auth.ref("creds/misused", "v1")
+        env = {"SYNCER_TEST_EMPTY": "", "SYNCER_TEST_UNSET": None}
+        cases = {
+            "both sides from stdin": (["--src-creds", "u", "--src-password-stdin", "--dest-creds",
+                                       self.auth.user, "--dest-password-stdin"], "stdin can give only one"),
+            "no user": (["--dest-password-stdin"], "--dest-password-stdin needs --dest-creds USER"),
+            "password twice": (["--dest-creds", f"{self.auth.user}:Twice-S3cret", "--dest-password-env",
+                                "SYNCER_TEST_EMPTY"], "gives the password already"),
+            "stdin and env": (["--dest-creds", self.auth.user, "--dest-password-stdin", "--dest-password-env",
+                               "SYNCER_TEST_EMPTY"], "both give the password"),
+            "unset variable": (["--dest-creds", self.auth.user, "--dest-password-env", "SYNCER_TEST_UNSET"],
+                               "SYNCER_TEST_UNSET: that environment variable is not set"),
+            "empty variable": (["--dest-creds", self.auth.user, "--dest-password-env", "SYNCER_TEST_EMPTY"],
+                               "that environment variable is empty"),
+            "empty stdin": (["--dest-creds", self.auth.user, "--dest-password-stdin"], "stdin gave no password"),
+        }
+        for name, (flags, message) in cases.items():
+            with self.subTest(name):
+                result = self.syncer("copy", *flags, src, dst, expect=2, env=env)
+                self.assertIn(message, result.stderr)
+                self.assertNotIn("Twice-S3cret", result.stderr)
+        self.assertEqual(self.auth.count("PUT", r"^/v2/creds/misused/"), 0)
+
+    # --- a mistyped flag does not echo its value (issue 10) ---------------------------------------------
+    def test_mistyped_credentials_flag_is_not_echoed(self):
+        secret = "Typo-S3cretPW"
+        cases = {
+            "--dest-cred VALUE": (["--dest-cred", f"user:{secret}"], "--dest-cred", "--dest-creds"),
+            "--dest-cred=VALUE": ([f"--dest-cred=user:{secret}"], "--dest-cred=...", "--dest-creds"),
+            "--src-pasword-stdin": (["--src-pasword-stdin", secret], "--src-pasword-stdin",
+                                    "--src-password-stdin"),
+            "skopeo's --creds": (["--creds", f"user:{secret}"], "--creds", "--src-creds or --dest-creds"),
+        }
+        for name, (flags, typed, suggestion) in cases.items():
+            with self.subTest(name):
+                result = self.syncer("copy", self.plain_source(), self.auth.ref("creds/typo", "v1"), *flags,
+                                     expect=2)
+                self.assertNotIn(secret, result.stdout + result.stderr)
+                self.assertIn(f"unknown option {typed} (did you mean {suggestion}?)", result.stderr)
+                self.assertIn("not shown", result.stderr, "the value should be counted, not shown")
+        # The query commands report the same way.
+        result = self.syncer("inspect", "--cred", f"user:{secret}", self.plain_source(), expect=2)
+        self.assertNotIn(secret, result.stderr)
+        self.assertIn("did you mean --creds?", result.stderr)
+        self.assertEqual(self.auth.count("PUT", r"^/v2/creds/typo/"), 0)
+
     # --- TLS -------------------------------------------------------------------------------------------
     def test_tls_with_cert_dir(self):
         self.syncer("copy", "--dest-cert-dir", self.tls.cert_dir, self.plain_source(),

@@ -412,6 +412,76 @@ class ProtocolEdgeTest(unittest.TestCase):
             for d, data in zip(layer_digests, layers):
                 self.assertEqual(dst.blob("old/app", d), data)
 
+    # Issue 10: a registry (or a proxy) that echoes the request's credentials in its error messages and in a
+    # header of its own. Every secret syncer knows is scrubbed from every output: stderr, stdout, the text and
+    # JSON logs, the report, the failed-images file and --debug, for sync and for copy.
+    def test_echoed_credentials_are_scrubbed_from_every_output(self):
+        src_user, src_pass = "echo-reader", "Src-TopS3cretPW"
+        dst_user, dst_pass = "echo-pusher", "Dst-TopS3cretPW"
+
+        def allow(user: str, repo: str, action: str) -> bool:
+            return not (action == "push" and repo.startswith("echo/denied"))
+
+        with FakeRegistry(bearer=True, users={src_user: src_pass}, echo_auth=True) as src, \
+                FakeRegistry(basic=True, users={dst_user: dst_pass}, allow=allow, echo_auth=True) as dst, \
+                tempfile.TemporaryDirectory(prefix="syncer-echo-") as tmp:
+            image = self.seed_fake(src, "echo/app")
+            auth = os.path.join(tmp, "auth.yaml")
+            with open(auth, "w") as f:
+                f.write(f'"{src.host}": {{username: "{src_user}", password: "{src_pass}"}}\n'
+                        f'"{dst.host}": {{username: "{dst_user}", password: "{dst_pass}"}}\n')
+            images = os.path.join(tmp, "images.yaml")
+            with open(images, "w") as f:
+                # Copied; refused with 403 (echoing Basic); a missing tag (a HEAD: no body); a repository whose
+                # tag list is a 404 echoing the bearer token.
+                f.write(f'"{src.ref("echo/app", "v1")}": ["{dst.host}/echo/ok", "{dst.host}/echo/denied/app"]\n'
+                        f'"{src.ref("echo/app", "no-such-tag")}": "{dst.host}/echo/missing"\n'
+                        f'"{src.host}/echo/no-such-repo": "{dst.host}/echo/nothing"\n')
+            outputs = []
+            for n, extra in enumerate((["--log-format", "json", "--log", os.path.join(tmp, "sync.json.log")],
+                                       ["--log", os.path.join(tmp, "sync.log"), "--debug"], ["--debug"])):
+                report = os.path.join(tmp, f"report{n}.json")
+                failed = os.path.join(tmp, f"failed{n}.yaml")
+                result = self.syncer("sync", "--auth", auth, "--images", images, "--retries", "0",
+                                     "--report", report, "--output-failed-images", failed, *extra, expect=1)
+                outputs += [result.stdout, result.stderr]
+                for path in (report, failed):
+                    with open(path) as f:
+                        outputs.append(f.read())
+            for name in ("sync.json.log", "sync.log"):
+                with open(os.path.join(tmp, name)) as f:
+                    outputs.append(f.read())
+            self.assert_in_fake(dst, "echo/ok", "v1", image.digest)
+            # copy: a push refused (403 echoing Basic), and a missing tag at a Basic-auth source (404 echoing it).
+            for args in (["--src-creds", f"{src_user}:{src_pass}", "--dest-creds", f"{dst_user}:{dst_pass}",
+                          src.ref("echo/app", "v1"), dst.ref("echo/denied/copy", "v1")],
+                         ["--src-creds", f"{dst_user}:{dst_pass}", dst.ref("echo/ok", "no-such-tag"),
+                          src.ref("echo/back", "v1")]):
+                for debug in ([], ["--debug"]):
+                    result = run_syncer(*debug, "copy", "--retry-times", "0", *args)
+                    self.assertEqual(result.returncode, 1, describe(result))
+                    outputs += [result.stdout, result.stderr]
+            for user, password, registry in ((dst_user, dst_pass, dst), (src_user, src_pass, src)):
+                result = run_syncer("inspect", "--creds", f"{user}:{password}", registry.ref("echo/app", "no-such-tag"))
+                self.assertEqual(result.returncode, 1, describe(result))
+                outputs += [result.stdout, result.stderr]
+
+            text = "\n".join(outputs)
+            # The fakes did echo, and syncer did report what they said, scrubbed.
+            self.assertTrue([e for e in dst.requests() if e.status == 403], dst.log_text())
+            self.assertIn("decoded [REDACTED]", text)
+            self.assertIn("denied for [Basic REDACTED]", text)
+            self.assertIn("denied for [Bearer REDACTED]", text)
+            self.assertIn("debug: <   X-Echo: REDACTED", text)
+            self.assertIn("echo/denied/app", text)
+            secrets = {"source password": src_pass, "destination password": dst_pass,
+                       "source basic": basic(src_user, src_pass).split()[1],
+                       "destination basic": basic(dst_user, dst_pass).split()[1]}
+            self.assertTrue(src.issued_tokens)
+            secrets.update({f"token {i}": t for i, t in enumerate(src.issued_tokens)})
+            for name, secret in secrets.items():
+                self.assertNotIn(secret, text, f"the {name} appeared in syncer's output, log or report")
+
 
 if __name__ == "__main__":
     unittest.main()

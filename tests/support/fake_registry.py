@@ -16,6 +16,13 @@ Switches, all off by default:
                            needed for GET/HEAD, push for writes; a mount also needs pull on `from`, else it falls
                            back to a plain upload session (202), as docker-registry does.
   users={name: password}   accounts for the token endpoint; without any, anyone gets a token.
+  basic=True               HTTP Basic auth instead (not with bearer): /v2/ and every request without a valid
+                           `Authorization: Basic` for one of `users` answer 401 with
+                           `WWW-Authenticate: Basic realm="fake"`; `allow` refusing an action answers 403 DENIED.
+  echo_auth=True           a registry (or proxy) that echoes credentials, as some do: every answer to a request
+                           that carried Authorization also carries `X-Echo: <that header>`, and every error body
+                           (JSON) says `denied for [<that header>] decoded [<user:password, or the token>]`, in
+                           each `errors[].message` or else in `details`.
   identity_token="..."     refresh token accepted by the POST form (as the user `identity_user`).
   allow=f(user, repo, action) -> bool
                            restricts what the token endpoint grants (default: everything asked for).
@@ -156,6 +163,31 @@ class _Response(Exception):
         self.content_type = content_type if body else None
 
 
+def _echoed(body: bytes, authorization: str) -> bytes:
+    """An error body that quotes the request's Authorization header and what it decodes to (echo_auth)."""
+    scheme, _, value = authorization.partition(" ")
+    decoded = value
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value).decode()
+        except (ValueError, UnicodeDecodeError):
+            pass
+    echo = f"denied for [{authorization}] decoded [{decoded}]"
+    try:
+        doc = json.loads(body) if body else {}
+    except ValueError:
+        return body + b" " + echo.encode()
+    if not isinstance(doc, dict):
+        return body
+    if isinstance(doc.get("errors"), list) and doc["errors"]:
+        for e in doc["errors"]:
+            if isinstance(e, dict):
+                e["message"] = f"{e.get('message', '')}: {echo}"
+    else:
+        doc["details"] = echo
+    return json.dumps(doc).encode()
+
+
 class _Handler(LoopbackHandler):
     server_version = "fake-registry/1"
 
@@ -187,6 +219,11 @@ class _Handler(LoopbackHandler):
     def _send(self, status: int, body: bytes = b"", headers: Iterable[tuple[str, str]] = (),
               content_type: str | None = "application/json", head: bool = False,
               length: int | None = None) -> None:
+        auth = self.headers.get("Authorization")
+        if self.fake.echo_auth and auth:
+            headers = [*headers, ("X-Echo", auth)]
+            if status >= 400 and length is None:
+                body = _echoed(body, auth)
         self.send_response(status)
         self.send_header(*API_VERSION_HEADER)
         if body and content_type:
@@ -247,8 +284,13 @@ class FakeRegistry:
                  monolithic_refused: bool = False, chunk_min: int = 0, reset_blob_once: bool = False,
                  reset_patch_once: bool = False,
                  no_digest_header: bool = False, html_errors: bool = False, fail_first: int = 0,
-                 retry_after: str = "1", check_references: bool = True, pull_limit: int | None = None):
+                 retry_after: str = "1", check_references: bool = True, pull_limit: int | None = None,
+                 basic: bool = False, echo_auth: bool = False):
+        if basic and bearer:
+            raise ValueError("basic and bearer are exclusive")
         self.bearer = bearer
+        self.basic = basic
+        self.echo_auth = echo_auth
         self.users = dict(users or {})
         self.identity_token = identity_token
         self.identity_user = identity_user
@@ -439,12 +481,24 @@ class FakeRegistry:
 
     def _authorize(self, h: _Handler, needed: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Raise a 401 unless the request's bearer token grants every scope in `needed`; return its grants."""
+        if self.basic:
+            return self._authorize_basic(h, needed)
         if not self.bearer:
             return {("*", "*", "*")}
         try:
             return self.auth.authorize(h.headers.get("Authorization"), needed)
         except Denied as d:
             raise _Response(d.status, d.body, d.headers)
+
+    def _authorize_basic(self, h: _Handler, needed: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        user = self.auth.basic_user(h.headers.get("Authorization"))
+        if not user:
+            raise _Response(401, _error_body("UNAUTHORIZED", "authentication required"),
+                            [("WWW-Authenticate", f'Basic realm="{SERVICE}"')])
+        for kind, name, action in needed:
+            if self.allow is not None and not self.allow(user, name, action):
+                raise _Response(403, _error_body("DENIED", f"requested access to {name} is denied"))
+        return {("*", "*", "*")}
 
     def _token(self, h: _Handler, body: bytes) -> None:
         status, answer, headers = self.auth.issue(h.command, h.path, h.headers.get("Authorization"), body)

@@ -554,12 +554,14 @@ def tags_of(registry, repo: str) -> list[str] | None:
 
 class SyncerProcess:
     """$SYNCER_BIN running in the background, for tests that signal or kill it mid-run. Environment as for
-    run_syncer; stderr is collected line by line as it comes, so a test can act on a log line."""
+    run_syncer; stderr is collected line by line as it comes, so a test can act on a log line. With
+    stdin_pipe=True its stdin is a pipe the test writes (`proc.stdin`, text) instead of /dev/null."""
 
-    def __init__(self, *args: str, env: dict | None = None):
+    def __init__(self, *args: str, env: dict | None = None, stdin_pipe: bool = False):
         self.args = [_syncer_binary(), *args]
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=_syncer_env(env), text=True, errors="replace")
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_syncer_env(env),
+                                     text=True, errors="replace")
         self.lines: list[str] = []
         self.stdout = ""
         self._changed = threading.Condition()

@@ -1,5 +1,6 @@
 // The transport against scripted in-process servers on 127.0.0.1 (tests/support/scripted_server.hpp): each
 // test case runs one io_context with a server and a client coroutine.
+#include "libregistry/core/redact.hpp"
 #include "libregistry/http/client.hpp"
 
 #include "scripted_server.hpp"
@@ -317,6 +318,48 @@ TEST_CASE("redirects: Authorization is kept on the same origin and dropped on an
         return ok("final");
     });
     run(io, redirect_case(origin, storage));
+}
+
+asio::awaitable<void> debug_case(std::shared_ptr<scripted_server> server, std::string* described) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto options = test_client_options();
+    options.debug = [described](std::string_view text) { described->append(text).append("\n"); };
+    lh::client client(executor, options);
+    auto req = get(server->url("/v2/repo/manifests/latest"));
+    req.headers.emplace_back("Authorization", "Basic ZGVidWctdXNlcjpEZWJ1Zy1TM2NyZXQtUFc=");
+    req.headers.emplace_back("X-Request-Secret", "opaque-request-value");
+    auto res = co_await client.send(std::move(req));
+    REQUIRE(res.has_value());
+    CHECK(res->status == 401);
+}
+
+// Issue 10: a registry (or proxy) that echoes the request's credentials in a header of its own and in its
+// reason phrase. --debug shows only the headers it knows to be harmless, and scrubs the known secrets.
+TEST_CASE("debug: unknown header values are REDACTED and known secrets scrubbed") {
+    libregistry::known_secrets().add_basic("debug-user", "Debug-S3cret-PW");
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded& request) {
+        return reply{"HTTP/1.1 401 denied for debug-user:Debug-S3cret-PW\r\n"
+                     "X-Echo: " +
+                     request.header("Authorization") +
+                     "\r\n"
+                     "Docker-Content-Digest: sha256:0123\r\n"
+                     "WWW-Authenticate: Basic realm=\"r\"\r\n"
+                     "Content-Length: 0\r\n\r\n"};
+    });
+    std::string described;
+    run(io, debug_case(server, &described));
+    CAPTURE(described);
+    CHECK(described.find("GET ") != std::string::npos);
+    CHECK(described.find("Authorization: REDACTED") != std::string::npos);
+    CHECK(described.find("X-Request-Secret: REDACTED") != std::string::npos);
+    CHECK(described.find("X-Echo: REDACTED") != std::string::npos);
+    CHECK(described.find("Docker-Content-Digest: sha256:0123") != std::string::npos);
+    CHECK(described.find("WWW-Authenticate: Basic realm=\"r\"") != std::string::npos);
+    CHECK(described.find("< 401 denied for REDACTED") != std::string::npos);
+    for (const char* secret :
+         {"ZGVidWctdXNlcjpEZWJ1Zy1TM2NyZXQtUFc", "Debug-S3cret-PW", "opaque-request-value"})
+        CHECK(described.find(secret) == std::string::npos);
 }
 
 asio::awaitable<void> redirect_loop_case(std::shared_ptr<scripted_server> server) {

@@ -75,7 +75,7 @@ TEST_CASE("redact_url never leaks secrets") {
     }
 }
 
-TEST_CASE("redact_header") {
+TEST_CASE("redact_header: an allow-list of harmless headers; every other value is REDACTED") {
     struct row {
         std::string name;
         std::string value;
@@ -86,17 +86,118 @@ TEST_CASE("redact_header") {
         {"authorization", "Basic dXNlcjpwYXNz", "REDACTED"},
         {"Proxy-Authorization", "Basic abc", "REDACTED"},
         {"PROXY-AUTHORIZATION", "x", "REDACTED"},
-        {"Content-Type", "application/json", "application/json"},
-        {"WWW-Authenticate", R"(Bearer realm="r")", R"(Bearer realm="r")"},
-        {"Authorization-Info", "kept", "kept"},
         {"Cookie", "session=abc", "REDACTED"},
         {"set-cookie", "AWSALB=xyz; Path=/", "REDACTED"},
+        // Issue 10: a proxy that echoes the request's credentials in a header of its own.
+        {"X-Echo", "Basic dXNlcjpUb3BTM2NyZXRQVw==", "REDACTED"},
+        {"Authorization-Info", "nextnonce=abc", "REDACTED"},
+        {"X-Amz-Security-Token", "FwoGZXIvYXdzE", "REDACTED"},
+        {"Content-Type", "application/json", "application/json"},
+        {"content-length", "42", "42"},
+        {"Docker-Content-Digest", "sha256:abc", "sha256:abc"},
+        {"Docker-Distribution-API-Version", "registry/2.0", "registry/2.0"},
+        {"Docker-Upload-UUID", "5f1c", "5f1c"},
+        {"Range", "0-1023", "0-1023"},
+        {"Content-Range", "bytes 0-9/10", "bytes 0-9/10"},
+        {"WWW-Authenticate", R"(Bearer realm="r")", R"(Bearer realm="r")"},
+        {"Retry-After", "1", "1"},
+        {"RateLimit-Limit", "100;w=21600", "100;w=21600"},
+        {"ratelimit-remaining", "0;w=21600", "0;w=21600"},
+        {"RateLimit-Reset", "30", "30"},
+        {"Date", "Tue, 01 Aug 2023 10:00:00 GMT", "Tue, 01 Aug 2023 10:00:00 GMT"},
+        {"Connection", "keep-alive", "keep-alive"},
+        {"User-Agent", "syncer/1", "syncer/1"},
+        {"Accept", "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.index.v1+json"},
         {"Location", "https://s3.example/b?X-Amz-Signature=sig&X-Amz-Expires=60",
          "https://s3.example/b?X-Amz-Signature=REDACTED&X-Amz-Expires=REDACTED"},
         {"Location", "/v2/a/blobs/uploads/u?_state=secret", "/v2/a/blobs/uploads/u?_state=REDACTED"},
+        {"content-location", "https://u:pw@h/x", "https://h/x"},
+        {"Link", R"(</v2/a/tags/list?n=2&last=b>; rel="next")",
+         R"(</v2/a/tags/list?n=2&last=b>; rel="next")"},
+        {"Link", R"(<https://h/x?token=abc>; rel="next", </y?sig=1>; rel="prev")",
+         R"(<https://h/x?token=REDACTED>; rel="next", </y?sig=REDACTED>; rel="prev")"},
+        {"Link", "no brackets", "no brackets"},
+        {"Link", "<unclosed?token=abc", "<unclosed?token=abc"},
     };
     for (const auto& r : rows) {
         CAPTURE(r.name);
+        CAPTURE(r.value);
         CHECK(redact_header(r.name, r.value) == r.expected);
     }
+}
+
+TEST_CASE("secret_set::scrub") {
+    secret_set secrets;
+    CHECK(secrets.empty());
+    CHECK(secrets.scrub("nothing known yet: TopS3cretPW") == "nothing known yet: TopS3cretPW");
+
+    secrets.add_basic("user", "TopS3cretPW");
+    secrets.add("tok.eyJhbGciOiJSUzI1NiJ9.abc");
+    CHECK_FALSE(secrets.empty());
+
+    struct row {
+        std::string name;
+        std::string input;
+        std::string expected;
+    };
+    // base64("user:TopS3cretPW") = dXNlcjpUb3BTM2NyZXRQVw==
+    const std::vector<row> rows{
+        {"the password", "password TopS3cretPW refused", "password REDACTED refused"},
+        {"user:password as a whole", "decoded [user:TopS3cretPW]", "decoded [REDACTED]"},
+        {"the Basic header value", "denied for [Basic dXNlcjpUb3BTM2NyZXRQVw==]",
+         "denied for [Basic REDACTED]"},
+        {"base64 without its padding", "Basic dXNlcjpUb3BTM2NyZXRQVw;", "Basic REDACTED;"},
+        {"in a form body", "password=TopS3cretPW&x=1", "password=REDACTED&x=1"},
+        {"a token", "Bearer tok.eyJhbGciOiJSUzI1NiJ9.abc expired", "Bearer REDACTED expired"},
+        {"every occurrence", "TopS3cretPWTopS3cretPW and TopS3cretPW", "REDACTED and REDACTED"},
+        {"at both ends", "TopS3cretPW", "REDACTED"},
+        {"unrelated text kept", "sha256:0123456789abcdef", "sha256:0123456789abcdef"},
+        {"a prefix alone is not a secret", "TopS3cret", "TopS3cret"},
+        {"empty", "", ""},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.name);
+        CHECK(secrets.scrub(r.input) == r.expected);
+    }
+}
+
+TEST_CASE("secret_set: overlapping secrets become one REDACTED") {
+    secret_set secrets;
+    secrets.add("abcdef");
+    secrets.add("defghi");
+    secrets.add("cdefg");
+    CHECK(secrets.scrub("xxabcdefghiyy") == "xxREDACTEDyy");
+    CHECK(secrets.scrub("xxcdefgyy") == "xxREDACTEDyy");
+    CHECK(secrets.scrub("abcdefdefghi") == "REDACTED"); // adjacent
+    CHECK(secrets.scrub("abcde fghi") == "abcde fghi");
+}
+
+TEST_CASE("secret_set: secrets in their encoded forms") {
+    secret_set secrets;
+    secrets.add(R"(p@ss "word"\x)");
+    // In a form body or query string, and quoted raw inside a JSON text.
+    CHECK(secrets.scrub("password=p%40ss%20%22word%22%5Cx") == "password=REDACTED");
+    CHECK(secrets.scrub(R"({"details":"p@ss \"word\"\\x"})") == R"({"details":"REDACTED"})");
+    CHECK(secrets.scrub(R"(raw p@ss "word"\x end)") == "raw REDACTED end");
+}
+
+TEST_CASE("secret_set: short secrets are not kept, but their Basic forms are") {
+    secret_set secrets;
+    secrets.add("");
+    secrets.add("abc");
+    CHECK(secrets.empty());
+    CHECK(secrets.scrub("abc abcd") == "abc abcd");
+
+    secrets.add_basic("admin", "pw");
+    // base64("admin:pw") = YWRtaW46cHc=
+    CHECK(secrets.scrub("Basic YWRtaW46cHc= as admin:pw, pw kept") == "Basic REDACTED as REDACTED, pw kept");
+
+    secrets.add_basic("anonymous", "");
+    CHECK(secrets.scrub("anonymous YW5vbnltb3VzOg==") == "anonymous YW5vbnltb3VzOg==");
+}
+
+TEST_CASE("known_secrets is the process's set") {
+    known_secrets().add("process-wide-secret-7f3a");
+    CHECK(&known_secrets() == &known_secrets());
+    CHECK(scrub_secrets("a process-wide-secret-7f3a b") == "a REDACTED b");
 }

@@ -1,3 +1,4 @@
+#include <libregistry/core/redact.hpp>
 #include <libregistry/core/registry_error.hpp>
 
 #include <doctest/doctest.h>
@@ -69,4 +70,22 @@ TEST_CASE("a bodiless HTML answer is still recognised as an HTML page") {
     CHECK(e.code == errc::server_error);
     CHECK(e.message.find("503 Service Unavailable: an HTML page") != std::string::npos);
     CHECK(e.retryable());
+}
+
+// Issue 10: a registry echoing the request's Basic credentials. The excerpt of a non-JSON body is cut at 160
+// characters; the secret must go before the cut, or its first half would be quoted.
+TEST_CASE("known secrets are scrubbed from an error body before it is quoted or cut") {
+    known_secrets().add_basic("echo-user", "Echo-S3cret-PW");
+    const std::string basic = "ZWNoby11c2VyOkVjaG8tUzNjcmV0LVBX"; // base64("echo-user:Echo-S3cret-PW")
+    const std::string padding(120, 'x');
+    auto e =
+        registry_error(401, "<html>denied " + padding + " for [Basic " + basic + "]</html>", "", "GET x");
+    CHECK(e.message.find("denied") != std::string::npos);
+    CHECK(e.message.find(basic.substr(0, 8)) == std::string::npos);
+    e = registry_error(403,
+                       R"({"errors":[{"code":"DENIED","message":"denied for [Basic )" + basic +
+                           R"(] decoded [echo-user:Echo-S3cret-PW]"}]})",
+                       "", "PUT x");
+    CHECK(e.message.find("DENIED: denied for [Basic REDACTED] decoded [REDACTED]") != std::string::npos);
+    CHECK(e.message.find("S3cret") == std::string::npos);
 }

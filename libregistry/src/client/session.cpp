@@ -288,6 +288,8 @@ asio::awaitable<result<token>> registry_session::fetch_token(challenge bearer, s
             e.message = fmt::format("{}: {}", what, e.message);
             co_return e;
         }
+        known_secrets().add(t->value);
+        known_secrets().add(t->refresh_token);
         co_return *t;
     }
     if (resp->status == 401 || resp->status == 403)
@@ -307,6 +309,11 @@ asio::awaitable<result<std::string>> registry_session::authorization(std::string
     if (challenges_.empty()) co_return std::string{};
     auto cred = co_await credentials_->find(options_.registry, repository);
     if (!cred) co_return cred.error();
+    // Whatever is sent may come back in an error message or header: output scrubs it (known_secrets).
+    if (*cred) {
+        known_secrets().add_basic((*cred)->username, (*cred)->password);
+        known_secrets().add((*cred)->identity_token);
+    }
     if (const auto* bearer = find_challenge("bearer")) {
         scopes = normalize_scopes(std::move(scopes));
         auto cached = tokens_.get(options_.registry, scopes, token_cache::clock::now());

@@ -1,5 +1,7 @@
 #include "libregistry/core/registry_error.hpp"
 
+#include "libregistry/core/redact.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -117,8 +119,11 @@ std::optional<oci_error> parse_error_body(std::string_view body) {
 
 } // namespace
 
-error registry_error(int status, std::string_view body, std::string_view retry_after,
+error registry_error(int status, std::string_view raw_body, std::string_view retry_after,
                      std::string_view context, std::string_view content_type) {
+    // A registry or proxy may echo the request's credentials: they go before the text is cut short below,
+    // where a secret's first half would no longer be recognised.
+    const std::string body = scrub_secrets(raw_body);
     errc code = code_from_status(status);
     std::string detail;
     if (auto parsed = parse_error_body(body)) {

@@ -516,7 +516,9 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::open(request
 
 namespace {
 
-// For client_options::debug: what was asked and what came back, headers redacted, no bodies.
+// For client_options::debug: what was asked and what came back, headers redacted (redact_header's
+// allow-list), no bodies. The caller scrubs the known secrets from the whole text: a reason phrase may echo
+// them too.
 std::string describe_exchange(const request& req, const endpoint& ep, const attempt& sent, bool reused,
                               const std::string& proxy) {
     std::string out = "> ";
@@ -572,14 +574,15 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
             if (pool->aborts != generation) co_return cancelled(what);
             if (!made) {
                 if (options.debug)
-                    options.debug("> " + what + " (new connection)\n< failed: " + made.error().message);
+                    options.debug(
+                        scrub_secrets("> " + what + " (new connection)\n< failed: " + made.error().message));
                 co_return made.error();
             }
             conn = std::move(*made);
             conn->key = key;
         }
         attempt sent = co_await transact(conn.get(), req, ep);
-        if (options.debug) options.debug(describe_exchange(*req, ep, sent, reused, proxy));
+        if (options.debug) options.debug(scrub_secrets(describe_exchange(*req, ep, sent, reused, proxy)));
         if (conn->aborted || pool->aborts != generation) co_return cancelled(what);
         if (sent.failure) co_return *sent.failure;
         if (sent.ec) {

@@ -3,8 +3,8 @@
 #include "commands/run_limits.hpp"
 #include "output/progress.hpp"
 #include "session.hpp"
+#include "text.hpp"
 
-#include <libregistry/core/printable.hpp>
 #include <libregistry/sync/copy.hpp>
 
 #include <fmt/format.h>
@@ -35,7 +35,9 @@ struct copy_flags {
 
 void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string& prefix,
                         const std::string& side) {
+    flags.flag_prefix = prefix + "-";
     cmd.add_option("--" + prefix + "-creds", flags.creds, "USER[:PASS] for the " + side + " registry");
+    add_password_flags(cmd, flags);
     cmd.add_flag("--" + prefix + "-tls-verify{true}", flags.tls_verify,
                  "Verify the " + side + " registry's TLS certificate (=false also allows plain HTTP)");
     cmd.add_option("--" + prefix + "-cert-dir", flags.cert_dir,
@@ -56,6 +58,10 @@ int run_copy(const copy_flags& f) {
         if (!p) throw usage_error(fmt::format("--platform {}: {}", text, p.error().message));
         options.platforms.push_back(*p);
     }
+    if (f.src.password_stdin && f.dst.password_stdin)
+        throw usage_error("--src-password-stdin and --dest-password-stdin: stdin can give only one password; "
+                          "take the other from an environment variable (--src-password-env or "
+                          "--dest-password-env VAR)");
     auto src_flags = f.src;
     auto dst_flags = f.dst;
     if (!f.auth_file.empty()) {
@@ -81,9 +87,9 @@ int run_copy(const copy_flags& f) {
             if (!s.stopped_by().empty())
                 std::cerr << fmt::format("syncer copy: {}: {}; {} does not point at an incomplete "
                                          "image, and running the same command again resumes\n",
-                                         s.stop_text(), r.error().message, to.str());
+                                         s.stop_text(), safe_text(r.error().message), to.str());
             else
-                std::cerr << "syncer copy: " << libregistry::printable(r.error().message) << "\n";
+                std::cerr << "syncer copy: " << safe_text(r.error().message) << "\n";
             co_return exit_failed;
         }
         const auto& st = *r;

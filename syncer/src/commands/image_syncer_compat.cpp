@@ -3,11 +3,12 @@
 // in v1.5 get a message saying what replaced them instead of CLI11's bare "not expected".
 #include "commands/image_syncer_compat.hpp"
 #include "commands/commands.hpp"
+#include "commands/parse_errors.hpp"
 #include "commands/sync_command.hpp"
 #include "session.hpp"
+#include "text.hpp"
 
 #include <CLI/CLI.hpp>
-#include <libregistry/core/printable.hpp>
 
 #include <iostream>
 
@@ -19,7 +20,7 @@ namespace {
 constexpr int image_syncer_failed = 255;
 
 int fail(std::string_view message) {
-    std::cerr << "image-syncer: " << libregistry::printable(message) << "\n";
+    std::cerr << "image-syncer: " << safe_text(message) << "\n";
     return image_syncer_failed;
 }
 
@@ -63,7 +64,7 @@ int run_image_syncer(int argc, char** argv) {
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        app.exit(e);
+        report_parse_error(app, e, "image-syncer");
         return image_syncer_failed;
     }
     if (app.count("--registry") > 0 || app.count("--namespace") > 0)

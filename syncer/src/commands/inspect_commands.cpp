@@ -1,9 +1,9 @@
 // `syncer inspect`, `syncer digest`, `syncer tags`: read-only queries.
 #include "commands/commands.hpp"
 #include "session.hpp"
+#include "text.hpp"
 
 #include <fmt/format.h>
-#include <libregistry/core/printable.hpp>
 #include <nlohmann/json.hpp>
 
 #include <iostream>
@@ -25,6 +25,7 @@ struct query_flags {
 
 void add_query_flags(CLI::App& cmd, query_flags& f) {
     cmd.add_option("--creds", f.endpoint.creds, "USER[:PASS] for the registry");
+    add_password_flags(cmd, f.endpoint);
     cmd.add_flag("--tls-verify{true}", f.endpoint.tls_verify,
                  "Verify the registry's TLS certificate (=false also allows plain HTTP)");
     cmd.add_option("--cert-dir", f.endpoint.cert_dir,
@@ -34,7 +35,7 @@ void add_query_flags(CLI::App& cmd, query_flags& f) {
 }
 
 int fail(const std::string& command, const error& e) {
-    std::cerr << "syncer " << command << ": " << libregistry::printable(e.message) << "\n";
+    std::cerr << "syncer " << command << ": " << safe_text(e.message) << "\n";
     return exit_failed;
 }
 

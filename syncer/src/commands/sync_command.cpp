@@ -9,6 +9,7 @@
 #include "session.hpp"
 #include "text.hpp"
 
+#include <libregistry/core/redact.hpp>
 #include <libregistry/sync/sync_runner.hpp>
 
 #include <fmt/format.h>
@@ -102,6 +103,11 @@ int run_sync_command(const sync_flags& f) {
 }
 
 int run_sync_config(sync_config config, const sync_flags& f) {
+    // Known before any registry is asked, so that no output can quote them, whatever a registry echoes.
+    for (const auto& rule : config.auth) {
+        known_secrets().add_basic(rule.cred.username, rule.cred.password);
+        known_secrets().add(rule.cred.identity_token);
+    }
     if (f.output_format != "yaml" && f.output_format != "json")
         throw usage_error(fmt::format("--output-images-format {}: expected yaml or json", f.output_format));
     if (f.log_format != "text" && f.log_format != "json")
@@ -187,15 +193,16 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         }
         auto format = f.output_format == "json" ? file_format::json : file_format::yaml;
         if (!f.output_success.empty())
-            write_private(f.output_success, render_images(succeeded, format), "succeeded images");
+            write_private(f.output_success, scrub_secrets(render_images(succeeded, format)),
+                          "succeeded images");
         if (!f.output_failed.empty())
-            write_private(f.output_failed, render_images(failed, format), "failed images");
+            write_private(f.output_failed, scrub_secrets(render_images(failed, format)), "failed images");
         log.info(summary_text(report));
         if (!signal.empty()) {
             auto line = interrupted_text(report, s.stop_text());
             if (!f.report.empty()) line += "; report in " + f.report;
             log.error(line);
-            if (log_file != stderr) std::cerr << "syncer: " << line << "\n";
+            if (log_file != stderr) std::cerr << "syncer: " << safe_text(line) << "\n";
         }
         // After a signal, session::run exits 128 + its number whatever this says; after --timeout, 1 at
         // least.

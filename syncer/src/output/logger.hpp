@@ -7,6 +7,9 @@
 
 namespace syncer {
 
+/// Every string in `j` (values at any depth) with the known secrets scrubbed (libregistry::scrub_secrets).
+void scrub_secrets_in(nlohmann::ordered_json& j);
+
 class logger {
 public:
     logger(bool json, std::FILE* out) : json_(json), out_(out) {}

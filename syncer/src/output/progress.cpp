@@ -1,7 +1,8 @@
 #include "output/progress.hpp"
 
+#include "text.hpp"
+
 #include <fmt/format.h>
-#include <libregistry/core/printable.hpp>
 #include <unistd.h>
 
 namespace syncer {
@@ -78,7 +79,7 @@ void progress::redraw() {
 void progress::line(const std::string& text) {
     if (quiet_) return;
     if (terminal_ && drawn_) std::fputs("\r\033[K", stderr);
-    std::fprintf(stderr, "%s\n", libregistry::printable(text).c_str());
+    std::fprintf(stderr, "%s\n", safe_text(text).c_str());
     drawn_ = false;
 }
 

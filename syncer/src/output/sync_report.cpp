@@ -3,6 +3,7 @@
 #include "output/progress.hpp"
 
 #include <fmt/format.h>
+#include <libregistry/core/redact.hpp>
 
 namespace syncer {
 
@@ -66,6 +67,8 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std:
     for (const auto& r : report.images)
         images.push_back(image_json(r));
     j["images"] = std::move(images);
+    // Image errors quote registries, which may echo credentials.
+    scrub_secrets_in(j);
     return j;
 }
 
@@ -79,7 +82,7 @@ std::string plan_text(const sync_report& report) {
         out +=
             fmt::format("{} {} -> {} ({})\n", verb, source_text(r.item), destination_text(r.item), r.reason);
     }
-    return out;
+    return scrub_secrets(out);
 }
 
 std::string summary_text(const sync_report& report) {

@@ -16,6 +16,7 @@ namespace libregistry {
 /// 403 denied, 404 not_found, 429 too_many_requests, 5xx server_error, else bad_response). `retry_after`
 /// is the raw Retry-After header (seconds or an HTTP date), `now_unix` the current time for the date form.
 /// `content_type` lets a bodiless answer (HEAD) still be recognised as an HTML error page.
+/// The known secrets (known_secrets()) are scrubbed from `body` before any of it is quoted.
 error registry_error(int status, std::string_view body, std::string_view retry_after,
                      std::string_view context, std::string_view content_type = {});
 

@@ -76,8 +76,9 @@ struct client_options {
     /// Settings per host (host[:port] as in the URL); default-constructed settings when unset.
     std::function<host_settings(std::string_view host_port)> settings_for;
     /// When set, receives a description of every exchange (`--debug`): the request line and headers, and the
-    /// response's status and headers, or why it failed. Secrets are redacted (redact_url, redact_header);
-    /// bodies are never included.
+    /// response's status and headers, or why it failed. Secrets are redacted (redact_url; redact_header shows
+    /// only the headers it knows to be harmless) and the known secrets scrubbed (known_secrets); bodies are
+    /// never included.
     std::function<void(std::string_view)> debug;
 };
 
