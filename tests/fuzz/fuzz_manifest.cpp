@@ -1,11 +1,15 @@
 // Fuzzes parse_manifest: the first byte picks the Content-Type the registry claimed, the rest is the body.
-// Indexes that parse are then filtered by a few platform lists.
+// Indexes that parse are then filtered by a few platform lists, directly and with each nested index they
+// list standing in for itself (as filtered, and as matching nothing); the body is also read as an image
+// config and a schema 1 manifest's platform.
 #include "libregistry/core/manifest.hpp"
 #include "libregistry/core/media_type.hpp"
+#include "libregistry/core/platform.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,8 +36,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto content_type = content_types[data[0] % content_types.size()];
     std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
 
+    (void)libregistry::platform_of_config(body);
     auto parsed = libregistry::parse_manifest(std::move(body), content_type);
     if (!parsed) return 0;
+    (void)libregistry::schema1_platform(*parsed);
     (void)parsed->blobs();
     (void)parsed->as_descriptor();
     if (parsed->kind == libregistry::manifest_kind::index) {
@@ -43,8 +49,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             {{"linux", "arm64", "v8", ""}, {"linux", "arm", "v7", ""}},
             {{"windows", "amd64", "", "10.0.17763.1234"}},
         };
-        for (const auto& platforms : filters)
+        for (const auto& platforms : filters) {
             (void)libregistry::filter_index(*parsed, platforms);
+            // Each nested index as if it were this index filtered, or as if nothing in it matched.
+            std::map<libregistry::digest, libregistry::platform_selection> kept, dropped;
+            for (const auto& entry : libregistry::nested_indexes(*parsed, platforms)) {
+                kept[entry.digest] = libregistry::platform_selection{*parsed, {"linux/amd64"}};
+                dropped[entry.digest] = libregistry::platform_selection{std::nullopt, {}};
+            }
+            (void)libregistry::select_platforms(*parsed, platforms, kept);
+            (void)libregistry::select_platforms(*parsed, platforms, dropped);
+        }
         // Also filter by each entry's own platform, which must then be kept.
         for (const auto& entry : parsed->manifests)
             if (entry.platform) (void)libregistry::filter_index(*parsed, {*entry.platform});

@@ -93,6 +93,72 @@ class CopyTest(unittest.TestCase):
                 with self.assertRaises(RuntimeError, msg=f"{other['digest']} should not be at the destination"):
                     skopeo_inspect_raw(self.dst.ref(dst_repo, other["digest"]))
 
+    # issue 10: `copy --platform linux/arm64` of a linux/amd64 image copied it, after printing that --platform
+    # "rewrites the index".
+    def test_platform_filter_refuses_a_single_image_of_another_platform(self):
+        image = self.images["oci-image"]
+        dst_repo = "platform/mismatch"
+        src_ref = self.src.ref(image.repo, image.tag)
+        result = self.copy(src_ref, self.dst.ref(dst_repo, "v1"), "--platform", "linux/arm64", expect=1)
+        self.assertIn(f"{src_ref} is a single-platform image for linux/amd64, which the platform filter "
+                      "(linux/arm64) does not match; nothing to copy", result.stderr)
+        self.assertNotIn("rewrite", result.stderr)
+        self.assertEqual(self.dst.count("PUT", rf"^/v2/{dst_repo}/"), 0)
+        self.assertEqual(self.dst.count("POST", rf"^/v2/{dst_repo}/"), 0)
+
+    # issue 10: a no-op rerun with a platform filter re-read and re-pushed a single-platform image.
+    def test_platform_filter_rerun_of_a_matching_image_is_two_heads(self):
+        image = self.images["oci-image"]
+        dst_repo = "platform/rerun"
+        src_ref, dst_ref = self.src.ref(image.repo, image.tag), self.dst.ref(dst_repo, "v1")
+        result = self.copy(src_ref, dst_ref, "--platform", "linux/amd64")
+        self.assertNotIn("rewrote", result.stderr, "a single image is copied as it is")
+        self.assert_same_manifest(src_ref, dst_ref, image.digest)
+        src_before, dst_before = len(self.src.requests()), len(self.dst.requests())
+        result = self.copy(src_ref, dst_ref, "--platform", "linux/amd64")
+        self.assertIn("already up to date", result.stderr)
+        src_new, dst_new = self.src.requests()[src_before:], self.dst.requests()[dst_before:]
+        self.assertEqual([(r.method, r.path) for r in src_new if r.path != "/v2/"],
+                         [("HEAD", f"/v2/{image.repo}/manifests/{image.tag}")])
+        self.assertEqual([(r.method, r.path) for r in dst_new if r.path != "/v2/"],
+                         [("HEAD", f"/v2/{dst_repo}/manifests/v1")])
+
+    # issue 10: [index (amd64, arm64/v8), s390x] filtered to linux/arm64 failed with "no entry ... matches ...
+    # available: linux/s390x".
+    def test_platform_filter_descends_into_a_nested_index(self):
+        image = self.images["nested-index"]
+        outer = json.loads(skopeo_inspect_raw(self.src.ref(image.repo, image.tag)))
+        inner_desc = outer["manifests"][0]
+        inner = json.loads(skopeo_inspect_raw(self.src.ref(image.repo, inner_desc["digest"])))
+        arm64 = [m for m in inner["manifests"] if m["platform"]["architecture"] == "arm64"]
+        self.assertEqual(len(arm64), 1)
+        dst_repo = "platform/nested"
+        dst_ref = self.dst.ref(dst_repo, "arm64")
+        result = self.copy(self.src.ref(image.repo, image.tag), dst_ref, "--platform", "linux/arm64")
+        self.assertIn("--platform rewrote the index", result.stderr)
+
+        raw = skopeo_inspect_raw(dst_ref)
+        top = json.loads(raw)
+        self.assertEqual(len(top["manifests"]), 1, top)
+        entry = top["manifests"][0]
+        self.assertEqual(entry["mediaType"], inner_desc["mediaType"])
+        self.assertNotEqual(entry["digest"], inner_desc["digest"], "the nested index is filtered too")
+        nested_raw = skopeo_inspect_raw(self.dst.ref(dst_repo, entry["digest"]))
+        self.assertEqual(sha256(nested_raw), entry["digest"])
+        self.assertEqual(len(nested_raw), entry["size"])
+        self.assertEqual(json.loads(nested_raw)["manifests"], arm64, "the kept entry is copied verbatim")
+        self.assert_complete(self.dst, dst_repo, sha256(raw))
+        for gone in (inner_desc["digest"], outer["manifests"][1]["digest"]):
+            with self.assertRaises(RuntimeError, msg=f"{gone} should not be at the destination"):
+                skopeo_inspect_raw(self.dst.ref(dst_repo, gone))
+
+        # Nothing in the tree matches: one clear failure naming every platform there is, no retries.
+        result = self.copy(self.src.ref(image.repo, image.tag), self.dst.ref("platform/none", "x"),
+                           "--platform", "linux/ppc64le", expect=1)
+        self.assertIn("matches platform(s) linux/ppc64le; available: linux/amd64, linux/arm64/v8, linux/s390x",
+                      result.stderr)
+        self.assertEqual(self.dst.count("PUT", r"^/v2/platform/none/"), 0)
+
     def test_second_copy_uploads_no_blob(self):
         image = self.images["oci-index"]
         dst_repo = "again/oci-index"

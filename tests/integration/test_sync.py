@@ -277,6 +277,60 @@ class SyncTest(SyncBase):
         self.assertEqual(self.dst.count("PUT", r"", new), 0, f"second filtered run wrote: {new}")
         self.assertEqual(self.dst.count("POST", r"", new), 0, f"second filtered run wrote: {new}")
 
+    # issue 10: a no-op rerun with --arch amd64 reported "1 copied, 0 already in sync" after a source manifest
+    # GET, destination blob HEADs and a manifest PUT; a mixed repository reported "10 copied, 3 already in
+    # sync"; an image of another architecture was copied anyway.
+    def test_arch_filter_rerun_is_a_no_op_and_excludes_other_platforms(self):
+        client = seed.Client.for_registry(self.src)
+        repo = "mixed/arch"
+        amd = seed.push_image(client, repo, "mixed/amd", platform="linux/amd64", tag="amd")
+        arm = seed.push_image(client, repo, "mixed/arm", platform="linux/arm64", tag="arm")
+        children = [seed.push_image(client, repo, f"mixed/multi/{arch}", platform=f"linux/{arch}")
+                    .json(platform={"architecture": arch, "os": "linux"}) for arch in ("amd64", "arm64")]
+        multi = seed.push_index(client, repo, "multi", children)
+        images = self.write("mixed.yaml", yaml_images({f"{self.src.host}/{repo}": f"{self.dst.host}/plat/mixed"}))
+        excluded_reason = (f"{self.src.ref(repo, 'arm')} is a single-platform image for linux/arm64, which the "
+                           "platform filter (*/amd64) does not match; nothing to copy")
+
+        result, report = self.sync_report("--images", images, "--arch", "amd64")
+        status = {i["source"].rsplit(":", 1)[1]: i for i in report["images"]}
+        self.assertEqual({t: i["status"] for t, i in status.items()},
+                         {"amd": "copied", "multi": "copied", "arm": "excluded"}, report)
+        self.assertEqual(status["arm"]["reason"], excluded_reason)
+        self.assertEqual(report["totals"]["excluded"], 1)
+        self.assertIn("3 images: 2 copied, 0 already in sync, 1 excluded by the platform filter, 0 failed",
+                      result.stderr)
+        self.assert_digest(self.dst, "plat/mixed", "amd", amd.digest)
+        with self.assertRaises(RuntimeError, msg="an arm64 image must not be copied by --arch amd64"):
+            skopeo_inspect_raw(self.dst.ref("plat/mixed", "arm"))
+        with self.assertRaises(RuntimeError):
+            skopeo_inspect_raw(self.dst.ref("plat/mixed", arm.digest))
+        filtered = json.loads(get_manifest(self.dst, "plat/mixed", "multi")[0])
+        self.assertEqual([m["digest"] for m in filtered["manifests"]], [children[0]["digest"]])
+
+        src_before, dst_before = len(self.src.requests()), len(self.dst.requests())
+        result, report = self.sync_report("--images", images, "--arch", "amd64")
+        status = {i["source"].rsplit(":", 1)[1]: i for i in report["images"]}
+        self.assertEqual({t: i["status"] for t, i in status.items()},
+                         {"amd": "skipped", "multi": "skipped", "arm": "excluded"}, report)
+        self.assertEqual(status["arm"]["reason"], excluded_reason)
+        self.assertEqual(status["arm"]["attempts"], 1, "a platform mismatch is not retried")
+        self.assertIn("3 images: 0 copied, 2 already in sync, 1 excluded by the platform filter, 0 failed",
+                      result.stderr)
+        self.assertEqual(report["totals"]["manifests_pushed"], 0)
+        # The destination sees the plan's HEAD of each tag, and nothing else: no blob HEAD, no write.
+        dst_new = self.dst.requests()[dst_before:]
+        self.assertEqual(self.dst.count("HEAD", r"^/v2/plat/mixed/manifests/", dst_new), 3, dst_new)
+        self.assertEqual([r for r in dst_new if r.method not in ("HEAD", "GET") or "/blobs/" in r.path
+                          or (r.method == "GET" and r.path != "/v2/")], [], dst_new)
+        # The source: the plan's HEADs; the index, read to filter it; the arm64 image and its config, read to
+        # learn its platform. The matching single image is not fetched at all.
+        src_new = self.src.requests()[src_before:]
+        manifest_gets = sorted(r.path for r in src_new if r.method == "GET" and "/manifests/" in r.path)
+        self.assertEqual(manifest_gets, sorted([f"/v2/{repo}/manifests/{multi.digest}",
+                                                f"/v2/{repo}/manifests/{arm.digest}"]), src_new)
+        self.assertEqual(self.src.count("GET", rf"^/v2/{repo}/blobs/", src_new), 1, src_new)
+
     # --- 7: failures and the failed/succeeded image files ---------------------------------------------------
     def test_failed_image_does_not_stop_others(self):
         s, d = self.src, self.dst

@@ -89,6 +89,7 @@ asio::awaitable<result<digest>> memory_registry::put_manifest(std::string reposi
 }
 
 asio::awaitable<result<bool>> memory_registry::has_blob(std::string repository, digest d) {
+    ++blob_heads;
     co_return has_blob_in(repository, d);
 }
 

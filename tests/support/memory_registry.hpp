@@ -29,6 +29,7 @@ public:
     int manifest_gets = 0;
     int manifest_heads = 0;
     int blob_gets = 0;
+    int blob_heads = 0;
     /// Blobs served with their last byte flipped.
     std::set<digest> corrupt;
     /// Called with each entry as it is added to `log`, and with "session REPO" when an upload session opens;

@@ -34,10 +34,12 @@ std::string descriptor_json(std::string_view media_type, const digest& d, std::s
     return fmt::format(R"({{"mediaType":"{}","digest":"{}","size":{}{}}})", media_type, d.str(), size, extra);
 }
 
-// Seeds `repo` with an OCI image of the given layer contents; returns its manifest.
+// Seeds `repo` with an OCI image of the given layer contents for `os_arch`; returns its manifest.
 manifest add_image(memory_registry& reg, const std::string& repo, const std::vector<std::string>& layers,
-                   const std::string& tag = {}) {
-    std::string config = fmt::format(R"({{"architecture":"amd64","os":"linux","layers":{}}})", layers.size());
+                   const std::string& tag = {}, const std::string& os_arch = "linux/amd64") {
+    auto slash = os_arch.find('/');
+    std::string config = fmt::format(R"({{"architecture":"{}","os":"{}","layers":{}}})",
+                                     os_arch.substr(slash + 1), os_arch.substr(0, slash), layers.size());
     auto config_digest = reg.add_blob(repo, config);
     std::string layer_json;
     for (const auto& l : layers) {
@@ -58,9 +60,12 @@ manifest add_index(memory_registry& reg, const std::string& repo,
     for (const auto& [m, plat] : children) {
         auto slash = plat.find('/');
         if (!entries.empty()) entries += ",";
-        entries += descriptor_json(m.media_type, m.digest, m.bytes.size(),
-                                   fmt::format(R"(,"platform":{{"os":"{}","architecture":"{}"}})",
-                                               plat.substr(0, slash), plat.substr(slash + 1)));
+        // An empty platform lists the child without one, as nested indexes usually are.
+        entries +=
+            descriptor_json(m.media_type, m.digest, m.bytes.size(),
+                            plat.empty() ? std::string()
+                                         : fmt::format(R"(,"platform":{{"os":"{}","architecture":"{}"}})",
+                                                       plat.substr(0, slash), plat.substr(slash + 1)));
     }
     auto bytes = fmt::format(R"({{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}})",
                              media_types::oci_index, entries);
@@ -139,6 +144,184 @@ TEST_CASE("a platform filter keeps matching children and changes the index diges
     CHECK(dst.has_manifest("multi", arm.digest.str()));
     CHECK_FALSE(dst.has_manifest("multi", amd.digest.str()));
     CHECK_FALSE(dst.has_blob_in("multi", digest_of("amd")));
+}
+
+TEST_CASE("a filtered index is in sync on a rerun: the source index is read, no blob is looked at") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto amd = add_image(src, "multi", {"base", "amd"});
+    auto arm = add_image(src, "multi", {"base", "arm"}, {}, "linux/arm64");
+    add_index(src, "multi", {{amd, "linux/amd64"}, {arm, "linux/arm64"}}, "v1");
+    copy_options options;
+    options.platforms = {parse_platform("linux/arm64").value()};
+    auto first =
+        run(copy_image(src, image("src.example/multi:v1"), dst, image("dst.example/multi:v1"), options))
+            .value();
+    auto writes = dst.log.size();
+    src.manifest_gets = src.manifest_heads = src.blob_gets = 0;
+    dst.manifest_heads = dst.blob_heads = 0;
+    auto again =
+        run(copy_image(src, image("src.example/multi:v1"), dst, image("dst.example/multi:v1"), options))
+            .value();
+    CHECK(again.up_to_date);
+    CHECK(again.filtered);
+    CHECK(again.manifest_digest == first.manifest_digest);
+    CHECK(again.manifests_pushed == 0);
+    CHECK(dst.log.size() == writes);
+    // The filtered index's digest is known only from the source index: one HEAD and one GET at the source,
+    // the HEAD of the tag at the destination, and nothing else.
+    CHECK(src.manifest_heads == 1);
+    CHECK(src.manifest_gets == 1);
+    CHECK(src.blob_gets == 0);
+    CHECK(dst.manifest_heads == 1);
+    CHECK(dst.blob_heads == 0);
+}
+
+TEST_CASE("a filter every entry matches leaves the index and its digest as they are") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto amd = add_image(src, "multi", {"base", "amd"});
+    auto arm = add_image(src, "multi", {"base", "arm"}, {}, "linux/arm64");
+    auto index = add_index(src, "multi", {{amd, "linux/amd64"}, {arm, "linux/arm64"}}, "v1");
+    copy_options options;
+    options.platforms = {parse_platform("linux/arm64").value(), parse_platform("linux/amd64").value()};
+    auto stats =
+        run(copy_image(src, image("src.example/multi:v1"), dst, image("dst.example/multi:v1"), options))
+            .value();
+    CHECK_FALSE(stats.filtered);
+    CHECK(stats.manifest_digest == index.digest);
+    CHECK(run(dst.head_manifest("multi", "v1")).value()->digest == index.digest);
+}
+
+// issue 10: a no-op rerun with --arch amd64 fetched the source manifest, HEADed every blob at the destination
+// and pushed the manifest again, and was reported as copied.
+TEST_CASE("a filtered rerun of a matching single-platform image costs two HEADs, as an unfiltered one does") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto m = add_image(src, "app", {"a", "b"}, "1.0");
+    copy_options options;
+    options.platforms = {parse_platform("linux/amd64").value()};
+    auto first =
+        run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), options))
+            .value();
+    CHECK_FALSE(first.up_to_date);
+    CHECK_FALSE(first.filtered);
+    CHECK(first.manifest_digest == m.digest);
+    CHECK(dst.has_manifest("app", "1.0"));
+
+    auto writes = dst.log.size();
+    src.manifest_gets = src.manifest_heads = src.blob_gets = 0;
+    dst.manifest_heads = dst.blob_heads = 0;
+    auto again =
+        run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), options))
+            .value();
+    CHECK(again.up_to_date);
+    CHECK(again.manifests_pushed == 0);
+    CHECK(again.manifest_digest == m.digest);
+    CHECK(dst.log.size() == writes);
+    CHECK(src.manifest_heads == 1);
+    CHECK(src.manifest_gets == 0);
+    CHECK(src.blob_gets == 0);
+    CHECK(dst.manifest_heads == 1);
+    CHECK(dst.blob_heads == 0);
+}
+
+// issue 10: `copy --platform linux/arm64` of a linux/amd64 image copied it.
+TEST_CASE("a single-platform image the filter does not match is not copied; the error names both platforms") {
+    memory_registry src("src.example"), dst("dst.example");
+    add_image(src, "app", {"a"}, "1.0");
+    copy_options options;
+    options.platforms = {parse_platform("linux/arm64").value()};
+    auto r = run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/app:1.0"), options));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::platform_mismatch);
+    CHECK_FALSE(r.error().retryable());
+    CHECK(r.error().message ==
+          "src.example/app:1.0 is a single-platform image for linux/amd64, which the platform filter "
+          "(linux/arm64) does not match; nothing to copy");
+    CHECK(dst.log.empty());
+    CHECK(src.blob_gets == 1); // its config, which names its platform
+
+    // One whose config names no platform (an artifact's `{}`) matches no filter either.
+    auto empty = src.add_blob("artifact", "{}");
+    src.add_manifest("artifact",
+                     fmt::format(R"({{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[]}})",
+                                 media_types::oci_manifest,
+                                 descriptor_json("application/vnd.oci.image.config.v1+json", empty, 2)),
+                     "sbom");
+    auto bare = run(copy_image(src, image("src.example/artifact:sbom"), dst,
+                               image("dst.example/artifact:sbom"), options));
+    REQUIRE_FALSE(bare.has_value());
+    CHECK(bare.error().code == errc::platform_mismatch);
+    CHECK(bare.error().message.find("names no platform") != std::string::npos);
+    CHECK(dst.log.empty());
+}
+
+// issue 10: [inner index (amd64, arm64), s390x] filtered to linux/arm64 failed with "no entry ... matches
+// ... available: linux/s390x".
+TEST_CASE("the platform filter looks into nested indexes and rewrites each level it changes") {
+    memory_registry src("src.example"), dst("dst.example");
+    auto amd = add_image(src, "nested", {"base", "amd"});
+    auto arm = add_image(src, "nested", {"base", "arm"}, {}, "linux/arm64");
+    auto s390x = add_image(src, "nested", {"base", "s390x"}, {}, "linux/s390x");
+    auto inner = add_index(src, "nested", {{amd, "linux/amd64"}, {arm, "linux/arm64"}}, "");
+    auto outer = add_index(src, "nested", {{inner, ""}, {s390x, "linux/s390x"}}, "v1");
+    copy_options options;
+    options.platforms = {parse_platform("linux/arm64").value()};
+    auto stats =
+        run(copy_image(src, image("src.example/nested:v1"), dst, image("dst.example/nested:v1"), options))
+            .value();
+    CHECK(stats.filtered);
+    CHECK(stats.manifests_pushed == 3);
+
+    auto top = run(dst.get_manifest("nested", "v1")).value();
+    CHECK(top.digest == stats.manifest_digest);
+    CHECK(top.digest != outer.digest);
+    REQUIRE(top.manifests.size() == 1);
+    const auto entry = top.manifests[0];
+    CHECK(entry.media_type == inner.media_type);
+    CHECK(entry.digest != inner.digest);
+    CHECK_FALSE(entry.platform);
+    auto nested = run(dst.get_manifest("nested", entry.digest.str())).value();
+    CHECK(nested.digest == entry.digest);
+    CHECK(entry.size == static_cast<std::int64_t>(nested.bytes.size()));
+    REQUIRE(nested.manifests.size() == 1);
+    CHECK(nested.manifests[0].digest == arm.digest);
+    CHECK(nested.manifests[0].platform->str() == "linux/arm64");
+
+    CHECK(dst.has_manifest("nested", arm.digest.str()));
+    for (const auto& other : {amd, s390x, inner})
+        CHECK_FALSE(dst.has_manifest("nested", other.digest.str()));
+    CHECK_FALSE(dst.has_blob_in("nested", digest_of("amd")));
+    CHECK_FALSE(dst.has_blob_in("nested", digest_of("s390x")));
+    // Each index after what it lists.
+    CHECK(position(dst.log, "manifest nested " + arm.digest.str()) <
+          position(dst.log, "manifest nested " + entry.digest.str()));
+    CHECK(position(dst.log, "manifest nested " + entry.digest.str()) <
+          position(dst.log, "manifest nested v1"));
+
+    // A rerun reads and filters the two indexes again, and that is all.
+    auto writes = dst.log.size();
+    src.manifest_gets = src.blob_gets = 0;
+    dst.blob_heads = 0;
+    auto again =
+        run(copy_image(src, image("src.example/nested:v1"), dst, image("dst.example/nested:v1"), options))
+            .value();
+    CHECK(again.up_to_date);
+    CHECK(again.manifest_digest == stats.manifest_digest);
+    CHECK(dst.log.size() == writes);
+    CHECK(src.manifest_gets == 2);
+    CHECK(src.blob_gets == 0);
+    CHECK(dst.blob_heads == 0);
+
+    // Nothing anywhere in the tree matches: one error listing every platform there is, and nothing written.
+    memory_registry empty_dst("dst.example");
+    options.platforms = {parse_platform("linux/ppc64le").value()};
+    auto none = run(
+        copy_image(src, image("src.example/nested:v1"), empty_dst, image("dst.example/nested:v1"), options));
+    REQUIRE_FALSE(none.has_value());
+    CHECK(none.error().code == errc::platform_mismatch);
+    CHECK(none.error().message == "src.example/nested:v1: no entry of index " + outer.digest.str() +
+                                      " matches platform(s) linux/ppc64le; available: linux/amd64, "
+                                      "linux/arm64, linux/s390x");
+    CHECK(empty_dst.log.empty());
 }
 
 TEST_CASE("within one registry, blobs are mounted from the source repository") {
@@ -233,9 +416,9 @@ TEST_CASE("a source by digest goes to a destination tag, and a wrong destination
 TEST_CASE("one download feeds destinations on several registries; same-registry targets mount") {
     memory_registry src("src.example"), east("east.example"), west("west.example");
     auto m = add_image(src, "app", {"big-layer", "small-layer"}, "1.0");
-    std::vector<copy_target> targets{{&east, image("east.example/app:1.0")},
-                                     {&west, image("west.example/app:1.0")},
-                                     {&east, image("east.example/copy/app:1.0")}};
+    std::vector<copy_target> targets{{&east, image("east.example/app:1.0"), {}},
+                                     {&west, image("west.example/app:1.0"), {}},
+                                     {&east, image("east.example/copy/app:1.0"), {}}};
     auto results = run(copy_image_to_many(src, image("src.example/app:1.0"), targets, {}));
     REQUIRE(results.size() == 3);
     for (auto& r : results) {
@@ -258,8 +441,8 @@ TEST_CASE("a fan-out lane that fails retries alone and the others are unaffected
     src.corrupt.insert(digest_of("layer"));
     copy_options options;
     options.retry.max_attempts = 1;
-    std::vector<copy_target> targets{{&east, image("east.example/app:1.0")},
-                                     {&west, image("west.example/app:1.0")}};
+    std::vector<copy_target> targets{{&east, image("east.example/app:1.0"), {}},
+                                     {&west, image("west.example/app:1.0"), {}}};
     auto results = run(copy_image_to_many(src, image("src.example/app:1.0"), targets, options));
     REQUIRE(results.size() == 2);
     CHECK_FALSE(results[0].has_value());

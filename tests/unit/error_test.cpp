@@ -11,7 +11,7 @@ using namespace libregistry;
 
 namespace {
 
-constexpr errc last_errc = errc::cancelled;
+constexpr errc last_errc = errc::platform_mismatch;
 
 std::vector<errc> all_codes() {
     std::vector<errc> out;
@@ -91,6 +91,7 @@ TEST_CASE("error category names and messages") {
         {errc::digest_mismatch, "content does not match its digest"},
         {errc::credentials_error, "credentials error"},
         {errc::cancelled, "cancelled"},
+        {errc::platform_mismatch, "no platform matches the filter"},
     };
     for (const auto& r : rows)
         CHECK(make_error_code(r.code).message() == r.message);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -479,7 +480,9 @@ TEST_CASE("filter_index: errors") {
     const auto index = parse_fixture("oci-index.json");
     const auto none = filter_index(index, {*parse_platform("linux/s390x")});
     REQUIRE(none.has_error());
-    CHECK(none.error().code == errc::invalid_argument);
+    // issue 10: a mismatch was invalid_argument, like a usage error; it has a class of its own now.
+    CHECK(none.error().code == errc::platform_mismatch);
+    CHECK_FALSE(none.error().retryable());
     CHECK(none.error().message ==
           "no entry of index " + index.digest.str() +
               " matches platform(s) linux/s390x; available: linux/amd64, linux/arm64/v8, "
@@ -505,5 +508,123 @@ TEST_CASE("filter_index: errors") {
                                      sha("x") + R"(","size":1}]})";
     const auto bare = filter_index(*parse_manifest(unplatformed), {*parse_platform("linux/amd64")});
     REQUIRE(bare.has_error());
+    CHECK(bare.error().code == errc::platform_mismatch);
     CHECK(bare.error().message.ends_with("available: none (no entry names a platform)"));
+}
+
+TEST_CASE("filter_index: a filter every entry matches returns the index itself, bytes and digest unchanged") {
+    const auto source = parse_fixture("docker-manifest-list.json");
+    std::vector<platform> every;
+    for (const auto& entry : source.manifests)
+        every.push_back(*entry.platform);
+    const auto kept = filter_index(source, every);
+    REQUIRE(kept.has_value());
+    CHECK(kept->bytes == source.bytes);
+    CHECK(kept->digest == source.digest);
+}
+
+TEST_CASE("nested_indexes: index entries without a platform or with a matching one, each once") {
+    const auto nested = parse_fixture("oci-nested-index.json");
+    const auto linux_amd64 = std::vector<platform>{*parse_platform("linux/amd64")};
+    const auto found = nested_indexes(nested, linux_amd64);
+    REQUIRE(found.size() == 2);
+    CHECK(found[0].digest == nested.manifests[0].digest);
+    CHECK(found[1].digest == nested.manifests[2].digest);
+    CHECK(nested_indexes(parse_fixture("oci-index.json"), linux_amd64).empty());
+
+    const std::string platformed = R"({"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
+                                   R"({"mediaType":"application/vnd.oci.image.index.v1+json","digest":")" +
+                                   sha("arm") +
+                                   R"(","size":1,"platform":{"os":"linux","architecture":"arm64"}},)"
+                                   R"({"mediaType":"application/vnd.oci.image.index.v1+json","digest":")" +
+                                   sha("amd") +
+                                   R"(","size":1,"platform":{"os":"linux","architecture":"amd64"}},)"
+                                   R"({"mediaType":"application/vnd.oci.image.index.v1+json","digest":")" +
+                                   sha("amd") + R"(","size":1}]})";
+    const auto twice = nested_indexes(*parse_manifest(platformed), linux_amd64);
+    REQUIRE(twice.size() == 1);
+    CHECK(twice[0].digest.str() == sha("amd"));
+}
+
+// issue 10: the filter did not look into nested indexes, so [index (amd64, arm64), s390x] filtered to
+// linux/arm64 failed with "available: linux/s390x".
+TEST_CASE(
+    "select_platforms: nested selections are dropped, kept verbatim, or pointed at the filtered index") {
+    using ordered = nlohmann::ordered_json;
+    const auto outer = parse_fixture("oci-nested-index.json");
+    const auto& nested_oci = outer.manifests[0];
+    const auto& nested_docker = outer.manifests[2];
+    const auto linux_arm64 = std::vector<platform>{*parse_platform("linux/arm64")};
+    const std::string filtered_bytes =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
+        R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+        sha("arm") + R"(","size":7,"platform":{"os":"linux","architecture":"arm64"}}]})";
+    const auto filtered = parse_manifest(filtered_bytes).value();
+
+    std::map<digest, platform_selection> nested;
+    nested[nested_oci.digest] = platform_selection{filtered, {"linux/amd64", "linux/arm64"}};
+    nested[nested_docker.digest] = platform_selection{std::nullopt, {"windows/amd64"}};
+    const auto selected = select_platforms(outer, linux_arm64, nested);
+    REQUIRE(selected.has_value());
+    REQUIRE(selected->index);
+    const auto& index = *selected->index;
+    CHECK(index.digest == digest_of(index.bytes));
+    REQUIRE(index.manifests.size() == 1);
+    CHECK(index.manifests[0].digest == filtered.digest);
+    CHECK(index.manifests[0].size == static_cast<std::int64_t>(filtered_bytes.size()));
+    CHECK(index.manifests[0].media_type == nested_oci.media_type);
+    // Every other field of the entry is kept, in its place.
+    const auto entry = ordered::parse(index.bytes)["manifests"][0];
+    std::vector<std::string> keys;
+    for (const auto& item : entry.items())
+        keys.push_back(item.key());
+    CHECK(keys == std::vector<std::string>{"mediaType", "digest", "size", "annotations"});
+    CHECK(entry["annotations"]["org.opencontainers.image.ref.name"] == "1.2.3");
+    // Platforms seen: the nested ones where their index is listed, then the outer entry's own.
+    CHECK(selected->available == std::vector<std::string>{"linux/amd64", "linux/arm64", "windows/amd64"});
+
+    // A nested index the filter left unchanged keeps its entry verbatim; with nothing else dropped, the
+    // outer index is not rewritten at all.
+    const std::string two = R"({"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
+                            R"({"mediaType":"application/vnd.oci.image.index.v1+json","digest":")" +
+                            filtered.digest.str() + R"(","size":)" + std::to_string(filtered_bytes.size()) +
+                            R"(}]})";
+    const auto same_outer = parse_manifest(two).value();
+    std::map<digest, platform_selection> unchanged;
+    unchanged[filtered.digest] = platform_selection{filtered, {"linux/arm64"}};
+    const auto same = select_platforms(same_outer, linux_arm64, unchanged);
+    REQUIRE(same.has_value());
+    REQUIRE(same->index);
+    CHECK(same->index->bytes == same_outer.bytes);
+
+    // Nothing matched anywhere: no index, and every platform there was.
+    std::map<digest, platform_selection> empty_inside;
+    empty_inside[nested_oci.digest] = platform_selection{std::nullopt, {"linux/amd64", "linux/arm64"}};
+    const auto none = select_platforms(outer, {*parse_platform("linux/s390x")}, empty_inside);
+    REQUIRE(none.has_value());
+    CHECK_FALSE(none->index);
+    CHECK(none->available == std::vector<std::string>{"linux/amd64", "linux/arm64"});
+    const auto e = no_platform_match(outer.digest, {*parse_platform("linux/s390x")}, none->available);
+    CHECK(e.code == errc::platform_mismatch);
+    CHECK(e.message == "no entry of index " + outer.digest.str() +
+                           " matches platform(s) linux/s390x; available: linux/amd64, linux/arm64");
+}
+
+TEST_CASE("schema1_platform: the newest history entry's configuration, else the manifest's architecture") {
+    const auto signed_legacy = parse_fixture("docker-schema1-signed.json");
+    const auto p = schema1_platform(signed_legacy);
+    REQUIRE(p);
+    CHECK(p->str() == "linux/amd64");
+
+    const auto with_os = parse_manifest(
+        R"({"schemaVersion":1,"architecture":"amd64","fsLayers":[{"blobSum":")" + sha("l") +
+        R"("}],"history":[{"v1Compatibility":"{\"os\":\"linux\",\"architecture\":\"arm\",\"variant\":\"v7\"}"}]})");
+    REQUIRE(with_os.has_value());
+    CHECK(schema1_platform(*with_os)->str() == "linux/arm/v7");
+
+    const auto nameless =
+        parse_manifest(R"({"schemaVersion":1,"fsLayers":[{"blobSum":")" + sha("l") + R"("}],"history":[]})");
+    REQUIRE(nameless.has_value());
+    CHECK_FALSE(schema1_platform(*nameless));
+    CHECK_FALSE(schema1_platform(parse_fixture("oci-manifest.json")));
 }

@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 using namespace libregistry;
 
@@ -93,4 +95,39 @@ TEST_CASE("platform_matches_any") {
     CHECK(platform_matches_any(filters, make("linux", "amd64")));
     CHECK_FALSE(platform_matches_any(filters, make("linux", "s390x")));
     CHECK_FALSE(platform_matches_any({}, make("linux", "amd64")));
+}
+
+TEST_CASE("platform_of_config: what a single image says about its platform") {
+    struct row {
+        std::string config;
+        std::optional<std::string> expected;
+    };
+    const std::vector<row> rows{
+        {R"({"architecture":"amd64","os":"linux","rootfs":{}})", "linux/amd64"},
+        {R"({"os":"linux","architecture":"arm64","variant":"v8"})", "linux/arm64/v8"},
+        {R"({"os":"windows","architecture":"amd64","os.version":"10.0.20348.2340"})", "windows/amd64"},
+        {R"({"architecture":"unknown","os":"unknown"})", "unknown/unknown"},
+        {"{}", std::nullopt}, // an artifact's empty config
+        {R"({"os":"linux"})", std::nullopt},
+        {R"({"os":"linux","architecture":""})", std::nullopt},
+        {R"({"os":"linux","architecture":64})", std::nullopt},
+        {R"(["linux","amd64"])", std::nullopt},
+        {"not json", std::nullopt},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.config);
+        const auto p = platform_of_config(r.config);
+        CHECK(p.has_value() == r.expected.has_value());
+        if (p && r.expected) CHECK(p->str() == *r.expected);
+    }
+    CHECK(
+        platform_of_config(R"({"os":"windows","architecture":"amd64","os.version":"10.0.1"})")->os_version ==
+        "10.0.1");
+}
+
+TEST_CASE("platform_list shows a filter's empty fields as *") {
+    CHECK(platform_list({make("linux", "amd64"), make("linux", "arm", "v7")}) == "linux/amd64, linux/arm/v7");
+    CHECK(platform_list({make("linux", "")}) == "linux/*");
+    CHECK(platform_list({make("", "arm64")}) == "*/arm64");
+    CHECK(platform_list({}) == "");
 }

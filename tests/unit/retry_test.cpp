@@ -103,6 +103,9 @@ TEST_CASE("the request loop's decision table") {
         {"a timeout is retried", transport(errc::timeout), try_number(2), retry_action::retry},
         {"a TLS failure is final", transport(errc::tls_error), try_number(1), retry_action::stop},
         {"a cancelled request is final", transport(errc::cancelled), try_number(1), retry_action::stop},
+        // issue 10: an image no platform of the filter matches was retried three times, ~6 s.
+        {"a platform mismatch is final", transport(errc::platform_mismatch), try_number(1),
+         retry_action::stop},
         {"a reset on the last attempt is final", transport(errc::connection_failed), try_number(4),
          retry_action::stop},
         {"a reset streamed upload is left to the copy engine", transport(errc::connection_failed), streamed,
@@ -153,6 +156,7 @@ TEST_CASE("the blob transfer shares the attempt budget with the request loop") {
 
     CHECK_FALSE(retry_transfer(make_error(errc::digest_mismatch, "bad"), 1, false, p));
     CHECK_FALSE(retry_transfer(make_error(errc::cancelled, "stop"), 1, false, p));
+    CHECK_FALSE(retry_transfer(make_error(errc::platform_mismatch, "no linux/arm64"), 1, false, p));
 
     // One more try after a refused one-shot upload or a rejected token, whatever the budget says.
     auto refused = make_error(errc::unsupported, "405");

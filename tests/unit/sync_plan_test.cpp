@@ -1,3 +1,4 @@
+#include <libregistry/core/media_type.hpp>
 #include <libregistry/sync/sync_plan.hpp>
 
 #include <doctest/doctest.h>
@@ -137,14 +138,24 @@ TEST_CASE("the plan skips equal digests, copies the rest, fails what is missing"
         action_kind kind;
         std::string reason;
     };
+    const std::string image{media_types::oci_manifest}, index{media_types::oci_index};
+    const std::string schema1{media_types::docker_schema1_signed};
+    const plan_options filter{false, true};
     std::vector<row> rows{
-        {{d("a"), d("a"), {}}, {}, action_kind::skip, "in sync"},
-        {{d("a"), d("a"), {}}, {true, false}, action_kind::copy, "--force"},
-        {{d("a"), d("b"), {}}, {}, action_kind::copy, "destination has " + d("b").str()},
-        {{d("a"), std::nullopt, {}}, {}, action_kind::copy, "missing at the destination"},
-        {{std::nullopt, std::nullopt, {}}, {}, action_kind::fail, "src.example/app:1 not found"},
-        {{d("a"), d("a"), {}}, {false, true}, action_kind::copy, "platform filter"},
-        {{std::nullopt, std::nullopt, make_error(errc::unauthorized, "HEAD x: denied")},
+        {{d("a"), d("a"), {}, image}, {}, action_kind::skip, "in sync"},
+        {{d("a"), d("a"), {}, image}, {true, false}, action_kind::copy, "--force"},
+        {{d("a"), d("b"), {}, image}, {}, action_kind::copy, "destination has " + d("b").str()},
+        {{d("a"), std::nullopt, {}, image}, {}, action_kind::copy, "missing at the destination"},
+        {{std::nullopt, std::nullopt, {}, {}}, {}, action_kind::fail, "src.example/app:1 not found"},
+        {{d("a"), d("a"), {}, index}, filter, action_kind::copy, "platform filter"},
+        // issue 10: a filtered rerun pushed every unchanged single-platform image again.
+        {{d("a"), d("a"), {}, image}, filter, action_kind::skip, "in sync"},
+        {{d("a"), d("a"), {}, schema1}, filter, action_kind::skip, "in sync"},
+        {{d("a"), d("b"), {}, image}, filter, action_kind::copy, "destination has " + d("b").str()},
+        {{d("a"), std::nullopt, {}, image}, filter, action_kind::copy, "missing at the destination"},
+        // A HEAD that does not say what it is may be an index, which the engine compares after filtering it.
+        {{d("a"), d("a"), {}, "application/json"}, filter, action_kind::copy, "platform filter"},
+        {{std::nullopt, std::nullopt, make_error(errc::unauthorized, "HEAD x: denied"), {}},
          {},
          action_kind::fail,
          "HEAD x: denied"},

@@ -56,6 +56,42 @@ manifest add_image(memory_registry& reg, const std::string& repo, const std::vec
         tag);
 }
 
+// An image whose config names `os_arch`, and an index of images (an empty platform lists a child without
+// one, as nested indexes are).
+manifest add_platform_image(memory_registry& reg, const std::string& repo, const std::string& layer,
+                            const std::string& tag, const std::string& os_arch) {
+    auto slash = os_arch.find('/');
+    std::string config = fmt::format(R"({{"os":"{}","architecture":"{}","n":"{}"}})",
+                                     os_arch.substr(0, slash), os_arch.substr(slash + 1), layer);
+    auto cd = reg.add_blob(repo, config);
+    auto ld = reg.add_blob(repo, layer);
+    return reg.add_manifest(
+        repo,
+        fmt::format(
+            R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}})",
+            cd.str(), config.size(), ld.str(), layer.size()),
+        tag);
+}
+
+manifest add_index(memory_registry& reg, const std::string& repo,
+                   const std::vector<std::pair<manifest, std::string>>& children, const std::string& tag) {
+    std::string entries;
+    for (const auto& [m, plat] : children) {
+        auto slash = plat.find('/');
+        entries += fmt::format(R"({}{{"mediaType":"{}","digest":"{}","size":{}{}}})",
+                               entries.empty() ? "" : ",", m.media_type, m.digest.str(), m.bytes.size(),
+                               plat.empty() ? std::string()
+                                            : fmt::format(R"(,"platform":{{"os":"{}","architecture":"{}"}})",
+                                                          plat.substr(0, slash), plat.substr(slash + 1)));
+    }
+    return reg.add_manifest(
+        repo,
+        fmt::format(
+            R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}})",
+            entries),
+        tag);
+}
+
 sync_rule all_tags(const std::string& repo, std::vector<std::string> dst_repos) {
     sync_rule r;
     r.source.registry = "src";
@@ -111,6 +147,109 @@ TEST_CASE("a second run is a no-op: HEADs only, nothing fetched or written") {
     CHECK(src.manifest_gets == 0);
     CHECK(src.blob_gets == 0);
     CHECK(src.manifest_heads == 2); // one per source tag, shared by both destinations
+}
+
+// issue 10: a no-op rerun with --arch amd64 reported "1 copied, 0 already in sync" after a source manifest
+// GET, destination blob HEADs and a manifest PUT; a mixed repository "10 copied, 3 already in sync".
+TEST_CASE(
+    "a filtered rerun: matching images in sync with HEADs only, an index for one GET, the rest excluded") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_platform_image(src, "mixed", "amd-layer", "amd", "linux/amd64");
+    auto arm = add_platform_image(src, "mixed", "arm-layer", "arm", "linux/arm64");
+    auto amd_child = add_platform_image(src, "mixed", "multi-amd", "", "linux/amd64");
+    auto arm_child = add_platform_image(src, "mixed", "multi-arm", "", "linux/arm64");
+    add_index(src, "mixed", {{amd_child, "linux/amd64"}, {arm_child, "linux/arm64"}}, "multi");
+    sync_options options;
+    options.copy.platforms = {parse_platform("linux/amd64").value()};
+    std::vector<image_status> announced;
+    options.on_event = [&](const sync_event& e) {
+        if (e.what == sync_event::kind::image_done) announced.push_back(e.image->status);
+    };
+    auto rules = std::vector<sync_rule>{all_tags("mixed", {"mirror"})};
+
+    auto first = run(rules, p, options);
+    CHECK(first.totals.copied == 2);
+    CHECK(first.totals.excluded == 1);
+    CHECK(first.totals.failed == 0);
+    CHECK(dst.has_manifest("mirror", "amd"));
+    CHECK(dst.has_manifest("mirror", "multi"));
+    CHECK_FALSE(dst.has_manifest("mirror", "arm"));
+    CHECK_FALSE(dst.has_manifest("mirror", arm.digest.str()));
+    CHECK_FALSE(dst.has_manifest("mirror", arm_child.digest.str()));
+
+    auto writes = dst.log.size();
+    src.manifest_gets = src.manifest_heads = src.blob_gets = 0;
+    dst.manifest_heads = dst.manifest_gets = dst.blob_heads = 0;
+    announced.clear();
+    auto again = run(rules, p, options);
+    CHECK(again.totals.copied == 0);
+    CHECK(again.totals.skipped == 2);
+    CHECK(again.totals.excluded == 1);
+    CHECK(again.totals.failed == 0);
+    CHECK(again.totals.manifests_pushed == 0);
+    CHECK(dst.log.size() == writes);
+    // The plan's HEADs on both sides, once per tag; the index is read to filter it, and the image that does
+    // not match is read (manifest and config) to learn its platform. Nothing else: no blob HEAD, no PUT.
+    CHECK(src.manifest_heads == 3);
+    CHECK(dst.manifest_heads == 3);
+    CHECK(src.manifest_gets == 2);
+    CHECK(src.blob_gets == 1);
+    CHECK(dst.blob_heads == 0);
+    CHECK(dst.manifest_gets == 0);
+    for (const auto& image : again.images) {
+        CAPTURE(image.item.source.str());
+        if (image.item.source.tag == "arm") {
+            CHECK(image.status == image_status::excluded);
+            CHECK(image.attempts == 1);
+            CHECK(image.reason ==
+                  "src/mixed:arm is a single-platform image for linux/arm64, which the platform "
+                  "filter (linux/amd64) does not match; nothing to copy");
+        } else {
+            CHECK(image.status == image_status::skipped);
+            CHECK(image.reason.starts_with(image.item.source.tag == "multi"
+                                               ? "in sync after applying the platform filter (sha256:"
+                                               : "in sync (sha256:"));
+        }
+    }
+    CHECK(announced.size() == 3);
+}
+
+// issue 10: an index whose nested index held the only match failed "no entry ... matches", and the failure
+// was tried again in every retry round (3 times, ~6 s).
+TEST_CASE("the filter descends into nested indexes; an image nothing matches is excluded once, not retried") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    auto amd = add_platform_image(src, "nested", "amd", "", "linux/amd64");
+    auto arm = add_platform_image(src, "nested", "arm", "", "linux/arm64");
+    auto s390x = add_platform_image(src, "nested", "s390x", "", "linux/s390x");
+    auto inner = add_index(src, "nested", {{amd, "linux/amd64"}, {arm, "linux/arm64"}}, "");
+    add_index(src, "nested", {{inner, ""}, {s390x, "linux/s390x"}}, "v1");
+    sync_options options;
+    options.retries = 2;
+    options.copy.platforms = {parse_platform("linux/arm64").value()};
+    auto report = run({all_tags("nested", {"nested"})}, p, options);
+    REQUIRE(report.images.size() == 1);
+    CHECK(report.images[0].status == image_status::copied);
+    CHECK(dst.has_manifest("nested", arm.digest.str()));
+    CHECK_FALSE(dst.has_manifest("nested", amd.digest.str()));
+
+    memory_registry other("dst");
+    p.regs["dst"] = &other;
+    src.manifest_gets = 0;
+    options.copy.platforms = {parse_platform("linux/ppc64le").value()};
+    auto none = run({all_tags("nested", {"nested"})}, p, options);
+    REQUIRE(none.images.size() == 1);
+    CHECK(none.images[0].status == image_status::excluded);
+    CHECK(none.images[0].attempts == 1);
+    CHECK(
+        none.images[0].reason.find("matches platform(s) linux/ppc64le; available: linux/amd64, linux/arm64, "
+                                   "linux/s390x") != std::string::npos);
+    CHECK(none.totals.failed == 0);
+    CHECK(src.manifest_gets == 2); // the outer and the inner index, once
+    CHECK(other.log.empty());
 }
 
 TEST_CASE("dry run plans and writes nothing; failures do not stop the rest") {
@@ -418,8 +557,8 @@ TEST_CASE("tally counts images by status and adds up what their copies did") {
     };
     auto totals = [](int copied, int skipped, int failed, int planned, int interrupted,
                      std::uint64_t bytes = 0, int uploaded = 0, int mounted = 0, int blobs_skipped = 0,
-                     int pushed = 0) {
-        return sync_totals{copied, skipped,  failed,  planned,       interrupted,
+                     int pushed = 0, int excluded = 0) {
+        return sync_totals{copied, skipped,  failed,  planned,       interrupted, excluded,
                            bytes,  uploaded, mounted, blobs_skipped, pushed};
     };
     struct row {
@@ -431,8 +570,8 @@ TEST_CASE("tally counts images by status and adds up what their copies did") {
         {"no images", {}, totals(0, 0, 0, 0, 0)},
         {"one of each status",
          {image(image_status::copied), image(image_status::skipped), image(image_status::failed),
-          image(image_status::planned), image(image_status::interrupted)},
-         totals(1, 1, 1, 1, 1)},
+          image(image_status::planned), image(image_status::interrupted), image(image_status::excluded)},
+         totals(1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1)},
         {"statistics add up across images",
          {image(image_status::copied, 1000, 3, 0, 1, 1), image(image_status::copied, 24, 1, 2, 0, 2)},
          totals(2, 0, 0, 0, 0, 1024, 4, 2, 1, 3)},

@@ -48,6 +48,7 @@ constexpr std::array code_names{
     code_name{errc::credentials_error, "", "credentials error"},
     code_name{errc::invalid_argument, "", "invalid argument"},
     code_name{errc::cancelled, "", "cancelled"},
+    code_name{errc::platform_mismatch, "", "no platform matches the filter"},
 };
 
 class category final : public boost::system::error_category {

@@ -365,7 +365,19 @@ result<manifest> parse_manifest(std::string bytes, std::string_view content_type
     return std::move(*parsed);
 }
 
-result<manifest> filter_index(const manifest& index, const std::vector<platform>& platforms) {
+std::vector<descriptor> nested_indexes(const manifest& index, const std::vector<platform>& platforms) {
+    std::vector<descriptor> out;
+    std::unordered_set<libregistry::digest> seen;
+    for (const auto& entry : index.manifests) {
+        if (kind_of(entry.media_type) != manifest_kind::index) continue;
+        if (entry.platform && !platform_matches_any(platforms, *entry.platform)) continue;
+        if (seen.insert(entry.digest).second) out.push_back(entry);
+    }
+    return out;
+}
+
+result<platform_selection> select_platforms(const manifest& index, const std::vector<platform>& platforms,
+                                            const std::map<digest, platform_selection>& nested) {
     if (index.kind != manifest_kind::index)
         return make_error(errc::invalid_argument, "cannot filter " + index.digest.str() +
                                                       " by platform: it is " + in_quotes(index.media_type) +
@@ -374,32 +386,99 @@ result<manifest> filter_index(const manifest& index, const std::vector<platform>
         return make_error(errc::invalid_argument,
                           "cannot filter index " + index.digest.str() + ": no platforms given");
 
+    platform_selection out;
+    const auto note = [&](const std::string& name) {
+        if (std::find(out.available.begin(), out.available.end(), name) == out.available.end())
+            out.available.push_back(name);
+    };
+    // What becomes of each entry: dropped (nullopt), kept, or kept pointing at a filtered nested index.
+    std::vector<std::optional<const manifest*>> fate(index.manifests.size());
+    bool changed = false;
+    for (std::size_t i = 0; i < index.manifests.size(); ++i) {
+        const auto& entry = index.manifests[i];
+        if (entry.platform) note(entry.platform->str());
+        if (const auto inner = nested.find(entry.digest); inner != nested.end()) {
+            for (const auto& name : inner->second.available)
+                note(name);
+            if (inner->second.index) {
+                fate[i] = &*inner->second.index;
+                changed = changed || inner->second.index->digest != entry.digest;
+                continue;
+            }
+        } else if (entry.platform && platform_matches_any(platforms, *entry.platform)) {
+            fate[i] = nullptr;
+            continue;
+        }
+        changed = true;
+    }
+    if (std::none_of(fate.begin(), fate.end(), [](const auto& f) { return f.has_value(); })) return out;
+    if (!changed) {
+        out.index = index;
+        return out;
+    }
+
     // ordered_json keeps every object's keys in their original order, so kept entries read as they did.
     auto body = nlohmann::ordered_json::parse(index.bytes);
     auto& entries = body.at("manifests");
     auto kept = nlohmann::ordered_json::array();
-    std::vector<std::string> available;
-    for (std::size_t i = 0; i < index.manifests.size(); ++i) {
-        const auto& entry = index.manifests[i];
-        if (!entry.platform) continue;
-        if (platform_matches_any(platforms, *entry.platform)) kept.push_back(entries.at(i));
-        if (auto name = entry.platform->str();
-            std::find(available.begin(), available.end(), name) == available.end())
-            available.push_back(std::move(name));
-    }
-    if (kept.empty()) {
-        std::string wanted;
-        for (const auto& p : platforms)
-            wanted += (wanted.empty() ? "" : ", ") + p.str();
-        std::string have;
-        for (const auto& name : available)
-            have += (have.empty() ? "" : ", ") + name;
-        return make_error(errc::invalid_argument,
-                          "no entry of index " + index.digest.str() + " matches platform(s) " + wanted +
-                              "; available: " + (have.empty() ? "none (no entry names a platform)" : have));
+    for (std::size_t i = 0; i < fate.size(); ++i) {
+        if (!fate[i]) continue;
+        auto entry = entries.at(i);
+        if (const auto* filtered = *fate[i]; filtered && filtered->digest != index.manifests[i].digest) {
+            entry["digest"] = filtered->digest.str();
+            entry["size"] = filtered->bytes.size();
+        }
+        kept.push_back(std::move(entry));
     }
     entries = std::move(kept);
-    return parse_manifest(body.dump(), index.media_type);
+    auto rewritten = parse_manifest(body.dump(), index.media_type);
+    if (!rewritten) return rewritten.error();
+    out.index = std::move(*rewritten);
+    return out;
+}
+
+error no_platform_match(const digest& index, const std::vector<platform>& platforms,
+                        const std::vector<std::string>& available) {
+    std::string have;
+    for (const auto& name : available)
+        have += (have.empty() ? "" : ", ") + name;
+    return make_error(errc::platform_mismatch,
+                      "no entry of index " + index.str() + " matches platform(s) " +
+                          platform_list(platforms) +
+                          "; available: " + (have.empty() ? "none (no entry names a platform)" : have));
+}
+
+result<manifest> filter_index(const manifest& index, const std::vector<platform>& platforms) {
+    auto selected = select_platforms(index, platforms);
+    if (!selected) return selected.error();
+    if (!selected->index) return no_platform_match(index.digest, platforms, selected->available);
+    return std::move(*selected->index);
+}
+
+std::optional<platform> schema1_platform(const manifest& m) {
+    if (m.kind != manifest_kind::schema1) return std::nullopt;
+    const auto body = nlohmann::json::parse(m.bytes, nullptr, false);
+    if (!body.is_object()) return std::nullopt;
+    const auto text = [](const json& object, const char* key) {
+        const auto it = object.find(key);
+        return it != object.end() && it->is_string() ? it->get<std::string>() : std::string{};
+    };
+    // history[0] describes the newest layer; its v1Compatibility is the image's configuration.
+    json config = json::object();
+    if (const auto history = body.find("history");
+        history != body.end() && history->is_array() && !history->empty() && history->front().is_object()) {
+        const auto v1 = text(history->front(), "v1Compatibility");
+        if (auto parsed = json::parse(v1, nullptr, false); parsed.is_object()) config = std::move(parsed);
+    }
+    platform p;
+    p.architecture = text(config, "architecture");
+    if (p.architecture.empty()) p.architecture = text(body, "architecture");
+    if (p.architecture.empty()) return std::nullopt;
+    p.os = text(config, "os");
+    // Schema 1 predates images for other systems: Docker wrote "linux" there, or nothing.
+    if (p.os.empty()) p.os = "linux";
+    p.variant = text(config, "variant");
+    return p;
 }
 
 } // namespace libregistry

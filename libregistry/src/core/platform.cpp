@@ -2,6 +2,8 @@
 
 #include "core/detail/ascii.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 
 namespace libregistry {
@@ -67,6 +69,35 @@ bool platform_matches(const platform& filter, const platform& candidate) {
 bool platform_matches_any(const std::vector<platform>& filters, const platform& candidate) {
     return std::any_of(filters.begin(), filters.end(),
                        [&](const platform& filter) { return platform_matches(filter, candidate); });
+}
+
+std::optional<platform> platform_of_config(std::string_view config_json) {
+    const auto body = nlohmann::json::parse(config_json, nullptr, false);
+    if (!body.is_object()) return std::nullopt;
+    const auto text = [&](const char* key) {
+        const auto it = body.find(key);
+        return it != body.end() && it->is_string() ? it->get<std::string>() : std::string{};
+    };
+    platform p;
+    p.os = text("os");
+    p.architecture = text("architecture");
+    if (p.os.empty() || p.architecture.empty()) return std::nullopt;
+    p.variant = text("variant");
+    p.os_version = text("os.version");
+    return p;
+}
+
+std::string platform_list(const std::vector<platform>& platforms) {
+    std::string out;
+    for (const auto& p : platforms) {
+        if (!out.empty()) out.append(", ");
+        // Filters from --os or --arch alone leave a field empty, which matches anything.
+        out.append(p.os.empty() ? std::string_view("*") : std::string_view(p.os));
+        out.append(1, '/');
+        out.append(p.architecture.empty() ? std::string_view("*") : std::string_view(p.architecture));
+        if (!p.variant.empty()) out.append(1, '/').append(p.variant);
+    }
+    return out;
 }
 
 } // namespace libregistry

@@ -1,6 +1,7 @@
 #include "libregistry/sync/copy.hpp"
 
 #include "sync/detail/blob_copier.hpp"
+#include "sync/detail/platform_filter.hpp"
 #include "sync/detail/target.hpp"
 
 #include "client/detail/for_each_bounded.hpp"
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -23,8 +25,10 @@ namespace {
 
 class copy_job {
 public:
-    copy_job(registry& source, std::string source_repository, copy_options options)
+    copy_job(registry& source, std::string source_repository, copy_options options,
+             std::map<digest, manifest> known)
         : source_(source), source_repository_(std::move(source_repository)), options_(std::move(options)),
+          known_(std::move(known)),
           blobs_(source_, source_repository_, options_, options_.ledger ? *options_.ledger : own_ledger_) {}
 
     // Copies a manifest's content to every target of `group`, then pushes the manifest there under `refs[i]`.
@@ -82,7 +86,13 @@ private:
                 need.push_back(t);
         }
         if (need.empty()) co_return;
-        auto m = co_await source_.get_manifest(source_repository_, child.digest.str());
+        // A nested index the platform filter read or rewrote is at hand; a rewritten one is not at the
+        // source.
+        result<manifest> m = manifest{};
+        if (auto known = known_.find(child.digest); known != known_.end())
+            m = known->second;
+        else
+            m = co_await source_.get_manifest(source_repository_, child.digest.str());
         if (!m) {
             for (auto* t : need)
                 t->fail(m.error());
@@ -120,6 +130,7 @@ private:
     registry& source_;
     std::string source_repository_;
     copy_options options_;
+    std::map<digest, manifest> known_;
     blob_ledger own_ledger_;
     detail::blob_copier blobs_;
 };
@@ -141,6 +152,7 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
                                           std::max<std::size_t>(options.jobs, 1), executor);
         t->context =
             fmt::format("copying {} to {}/{}:{}", src_name, d.destination->name(), d.to.repository, push_ref);
+        t->observed = d.observed;
         targets.push_back(std::move(t));
     }
     auto fail_all = [&](const error& e) {
@@ -165,16 +177,28 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
         }
         return out;
     };
-    // Up to date when the destination already points at `d` under the tag (no write at all).
-    auto check_targets = [&](digest d, std::string media_type) -> asio::awaitable<void> {
+    // Up to date when the destination already points at `d` under the tag (no write at all). What the
+    // caller saw there (copy_target::observed) stands in for the HEAD.
+    std::optional<digest> compared;
+    auto check_targets = [&](digest d, std::string media_type, bool filtered) -> asio::awaitable<void> {
+        compared = d;
         for (auto& t : targets) {
             if (t->done || t->failure) continue;
-            auto existing = co_await t->destination.head_manifest(t->repository(), t->push_ref);
-            if (!existing)
-                t->failure = existing.error();
-            else if (*existing && (*existing)->digest == d) {
+            std::optional<digest> current;
+            if (t->observed) {
+                current = *t->observed;
+            } else {
+                auto existing = co_await t->destination.head_manifest(t->repository(), t->push_ref);
+                if (!existing) {
+                    t->failure = existing.error();
+                    continue;
+                }
+                if (*existing) current = (*existing)->digest;
+            }
+            if (current == d) {
                 t->done = true;
                 t->stats.up_to_date = true;
+                t->stats.filtered = filtered;
                 t->stats.manifest_digest = d;
                 t->stats.media_type = media_type;
             }
@@ -190,9 +214,12 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
     }
 
     // HEAD both sides first: when they agree nothing is fetched, which keeps a no-op run off pull quotas.
+    // With a platform filter that holds for a single image, which is copied unchanged or not at all; an index
+    // may be rewritten, so what the destination should hold is known only once the index is read.
+    const bool filtering = !options.platforms.empty();
     std::string source_ref =
         options.known_source_digest ? options.known_source_digest->str() : from.identifier();
-    if (options.platforms.empty() && !options.known_source_digest) {
+    if (!options.known_source_digest) {
         auto src_desc = co_await source.head_manifest(from.repository, source_ref);
         if (!src_desc)
             fail_all(src_desc.error());
@@ -200,7 +227,10 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
             fail_all(not_found());
         else {
             source_ref = (*src_desc)->digest.str();
-            if (!options.force) co_await check_targets((*src_desc)->digest, (*src_desc)->media_type);
+            const auto kind = kind_of((*src_desc)->media_type);
+            const bool single = kind == manifest_kind::image || kind == manifest_kind::schema1;
+            if (!options.force && (!filtering || single))
+                co_await check_targets((*src_desc)->digest, (*src_desc)->media_type, false);
         }
     }
     if (!remaining()) co_return finish();
@@ -216,17 +246,32 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
         co_return finish();
     }
     bool filtered = false;
-    if (!options.platforms.empty() && m->kind == manifest_kind::index) {
-        auto f = filter_index(*m, options.platforms);
-        if (!f) {
-            auto e = f.error();
+    std::map<digest, manifest> nested;
+    if (filtering && m->kind == manifest_kind::index) {
+        detail::platform_filter filter(source, from.repository, options.platforms);
+        auto selection = co_await filter.select(*m);
+        if (!selection || !selection->index) {
+            auto e = selection ? no_platform_match(m->digest, options.platforms, selection->available)
+                               : selection.error();
             e.message = fmt::format("{}: {}", src_name, e.message);
             fail_all(e);
             co_return finish();
         }
-        filtered = f->digest != m->digest;
-        m = std::move(f);
-        if (!options.force) co_await check_targets(m->digest, m->media_type);
+        filtered = selection->index->digest != m->digest;
+        m = std::move(*selection->index);
+        nested = filter.manifests();
+        if (!options.force && compared != m->digest)
+            co_await check_targets(m->digest, m->media_type, filtered);
+    } else if (filtering) {
+        // Compared before its platform is read: an image the destination already holds costs nothing more.
+        if (!options.force && compared != m->digest) co_await check_targets(m->digest, m->media_type, false);
+        if (!remaining()) co_return finish();
+        detail::platform_filter filter(source, from.repository, options.platforms);
+        auto fits = co_await filter.check_image(*m, src_name);
+        if (!fits) {
+            fail_all(fits.error());
+            co_return finish();
+        }
     }
     std::vector<target*> group;
     std::vector<std::string> refs;
@@ -247,7 +292,7 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
         refs.push_back(t->push_ref);
     }
     if (!group.empty()) {
-        copy_job job(source, from.repository, options);
+        copy_job job(source, from.repository, options, std::move(nested));
         co_await job.copy_tree(std::move(*m), std::move(group), std::move(refs));
     }
     co_return finish();
@@ -255,7 +300,7 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
 
 asio::awaitable<result<copy_stats>> copy_image(registry& source, reference from, registry& destination,
                                                reference to, copy_options options) {
-    std::vector<copy_target> targets{copy_target{&destination, std::move(to)}};
+    std::vector<copy_target> targets{copy_target{&destination, std::move(to), {}}};
     auto results =
         co_await copy_image_to_many(source, std::move(from), std::move(targets), std::move(options));
     co_return std::move(results.front());

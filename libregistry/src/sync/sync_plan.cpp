@@ -1,5 +1,6 @@
 #include "libregistry/sync/sync_plan.hpp"
 
+#include "libregistry/core/media_type.hpp"
 #include "libregistry/core/printable.hpp"
 
 #include <fmt/format.h>
@@ -182,7 +183,8 @@ std::vector<sync_action> plan_sync(const std::vector<sync_item>& items,
         } else if (!o.source) {
             a.kind = action_kind::fail;
             a.reason = fmt::format("{} not found at the source", items[i].source.str());
-        } else if (options.platform_filter) {
+        } else if (options.platform_filter && kind_of(o.source_media_type) != manifest_kind::image &&
+                   kind_of(o.source_media_type) != manifest_kind::schema1) {
             a.reason = "platform filter: compared after reading the source index";
         } else if (!o.destination) {
             a.reason = "missing at the destination";

@@ -40,6 +40,9 @@ sync_totals tally(const std::vector<image_result>& images) {
         case image_status::interrupted:
             ++t.interrupted;
             break;
+        case image_status::excluded:
+            ++t.excluded;
+            break;
         }
         t.bytes_sent += r.stats.bytes_sent;
         t.blobs_uploaded += r.stats.blobs_uploaded;
@@ -62,6 +65,8 @@ std::string_view to_string(image_status s) {
         return "planned";
     case image_status::interrupted:
         return "interrupted";
+    case image_status::excluded:
+        return "excluded";
     }
     return "unknown";
 }
@@ -159,6 +164,7 @@ struct resolution {
 // The source HEAD shared by every destination of one source image.
 struct source_head {
     std::optional<digest> found;
+    std::string media_type;
     std::optional<error> failure;
 };
 
@@ -299,6 +305,7 @@ private:
                 co_return;
             }
             o.source = head.found;
+            o.source_media_type = head.media_type;
             if (!o.source) {
                 out.observed[i] = true;
                 co_return;
@@ -327,8 +334,10 @@ private:
                 auto r = co_await get(source.registry).head_manifest(source.repository, source.identifier());
                 if (!r)
                     head.failure = r.error();
-                else if (*r)
+                else if (*r) {
                     head.found = (*r)->digest;
+                    head.media_type = (*r)->media_type;
+                }
                 source_heads_.emplace(key, head);
                 lease->finish(head);
                 co_return head;
@@ -373,6 +382,7 @@ private:
             case action_kind::copy:
                 r.status = image_status::planned;
                 to_copy.push_back(report_.images.size());
+                seen_at_destination_[report_.images.size()] = resolved.observations[i].destination;
                 break;
             }
             report_.images.push_back(std::move(r));
@@ -443,13 +453,17 @@ private:
         }
         auto copy_options = options_.copy;
         copy_options.force = options_.force;
-        // The plan already compared digests; a retry round compares again in case a previous try got through.
-        if (round == 0 && copy_options.platforms.empty())
-            copy_options.known_source_digest = images.front()->digest;
+        // The plan already HEADed both sides (and without a platform filter compared them); a retry round
+        // looks again in case a previous try got through.
+        if (round == 0) copy_options.known_source_digest = images.front()->digest;
         std::vector<copy_target> targets;
         for (auto* image : images) {
             ++image->attempts;
-            targets.push_back(copy_target{&get(image->item.destination.registry), image->item.destination});
+            std::optional<std::optional<digest>> observed;
+            auto seen = seen_at_destination_.find(static_cast<std::size_t>(image - report_.images.data()));
+            if (round == 0 && seen != seen_at_destination_.end()) observed = seen->second;
+            targets.push_back(
+                copy_target{&get(image->item.destination.registry), image->item.destination, observed});
         }
         const auto& source = images.front()->item.source;
         auto results =
@@ -465,12 +479,19 @@ private:
             image.digest = r->manifest_digest;
             if (r->up_to_date) {
                 image.status = round == 0 ? image_status::skipped : image_status::copied;
-                if (round == 0) image.reason = "in sync after applying the platform filter";
+                if (round == 0)
+                    image.reason = fmt::format(
+                        "{} ({})", r->filtered ? "in sync after applying the platform filter" : "in sync",
+                        r->manifest_digest.str());
                 // A later round that finds the image in place finished what an earlier round started.
                 if (round > 0) image.stats = previous;
             } else {
                 image.status = image_status::copied;
             }
+        } else if (r.error().code == errc::platform_mismatch) {
+            // The same image gives the same answer: not a failure, and nothing a retry round could change.
+            image.status = image_status::excluded;
+            image.reason = r.error().message;
         } else if (cut_short(r.error())) {
             image.status = image_status::interrupted;
             image.reason = r.error().message;
@@ -488,6 +509,8 @@ private:
     std::map<std::string, std::unique_ptr<limited_registry>> limited_;
     detail::single_flight<source_head> head_flights_;
     std::map<std::string, source_head> source_heads_; ///< finished source HEADs, by reference
+    /// What the plan saw at the destination of each image it copies, by index in report_.images.
+    std::map<std::size_t, std::optional<digest>> seen_at_destination_;
     sync_report report_;
 };
 

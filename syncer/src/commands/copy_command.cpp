@@ -76,9 +76,6 @@ int run_copy(const copy_flags& f) {
     progress out(f.quiet, progress::stderr_is_terminal());
     options.on_event = [&out](const copy_event& e) { out.on_event(e); };
     options.stop = s.stop_token();
-    if (!options.platforms.empty())
-        out.line(
-            "Note: --platform rewrites the index, so the destination index digest differs from the source's");
 
     return s.run([&]() -> asio::awaitable<int> {
         auto r = co_await copy_image(source, from, destination, to, options);
@@ -94,16 +91,20 @@ int run_copy(const copy_flags& f) {
         }
         const auto& st = *r;
         if (!f.quiet) {
+            // Said only when it happened: a single image, or an index every entry of which matched, is
+            // copied unchanged.
+            const std::string rewritten =
+                st.filtered ? "; --platform rewrote the index, so its digest differs from the source's" : "";
             if (st.up_to_date)
-                std::cerr << fmt::format("{} is already up to date at {} ({})\n", from.str(), to.str(),
-                                         st.manifest_digest.str());
+                std::cerr << fmt::format("{} is already up to date at {} ({}){}\n", from.str(), to.str(),
+                                         st.manifest_digest.str(), rewritten);
             else
                 std::cerr << fmt::format(
                     "Copied {} to {}: {} ({} blobs uploaded, {} mounted, {} already present, "
-                    "{} sent, {} manifests, {:.1f} s)\n",
+                    "{} sent, {} manifests, {:.1f} s){}\n",
                     from.str(), to.str(), st.manifest_digest.str(), st.blobs_uploaded, st.blobs_mounted,
                     st.blobs_skipped, human_bytes(double(st.bytes_sent)), st.manifests_pushed,
-                    st.duration.count() / 1000.0);
+                    st.duration.count() / 1000.0, rewritten);
         }
         co_return exit_ok;
     });
@@ -125,8 +126,10 @@ std::function<int()> add_copy_command(CLI::App& app) {
                     "Docker config.json / containers auth.json with credentials");
     cmd->add_option("--src-authfile", flags->src.auth_file, "Auth file for the source only");
     cmd->add_option("--dest-authfile", flags->dst.auth_file, "Auth file for the destination only");
-    cmd->add_option("--platform", flags->platforms,
-                    "Keep only os/arch[/variant] from an index (repeatable); the index digest changes");
+    cmd->add_option(
+        "--platform", flags->platforms,
+        "Keep only os/arch[/variant] (repeatable): matching entries of an index, nested ones included (the "
+        "index digest changes); a single image is copied only if it matches");
     cmd->add_option("--retry-times", flags->retry_times,
                     "Retries per request; a blob transfer that starts over shares the budget")
         ->check(CLI::Range(0, 100));

@@ -183,12 +183,13 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         if (f.dry_run) std::cout << plan_text(report);
         if (!f.report.empty())
             write_private(f.report, report_json(report, f.dry_run, signal).dump(2) + "\n", "the report");
-        // Interrupted images go with the failed ones, so `--images FAILED` finishes the run.
+        // Interrupted images go with the failed ones, so `--images FAILED` finishes the run. Excluded ones
+        // (nothing matched the platform filter) go in neither: nothing was copied, and nothing failed.
         std::vector<sync_item> succeeded, failed;
         for (const auto& img : report.images) {
             if (img.status == image_status::failed || img.status == image_status::interrupted)
                 failed.push_back(img.item);
-            else if (img.status != image_status::planned)
+            else if (img.status != image_status::planned && img.status != image_status::excluded)
                 succeeded.push_back(img.item);
         }
         auto format = f.output_format == "json" ? file_format::json : file_format::yaml;
@@ -228,10 +229,12 @@ void add_sync_flags(CLI::App& cmd, sync_flags& f) {
     cmd.add_option("--images", f.images, "Source -> destination mapping (image-syncer images file)");
     cmd.add_option("--config", f.config, "Combined file {auth: ..., images: ...}");
     add_run_flags(cmd, f);
-    cmd.add_option("--os", f.os,
-                   "Keep only these OSes of multi-platform images (repeatable, comma-separated)");
+    cmd.add_option(
+        "--os", f.os,
+        "Keep only these OSes (repeatable, comma-separated): matching entries of an index; an image "
+        "that matches nothing is excluded");
     cmd.add_option("--arch", f.arch,
-                   "Keep only these architectures, arch[:variant] (repeatable, comma-separated)");
+                   "Keep only these architectures, arch[:variant] (repeatable, comma-separated), as --os");
     cmd.add_option("--output-success-images", f.output_success,
                    "Write the images that succeeded, in images format");
     cmd.add_option("--output-failed-images", f.output_failed,

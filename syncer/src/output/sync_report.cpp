@@ -58,6 +58,7 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std:
                    {"failed", t.failed},
                    {"planned", t.planned},
                    {"interrupted", t.interrupted},
+                   {"excluded", t.excluded},
                    {"bytes_sent", t.bytes_sent},
                    {"blobs_uploaded", t.blobs_uploaded},
                    {"blobs_mounted", t.blobs_mounted},
@@ -78,6 +79,7 @@ std::string plan_text(const sync_report& report) {
         const char* verb = r.status == image_status::skipped       ? "skip"
                            : r.status == image_status::failed      ? "fail"
                            : r.status == image_status::interrupted ? "interrupted"
+                           : r.status == image_status::excluded    ? "exclude"
                                                                    : "copy";
         out +=
             fmt::format("{} {} -> {} ({})\n", verb, source_text(r.item), destination_text(r.item), r.reason);
@@ -88,10 +90,11 @@ std::string plan_text(const sync_report& report) {
 std::string summary_text(const sync_report& report) {
     const auto& t = report.totals;
     return fmt::format(
-        "{} images: {} copied, {} already in sync, {} failed{}{}; {} sent, {} blobs uploaded, {} mounted, "
+        "{} images: {} copied, {} already in sync{}, {} failed{}{}; {} sent, {} blobs uploaded, {} mounted, "
         "{} already present; {:.1f} s",
-        report.images.size(), t.copied, t.skipped, t.failed,
-        t.interrupted ? fmt::format(", {} interrupted", t.interrupted) : std::string(),
+        report.images.size(), t.copied, t.skipped,
+        t.excluded ? fmt::format(", {} excluded by the platform filter", t.excluded) : std::string(),
+        t.failed, t.interrupted ? fmt::format(", {} interrupted", t.interrupted) : std::string(),
         t.planned ? fmt::format(", {} to copy", t.planned) : std::string(), human_bytes(double(t.bytes_sent)),
         t.blobs_uploaded, t.blobs_mounted, t.blobs_skipped, report.duration.count() / 1000.0);
 }
@@ -101,12 +104,14 @@ std::string interrupted_text(const sync_report& report, std::string_view cause) 
     int not_started = 0;
     for (const auto& r : report.images)
         if (r.status == image_status::interrupted) ++(r.attempts > 0 ? started : not_started);
-    return fmt::format("{}: {} of {} images done ({} copied, {} already in sync), {} failed, {} "
-                       "stopped mid-copy, {} not started; no tag points at an incomplete image, and the next "
-                       "run resumes",
-                       cause, report.totals.copied + report.totals.skipped, report.images.size(),
-                       report.totals.copied, report.totals.skipped, report.totals.failed, started,
-                       not_started);
+    return fmt::format(
+        "{}: {} of {} images done ({} copied, {} already in sync{}), {} failed, {} "
+        "stopped mid-copy, {} not started; no tag points at an incomplete image, and the next "
+        "run resumes",
+        cause, report.totals.copied + report.totals.skipped + report.totals.excluded, report.images.size(),
+        report.totals.copied, report.totals.skipped,
+        report.totals.excluded ? fmt::format(", {} excluded", report.totals.excluded) : std::string(),
+        report.totals.failed, started, not_started);
 }
 
 void log_image(logger& log, const image_result& r) {
@@ -120,6 +125,10 @@ void log_image(logger& log, const image_result& r) {
             fields);
     else if (r.status == image_status::skipped)
         log.info(fmt::format("in sync {} -> {}", source_text(r.item), destination_text(r.item)), fields);
+    else if (r.status == image_status::excluded)
+        log.info(
+            fmt::format("excluded {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
+            fields);
     else
         log.info(fmt::format("copied {} -> {} ({}, {} sent)", source_text(r.item), destination_text(r.item),
                              r.digest ? r.digest->str() : "", human_bytes(double(r.stats.bytes_sent))),

@@ -51,6 +51,8 @@ enum class errc {
     credentials_error,
     invalid_argument,
     cancelled,
+    /// A platform filter matched nothing in the image: the same image gives the same answer, so no retry.
+    platform_mismatch,
 };
 
 const boost::system::error_category& registry_category() noexcept;

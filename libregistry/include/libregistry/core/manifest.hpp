@@ -7,6 +7,7 @@
 #include "libregistry/core/platform.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,9 +53,41 @@ struct manifest {
 /// them.
 result<manifest> parse_manifest(std::string bytes, std::string_view content_type = {});
 
-/// A new index holding only the entries whose platform matches one of `platforms` (entries without a
-/// platform, such as attestations, are dropped too). The result is re-serialised, so its digest differs from
-/// the source. Fails when nothing matches.
+/// Entries of `index` that are indexes themselves and that a platform filter must look into: those with no
+/// platform (how a nested index is usually listed) and those whose platform matches. Each digest once.
+std::vector<descriptor> nested_indexes(const manifest& index, const std::vector<platform>& platforms);
+
+/// An index as a platform filter leaves it.
+struct platform_selection {
+    /// nullopt when no entry matched; `index` itself, bytes and digest unchanged, when the filter kept every
+    /// entry as it was.
+    std::optional<manifest> index;
+    /// `os/arch[/variant]` of every entry seen, those inside nested indexes included, each once, in order.
+    std::vector<std::string> available;
+};
+
+/// Applies a platform filter to `index`. Entries whose platform matches one of `platforms` are kept verbatim;
+/// the others are dropped, entries without a platform (such as attestations) too. An entry found in `nested`
+/// (by its digest: a nested index, filtered in turn) is dropped when nothing in it matched, kept verbatim
+/// when it came through unchanged, and otherwise pointed at the filtered index: its digest and size are
+/// replaced, every other field is kept. A changed index is re-serialised with every object's keys in their
+/// original order, so its digest differs from the source's. Fails for an `index` that is not an index or
+/// for empty `platforms`.
+result<platform_selection> select_platforms(const manifest& index, const std::vector<platform>& platforms,
+                                            const std::map<digest, platform_selection>& nested = {});
+
+/// errc::platform_mismatch for an index in which nothing matched, naming the platforms asked for and those
+/// `available`.
+error no_platform_match(const digest& index, const std::vector<platform>& platforms,
+                        const std::vector<std::string>& available);
+
+/// select_platforms without looking into nested indexes; fails with no_platform_match when nothing matches.
 result<manifest> filter_index(const manifest& index, const std::vector<platform>& platforms);
+
+/// The platform a schema 1 manifest was built for: the newest history entry's `v1Compatibility` (that layer's
+/// image configuration) names it, else the manifest's own `architecture`; an os left out is "linux", all
+/// schema 1 ever carried. nullopt when no architecture is named or `m` is not schema 1. Schema 2 and OCI
+/// images name their platform in the config blob (platform_of_config).
+std::optional<platform> schema1_platform(const manifest& m);
 
 } // namespace libregistry

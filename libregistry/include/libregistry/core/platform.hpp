@@ -2,6 +2,7 @@
 // Platforms of index entries and the `os/arch[/variant]` filters users give.
 #include "libregistry/core/error.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,5 +29,15 @@ result<platform> parse_platform(std::string_view text);
 bool platform_matches(const platform& filter, const platform& candidate);
 
 bool platform_matches_any(const std::vector<platform>& filters, const platform& candidate);
+
+/// The platform an image configuration names (image-spec config.md: `os`, `architecture`, `variant`,
+/// `os.version`), which is all a single-platform image says about its platform. nullopt when `config_json`
+/// is not a JSON object or lacks a non-empty string `os` or `architecture`, as an artifact's empty `{}`
+/// config does.
+std::optional<platform> platform_of_config(std::string_view config_json);
+
+/// The platforms' str(), comma-separated, for messages; an empty os or architecture (a filter's "any") is
+/// `*`.
+std::string platform_list(const std::vector<platform>& platforms);
 
 } // namespace libregistry

@@ -33,7 +33,10 @@ struct copy_event {
 };
 
 struct copy_options {
-    /// Index entries to keep (`os/arch[/variant]`); empty keeps all and preserves the index digest.
+    /// Platforms to keep (`os/arch[/variant]`); empty copies everything as it is. An index keeps the entries
+    /// that match, looking into nested indexes, and is rewritten (a new digest) unless every entry matched;
+    /// a single image is copied unchanged when its platform matches. When nothing matches, the copy fails
+    /// with errc::platform_mismatch and writes nothing.
     std::vector<platform> platforms;
     /// Blobs copied at once per image.
     std::size_t jobs = 6;
@@ -45,7 +48,8 @@ struct copy_options {
     std::function<void(const copy_event&)> on_event;
     /// Shared with other copies of the same run; a private one is used when null.
     blob_ledger* ledger = nullptr;
-    /// The caller already compared digests (a sync plan): skip the HEAD pair and read this digest.
+    /// The caller already HEADed the source (a sync plan): no source HEAD, and this digest is read. Without a
+    /// platform filter the caller compared digests too, and the copy goes ahead at once.
     std::optional<digest> known_source_digest;
     /// Once a stop is requested, nothing new starts: no blob transfer, retry, child or manifest push. What is
     /// in flight goes on (a caller in a hurry closes the connections). Unfinished targets fail with
@@ -73,6 +77,9 @@ boost::asio::awaitable<result<copy_stats>> copy_image(registry& source, referenc
 struct copy_target {
     registry* destination;
     reference to;
+    /// What the destination held under `to` when the caller looked just before (a sync plan's HEAD): its
+    /// digest, or nullopt for nothing. Compared instead of a second HEAD; unset, the copy sends the HEAD.
+    std::optional<std::optional<digest>> observed;
 };
 
 /// Copies `from` to several destinations at once: the source manifest is read once, and a blob that

@@ -88,6 +88,7 @@ struct observation {
     std::optional<digest> source;      ///< HEAD of the source; nullopt if missing
     std::optional<digest> destination; ///< HEAD of the destination; nullopt if missing
     std::optional<error> failure;      ///< a HEAD failed
+    std::string source_media_type;     ///< the source HEAD's Content-Type
 };
 
 enum class action_kind { copy, skip, fail };
@@ -101,8 +102,9 @@ struct sync_action {
 
 struct plan_options {
     bool force = false;
-    /// A platform filter rewrites indexes, so equal source and destination digests cannot be expected and
-    /// the copy engine decides after reading the source.
+    /// A platform filter copies a single image unchanged (or not at all), so equal digests are in sync as
+    /// usual; it may rewrite an index, so for a source that is not known to be a single image the copy
+    /// engine decides after reading the source.
     bool platform_filter = false;
 };
 

@@ -24,9 +24,10 @@ public:
     virtual registry& get(const std::string& registry_name) = 0;
 };
 
-/// `interrupted`: the run was stopped (sync_options::stop) before the image was copied; `attempts` is 0 when
-/// its copy never started.
-enum class image_status { copied, skipped, failed, planned, interrupted };
+/// `skipped`: already in sync. `interrupted`: the run was stopped (sync_options::stop) before the image was
+/// copied; `attempts` is 0 when its copy never started. `excluded`: the platform filter matched nothing in
+/// the image (errc::platform_mismatch), so nothing was copied and no retry round tries it again.
+enum class image_status { copied, skipped, failed, planned, interrupted, excluded };
 std::string_view to_string(image_status s);
 
 struct image_result {
@@ -44,6 +45,7 @@ struct sync_totals {
     int failed = 0;
     int planned = 0;
     int interrupted = 0;
+    int excluded = 0;
     std::uint64_t bytes_sent = 0;
     int blobs_uploaded = 0;
     int blobs_mounted = 0;

@@ -21,6 +21,7 @@ struct target {
     reference to;
     std::string push_ref;
     std::string context; ///< "copying SRC to DST", prefixed to failures inside the copy
+    std::optional<std::optional<digest>> observed; ///< copy_target::observed
     copy_stats stats;
     std::optional<error> failure;
     bool done = false; ///< up to date, or failed before the copy started

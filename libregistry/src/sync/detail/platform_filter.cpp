@@ -1,0 +1,97 @@
+#include "sync/detail/platform_filter.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstddef>
+
+namespace libregistry::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Real images nest an index at most once or twice; the bound keeps a hostile source from leading the filter
+// down an endless chain of indexes.
+constexpr int max_nesting = 8;
+
+bool is_image_config(std::string_view media_type) {
+    const auto essence = media_type_essence(media_type);
+    return essence == "application/vnd.oci.image.config.v1+json" ||
+           essence == "application/vnd.docker.container.image.v1+json";
+}
+
+} // namespace
+
+asio::awaitable<result<platform_selection>> platform_filter::select(manifest index) {
+    co_return co_await select_at(std::move(index), 0);
+}
+
+asio::awaitable<result<platform_selection>> platform_filter::select_at(manifest index, int depth) {
+    std::map<digest, platform_selection> nested;
+    for (const auto& entry : nested_indexes(index, platforms_)) {
+        if (depth + 1 >= max_nesting)
+            co_return make_error(
+                errc::invalid_manifest,
+                fmt::format("index {} nests indexes more than {} deep; refusing to follow them",
+                            index.digest.str(), max_nesting));
+        auto child = co_await source_.get_manifest(repository_, entry.digest.str());
+        if (!child) co_return child.error();
+        // An entry typed as an index whose body is not one is judged by its own platform, as any image is.
+        if (child->kind != manifest_kind::index) continue;
+        auto selection = co_await select_at(std::move(*child), depth + 1);
+        if (!selection) co_return selection.error();
+        if (selection->index) manifests_.insert_or_assign(selection->index->digest, *selection->index);
+        nested.insert_or_assign(entry.digest, std::move(*selection));
+    }
+    co_return select_platforms(index, platforms_, nested);
+}
+
+asio::awaitable<result<std::string>> platform_filter::read_config(descriptor config) {
+    if (config.size < 0 || static_cast<std::size_t>(config.size) > max_manifest_size)
+        co_return make_error(
+            errc::too_large,
+            fmt::format("config {} is {} bytes; the platform filter reads configs of at most "
+                        "{} bytes",
+                        config.digest.str(), config.size, max_manifest_size));
+    auto reader = co_await source_.get_blob(repository_, config);
+    if (!reader) co_return reader.error();
+    std::string bytes;
+    std::array<std::byte, 16384> buffer{};
+    for (;;) {
+        auto n = co_await (*reader)->read(buffer);
+        if (!n) co_return n.error();
+        if (*n == 0) break;
+        bytes.append(reinterpret_cast<const char*>(buffer.data()), *n);
+        if (bytes.size() > static_cast<std::size_t>(config.size)) break;
+    }
+    if (bytes.size() != static_cast<std::size_t>(config.size) || digest_of(bytes) != config.digest)
+        co_return make_error(errc::digest_mismatch,
+                             fmt::format("config {} from {}/{} does not match its digest and size",
+                                         config.digest.str(), source_.name(), repository_));
+    co_return bytes;
+}
+
+asio::awaitable<result<void>> platform_filter::check_image(manifest m, std::string what) {
+    std::optional<platform> found;
+    if (m.kind == manifest_kind::schema1) {
+        found = schema1_platform(m);
+    } else if (m.kind == manifest_kind::image && m.config && is_image_config(m.config->media_type)) {
+        auto config = co_await read_config(*m.config);
+        if (!config) co_return config.error();
+        found = platform_of_config(*config);
+    }
+    if (found && platform_matches_any(platforms_, *found)) co_return result<void>{};
+    if (!found)
+        co_return make_error(
+            errc::platform_mismatch,
+            fmt::format("{} is a single image that names no platform, so the platform filter "
+                        "({}) does not match it; nothing to copy",
+                        what, platform_list(platforms_)));
+    co_return make_error(errc::platform_mismatch,
+                         fmt::format("{} is a single-platform image for {}, which the platform filter ({}) "
+                                     "does not match; nothing to copy",
+                                     what, found->str(), platform_list(platforms_)));
+}
+
+} // namespace libregistry::detail
