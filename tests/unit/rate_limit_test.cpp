@@ -64,6 +64,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
         const char* remaining;
         const char* reset;
         const char* retry_after;
+        bool pull; ///< the answer was to a manifest GET
     };
     struct row {
         const char* name;
@@ -80,15 +81,15 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
     const auto refuse = rate_limit_action::refuse;
     const std::chrono::milliseconds five_min = 5min;
     // The answers of issue 10: the IETF fields with a short Retry-After, and Docker Hub's.
-    const answer ietf_429{0s, 429, "0", "", "1"};
-    const answer hub_429{0s, 429, "0;w=21600", "", ""};
-    const answer hub_200{0s, 200, "0;w=21600", "", ""};
+    const answer ietf_429{0s, 429, "0", "", "1", true};
+    const answer hub_429{0s, 429, "0;w=21600", "", "", true};
+    const answer hub_200{0s, 200, "0;w=21600", "", "", true};
     const std::vector<row> rows{
         {"a 429 with Retry-After pauses every request", {ietf_429}, 0ms, false, five_min, wait, 1s, true},
         {"... pulls included", {ietf_429}, 500ms, true, five_min, wait, 1s, true},
         {"... and ends when its time passes", {ietf_429}, 1000ms, true, five_min, go, 0s, false},
         {"a remembered Remaining 0 with a reset holds pulls back",
-         {{0s, 200, "0", "18720", ""}},
+         {{0s, 200, "0", "18720", "", true}},
          0ms,
          true,
          five_min,
@@ -96,7 +97,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          18720s,
          true},
         {"... not other requests (Docker Hub counts manifest GETs)",
-         {{0s, 200, "0", "18720", ""}},
+         {{0s, 200, "0", "18720", "", true}},
          0ms,
          false,
          five_min,
@@ -104,7 +105,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          0s,
          false},
         {"... and expires when it resets",
-         {{0s, 200, "0", "18720", ""}},
+         {{0s, 200, "0", "18720", "", true}},
          18720s,
          true,
          five_min,
@@ -112,7 +113,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          0s,
          false},
         {"... a wait within the maximum is waited",
-         {{0s, 200, "0", "60", ""}},
+         {{0s, 200, "0", "60", "", true}},
          0ms,
          true,
          five_min,
@@ -120,7 +121,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          60s,
          true},
         {"... and an answer with pulls left ends it",
-         {{0s, 200, "0", "18720", ""}, {1s, 200, "7", "", ""}},
+         {{0s, 200, "0", "18720", "", true}, {1s, 200, "7", "", "", true}},
          2000ms,
          true,
          five_min,
@@ -144,23 +145,47 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          0s,
          false},
         {"a window of 0 is unknown, not used up",
-         {{0s, 200, "0;w=0", "", ""}},
+         {{0s, 200, "0;w=0", "", "", true}},
          0ms,
          true,
          five_min,
          go,
          0s,
          false},
-        {"a 429 with only RateLimit-Reset waits for the reset",
-         {{0s, 429, "0", "120", ""}},
+        {"a 429 for the quota with only RateLimit-Reset holds pulls back until the reset",
+         {{0s, 429, "0", "120", "", true}},
+         0ms,
+         true,
+         five_min,
+         wait,
+         120s,
+         true},
+        {"... not other requests (HEADs are not pulls)",
+         {{0s, 429, "0", "18720", "", true}},
+         0ms,
+         false,
+         five_min,
+         go,
+         0s,
+         false},
+        {"... unless one of them was refused for it",
+         {{0s, 429, "0", "120", "", false}},
          0ms,
          false,
          five_min,
          wait,
          120s,
          true},
+        {"a 429 with RateLimit-Reset for another limit holds back everything",
+         {{0s, 429, "5", "60", "", true}},
+         0ms,
+         false,
+         five_min,
+         wait,
+         60s,
+         false},
         {"Retry-After wins over RateLimit-Reset for the pause",
-         {{0s, 429, "0", "120", "2"}},
+         {{0s, 429, "0", "120", "2", true}},
          0ms,
          false,
          five_min,
@@ -168,7 +193,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          2s,
          true},
         {"... while pulls wait for the reset",
-         {{0s, 429, "0", "120", "2"}},
+         {{0s, 429, "0", "120", "2", true}},
          0ms,
          true,
          five_min,
@@ -176,7 +201,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          120s,
          true},
         {"a 429 asking for an hour is refused: not a quota",
-         {{0s, 429, "", "", "3600"}},
+         {{0s, 429, "", "", "3600", true}},
          0ms,
          false,
          five_min,
@@ -184,7 +209,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          3600s,
          false},
         {"... unless the maximum wait allows it",
-         {{0s, 429, "", "", "3600"}},
+         {{0s, 429, "", "", "3600", true}},
          0ms,
          false,
          2h,
@@ -192,7 +217,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          3600s,
          false},
         {"a Retry-After of more than the 10 minutes a retry waits is kept whole",
-         {{0s, 429, "", "", "7200"}},
+         {{0s, 429, "", "", "7200", true}},
          0ms,
          false,
          3h,
@@ -200,7 +225,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          7200s,
          false},
         {"a 503 with Retry-After pauses every request",
-         {{0s, 503, "", "", "2"}},
+         {{0s, 503, "", "", "2", true}},
          0ms,
          false,
          five_min,
@@ -208,7 +233,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          2s,
          false},
         {"a 503 without Retry-After holds nothing back",
-         {{0s, 503, "", "30", ""}},
+         {{0s, 503, "", "30", "", true}},
          0ms,
          false,
          five_min,
@@ -216,7 +241,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          0s,
          false},
         {"a 429 without any header holds nothing back",
-         {{0s, 429, "", "", ""}},
+         {{0s, 429, "", "", "", true}},
          0ms,
          false,
          five_min,
@@ -224,17 +249,24 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          0s,
          false},
         {"Retry-After as an HTTP date",
-         {{0s, 429, "", "", "Sat, 05 Dec 2026 15:31:30 GMT"}},
+         {{0s, 429, "", "", "Sat, 05 Dec 2026 15:31:30 GMT", true}},
          0ms,
          false,
          five_min,
          wait,
          30s,
          false},
-        {"Retry-After: 0 holds nothing back", {{0s, 429, "0", "", "0"}}, 0ms, true, five_min, go, 0s, false},
+        {"Retry-After: 0 holds nothing back",
+         {{0s, 429, "0", "", "0", true}},
+         0ms,
+         true,
+         five_min,
+         go,
+         0s,
+         false},
         {"a maximum wait of 0 refuses every wait", {ietf_429}, 0ms, false, 0ms, refuse, 1s, true},
         {"a shorter pause does not cut a longer one short",
-         {{0s, 429, "", "", "10"}, {1s, 429, "", "", "1"}},
+         {{0s, 429, "", "", "10", true}, {1s, 429, "", "", "1", true}},
          3000ms,
          false,
          five_min,
@@ -242,7 +274,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
          10s,
          false},
         {"a later pause extends it",
-         {{0s, 429, "", "", "2"}, {1s, 429, "", "", "5"}},
+         {{0s, 429, "", "", "2", true}, {1s, 429, "", "", "5", true}},
          3000ms,
          false,
          five_min,
@@ -254,7 +286,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
         CAPTURE(r.name);
         rate_limit_state state;
         for (const auto& a : r.answers)
-            state.observe(a.status, {a.remaining, a.reset, a.retry_after}, t0 + a.at);
+            state.observe(a.status, {a.remaining, a.reset, a.retry_after}, a.pull, t0 + a.at);
         auto verdict = admit(state, r.pull, t0 + r.asked_at, r.max_wait);
         CHECK(verdict.action == r.action);
         if (r.action == go) continue;
@@ -265,7 +297,7 @@ TEST_CASE("rate limits: what an answer holds back, for how long, and what is ref
 
 TEST_CASE("a refusal says when the limit ends, and how long the client would have waited") {
     rate_limit_state state;
-    state.observe(429, {"0", "18720", ""}, t0);
+    state.observe(429, {"0", "18720", ""}, true, t0);
     auto verdict = admit(state, true, t0, 5min);
     REQUIRE(verdict.action == rate_limit_action::refuse);
     CHECK(refusal_message("docker.io", verdict, t0, 5min) ==
@@ -273,7 +305,7 @@ TEST_CASE("a refusal says when the limit ends, and how long the client would hav
           "maximum wait of 5m; raise the maximum wait to wait for it, or run again then");
 
     rate_limit_state asked;
-    asked.observe(503, {"", "", "3600"}, t0);
+    asked.observe(503, {"", "", "3600"}, false, t0);
     auto pause = admit(asked, false, t0 + 30s, 5min);
     REQUIRE(pause.action == rate_limit_action::refuse);
     CHECK(

@@ -1173,14 +1173,19 @@ asio::awaitable<void> quota_beyond_wait_case(std::shared_ptr<scripted_server> se
     CHECK(server->count("GET", "/v2/" + repo + "/manifests/a") == 1);
     CHECK(first.error().attempts == options_for(*server).retry.max_attempts);
 
-    // Later requests are refused without being sent, saying the same.
+    // Later pulls are refused without being sent, saying the same.
     auto second = co_await reg.get_manifest(repo, "b");
     REQUIRE(second.has_error());
     CHECK(contains(second.error().message, expected));
+    CHECK(server->requests.size() == 2); // the ping and the one GET
+    // A HEAD is not a pull, so it goes out; refused for the quota too, it holds back every request.
     auto head = co_await reg.head_manifest(repo, "b");
     REQUIRE(head.has_error());
     CHECK(contains(head.error().message, expected));
-    CHECK(server->requests.size() == 2); // the ping and the one GET
+    auto again = co_await reg.head_manifest(repo, "c");
+    REQUIRE(again.has_error());
+    CHECK(contains(again.error().message, expected));
+    CHECK(server->requests.size() == 3);
 }
 
 } // namespace

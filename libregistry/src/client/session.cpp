@@ -420,7 +420,7 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
             const auto retry_after = Exchange::header(*resp, "Retry-After");
             const rate_limit_headers limits{Exchange::header(*resp, "RateLimit-Remaining"),
                                             Exchange::header(*resp, "RateLimit-Reset"), retry_after};
-            rate_limit_.observe(outcome.status, limits, now);
+            rate_limit_.observe(outcome.status, limits, c.pull, now);
             if (outcome.status == 429 || outcome.status == 503) {
                 refusal = admit(rate_limit_, c.pull, now, options_.max_wait);
                 outcome.beyond_max_wait = refusal.action == rate_limit_action::refuse;

@@ -66,7 +66,8 @@ std::optional<std::chrono::seconds> parse_rate_limit_reset(std::string_view head
     return std::chrono::seconds(std::min<long long>(*value, 365LL * 24 * 3600));
 }
 
-void rate_limit_state::observe(int status, const rate_limit_headers& headers, clock::time_point now) {
+void rate_limit_state::observe(int status, const rate_limit_headers& headers, bool pull,
+                               clock::time_point now) {
     auto remaining = parse_rate_limit_remaining(headers.remaining);
     auto reset = parse_rate_limit_reset(headers.reset);
     if (remaining && remaining->window_seconds > 0) window_seconds = remaining->window_seconds;
@@ -77,11 +78,12 @@ void rate_limit_state::observe(int status, const rate_limit_headers& headers, cl
     if (used_up && reset) resets = now + *reset;
     if (status == 429 || status == 503) {
         std::optional<clock::time_point> wait_until;
-        if (auto after = parse_retry_after(headers.retry_after, now, longest_wait))
-            wait_until = now + *after;
-        else if (status == 429 && reset)
-            wait_until = now + *reset; // the quota's reset is when the registry takes requests again
+        auto after = parse_retry_after(headers.retry_after, now, longest_wait);
+        if (after) wait_until = now + *after;
         if (used_up && !resets) resets = wait_until;
+        // Without a Retry-After, a 429 for the quota holds back what the quota counts: pulls, and whatever
+        // else the registry just refused for it; a 429 with a RateLimit-Reset for another limit, everything.
+        if (!after && status == 429 && reset && (!used_up || !pull)) wait_until = now + *reset;
         if (wait_until && (!paused_until || *wait_until > *paused_until || *paused_until <= now)) {
             paused_until = wait_until;
             pause_is_quota = used_up;

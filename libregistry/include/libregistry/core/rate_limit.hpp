@@ -8,13 +8,14 @@
 // - Docker Hub's: `ratelimit-limit: 100;w=21600`, `ratelimit-remaining: 0;w=21600`, and neither a reset nor
 //   a Retry-After.
 //
-// The rules (docs/reliability.md): a 429 or 503 whose wait is known (Retry-After, or RateLimit-Reset with the
-// quota used up) pauses every request to the registry until then, once for all of them; a used-up quota with
-// a known reset holds back pulls (manifest GETs, what Docker Hub counts) until it resets; a wait longer than
-// the client's maximum is not waited for, and the requests it holds back fail at once saying when it ends.
-// What is remembered ends when its time passes. A quota reported used up with no reset time is not remembered
-// at all: a window (`w=`) says how long the quota is counted over, not when it resets, so requests go out and
-// the registry's 429s are retried with backoff like any other.
+// The rules (docs/reliability.md): a 429 or 503 with a Retry-After pauses every request to the registry until
+// then, once for all of them. A used-up quota with a known reset (RateLimit-Reset, or the Retry-After of the
+// 429 that said so) holds back pulls (manifest GETs, what Docker Hub counts) until it resets, and every
+// request when one that is not a pull was refused for it. A wait longer than the client's maximum is not
+// waited for: the requests it holds back fail at once, saying when it ends. What is remembered ends when its
+// time passes. A quota reported used up with no reset time is not remembered at all: a window (`w=`) says how
+// long the quota is counted over, not when it resets, so requests go out and the registry's 429s are retried
+// with backoff like any other.
 #include <chrono>
 #include <optional>
 #include <string>
@@ -55,8 +56,9 @@ struct rate_limit_state {
     /// The quota's window in seconds (`w=`), for messages; 0 when unknown.
     long long window_seconds = 0;
 
-    /// Takes in an answer with `status` and `headers`, received at `now`.
-    void observe(int status, const rate_limit_headers& headers, clock::time_point now);
+    /// Takes in an answer with `status` and `headers` to a request (`pull`: a manifest GET), received at
+    /// `now`.
+    void observe(int status, const rate_limit_headers& headers, bool pull, clock::time_point now);
 };
 
 enum class rate_limit_action {
