@@ -2,6 +2,8 @@
 #include "commands/commands.hpp"
 #include "credential_files.hpp"
 
+#include <libregistry/core/duration.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -105,6 +107,7 @@ remote_registry& session::open(const std::string& registry, const endpoint_flags
 
 remote_registry& session::open(remote_options options, http::host_settings tls) {
     options.retry.max_attempts = std::max(1, retry_times_ + 1);
+    if (max_wait) options.max_wait = *max_wait;
     if (tls.cert_dir.empty()) tls.cert_dir = default_cert_dir(options.registry);
     warn_if_keys_exposed(tls.cert_dir);
     hosts_[api_host_of(options.registry)] = tls;
@@ -215,6 +218,12 @@ std::string signal_name(int signal) {
     default:
         return fmt::format("signal {}", signal);
     }
+}
+
+std::chrono::milliseconds parse_duration_flag(const std::string& flag, const std::string& text) {
+    auto d = parse_duration(text);
+    if (!d) throw usage_error(fmt::format("{} {}", flag, d.error().message));
+    return *d;
 }
 
 reference parse_cli_reference(const std::string& text, const std::string& what) {

@@ -73,6 +73,9 @@ public:
     int interrupted_by() const { return signal_; }
 
     stop_timing timing;
+    /// `--max-wait`: the longest a registry's rate limit is waited for, in the registries opened afterwards
+    /// (unset: remote_options' default).
+    std::optional<std::chrono::milliseconds> max_wait;
 
 private:
     int run_handling_signals(std::function<boost::asio::awaitable<int>()> task);
@@ -88,6 +91,9 @@ private:
 
 /// "SIGINT", "SIGTERM", or "signal N".
 std::string signal_name(int signal);
+
+/// Parses a duration flag's value (`90s`, `5m`, `300`); throws usage_error naming `flag`.
+std::chrono::milliseconds parse_duration_flag(const std::string& flag, const std::string& text);
 
 /// Parses a reference given on the command line (`docker://` optional); throws usage_error naming `what`.
 libregistry::reference parse_cli_reference(const std::string& text, const std::string& what);

@@ -29,6 +29,7 @@ struct copy_flags {
     std::size_t jobs = 6;
     bool quiet = false;
     bool force = false;
+    std::string max_wait; ///< empty: the library's default
 };
 
 void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string& prefix,
@@ -61,6 +62,7 @@ int run_copy(const copy_flags& f) {
     }
 
     session s(f.retry_times);
+    if (!f.max_wait.empty()) s.max_wait = parse_duration_flag("--max-wait", f.max_wait);
     auto& source = s.open(from.registry, src_flags);
     auto& destination = s.open(to.registry, dst_flags);
     progress out(f.quiet, progress::stderr_is_terminal());
@@ -122,6 +124,11 @@ std::function<int()> add_copy_command(CLI::App& app) {
                     "Retries per request; a blob transfer that starts over shares the budget")
         ->check(CLI::Range(0, 100));
     cmd->add_option("--jobs,-j", flags->jobs, "Blobs copied in parallel")->check(CLI::Range(1, 256));
+    cmd->add_option("--max-wait", flags->max_wait,
+                    "Longest wait for a registry's rate limit (Retry-After, RateLimit-Reset), e.g. 90s, 5m; "
+                    "a longer one fails the copy at once")
+        ->type_name("DURATION")
+        ->default_str("5m");
     cmd->add_flag("--force", flags->force, "Push manifests even when the destination already has the digest");
     cmd->add_flag("--quiet,-q", flags->quiet, "Print nothing but errors");
     return [flags] { return run_copy(*flags); };

@@ -121,6 +121,8 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         if (!s) throw usage_error(s.error().message);
         options.shard = *s;
     }
+    std::optional<std::chrono::milliseconds> max_wait;
+    if (!f.max_wait.empty()) max_wait = parse_duration_flag("--max-wait", f.max_wait);
 
     std::FILE* log_file = stderr;
     // Every output path is checked before any registry is contacted, so a mistyped one costs no run.
@@ -160,6 +162,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     };
 
     session s(f.retries);
+    s.max_wait = max_wait;
     options.stop = s.stop_token();
     session_provider provider(s, config.auth);
     auto rules = std::move(config.images);
@@ -210,6 +213,11 @@ void add_run_flags(CLI::App& cmd, sync_flags& f) {
     cmd.add_option("--log-format", f.log_format, "text or json")->default_str("text");
     cmd.add_flag("--dry-run", f.dry_run, "Print the plan and change nothing");
     cmd.add_option("--report", f.report, "Write a JSON report of every image and totals");
+    cmd.add_option("--max-wait", f.max_wait,
+                   "Longest wait for a registry's rate limit (Retry-After, RateLimit-Reset), e.g. 90s, 5m; "
+                   "a longer one fails that registry's images at once")
+        ->type_name("DURATION")
+        ->default_str("5m");
 }
 
 void add_sync_flags(CLI::App& cmd, sync_flags& f) {
