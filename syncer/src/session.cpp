@@ -169,6 +169,7 @@ remote_registry& session::open(const std::string& registry, const endpoint_flags
 
 remote_registry& session::open(remote_options options, http::host_settings tls) {
     options.retry.max_attempts = std::max(1, retry_times_ + 1);
+    if (max_wait) options.max_wait = *max_wait;
     if (tls.cert_dir.empty()) tls.cert_dir = default_cert_dir(options.registry);
     warn_if_keys_exposed(tls.cert_dir);
     hosts_[api_host_of(options.registry)] = tls;

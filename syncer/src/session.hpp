@@ -107,6 +107,9 @@ public:
     stop_timing timing;
     /// --timeout: how long run() may take before it is stopped; zero for no limit.
     std::chrono::milliseconds timeout{0};
+    /// `--max-wait`: the longest a registry's rate limit is waited for, in the registries opened afterwards
+    /// (unset: remote_options' default).
+    std::optional<std::chrono::milliseconds> max_wait;
 
 private:
     int run_handling_signals(std::function<boost::asio::awaitable<int>()> task);

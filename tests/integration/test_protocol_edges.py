@@ -292,24 +292,61 @@ class ProtocolEdgeTest(unittest.TestCase):
             self.syncer("copy", fake.ref(image.repo, "v1"), self.real.ref("from-fake/nodigest", "v1"), fake=fake)
             self.assert_in_real("from-fake/nodigest", "v1", image.digest)
 
-    # --- RateLimit-Remaining: a used-up pull quota is not hammered ------------------------------------------
-    def test_pull_limit_used_up_fails_fast(self):
-        with FakeRegistry(pull_limit=2) as fake, tempfile.TemporaryDirectory() as tmp:
-            repos = [f"quota/app{i}" for i in range(5)]
+    # --- RateLimit-Remaining: a used-up pull quota (issue 10: one 429 failed every later pull of the run) ----
+    def quota_sync(self, fake: FakeRegistry, tmp: str, prefix: str, count: int, *flags: str, expect: int):
+        """Syncs `count` one-image repositories from `fake`, one at a time; returns the result and the repos."""
+        repos = [f"{prefix}/app{i}" for i in range(count)]
+        for repo in repos:
+            self.seed_fake(fake, repo)
+        images = os.path.join(tmp, f"{prefix}.yaml")
+        with open(images, "w") as f:
             for repo in repos:
-                self.seed_fake(fake, repo)
-            images = os.path.join(tmp, "images.yaml")
-            with open(images, "w") as f:
-                for repo in repos:
-                    f.write(f"{fake.host}/{repo}:v1: {self.real.host}/from-fake/{repo}\n")
-            result = self.syncer("sync", "--images", images, "--proc", "1", expect=1, fake=fake)
-            gets = fake.requests(method="GET", path_regex=r"^/v2/quota/[^/]+/manifests/")
-            self.assertEqual([r.status for r in gets], [200, 200, 429],
-                             "after the registry said RateLimit-Remaining 0, no further manifest GET may be sent, "
-                             "neither retried nor for the other images")
-            self.assertIn("pull limit used up", result.stderr)
-            copied = [repo for repo in repos if harness.tags_of(self.real, f"from-fake/{repo}")]
-            self.assertEqual(len(copied), 2, result.stderr)
+                f.write(f"{fake.host}/{repo}:v1: {self.real.host}/from-fake/{repo}\n")
+        result = self.syncer("sync", "--images", images, "--proc", "1", *flags, expect=expect, fake=fake)
+        return result, repos
+
+    def manifest_gets(self, fake: FakeRegistry, prefix: str) -> list[int]:
+        return [r.status for r in fake.requests(method="GET", path_regex=rf"^/v2/{prefix}/[^/]+/manifests/")]
+
+    def copied(self, repos: list[str]) -> list[str]:
+        return [repo for repo in repos if harness.tags_of(self.real, f"from-fake/{repo}")]
+
+    def test_quota_with_a_reset_is_waited_for_within_max_wait(self):
+        # The IETF shape: `RateLimit-Remaining: 0` + `RateLimit-Reset: 2` on the 429. The registry's pulls wait
+        # two seconds, once, and every image arrives.
+        with FakeRegistry(pull_limit=3, pull_reset=2) as fake, tempfile.TemporaryDirectory() as tmp:
+            result, repos = self.quota_sync(fake, tmp, "waited", 5, expect=0)
+            self.assertEqual(self.manifest_gets(fake, "waited"), [200, 200, 200, 429, 200, 200], fake.log_text())
+            self.assertEqual(self.copied(repos), repos, result.stderr)
+
+    def test_quota_resetting_beyond_max_wait_fails_at_once_saying_when(self):
+        cases = [
+            # The message is written when an image fails for the last time, after the retry rounds' pauses.
+            (18720, (), r"it resets in 5h 1[12]m \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\), later than the maximum "
+                        r"wait of 5m"),
+            # --retries 0: a retry round two seconds later would find the quota reset.
+            (2, ("--max-wait", "1s", "--retries", "0"), r"it resets in [12]s \(at .*later than the maximum wait of 1s"),
+        ]
+        for reset, flags, words in cases:
+            with self.subTest(reset=reset), FakeRegistry(pull_limit=2, pull_reset=reset) as fake, \
+                    tempfile.TemporaryDirectory() as tmp:
+                result, repos = self.quota_sync(fake, tmp, f"beyond{reset}", 5, *flags, expect=1)
+                # Not retried, and the other images' pulls are not sent: they fail at once, saying when.
+                self.assertEqual(self.manifest_gets(fake, f"beyond{reset}"), [200, 200, 429], fake.log_text())
+                self.assertIn(f"pull limit of {fake.host} used up; ", result.stderr)
+                self.assertRegex(result.stderr, words)
+                self.assertEqual(len(self.copied(repos)), 2, result.stderr)
+
+    def test_quota_without_a_reset_is_retried_not_refused_for_the_run(self):
+        # Docker Hub's shape: `ratelimit-remaining: 0;w=21600` and no reset or Retry-After. The window is not
+        # when the quota resets, so nothing is refused locally: each pull is retried with backoff (2 sends
+        # with --retries 1, in each of 2 rounds), and the message says the limit is used up.
+        with FakeRegistry(pull_limit=2) as fake, tempfile.TemporaryDirectory() as tmp:
+            result, repos = self.quota_sync(fake, tmp, "hub", 4, "--retries", "1", expect=1)
+            self.assertEqual(self.manifest_gets(fake, "hub"), [200, 200] + [429] * 8, fake.log_text())
+            self.assertIn("pull limit is used up (RateLimit-Remaining 0 in a window of 6h) and it did not say "
+                          "when the limit resets", result.stderr)
+            self.assertEqual(len(self.copied(repos)), 2, result.stderr)
 
     # --- 9. 503 with an HTML body and Retry-After -----------------------------------------------------------
     def test_html_503_is_retried(self):

@@ -304,7 +304,8 @@ class SignalTest(harness.TempDirTestCase):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.addCleanup(server.server_close)
         self.addCleanup(server.shutdown)
-        run = self.start(f"127.0.0.1:{server.server_address[1]}", REPOS[:1])
+        # A maximum wait above the ten minutes, so that syncer does wait (by default it refuses a wait that long).
+        run = self.start(f"127.0.0.1:{server.server_address[1]}", REPOS[:1], "--max-wait", "15m")
         deadline = time.monotonic() + 30
         while not any(r.startswith("HEAD ") for r in RetryAfterForever.requests):
             self.assertLess(time.monotonic(), deadline, "syncer never asked" + run.describe())
@@ -317,8 +318,8 @@ class SignalTest(harness.TempDirTestCase):
         self.assertEqual(status, 130, run.describe())
         # The 5 s grace period, then 5 s more at most once every connection is closed: not ten minutes.
         self.assertLess(elapsed, 12, run.describe())
-        # The registry session's retry pause ends when the connections are closed: the run ends with its report,
-        # not through the last resort.
+        # The registry session's pauses (the retry's and the registry-wide one for the Retry-After) end when the
+        # connections are closed: the run ends with its report, not through the last resort.
         self.assertNotIn("exiting without a report", run.stderr)
         report = self.load_report()
         self.assertEqual([i["status"] for i in report["images"]], ["interrupted"])

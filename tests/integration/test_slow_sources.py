@@ -66,7 +66,7 @@ class SlowSourceTest(harness.TempDirTestCase):
             self.assertEqual(tag_digests(self.dst, repo), self.expected[repo], context)
         self.assertEqual(incomplete_tags(self.dst, [SLOW, FAST]), [], context)
         # --debug says why the blob was fetched again.
-        self.assertIn("below the minimum of 64 KiB/s over 1 s", result.stderr, context)
+        self.assertIn("below the minimum of 64 KiB/s over 1s", result.stderr, context)
         self.assertIn("; resuming at byte ", result.stderr, context)
 
     def test_a_trickling_blob_is_resumed_with_range(self):
@@ -105,9 +105,9 @@ class SlowSourceTest(harness.TempDirTestCase):
             self.assertEqual(image["status"], "failed", report)
             message = image["error"]
             for part in ("downloading blob sha256:", f"from {front.host}/{SLOW}", "the body arrived at ",
-                         "below the minimum of 64 KiB/s over 1 s", "--min-rate 0 turns it off"):
+                         "below the minimum of 64 KiB/s over 1s", "--min-rate 0 turns it off"):
                 self.assertIn(part, message)
-            self.assertIn("below the minimum of 64 KiB/s over 1 s", result.stderr)
+            self.assertIn("below the minimum of 64 KiB/s over 1s", result.stderr)
             # Every attempt after the first of a round resumed where the last one stopped.
             slowed = [e for e in self.blob_gets(front) if e.fault == "trickle"]
             self.assertGreaterEqual(len(slowed), 2, context)
@@ -126,9 +126,9 @@ class SlowSourceTest(harness.TempDirTestCase):
             context = describe(result) + "\n--- front log\n" + front.log_text(60)
             # Regression (issue 10): there was no --timeout; the run waited for the stalled blob.
             self.assertEqual(result.returncode, 1, context)
-            self.assertIn("syncer: timed out after 2 s (--timeout): stopping; transfers in flight have 5 s to "
+            self.assertIn("syncer: timed out after 2s (--timeout): stopping; transfers in flight have 5 s to "
                           "finish", result.stderr)
-            self.assertIn("timed out after 2 s (--timeout): 0 of 1 images done", result.stderr)
+            self.assertIn("timed out after 2s (--timeout): 0 of 1 images done", result.stderr)
             self.assertLess(elapsed, 40, context)  # 2 s, the 5 s grace period, cleanup
             with open(report_path) as f:
                 report = json.load(f)
@@ -145,8 +145,8 @@ class SlowSourceTest(harness.TempDirTestCase):
             destination = f"{self.dst.host}/{SLOW}:v1"
             result = run_syncer("copy", "--timeout", "2s", front.ref(SLOW, "v1"), destination)
             self.assertEqual(result.returncode, 1, describe(result))
-            self.assertIn("syncer: timed out after 2 s (--timeout): stopping", result.stderr)
-            self.assertIn(f"syncer copy: timed out after 2 s (--timeout): ", result.stderr)
+            self.assertIn("syncer: timed out after 2s (--timeout): stopping", result.stderr)
+            self.assertIn(f"syncer copy: timed out after 2s (--timeout): ", result.stderr)
             self.assertIn(f"{destination} does not point at an incomplete image", result.stderr)
             self.assertIn(tags_of(self.dst, SLOW), (None, []))
 

@@ -42,6 +42,9 @@ Switches, all off by default:
                            html_errors=True makes the body an HTML page (a proxy's), else an OCI error body.
   pull_limit=N             Docker Hub's pull limit: manifest GETs beyond N answer 429 TOOMANYREQUESTS with
                            `RateLimit-Remaining: 0;w=21600` and no Retry-After; HEADs are not counted.
+                           pull_reset=S makes it the IETF draft's shape instead (`RateLimit-Remaining: 0`,
+                           `RateLimit-Reset: <seconds left>`), and the quota resets S seconds after the first
+                           refused pull (then N more pulls, and so on).
   check_references=True    (default) a manifest PUT whose blobs or child manifests are missing is refused, as
                            real registries do.
 
@@ -285,7 +288,7 @@ class FakeRegistry:
                  reset_patch_once: bool = False,
                  no_digest_header: bool = False, html_errors: bool = False, fail_first: int = 0,
                  retry_after: str = "1", check_references: bool = True, pull_limit: int | None = None,
-                 basic: bool = False, echo_auth: bool = False):
+                 basic: bool = False, echo_auth: bool = False, pull_reset: int | None = None):
         if basic and bearer:
             raise ValueError("basic and bearer are exclusive")
         self.bearer = bearer
@@ -309,7 +312,9 @@ class FakeRegistry:
         self.retry_after = retry_after
         self.check_references = check_references
         self.pull_limit = pull_limit
+        self.pull_reset = pull_reset
         self._pulls = 0
+        self._quota_resets: float | None = None  # when the used-up quota resets (pull_reset)
 
         self._lock = threading.RLock()
         self._log_entries: list[LoggedRequest] = []
@@ -535,12 +540,19 @@ class FakeRegistry:
         write = h.command not in ("GET", "HEAD")
         if kind == "manifests" and h.command == "GET" and self.pull_limit is not None:
             with self._lock:
+                now = time.monotonic()
+                if self._quota_resets is not None and now >= self._quota_resets:
+                    self._pulls, self._quota_resets = 0, None
                 exhausted = self._pulls >= self.pull_limit
                 self._pulls += 0 if exhausted else 1
+                if exhausted and self.pull_reset is not None and self._quota_resets is None:
+                    self._quota_resets = now + self.pull_reset
+                left = None if self._quota_resets is None else max(0, int(self._quota_resets - now + 0.999))
             if exhausted:
-                raise _Response(429, _error_body("TOOMANYREQUESTS", "You have reached your pull rate limit."),
-                                [("RateLimit-Limit", f"{self.pull_limit};w=21600"),
-                                 ("RateLimit-Remaining", "0;w=21600")])
+                limits = ([("RateLimit-Limit", f"{self.pull_limit};w=21600"), ("RateLimit-Remaining", "0"),
+                           ("RateLimit-Reset", str(left))] if left is not None else
+                          [("RateLimit-Limit", f"{self.pull_limit};w=21600"), ("RateLimit-Remaining", "0;w=21600")])
+                raise _Response(429, _error_body("TOOMANYREQUESTS", "You have reached your pull rate limit."), limits)
         if kind == "manifests":
             self._authorize(h, [("repository", name, "pull")] + ([("repository", name, "push")] if write else []))
             self._manifest(h, name, rest, body)

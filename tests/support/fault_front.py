@@ -34,6 +34,12 @@ Switches, all off by default:
                            GETs are answered normally. The fault recorded is "stall".
   trickle={repo: N}        the same, but after the first half the body goes on `trickle_chunk` bytes every
                            `trickle_delay` seconds (100 B every 0.1 s by default: 1000 B/s). Fault "trickle".
+  throttle_every=N, throttle_shape="ietf"|"hub"
+                           every Nth request to a repository answers 429 TOOMANYREQUESTS (fault "throttle") with
+                           a rate-limit header set: "ietf" is `Retry-After: retry_after`, `RateLimit-Limit:
+                           100;w=21600`, `RateLimit-Remaining: 0` (the IETF draft's fields on a short throttle);
+                           "hub" is Docker Hub's `ratelimit-limit: 100;w=21600`, `ratelimit-remaining: 0;w=21600`
+                           with no Retry-After.
   host / token_host        the addresses the registry and token listeners bind to (default 127.0.0.1).
 
 Fault kinds (FAULTS):
@@ -82,6 +88,11 @@ from typing import Callable, Iterable, Iterator
 from loopback_http import LoopbackHandler
 from token_auth import Denied, TokenService, error_body, needed_scopes
 
+# The rate-limit headers of a throttled answer (throttle_every), by shape; "ietf" adds Retry-After.
+THROTTLE_SHAPES = {
+    "ietf": [("RateLimit-Limit", "100;w=21600"), ("RateLimit-Remaining", "0")],
+    "hub": [("ratelimit-limit", "100;w=21600"), ("ratelimit-remaining", "0;w=21600")],
+}
 FAULTS = ("429", "503", "429_html", "reset", "slow", "no_digest", "refuse_mount", "refuse_monolithic")
 MANIFEST_MUTATIONS = ("invalid_json", "manifest_digest_mismatch", "oversized_manifest", "unknown_media_type")
 BLOB_MUTATIONS = ("blob_digest_mismatch", "truncated_blob", "wrong_content_length", "short_content_length")
@@ -334,7 +345,8 @@ class FaultFront:
                  reset_min: int = 64 * 1024, length_delta: int = 1000, oversize: int = 8 * MIB,
                  stall: dict[str, int] | None = None, trickle: dict[str, int] | None = None,
                  drag_min: int = 64 * 1024, stall_seconds: float = 120, trickle_chunk: int = 100,
-                 trickle_delay: float = 0.1, host: str = "127.0.0.1", token_host: str = "127.0.0.1"):
+                 trickle_delay: float = 0.1, throttle_every: int = 0, throttle_shape: str = "ietf",
+                 host: str = "127.0.0.1", token_host: str = "127.0.0.1"):
         self.backend_host = backend if isinstance(backend, str) else backend.host
         self.name = name
         self.bearer = bearer
@@ -357,6 +369,11 @@ class FaultFront:
         if unknown:
             raise ValueError(f"unknown mutations {sorted(unknown)}; known: {MUTATIONS}")
         self.retry_after = retry_after
+        if throttle_shape not in THROTTLE_SHAPES:
+            raise ValueError(f"unknown throttle shape {throttle_shape!r}; known: {sorted(THROTTLE_SHAPES)}")
+        self.throttle_every = throttle_every
+        self.throttle_shape = throttle_shape
+        self._repo_requests = 0
         self.slow_chunk = slow_chunk
         self.slow_delay = slow_delay
         self.reset_min = reset_min
@@ -589,6 +606,18 @@ class FaultFront:
             except Denied as d:
                 body.drain()
                 h.answer(d.status, d.body, d.headers)
+
+        if kind is not None and self.throttle_every > 0:
+            with self._lock:
+                self._repo_requests += 1
+                throttle = self._repo_requests % self.throttle_every == 0
+            if throttle:
+                entry.fault = "throttle"
+                body.drain()
+                headers = list(THROTTLE_SHAPES[self.throttle_shape])
+                if self.throttle_shape == "ietf":
+                    headers.insert(0, ("Retry-After", self.retry_after))
+                h.answer(429, error_body("TOOMANYREQUESTS", "rate limit exceeded, retry later"), headers)
 
         fault = self._pick(self._applicable("registry", h.command, kind, rest, query, body))
         if fault in ("429", "503", "429_html", "refuse_monolithic"):

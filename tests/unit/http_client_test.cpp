@@ -542,8 +542,8 @@ asio::awaitable<void> trickle_case(std::shared_ptr<scripted_server> server) {
         CHECK(failure->code == errc::timeout);
         CHECK(failure->retryable());
         CHECK(failure->message.starts_with("GET " + server->url(path) + " failed: the body arrived at "));
-        CHECK(failure->message.ends_with(
-            "/s, below the minimum of 4 KiB/s over 1 s; lower it with --min-rate"));
+        CHECK(
+            failure->message.ends_with("/s, below the minimum of 4 KiB/s over 1s; lower it with --min-rate"));
         CHECK(bytes >= 1000);
         CHECK(bytes < 20'000);
         CHECK(elapsed >= 900ms);
@@ -623,7 +623,7 @@ asio::awaitable<void> slow_upload_case() {
     CHECK(res.error().message.starts_with("PUT http://127.0.0.1:" + std::to_string(port) +
                                           "/v2/repo/blobs/uploads/1 failed: the server took the body at "));
     CHECK(res.error().message.ends_with(
-        " B/s, below the minimum of 64 KiB/s over 1 s; lower it with --min-rate"));
+        " B/s, below the minimum of 64 KiB/s over 1s; lower it with --min-rate"));
     CHECK(elapsed < 10s);
 }
 

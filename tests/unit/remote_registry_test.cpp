@@ -7,7 +7,9 @@
 #include "scripted_server.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <doctest/doctest.h>
 
@@ -851,7 +853,7 @@ asio::awaitable<void> slow_blob_case(std::shared_ptr<scripted_server> server, st
         if (r.path() == path)
             starts.push_back(r.header("Range").empty() ? 0 : std::stoul(r.header("Range").substr(6)));
     const std::string below = "the body arrived at ";
-    const std::string minimum = "/s, below the minimum of 64 KiB/s over 1 s";
+    const std::string minimum = "/s, below the minimum of 64 KiB/s over 1s";
     if (slow_gets < 3) {
         // Regression (issue 10): a blob trickling at 200 B/s was read to its end (25 minutes for this one),
         // and a stalled one waited out the idle timeout, on every attempt.
@@ -1191,4 +1193,236 @@ TEST_CASE("a tag list is capped in entries and bytes, with an error naming the r
     });
     // 25,000 entries (about 1 MiB) a page: the 1,000,000-entry cap ends it on the 41st page.
     run(io, paging_case(server, errc::too_large, "has more than 1000000 entries", 41));
+}
+
+// --- rate limits (issue 10: one 429 with `RateLimit-Remaining: 0` failed every later pull of the run) -----
+
+namespace {
+
+/// One request as the rate-limit tests' server saw it, and when.
+struct timed_request {
+    std::string method;
+    std::string path;
+    int status;
+    std::chrono::steady_clock::time_point at;
+};
+using request_log = std::shared_ptr<std::vector<timed_request>>;
+
+reply too_many_requests(const lh::fields& headers) {
+    return respond(429, R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})", headers);
+}
+
+/// Returns once `reg` has retried a request, so once it has read the answer that made it retry; the test does
+/// not depend on how fast the machine is.
+asio::awaitable<void> until_retried(remote_registry* reg) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (reg->stats().retries == 0) {
+        timer.expires_after(5ms);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+/// GETs of the manifests tag0..tag{n-1} at once, once `reg` retried a request.
+asio::awaitable<void> get_after_a_retry(remote_registry* reg, int n, int* succeeded) {
+    co_await until_retried(reg);
+    co_await get_concurrently(reg, n, succeeded);
+}
+
+struct throttle_row {
+    const char* name;
+    lh::fields headers;
+    bool wait_known;
+};
+
+asio::awaitable<void> shared_pause_case(std::shared_ptr<scripted_server> server, request_log log,
+                                        throttle_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    // The GET of `first` is answered 429; five more GETs start once the client has read that answer.
+    int succeeded = 0;
+    std::vector<asio::awaitable<void>> tasks;
+    tasks.push_back(get_one(&reg, "first", &succeeded));
+    tasks.push_back(get_after_a_retry(&reg, 5, &succeeded));
+    co_await run_concurrently(std::move(tasks));
+    CHECK(succeeded == 6);
+
+    REQUIRE(log->size() == 7); // the 429, the GET of `first` again, and the five: each sent once
+    CHECK(std::count_if(log->begin(), log->end(), [](const timed_request& r) { return r.status == 429; }) ==
+          1);
+    CHECK(log->front().status == 429);
+    if (row.wait_known) {
+        // `Retry-After: 1`: nothing went out for a second (the client read the 429 after the server sent it,
+        // and waits a second from then), and then each request once.
+        const auto throttled = log->front().at;
+        for (auto r = log->begin() + 1; r != log->end(); ++r)
+            CHECK(r->at - throttled >= 1s);
+        CHECK(reg.stats().rate_limit_waits >= 5);
+    } else {
+        // Docker Hub's headers say neither when nor how long: the 429 was retried with backoff, and the
+        // other requests were not held back.
+        CHECK(reg.stats().rate_limit_waits == 0);
+    }
+}
+
+} // namespace
+
+TEST_CASE("rate limits: a 429 with a known wait pauses the whole registry once; every request succeeds") {
+    const throttle_row rows[] = {
+        {"IETF fields with Retry-After",
+         {{"Retry-After", "1"}, {"RateLimit-Limit", "100;w=21600"}, {"RateLimit-Remaining", "0"}},
+         true},
+        {"Docker Hub's fields",
+         {{"ratelimit-limit", "100;w=21600"}, {"ratelimit-remaining", "0;w=21600"}},
+         false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto log = std::make_shared<std::vector<timed_request>>();
+        auto server = scripted_server::start(io, [row, log, throttled = false](const recorded& r) mutable {
+            if (is_ping(r)) return ok("{}");
+            const bool throttle = !throttled && r.path() == "/v2/" + repo + "/manifests/first";
+            throttled = throttled || throttle;
+            log->push_back({r.method, r.path(), throttle ? 429 : 200, std::chrono::steady_clock::now()});
+            return throttle ? too_many_requests(row.headers) : manifest_reply(image_manifest("fine"));
+        });
+        run(io, shared_pause_case(server, log, row));
+    }
+}
+
+namespace {
+
+asio::awaitable<void> quota_beyond_wait_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server)); // max_wait: the default 5 minutes
+    const auto expected = "pull limit of " + server->host_port() + " used up; it resets in 5h 12m (at ";
+
+    auto first = co_await reg.get_manifest(repo, "a");
+    REQUIRE(first.has_error());
+    CAPTURE(first.error().message);
+    CHECK(first.error().code == errc::too_many_requests);
+    CHECK(contains(first.error().message,
+                   "GET http://" + server->host_port() + "/v2/" + repo + "/manifests/a"));
+    CHECK(contains(first.error().message, expected));
+    CHECK(contains(first.error().message, "Z), later than the maximum wait of 5m"));
+    // Not retried, at no level: the attempts are spent.
+    CHECK(server->count("GET", "/v2/" + repo + "/manifests/a") == 1);
+    CHECK(first.error().attempts == options_for(*server).retry.max_attempts);
+
+    // Later pulls are refused without being sent, saying the same.
+    auto second = co_await reg.get_manifest(repo, "b");
+    REQUIRE(second.has_error());
+    CHECK(contains(second.error().message, expected));
+    CHECK(server->requests.size() == 2); // the ping and the one GET
+    // A HEAD is not a pull, so it goes out; refused for the quota too, it holds back every request.
+    auto head = co_await reg.head_manifest(repo, "b");
+    REQUIRE(head.has_error());
+    CHECK(contains(head.error().message, expected));
+    auto again = co_await reg.head_manifest(repo, "c");
+    REQUIRE(again.has_error());
+    CHECK(contains(again.error().message, expected));
+    CHECK(server->requests.size() == 3);
+}
+
+} // namespace
+
+TEST_CASE(
+    "rate limits: a quota that resets later than the maximum wait fails at once, saying when it resets") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded& r) {
+        if (is_ping(r)) return ok("{}");
+        return too_many_requests(
+            {{"RateLimit-Limit", "100;w=21600"}, {"RateLimit-Remaining", "0"}, {"RateLimit-Reset", "18720"}});
+    });
+    run(io, quota_beyond_wait_case(server));
+}
+
+namespace {
+
+asio::awaitable<void> quota_expiry_case(std::shared_ptr<scripted_server> server, request_log log) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto first = co_await reg.get_manifest(repo, "a");
+    REQUIRE_MESSAGE(first.has_value(), first.error().message);
+    // The last pull of the quota: a HEAD (not counted) still goes out at once, the next pull when it resets.
+    auto head = co_await reg.head_manifest(repo, "a");
+    REQUIRE_MESSAGE(head.has_value(), head.error().message);
+    CHECK(reg.stats().rate_limit_waits == 0);
+    auto second = co_await reg.get_manifest(repo, "b");
+    REQUIRE_MESSAGE(second.has_value(), second.error().message);
+    CHECK(reg.stats().rate_limit_waits == 1);
+
+    REQUIRE(log->size() == 3);
+    CHECK(log->at(1).method == "HEAD");
+    CHECK(log->at(2).at - log->at(0).at >= 1s);
+}
+
+} // namespace
+
+TEST_CASE("rate limits: a remembered RateLimit-Remaining 0 ends when its reset time passes") {
+    asio::io_context io;
+    auto log = std::make_shared<std::vector<timed_request>>();
+    const auto body = image_manifest("last");
+    auto server = scripted_server::start(io, [log, body](const recorded& r) {
+        if (is_ping(r)) return ok("{}");
+        const bool first = log->empty();
+        log->push_back({r.method, r.path(), 200, std::chrono::steady_clock::now()});
+        if (r.method == "HEAD")
+            return respond(200, "",
+                           {{"Content-Type", manifest_type},
+                            {"Content-Length", std::to_string(body.size())},
+                            {"Docker-Content-Digest", digest_of(body).str()}});
+        if (first) return manifest_reply(body, {{"RateLimit-Remaining", "0"}, {"RateLimit-Reset", "1"}});
+        return manifest_reply(body, {{"RateLimit-Remaining", "99"}});
+    });
+    run(io, quota_expiry_case(server, log));
+}
+
+namespace {
+
+/// Calls abort() on `client` once a request of `reg` waits for the registry's pause, as a run winding down
+/// after SIGINT does.
+asio::awaitable<void> abort_when_waiting(lh::client* client, remote_registry* reg) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (reg->stats().rate_limit_waits == 0) {
+        timer.expires_after(5ms);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    timer.expires_after(50ms);
+    co_await timer.async_wait(asio::use_awaitable);
+    client->abort(1s);
+}
+
+asio::awaitable<void> aborted_pause_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    int succeeded = 0;
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<asio::awaitable<void>> tasks;
+    tasks.push_back(get_one(&reg, "first", &succeeded));     // in the retry's pause
+    tasks.push_back(get_after_a_retry(&reg, 1, &succeeded)); // in the registry's pause
+    tasks.push_back(abort_when_waiting(&client, &reg));
+    co_await run_concurrently(std::move(tasks));
+    // Not the minute the registry asked for: the pauses ended with abort(), and the requests went out.
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    CHECK(reg.stats().rate_limit_waits >= 1);
+}
+
+} // namespace
+
+TEST_CASE("rate limits: abort() ends the registry's pause at once, as SIGINT needs") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [throttled = false](const recorded& r) mutable {
+        if (is_ping(r)) return ok("{}");
+        if (!throttled) {
+            throttled = true;
+            return too_many_requests({{"Retry-After", "60"}});
+        }
+        return manifest_reply(image_manifest("fine"));
+    });
+    run(io, aborted_pause_case(server));
 }

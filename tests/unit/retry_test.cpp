@@ -74,7 +74,9 @@ TEST_CASE("the request loop's decision table") {
         retry_action expected;
     };
     auto quota = status(429);
-    quota.quota_exhausted = true;
+    quota.beyond_max_wait = true;
+    auto long_503 = status(503);
+    long_503.beyond_max_wait = true;
     auto streamed = try_number(1);
     streamed.replayable = false;
     auto reauth = try_number(1);
@@ -96,7 +98,9 @@ TEST_CASE("the request loop's decision table") {
         {"500 is retried", status(500), try_number(3), retry_action::retry},
         {"429 is retried", status(429), try_number(2), retry_action::retry},
         {"503 on the last attempt is final", status(503), try_number(4), retry_action::stop},
-        {"429 with the quota used up is final", quota, try_number(1), retry_action::stop},
+        {"429 asking for a wait beyond the maximum (a used-up quota) is final", quota, try_number(1),
+         retry_action::stop},
+        {"503 asking for a wait beyond the maximum is final", long_503, try_number(1), retry_action::stop},
         {"a streamed body is not replayed", status(503), streamed, retry_action::stop},
         {"a reset connection is retried", transport(errc::connection_failed), try_number(1),
          retry_action::retry},

@@ -62,11 +62,11 @@ TEST_CASE("rate_floor: the message says the rate seen, the minimum and the windo
     CHECK(floor.record(720, 30s));
     CHECK_FALSE(floor.record(0, 30s));
     CHECK(floor.describe("the body arrived") ==
-          "the body arrived at 12 B/s, below the minimum of 1 KiB/s over 60 s");
+          "the body arrived at 12 B/s, below the minimum of 1 KiB/s over 1m");
 
     rate_floor stalled(limit(64 * 1024, 1500ms));
     CHECK_FALSE(stalled.record(0, 1500ms));
-    CHECK(stalled.describe("was taken") == "was taken at 0 B/s, below the minimum of 64 KiB/s over 1.5 s");
+    CHECK(stalled.describe("was taken") == "was taken at 0 B/s, below the minimum of 64 KiB/s over 1.5s");
 }
 
 TEST_CASE("rate_floor: a rate of 0 (or no window) is no minimum at all") {
@@ -78,7 +78,7 @@ TEST_CASE("rate_floor: a rate of 0 (or no window) is no minimum at all") {
     }
 }
 
-TEST_CASE("format_rate and format_duration") {
+TEST_CASE("format_rate") {
     CHECK(format_rate(0) == "0 B/s");
     CHECK(format_rate(12.4) == "12 B/s");
     CHECK(format_rate(1023) == "1023 B/s");
@@ -86,13 +86,6 @@ TEST_CASE("format_rate and format_duration") {
     CHECK(format_rate(1536) == "1.5 KiB/s");
     CHECK(format_rate(64 * 1024) == "64 KiB/s");
     CHECK(format_rate(2.5 * 1024 * 1024) == "2.5 MiB/s");
-    CHECK(format_duration(250ms) == "250 ms");
-    CHECK(format_duration(1s) == "1 s");
-    CHECK(format_duration(1500ms) == "1.5 s");
-    CHECK(format_duration(60s) == "60 s");
-    CHECK(format_duration(150s) == "2 min 30 s");
-    CHECK(format_duration(90min) == "1 h 30 min");
-    CHECK(format_duration(2h) == "2 h");
 }
 
 TEST_CASE("parse_rate: a number, a binary or decimal unit, an optional /s") {
@@ -124,33 +117,5 @@ TEST_CASE("parse_rate: a number, a binary or decimal unit, an optional /s") {
         REQUIRE(parsed.has_error());
         CHECK(parsed.error().code == errc::invalid_argument);
         CHECK(parsed.error().message.find(std::string("\"") + bad + "\"") == 0);
-    }
-}
-
-TEST_CASE("parse_duration: Go's syntax, a bare number is seconds") {
-    struct row {
-        const char* text;
-        std::chrono::milliseconds expected;
-    };
-    for (const auto& r : std::vector<row>{{"0", 0ms},
-                                          {"2", 2s},
-                                          {"2s", 2s},
-                                          {"0.5s", 500ms},
-                                          {"1500ms", 1500ms},
-                                          {"10m", 10min},
-                                          {"10min", 10min},
-                                          {"1h30m", 90min},
-                                          {"1h30m15s", 90min + 15s},
-                                          {" 60S ", 60s}}) {
-        CAPTURE(r.text);
-        auto parsed = parse_duration(r.text);
-        REQUIRE(parsed.has_value());
-        CHECK(*parsed == r.expected);
-    }
-    for (const char* bad : {"", "s", "-2s", "2x", "1h30", "2 s", "1..5s", "101d", "2500h"}) {
-        CAPTURE(bad);
-        auto parsed = parse_duration(bad);
-        REQUIRE(parsed.has_error());
-        CHECK(parsed.error().code == errc::invalid_argument);
     }
 }

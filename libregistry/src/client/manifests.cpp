@@ -64,8 +64,8 @@ asio::awaitable<result<manifest>> remote_registry::get_manifest(std::string repo
     auto& s = *session_;
     if (auto ok = detail::check_names(s.name(), repository, ref); !ok) co_return ok.error();
     auto where = fmt::format("{}/{}:{}", s.name(), repository, ref);
-    if (auto quota = s.quota_exhausted("GET manifest " + where)) co_return *quota;
     api_call c;
+    c.pull = true;
     c.target = fmt::format("/v2/{}/manifests/{}", repository, ref);
     c.headers.emplace_back("Accept", manifest_accept_header());
     c.repository = repository;

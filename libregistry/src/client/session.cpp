@@ -1,6 +1,7 @@
 #include "client/session.hpp"
 
 #include "libregistry/core/digest.hpp"
+#include "libregistry/core/duration.hpp"
 #include "libregistry/core/printable.hpp"
 #include "libregistry/core/rate_limit.hpp"
 #include "libregistry/core/redact.hpp"
@@ -118,22 +119,28 @@ asio::awaitable<void> registry_session::pause(std::chrono::milliseconds delay) {
     co_await client_.pause(delay);
 }
 
-void registry_session::note_rate_limit(std::string_view header) {
-    if (auto parsed = parse_rate_limit_remaining(header)) {
-        rate_remaining_ = parsed->remaining;
-        if (parsed->window_seconds > 0) rate_window_seconds_ = parsed->window_seconds;
+asio::awaitable<rate_limit_verdict> registry_session::await_rate_limit(bool pull) {
+    for (;;) {
+        const auto now = std::chrono::system_clock::now();
+        const auto verdict = admit(rate_limit_, pull, now, options_.max_wait);
+        if (verdict.action != rate_limit_action::wait) co_return verdict;
+        const auto delay = std::chrono::ceil<std::chrono::milliseconds>(verdict.until - now);
+        ++stats_.rate_limit_waits;
+        const auto started = std::chrono::steady_clock::now();
+        co_await pause(delay);
+        // Only abort() ends a pause early: the client is shutting down, and the request goes out to fail (or
+        // to clean up) at once instead of waiting on.
+        if (std::chrono::steady_clock::now() - started < delay) co_return rate_limit_verdict{};
     }
 }
 
-std::optional<error> registry_session::quota_exhausted(std::string_view what) const {
-    if (!rate_remaining_ || *rate_remaining_ > 0) return std::nullopt;
-    auto e =
-        make_error(errc::too_many_requests,
-                   fmt::format("{}: registry {} reports its pull limit used up (RateLimit-Remaining 0 in a "
-                               "{} s window); not sending more pulls in this run. Run again later, or use "
-                               "credentials with a higher limit",
-                               what, options_.registry, rate_window_seconds_),
-                   429);
+error registry_session::rate_limit_refusal(const rate_limit_verdict& verdict, verb method,
+                                           std::string_view target) const {
+    auto e = make_error(errc::too_many_requests,
+                        fmt::format("{}: {}", describe(method, target),
+                                    refusal_message(options_.registry, verdict,
+                                                    std::chrono::system_clock::now(), options_.max_wait)),
+                        429);
     e.attempts = options_.retry.max_attempts; // nothing above should try again either
     return e;
 }
@@ -399,6 +406,9 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
         req.body = c.body;
         req.source = c.source;
         req.content_length = c.content_length;
+        // Before authorizing, so that a token is not left to expire during the wait.
+        if (auto admitted = co_await await_rate_limit(c.pull); admitted.action == rate_limit_action::refuse)
+            co_return rate_limit_refusal(admitted, c.method, c.target);
         if (auto a = co_await authorize(req, c.repository, c.scopes, rejected); !a) co_return a.error();
         const std::string sent_authorization(http::find_header(req.headers, "Authorization"));
         ++stats_.requests;
@@ -411,14 +421,21 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
         context.may_reauthenticate = same_host && !reauthenticated;
         context.monolithic_upload = c.monolithic_upload;
         std::string body;
+        rate_limit_verdict refusal;
         if (!resp) {
             outcome.failure = resp.error();
         } else {
             outcome.status = Exchange::status(*resp);
-            note_rate_limit(Exchange::header(*resp, "RateLimit-Remaining"));
-            outcome.quota_exhausted = outcome.status == 429 && rate_remaining_ == 0;
-            outcome.retry_after =
-                parse_retry_after(Exchange::header(*resp, "Retry-After"), std::chrono::system_clock::now());
+            const auto now = std::chrono::system_clock::now();
+            const auto retry_after = Exchange::header(*resp, "Retry-After");
+            const rate_limit_headers limits{Exchange::header(*resp, "RateLimit-Remaining"),
+                                            Exchange::header(*resp, "RateLimit-Reset"), retry_after};
+            rate_limit_.observe(outcome.status, limits, c.pull, now);
+            if (outcome.status == 429 || outcome.status == 503) {
+                refusal = admit(rate_limit_, c.pull, now, options_.max_wait);
+                outcome.beyond_max_wait = refusal.action == rate_limit_action::refuse;
+            }
+            outcome.retry_after = parse_retry_after(retry_after, now);
             if (c.monolithic_upload && outcome.status >= 400) {
                 body = co_await Exchange::body(*resp);
                 auto e = registry_error(outcome.status, body, "", "");
@@ -466,8 +483,19 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
             answer.body = std::move(body);
             for (auto name : {"Retry-After", "Content-Type"})
                 if (auto v = Exchange::header(*resp, name); !v.empty()) answer.headers.emplace_back(name, v);
+            if (outcome.beyond_max_wait) co_return rate_limit_refusal(refusal, c.method, c.target);
             auto e = error_from(answer, c.method, c.target);
-            e.attempts = outcome.quota_exhausted ? options_.retry.max_attempts : attempt;
+            e.attempts = attempt;
+            // Docker Hub's used-up pull limit: nothing says when it resets, so it was retried like any 429.
+            auto remaining = parse_rate_limit_remaining(Exchange::header(*resp, "RateLimit-Remaining"));
+            if (outcome.status == 429 && remaining && remaining->remaining == 0)
+                e.message += fmt::format(
+                    "; its pull limit is used up (RateLimit-Remaining 0{}) and it did not say when the limit "
+                    "resets",
+                    remaining->window_seconds > 0
+                        ? fmt::format(" in a window of {}",
+                                      format_duration(std::chrono::seconds(remaining->window_seconds)))
+                        : std::string());
             co_return e;
         }
         co_return std::move(*resp);

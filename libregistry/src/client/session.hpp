@@ -5,6 +5,7 @@
 #include "libregistry/client/credential_source.hpp"
 #include "libregistry/client/remote_registry.hpp"
 #include "libregistry/core/challenge.hpp"
+#include "libregistry/core/rate_limit.hpp"
 #include "libregistry/core/token.hpp"
 #include "libregistry/http/client.hpp"
 
@@ -42,6 +43,9 @@ struct api_call {
     bool replayable = true;
     /// A one-shot blob PUT: a refusal switches this registry's later uploads to chunks.
     bool monolithic_upload = false;
+    /// A manifest GET: what registries count against a pull quota (Docker Hub), and so what a used-up quota
+    /// holds back.
+    bool pull = false;
     /// Runs before each resend (after the pause): a resumable request brings itself up to date (a PATCH asks
     /// the registry how much it holds). An error ends the request with it.
     std::function<boost::asio::awaitable<result<void>>(api_call&)> before_resend;
@@ -74,10 +78,6 @@ public:
     /// Uploads after a refused one-shot PUT go in chunks.
     bool monolithic_refused() const noexcept { return monolithic_refused_; }
 
-    /// With the pull quota used up, every further counted request would be refused for hours: an error to
-    /// fail with at once, naming `what`.
-    std::optional<error> quota_exhausted(std::string_view what) const;
-
     /// "GET https://registry/v2/..." with secrets redacted, for messages.
     std::string describe(verb method, std::string_view target) const;
     /// The error an unexpected answer means, with the OCI error body, and 401 insufficient_scope explained.
@@ -106,7 +106,12 @@ private:
     result<std::string> url_for(std::string_view path_or_url) const;
     const challenge* find_challenge(std::string_view scheme) const;
     bool plain_http_allowed() const;
-    void note_rate_limit(std::string_view header);
+    /// Waits while the registry's rate limit holds a request back (`pull`: one counted against the pull
+    /// quota); one pause for all requests, as every request waits for the same time. Gives `go`, or the
+    /// refusal when the wait is longer than options().max_wait.
+    boost::asio::awaitable<rate_limit_verdict> await_rate_limit(bool pull);
+    /// The error of a request that the rate limit refused, sent or not.
+    error rate_limit_refusal(const rate_limit_verdict& verdict, verb method, std::string_view target) const;
 
     http::client& client_;
     remote_options options_;
@@ -119,9 +124,8 @@ private:
     token_cache tokens_;
     single_flight<result<token>> token_flights_; ///< by scope set
     bool monolithic_refused_ = false;
-    /// The last RateLimit-Remaining the registry sent (Docker Hub: pulls left in the window), and the window.
-    std::optional<long long> rate_remaining_;
-    long long rate_window_seconds_ = 0;
+    /// What the registry's answers said about its rate limit: when requests may go out again.
+    rate_limit_state rate_limit_;
     remote_statistics stats_;
 };
 

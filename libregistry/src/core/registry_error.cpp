@@ -169,15 +169,15 @@ error registry_error(int status, std::string_view raw_body, std::string_view ret
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
-                                                           std::chrono::system_clock::time_point now) {
-    constexpr auto cap = std::chrono::milliseconds(std::chrono::minutes(10));
+                                                           std::chrono::system_clock::time_point now,
+                                                           std::chrono::milliseconds cap) {
     while (!value.empty() && value.front() == ' ')
         value.remove_prefix(1);
     while (!value.empty() && value.back() == ' ')
         value.remove_suffix(1);
     if (value.empty()) return std::nullopt;
     if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        if (value.size() > 6) return cap;
+        if (value.size() > 9) return cap;
         std::chrono::milliseconds delay(std::stoll(std::string(value)) * 1000);
         return std::min(delay, cap);
     }

@@ -38,7 +38,7 @@ retry_decision decide_retry(const attempt_outcome& outcome, const attempt_contex
     if (context.monolithic_upload && outcome.body_code != errc::digest_invalid &&
         (outcome.status == 400 || outcome.status == 405 || outcome.status == 413 || outcome.status == 416))
         return {retry_action::switch_to_chunked, {}};
-    if (outcome.status == 429 && outcome.quota_exhausted) return {};
+    if ((outcome.status == 429 || outcome.status == 503) && outcome.beyond_max_wait) return {};
     if ((outcome.status == 429 || outcome.status >= 500) && context.replayable && attempts_left)
         return again(outcome.retry_after);
     return {};

@@ -97,20 +97,6 @@ std::string format_rate(double bytes_per_second) {
     return fmt::format("{} {}/s", one_decimal(value), units[unit]);
 }
 
-std::string format_duration(milliseconds d) {
-    const auto ms = d.count();
-    if (ms < 1000) return fmt::format("{} ms", ms);
-    if (ms < 120'000) return fmt::format("{} s", static_cast<double>(ms) / 1000);
-    const auto hours = ms / 3'600'000;
-    const auto minutes = ms / 60'000 % 60;
-    const auto seconds = ms / 1000 % 60;
-    std::string out;
-    for (const auto& [value, unit] :
-         {std::pair{hours, "h"}, std::pair{minutes, "min"}, std::pair{seconds, "s"}})
-        if (value > 0) out += fmt::format("{}{} {}", out.empty() ? "" : " ", value, unit);
-    return out;
-}
-
 result<std::uint64_t> parse_rate(std::string_view text) {
     const auto fail = [text] {
         return make_error(
@@ -143,46 +129,6 @@ result<std::uint64_t> parse_rate(std::string_view text) {
         return static_cast<std::uint64_t>(bytes);
     }
     return fail();
-}
-
-result<milliseconds> parse_duration(std::string_view text) {
-    const auto fail = [text] {
-        return make_error(
-            errc::invalid_argument,
-            fmt::format("\"{}\" is not a duration: expected e.g. 30s, 1500ms, 10m or 1h30m", text));
-    };
-    std::string_view rest = detail::trim(text);
-    if (rest.empty()) return fail();
-    double total = 0;
-    bool bare = true;
-    while (!rest.empty()) {
-        auto number = take_number(rest);
-        if (!number) return fail();
-        std::size_t letters = 0;
-        while (letters < rest.size() && !is_digit(rest[letters]))
-            ++letters;
-        const std::string unit = detail::lower(rest.substr(0, letters));
-        rest.remove_prefix(letters);
-        double factor = 0;
-        if (unit.empty() && bare && rest.empty())
-            factor = 1000; // a bare number: seconds
-        else if (unit == "ms")
-            factor = 1;
-        else if (unit == "s")
-            factor = 1000;
-        else if (unit == "m" || unit == "min")
-            factor = 60'000;
-        else if (unit == "h")
-            factor = 3'600'000;
-        else
-            return fail();
-        bare = false;
-        total += *number * factor;
-    }
-    if (total > 100.0 * 24 * 3'600'000)
-        return make_error(errc::invalid_argument,
-                          fmt::format("\"{}\" is too long a duration: at most 100 days", text));
-    return milliseconds(static_cast<milliseconds::rep>(std::llround(total)));
 }
 
 } // namespace libregistry

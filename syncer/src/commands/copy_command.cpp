@@ -71,6 +71,7 @@ int run_copy(const copy_flags& f) {
 
     session s(f.retry_times, limits.min_rate);
     s.timeout = limits.timeout;
+    s.max_wait = limits.max_wait;
     auto& source = s.open(from.registry, src_flags);
     auto& destination = s.open(to.registry, dst_flags);
     progress out(f.quiet, progress::stderr_is_terminal());

@@ -22,6 +22,12 @@ void add_run_limit_flags(CLI::App& cmd, run_limit_flags& flags) {
                    fmt::format("The time (e.g. 60s, 2s) over which --min-rate is averaged; default {}",
                                format_duration(defaults.window)))
         ->type_name("DURATION");
+    cmd.add_option(
+           "--max-wait", flags.max_wait,
+           fmt::format("Longest wait for a registry's rate limit (Retry-After, RateLimit-Reset), e.g. "
+                       "90s, 5m; a longer one fails that registry's images at once; default {}",
+                       format_duration(remote_options{}.max_wait)))
+        ->type_name("DURATION");
 }
 
 run_limits parse_run_limits(const run_limit_flags& flags) {
@@ -45,6 +51,11 @@ run_limits parse_run_limits(const run_limit_flags& flags) {
             throw usage_error("--min-rate-window: the window must be longer than 0; --min-rate 0 turns the "
                               "minimum transfer rate off");
         out.min_rate->window = *parsed;
+    }
+    if (!flags.max_wait.empty()) {
+        auto parsed = parse_duration(flags.max_wait);
+        if (!parsed) throw usage_error("--max-wait: " + parsed.error().message);
+        out.max_wait = *parsed;
     }
     return out;
 }

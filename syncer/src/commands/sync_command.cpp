@@ -168,6 +168,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
 
     session s(f.retries, limits.min_rate);
     s.timeout = limits.timeout;
+    s.max_wait = limits.max_wait;
     options.stop = s.stop_token();
     session_provider provider(s, config.auth);
     auto rules = std::move(config.images);

@@ -33,8 +33,8 @@ struct sync_flags {
 
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// Registers only the flags that shape a run (--proc, --retries, --jobs, --force, --log, --log-format,
-/// --dry-run, --report, --timeout, --min-rate, --min-rate-window), with the meaning they have in `syncer
-/// sync`; for commands that build their rules from something other than image-syncer's files.
+/// --dry-run, --report, --timeout, --min-rate, --min-rate-window, --max-wait), with the meaning they have in
+/// `syncer sync`; for commands that build their rules from something other than image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
 /// Runs a sync from parsed flags; returns the exit status (throws usage_error for bad input).
 int run_sync_command(const sync_flags& flags);

@@ -8,6 +8,7 @@
 #include "libregistry/core/retry.hpp"
 #include "libregistry/http/client.hpp"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,10 @@ struct remote_options {
     /// Allow plain HTTP (tried after HTTPS fails). Loopback registries always may.
     bool insecure = false;
     retry_policy retry;
+    /// The longest this registry's rate limit is waited for (a 429's or 503's Retry-After, a used-up quota's
+    /// RateLimit-Reset), once for all requests to it; requests held back longer fail at once, saying when
+    /// the limit ends (core/rate_limit.hpp).
+    std::chrono::milliseconds max_wait{std::chrono::minutes(5)};
 };
 
 /// Counters, for reports and tests.
@@ -41,6 +46,8 @@ struct remote_statistics {
     std::uint64_t token_fetches = 0;
     std::uint64_t retries = 0;
     std::uint64_t upload_resumes = 0; ///< PATCH chunks resent from the registry's reported offset
+    std::uint64_t rate_limit_waits =
+        0; ///< requests that waited for the registry's rate limit before going out
 };
 
 class remote_registry final : public registry {

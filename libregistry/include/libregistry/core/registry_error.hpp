@@ -21,8 +21,9 @@ error registry_error(int status, std::string_view body, std::string_view retry_a
                      std::string_view context, std::string_view content_type = {});
 
 /// Parses Retry-After: delta-seconds, or an IMF-fixdate relative to `now` (RFC 9110 section 10.2.3).
-/// Values are capped at 10 minutes; nullopt when absent or malformed.
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
-                                                           std::chrono::system_clock::time_point now);
+/// Values are capped at `cap` (10 minutes for a retry's pause); nullopt when absent or malformed.
+std::optional<std::chrono::milliseconds>
+parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now,
+                  std::chrono::milliseconds cap = std::chrono::minutes(10));
 
 } // namespace libregistry

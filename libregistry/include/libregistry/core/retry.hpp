@@ -35,7 +35,9 @@ struct attempt_outcome {
     int status = 0;                                       ///< the HTTP status; 0 when no response was read
     std::optional<error> failure;                         ///< why no response was read (status 0)
     std::optional<std::chrono::milliseconds> retry_after; ///< Retry-After, parsed
-    bool quota_exhausted = false;  ///< the registry reports its pull quota used up (RateLimit-Remaining 0)
+    /// The registry asks for a longer wait than the client may wait (rate_limit.hpp): a quota that resets
+    /// later, or a long Retry-After.
+    bool beyond_max_wait = false;
     std::optional<errc> body_code; ///< the first OCI `errors[].code` of an error body
 };
 
@@ -63,12 +65,12 @@ struct retry_decision {
 };
 
 /// The request loop's decision. Transport failures that are passing (resets, timeouts), 429 and 5xx are
-/// retried with backoff while attempts remain and the body can be replayed; a 429 with the quota used up is
-/// not (it would be refused for hours). A 401 re-authenticates once without using an attempt, when the body
-/// can be sent again (a streamed upload's 401 is final: the copy engine starts it over with a fresh token). A
-/// transport failure with a fallback available is final, so the caller moves on to the fallback. A one-shot
-/// upload refused with 400/405/413/416 (other than DIGEST_INVALID) switches to chunks. Everything else is
-/// final. `random` is in [0, 1).
+/// retried with backoff while attempts remain and the body can be replayed; a 429 or 503 asking for a wait
+/// beyond the client's maximum is not (a quota that resets in hours). A 401 re-authenticates once without
+/// using an attempt, when the body can be sent again (a streamed upload's 401 is final: the copy engine
+/// starts it over with a fresh token). A transport failure with a fallback available is final, so the caller
+/// moves on to the fallback. A one-shot upload refused with 400/405/413/416 (other than DIGEST_INVALID)
+/// switches to chunks. Everything else is final. `random` is in [0, 1).
 retry_decision decide_retry(const attempt_outcome& outcome, const attempt_context& context,
                             const retry_policy& policy, double random);
 

@@ -7,6 +7,7 @@
 // the caller retries (a download resumes with Range), and a stall is simply a rate of 0. Only time spent
 // waiting for the other side counts: a consumer that reads slowly (an upload holding back the download that
 // feeds it) is not blamed on the server.
+#include "libregistry/core/duration.hpp"
 #include "libregistry/core/error.hpp"
 
 #include <chrono>
@@ -37,7 +38,7 @@ public:
     /// Records a wait that lasted `waited` and moved `bytes`; false once the floor is broken.
     bool record(std::uint64_t bytes, duration waited) noexcept;
 
-    /// "arrived at 12 B/s, below the minimum of 1 KiB/s over 60 s" for the current stretch, after `verb`
+    /// "arrived at 12 B/s, below the minimum of 1 KiB/s over 1m" for the current stretch, after `verb`
     /// ("arrived", "was taken").
     std::string describe(std::string_view verb) const;
 
@@ -51,15 +52,8 @@ private:
 /// "12 B/s", "1 KiB/s", "1.5 MiB/s".
 std::string format_rate(double bytes_per_second);
 
-/// "250 ms", "1.5 s", "60 s", "2 min 30 s", "1 h 30 min".
-std::string format_duration(std::chrono::milliseconds d);
-
 /// A rate as people write it: a number, an optional unit (B; KiB, MiB, GiB = 1024^n; kB, MB, GB = 1000^n; the
 /// letters in any case) and an optional "/s": `1KiB/s`, `512 B/s`, `2.5MiB/s`, `1000`. "0" is 0.
 result<std::uint64_t> parse_rate(std::string_view text);
-
-/// A duration as Go writes it: one or more numbers with a unit (`ms`, `s`, `m` or `min`, `h`), e.g. `60s`,
-/// `1500ms`, `2m`, `1h30m`, `0.5s`; a bare number is seconds. "0" is 0. At most 100 days.
-result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 } // namespace libregistry
