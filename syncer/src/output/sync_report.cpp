@@ -104,14 +104,14 @@ std::string interrupted_text(const sync_report& report, std::string_view cause) 
     int not_started = 0;
     for (const auto& r : report.images)
         if (r.status == image_status::interrupted) ++(r.attempts > 0 ? started : not_started);
-    return fmt::format(
-        "{}: {} of {} images done ({} copied, {} already in sync{}), {} failed, {} "
-        "stopped mid-copy, {} not started; no tag points at an incomplete image, and the next "
-        "run resumes",
-        cause, report.totals.copied + report.totals.skipped + report.totals.excluded, report.images.size(),
-        report.totals.copied, report.totals.skipped,
-        report.totals.excluded ? fmt::format(", {} excluded", report.totals.excluded) : std::string(),
-        report.totals.failed, started, not_started);
+    return fmt::format("{}: {} of {} images done ({} copied, {} already in sync{}), {} failed, {} "
+                       "stopped mid-copy, {} not started; no tag points at an incomplete image, and the next "
+                       "run resumes",
+                       cause, report.totals.copied + report.totals.skipped + report.totals.excluded,
+                       report.images.size(), report.totals.copied, report.totals.skipped,
+                       report.totals.excluded ? fmt::format(", {} excluded", report.totals.excluded)
+                                              : std::string(),
+                       report.totals.failed, started, not_started);
 }
 
 void log_image(logger& log, const image_result& r) {
