@@ -46,6 +46,9 @@ struct sync_rule {
     sync_source source;
     std::vector<sync_destination> destinations;
     std::string origin; ///< where the rule was written (`images.yaml:12`), for messages
+    /// Delete destination tags, in the repositories this rule writes, that its selected source set no longer
+    /// has (`prune: true`, `--prune`); off by default.
+    bool prune = false;
 };
 
 /// One (source image, destination image) pair; each side has a tag or a digest.
