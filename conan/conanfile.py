@@ -56,6 +56,8 @@ class SyncerConan(ConanFile):
         self.requires("nlohmann_json/3.11.2")
         self.requires("fmt/9.1.0")
         self.requires("re2/20230201")
+        self.requires("zlib/[>=1.2.13 <2]")
+        self.requires("zstd/[>=1.5 <2]")
         # Only the syncer binary uses these.
         self.requires("yaml-cpp/0.7.0")
         self.requires("cli11/2.3.1")
@@ -108,7 +110,8 @@ class SyncerConan(ConanFile):
         if self.settings.os in ("Linux", "FreeBSD"):
             http.system_libs = ["pthread"]
         layer("client", ["http", "openssl::crypto", "nlohmann_json::nlohmann_json", "fmt::fmt", "boost::url"])
-        layer("sync", ["client", "fmt::fmt", "re2::re2"])
+        layer("sync", ["client", "fmt::fmt", "re2::re2", "zlib::zlib", "zstd::zstdlib",
+                       "nlohmann_json::nlohmann_json"])
 
         umbrella = self.cpp_info.components["registry"]
         umbrella.set_property("cmake_target_name", "libregistry::registry")
