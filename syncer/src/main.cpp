@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     add(syncer::add_tags_command(app));
     add(syncer::add_catalog_command(app));
     add(syncer::add_sync_command(app));
+    add(syncer::add_verify_command(app));
     add(syncer::add_jobs_command(app));
     add(syncer::add_sync_image_command(app));
     auto* version = app.add_subcommand("version", "Print syncer's version");

@@ -21,5 +21,7 @@ std::function<int()> add_tags_command(CLI::App& app);
 std::function<int()> add_catalog_command(CLI::App& app);
 /// `sync`.
 std::function<int()> add_sync_command(CLI::App& app);
+/// `verify`.
+std::function<int()> add_verify_command(CLI::App& app);
 
 } // namespace syncer

@@ -23,8 +23,6 @@ namespace syncer {
 namespace asio = boost::asio;
 using namespace libregistry;
 
-namespace {
-
 // --os and --arch (`arch[:variant]`) become platform filters: every os with every arch.
 std::vector<platform> platform_filters(const std::vector<std::string>& os_flags,
                                        const std::vector<std::string>& arch_flags) {
@@ -75,9 +73,11 @@ private:
     std::map<std::string, registry*> opened_;
 };
 
-} // namespace
+std::unique_ptr<registry_provider> make_session_provider(session& s, std::vector<credential_rule> rules) {
+    return std::make_unique<session_provider>(s, std::move(rules));
+}
 
-int run_sync_command(const sync_flags& f) {
+sync_config load_sync_files(const sync_flags& f) {
     auto env = process_environment();
     sync_config config;
     if (!f.config.empty()) {
@@ -99,7 +99,11 @@ int run_sync_command(const sync_flags& f) {
     }
     if (f.config.empty() && f.images.empty())
         throw usage_error("nothing to sync: give --images FILE (and --auth FILE), or --config FILE");
-    return run_sync_config(std::move(config), f);
+    return config;
+}
+
+int run_sync_command(const sync_flags& f) {
+    return run_sync_config(load_sync_files(f), f);
 }
 
 int run_sync_config(sync_config config, const sync_flags& f) {

@@ -3,7 +3,13 @@
 #include "commands/run_limits.hpp"
 #include "config/sync_config.hpp"
 
+#include <libregistry/core/credential_rules.hpp>
+#include <libregistry/core/platform.hpp>
+#include <libregistry/sync/sync_runner.hpp>
+
 #include <CLI/CLI.hpp>
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -36,6 +42,19 @@ void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// --dry-run, --report, --timeout, --min-rate, --min-rate-window, --max-wait), with the meaning they have in
 /// `syncer sync`; for commands that build their rules from something other than image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
+class session;
+
+/// --os and --arch (`arch[:variant]`, both repeatable and comma-separated) as platform filters: every os with
+/// every arch; empty when neither is given.
+std::vector<libregistry::platform> platform_filters(const std::vector<std::string>& os_flags,
+                                                    const std::vector<std::string>& arch_flags);
+
+/// Loads --config, --auth and --images (in that order, later ones adding to earlier ones); throws
+/// usage_error naming the file and line for bad input, or when neither --images nor --config is given.
+sync_config load_sync_files(const sync_flags& flags);
+/// Registries opened on `s` with `rules`' credentials, one client per registry name.
+std::unique_ptr<libregistry::registry_provider>
+make_session_provider(session& s, std::vector<libregistry::credential_rule> rules);
 /// Runs a sync from parsed flags; returns the exit status (throws usage_error for bad input).
 int run_sync_command(const sync_flags& flags);
 /// Runs a sync of already loaded rules and credentials with the run-shaping flags of `flags` (everything but
