@@ -61,7 +61,34 @@ reference make_ref(std::string registry, std::string repository, std::string tag
 
 } // namespace
 
-result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags) {
+result<std::optional<tag_selection>> rule_tags(const sync_rule& rule, const tag_lists& tags,
+                                               const repository_created_times& created) {
+    const auto& s = rule.source;
+    auto it = tags.find(s.name());
+    if (it == tags.end()) return std::optional<tag_selection>{}; // listing failed; the runner reports it
+    tag_selection out;
+    if (s.selector == tag_selector::all) {
+        out.tags = it->second;
+    } else {
+        RE2 re(s.regex);
+        if (!re.ok())
+            return make_error(errc::invalid_argument, fmt::format("{}: invalid tag regex /{}/: {}",
+                                                                  rule.origin, s.regex, re.error()));
+        for (const auto& t : it->second)
+            if (RE2::PartialMatch(t, re)) out.tags.push_back(t);
+    }
+    if (rule.policy.empty()) return std::optional{std::move(out)};
+    static const created_times none;
+    const auto times = created.find(s.name());
+    auto selected = select_tags(out.tags, rule.policy, times == created.end() ? none : times->second);
+    if (!selected)
+        return make_error(errc::invalid_argument,
+                          fmt::format("{}: {}", rule.origin, selected.error().message));
+    return std::optional{std::move(*selected)};
+}
+
+result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags,
+                                            const repository_created_times& created) {
     std::vector<sync_item> out;
     std::map<std::string, std::pair<std::string, std::string>>
         by_destination; // destination -> source, origin
@@ -87,18 +114,15 @@ result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules,
         switch (s.selector) {
         case tag_selector::all:
         case tag_selector::regex: {
-            auto it = tags.find(s.name());
-            if (it == tags.end()) continue; // listing failed; the runner reports it
-            if (s.selector == tag_selector::all) {
-                source_tags = it->second;
-                break;
-            }
-            RE2 re(s.regex);
-            if (!re.ok())
-                return make_error(errc::invalid_argument, fmt::format("{}: invalid tag regex /{}/: {}",
-                                                                      rule.origin, s.regex, re.error()));
-            for (const auto& t : it->second)
-                if (RE2::PartialMatch(t, re)) source_tags.push_back(t);
+            auto selected = rule_tags(rule, tags, created);
+            if (!selected) return selected.error();
+            if (!*selected) continue;
+            if (!(*selected)->need_created.empty())
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: latest: {} needs the creation times of {} tags of {}",
+                                              rule.origin, rule.policy.latest.value_or(0),
+                                              (*selected)->need_created.size(), s.name()));
+            source_tags = std::move((*selected)->tags);
             break;
         }
         case tag_selector::listed:
