@@ -36,6 +36,18 @@ std::string invalid_tags_warning(std::string_view repository, const std::vector<
                        invalid.size() == 1 ? "is not a valid tag name" : "are not valid tag names", examples);
 }
 
+void apply_run_policy(std::vector<sync_rule>& rules, const tag_policy& run) {
+    for (auto& rule : rules) {
+        if (rule.source.selector != tag_selector::all && rule.source.selector != tag_selector::regex)
+            continue;
+        auto& own = rule.policy;
+        own.exclude.insert(own.exclude.end(), run.exclude.begin(), run.exclude.end());
+        if (own.include.empty()) own.include = run.include;
+        if (own.semver.empty()) own.semver = run.semver;
+        if (!own.latest) own.latest = run.latest;
+    }
+}
+
 std::vector<sync_source> repositories_to_list(const std::vector<sync_rule>& rules) {
     std::vector<sync_source> out;
     std::set<std::string> seen;

@@ -76,6 +76,11 @@ std::vector<std::string> remove_invalid_tags(std::vector<std::string>& tags);
 /// The one warning for the invalid tags `repository` listed: how many, and the first three, made printable.
 std::string invalid_tags_warning(std::string_view repository, const std::vector<std::string>& invalid);
 
+/// The run's tag policy (--include-tags, --exclude-tags, --latest) applied to every rule whose source lists
+/// its tags (`all`, `regex`): its excludes are added to the rule's, and its include and latest stand in where
+/// the rule has none of its own. Rules naming their tags or a digest are left alone.
+void apply_run_policy(std::vector<sync_rule>& rules, const tag_policy& run);
+
 /// The source repositories whose tag lists `rules` need (`all` and `regex` selectors), each once.
 std::vector<sync_source> repositories_to_list(const std::vector<sync_rule>& rules);
 
