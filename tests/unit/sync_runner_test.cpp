@@ -706,3 +706,28 @@ TEST_CASE("a rule's own platforms filter its images, next to a rule without") {
     CHECK(dst.has_manifest("whole", amd.digest.str()));
     CHECK(dst.has_manifest("whole", arm.digest.str()));
 }
+
+TEST_CASE("a creation time that cannot be read fails that rule's images only, naming the repository") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_created_image(src, "app", "main", "2026-07-21T10:00:00Z");
+    auto nightly = add_created_image(src, "app", "nightly", "2026-07-22T08:23:00Z");
+    src.corrupt.insert(nightly.config->digest);
+    add_image(src, "other", {"o"}, "1");
+
+    auto rule = all_tags("app", {"app"});
+    rule.policy.latest = 1;
+    auto report = run({rule, all_tags("other", {"other"})}, p);
+    CHECK(report.totals.failed == 1);
+    CHECK(report.totals.copied == 1);
+    auto failed = std::find_if(report.images.begin(), report.images.end(),
+                               [](const image_result& r) { return r.status == image_status::failed; });
+    REQUIRE(failed != report.images.end());
+    CHECK(failed->item.destination.repository == "app");
+    CHECK(
+        failed->reason.starts_with("reading creation times of the tags of src/app (for latest: 1): config "));
+    CHECK(failed->reason.find("does not match its digest and size") != std::string::npos);
+    CHECK_FALSE(dst.has_manifest("app", "main"));
+    CHECK(dst.has_manifest("other", "1"));
+}
