@@ -204,11 +204,12 @@ def _platform(spec: str) -> dict:
 
 def push_image(client: Client, repo: str, seed: str, *, platform: str = "linux/amd64", docker: bool = False,
                layers: list[bytes] | None = None, layer_sizes: tuple[int, ...] = (2048, 40000),
-               tag: str | None = None, layer_media_types: list[str] | None = None) -> Descriptor:
+               tag: str | None = None, layer_media_types: list[str] | None = None,
+               created: str = "2024-01-01T00:00:00Z") -> Descriptor:
     """Push one image manifest (Docker schema 2 or OCI) with its config and layers; return its descriptor.
 
     `layers` defaults to fresh random layers of `layer_sizes`; pass shared bytes to share layers across images.
-    The manifest is pushed by digest, and also by `tag` when given.
+    The manifest is pushed by digest, and also by `tag` when given; `created` goes in the config.
     """
     if layers is None:
         layers = [det_bytes(f"{seed}/layer/{i}", n) for i, n in enumerate(layer_sizes)]
@@ -217,7 +218,7 @@ def push_image(client: Client, repo: str, seed: str, *, platform: str = "linux/a
     layer_descs = [client.push_blob(repo, data, mt) for data, mt in zip(layers, types)]
     config = {
         **_platform(platform),
-        "created": "2024-01-01T00:00:00Z",
+        "created": created,
         "config": {"Env": ["PATH=/usr/bin:/bin", f"SEED={seed}"], "Cmd": ["/bin/sh"]},
         "rootfs": {"type": "layers", "diff_ids": [d.digest for d in layer_descs]},
         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": f"layer {i}"} for i in range(len(layers))],

@@ -594,7 +594,56 @@ TEST_CASE("bad config files: the message names file, line, key and what is expec
         {kind::images, "images.yaml", "nginx: $UPPER\n",
          "images.yaml:1: \"nginx\": destination \"$UPPER\" (expanded to \"Quay.io/App\"): invalid reference"},
         {kind::images, "images.yaml", "nginx: {a: b}\n",
-         "images.yaml:1: \"nginx\": expected a destination or a list of destinations"},
+         "images.yaml:1: \"nginx\": unknown key \"a\" (expected destinations, include, exclude, semver, "
+         "latest, platforms or prune)"},
+        {kind::images, "images.yaml", "nginx:\n  destinations: {a: b}\n",
+         "images.yaml:2: \"nginx\": expected a destination or a list of destinations"},
+        // the mapping form
+        {kind::images, "images.yaml", "nginx:\n  latest: 3\n",
+         "images.yaml:1: \"nginx\": no \"destinations\"; a rule written as a map needs destinations"},
+        {kind::images, "images.yaml", "nginx:\n  destinations: [m]\n  destination: n\n",
+         "images.yaml:3: \"nginx\": give \"destinations\" or \"destination\", not both"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  include: [latest, \"/[/\"]\n",
+         "images.yaml:3: \"nginx\": \"include\": \"/[/\": invalid tag regex: missing ]: ["},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  exclude: [\"-rc\"]\n",
+         "images.yaml:3: \"nginx\": \"exclude\": \"-rc\" is neither a tag"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  exclude: []\n",
+         "images.yaml:3: \"nginx\": \"exclude\" must be a tag, a /regex/, or a non-empty list"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  include: {a: b}\n",
+         "images.yaml:3: \"nginx\": \"include\" must be a tag, a /regex/"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  semver: \">=1.x.4\"\n",
+         "images.yaml:3: \"nginx\": \"semver\": semver comparator \">=1.x.4\": a number after a wildcard"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  semver: [1]\n",
+         "images.yaml:3: \"nginx\": \"semver\" must be a semver range"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  latest: 0\n",
+         "images.yaml:3: \"nginx\": \"latest\" must be a whole number from 1 to 1000000"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  latest: -2\n",
+         "images.yaml:3: \"nginx\": \"latest\" must be a whole number"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  latest:\n",
+         "images.yaml:3: \"nginx\": \"latest\" must be a whole number"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  platforms: [linux]\n",
+         "images.yaml:3: \"nginx\": \"platforms\": "},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  prune: maybe\n",
+         "images.yaml:3: \"nginx\": \"prune\" must be true or false"},
+        {kind::images, "images.yaml", "\"nginx:1.25,1.26\":\n  destination: m\n  latest: 1\n",
+         "images.yaml:3: \"nginx:1.25,1.26\": \"latest\" selects among the tags a repository lists, but this "
+         "source names its tags; write the source without the tag list"},
+        {kind::images, "images.yaml",
+         "nginx@" + dgst + ":\n  destination: m\n  platforms: linux/amd64\n  exclude: x\n",
+         "images.yaml:4: \"nginx@" + dgst +
+             "\": \"exclude\" selects among the tags a repository lists, but "
+             "this source names a digest; write the source without the digest"},
+        {kind::images, "images.yaml", "nginx@" + dgst + ":\n  destination: m\n  prune: true\n",
+         "images.yaml:3: \"nginx@" + dgst + "\": \"prune\" needs a source that selects tags"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m:x\n  latest: 2\n",
+         "images.yaml:2: \"nginx\": destination \"m:x\" has a tag, but the source takes every tag"},
+        {kind::images, "images.json", "{\"nginx\": {\"destination\": \"m\",\n \"latest\": \"x\"}}",
+         "images.json:2: \"nginx\": \"latest\" must be a whole number"},
+        {kind::images, "images.json", "{\"nginx\": {\"destination\": \"m\",\n \"include\": [true]}}",
+         "images.json:2: \"nginx\": \"include\" must be a tag, a /regex/, or a non-empty list of them "
+         "(strings)"},
+        {kind::images, "images.json", "{\"nginx\": {\"destinations\": [\"m\"],\n \"prune\": \"true\"}}",
+         "images.json:2: \"nginx\": \"prune\" must be true or false"},
         {kind::images, "images.yaml", "nginx:\n  - m\n  - [a]\n",
          "images.yaml:3: \"nginx\": a destination must be a string"},
         {kind::images, "images.yaml", "\"quay.io/org/app:v1@" + dgst + "\": m\n",
@@ -755,4 +804,65 @@ TEST_CASE("a .json file must be valid JSON, with the line of the first error") {
     const auto good = parse_images("{\"a/b\": \"c/d\"}", file_format::json, "images.json", test_env);
     REQUIRE(good.has_value());
     CHECK(good->size() == 1);
+}
+
+TEST_CASE("parse_images: the mapping form, in YAML and JSON, with every key") {
+    const std::string yaml =
+        "quay.io/org/app:\n"
+        "  destinations: [mirror.example/org/app, $MIRROR/app]\n"
+        "  include: [latest, \"/^v?1\\\\./\"]\n"
+        "  exclude: \"/-rc/\"\n"
+        "  semver: \">=1.4 <2\"\n"
+        "  latest: 20\n"
+        "  platforms: [linux/amd64, linux/arm64/v8]\n"
+        "  prune: true\n"
+        "\"quay.io/org/tool:/^v/\":\n"
+        "  destination: mirror.example/tool\n"
+        "\"quay.io/org/base:1.0\": {destination: mirror.example/base, platforms: linux/arm64, "
+        "prune: false}\n"
+        "nginx: mirror.example/nginx\n";
+    const std::string json =
+        "{\n"
+        "  \"quay.io/org/app\": {\n"
+        "    \"destinations\": [\"mirror.example/org/app\", \"$MIRROR/app\"],\n"
+        "    \"include\": [\"latest\", \"/^v?1\\\\./\"],\n"
+        "    \"exclude\": [\"/-rc/\"],\n"
+        "    \"semver\": \">=1.4 <2\",\n"
+        "    \"latest\": 20,\n"
+        "    \"platforms\": [\"linux/amd64\", \"linux/arm64/v8\"],\n"
+        "    \"prune\": true\n"
+        "  },\n"
+        "  \"quay.io/org/tool:/^v/\": {\"destination\": \"mirror.example/tool\"},\n"
+        "  \"quay.io/org/base:1.0\": {\"destination\": \"mirror.example/base\", \"platforms\": "
+        "\"linux/arm64\", \"prune\": false},\n"
+        "  \"nginx\": \"mirror.example/nginx\"\n"
+        "}\n";
+    for (const auto& [text, format, name] : {std::tuple{yaml, file_format::yaml, "images.yaml"},
+                                             std::tuple{json, file_format::json, "images.json"}}) {
+        const auto shown_name = name; // clang 14 cannot capture a structured binding
+        CAPTURE(shown_name);
+        const auto rules = parse_images(text, format, name, test_env);
+        REQUIRE_MESSAGE(rules.has_value(), rules.error().message);
+        REQUIRE(rules->size() == 4);
+        const auto& app = (*rules)[0];
+        CHECK(describe(app) == "quay.io/org/app sel=0 tags= regex= digest=- -> mirror.example/org/app[] "
+                               "registry.example.com/mirror/app[]");
+        CHECK(app.policy.include == std::vector<std::string>{"latest", "/^v?1\\./"});
+        CHECK(app.policy.exclude == std::vector<std::string>{"/-rc/"});
+        CHECK(app.policy.semver == ">=1.4 <2");
+        CHECK(app.policy.latest == std::optional<std::size_t>(20));
+        REQUIRE(app.platforms.size() == 2);
+        CHECK(app.platforms[1].str() == "linux/arm64/v8");
+        CHECK(app.prune);
+        CHECK(app.origin == (format == file_format::yaml ? "images.yaml:1" : "images.json:2"));
+        CHECK(describe((*rules)[1]) ==
+              "quay.io/org/tool sel=2 tags= regex=^v digest=- -> mirror.example/tool[]");
+        CHECK((*rules)[1].policy.empty());
+        CHECK((*rules)[2].platforms.size() == 1);
+        CHECK_FALSE((*rules)[2].prune);
+        // The string form is unchanged: no policy, no platforms, no prune.
+        CHECK((*rules)[3].policy.empty());
+        CHECK((*rules)[3].platforms.empty());
+        CHECK_FALSE((*rules)[3].prune);
+    }
 }

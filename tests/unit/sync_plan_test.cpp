@@ -210,3 +210,48 @@ TEST_CASE("remove_invalid_tags keeps tag names and returns the rest") {
           "quay.io/org/app listed 1 tag that is not a valid tag name (letters, digits, '_', '.', '-'; at "
           "most 128 characters); skipped: \"v1\\e[2J\"");
 }
+
+TEST_CASE("a rule's policy selects its tags; the run's policy fills in what a rule leaves out") {
+    const tag_lists lists = {
+        {"src.example/app", {"1.0.0", "1.1.0", "2.0.0-rc.1", "2.0.0", "latest", "main"}}};
+    sync_rule own{source("app", tag_selector::all), {destination("own")}, "own"};
+    own.policy.include = {"latest", "/^[0-9]/"};
+    own.policy.latest = 1;
+    sync_rule bare{source("app", tag_selector::regex, {}, "^[0-9]"), {destination("bare")}, "bare"};
+    sync_rule listed{source("app", tag_selector::listed, {"main"}), {destination("listed")}, "listed"};
+    std::vector<sync_rule> rules = {own, bare, listed};
+
+    tag_policy run;
+    run.include = {"/./"};
+    run.exclude = {"/-rc/"};
+    run.latest = 2;
+    apply_run_policy(rules, run);
+    CHECK(rules[0].policy.include == std::vector<std::string>{"latest", "/^[0-9]/"});
+    CHECK(rules[0].policy.exclude == std::vector<std::string>{"/-rc/"});
+    CHECK(rules[0].policy.latest == std::optional<std::size_t>(1));
+    CHECK(rules[1].policy.include == std::vector<std::string>{"/./"});
+    CHECK(rules[1].policy.latest == std::optional<std::size_t>(2));
+    CHECK(rules[2].policy.empty());
+
+    auto items = expand_rules(rules, lists);
+    REQUIRE_MESSAGE(items.has_value(), items.error().message);
+    CHECK(pairs(*items) == std::vector<std::string>{
+                               "src.example/app:latest -> dst.example/own:latest",
+                               "src.example/app:2.0.0 -> dst.example/own:2.0.0",
+                               "src.example/app:2.0.0 -> dst.example/bare:2.0.0",
+                               "src.example/app:1.1.0 -> dst.example/bare:1.1.0",
+                               "src.example/app:main -> dst.example/listed:main",
+                           });
+
+    // A policy that needs creation times the caller did not fetch is an error, not a guess.
+    sync_rule mixed{source("app", tag_selector::all), {destination("mixed")}, "mixed"};
+    mixed.policy.latest = 1;
+    auto needs = rule_tags(mixed, lists);
+    REQUIRE(needs.has_value());
+    REQUIRE(needs->has_value());
+    CHECK((*needs)->need_created.size() == 6);
+    auto refused = expand_rules({mixed}, lists);
+    REQUIRE(!refused.has_value());
+    CHECK(refused.error().message ==
+          "mixed: latest: 1 needs the creation times of 6 tags of src.example/app");
+}

@@ -590,3 +590,144 @@ TEST_CASE("tally counts images by status and adds up what their copies did") {
         CHECK(tally(r.images) == r.expected);
     }
 }
+
+namespace {
+
+// An image whose config says when it was created.
+manifest add_created_image(memory_registry& reg, const std::string& repo, const std::string& tag,
+                           const std::string& created) {
+    std::string config =
+        fmt::format(R"({{"os":"linux","architecture":"amd64","created":"{}","n":"{}"}})", created, tag);
+    auto cd = reg.add_blob(repo, config);
+    auto ld = reg.add_blob(repo, "layer-" + tag);
+    return reg.add_manifest(
+        repo,
+        fmt::format(
+            R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}})",
+            cd.str(), config.size(), ld.str(), ("layer-" + tag).size()),
+        tag);
+}
+
+std::set<std::string> destination_tags(const sync_report& report) {
+    std::set<std::string> out;
+    for (const auto& image : report.images)
+        out.insert(image.item.destination.tag);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("latest: N over tags that are not versions ranks by creation time, fetching only the pool") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_created_image(src, "app", "main", "2026-07-21T10:00:00Z");
+    add_created_image(src, "app", "nightly", "2026-07-22T08:23:00.5Z");
+    add_created_image(src, "app", "stable", "2026-07-01T00:00:00Z");
+    add_created_image(src, "app", "1.0.0", "2026-07-22T08:23:00Z");
+    // An index: its first image (not the attestation) says when.
+    auto amd = add_created_image(src, "app", "", "2026-07-23T00:00:00Z");
+    add_index(src, "app", {{amd, "linux/amd64"}}, "edge");
+    add_created_image(src, "app", "latest", "2026-07-24T00:00:00Z");
+
+    auto rule = all_tags("app", {"app"});
+    rule.policy.exclude = {"latest"};
+    rule.policy.latest = 3;
+    sync_options options;
+    options.dry_run = true;
+    auto planned = run({rule}, p, options);
+    CHECK(destination_tags(planned) == std::set<std::string>{"edge", "nightly", "1.0.0"});
+    // One manifest GET per pool tag (and one more for the index's image) and one config GET each; `latest`
+    // was excluded, so nothing was read for it.
+    CHECK(src.manifest_gets == 5 + 1);
+    CHECK(src.blob_gets == 5);
+
+    auto copied = run({rule}, p);
+    CHECK(copied.totals.copied == 3);
+    CHECK(dst.has_manifest("app", "edge"));
+    CHECK_FALSE(dst.has_manifest("app", "main"));
+
+    // A new image moves the window: the oldest of the three leaves it.
+    add_created_image(src, "app", "hotfix", "2026-07-25T00:00:00Z");
+    auto moved = run({rule}, p, options);
+    CHECK(destination_tags(moved) == std::set<std::string>{"hotfix", "edge", "nightly"});
+}
+
+TEST_CASE("a policy the tag list decides reads no manifest: versions, or a pool within the window") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    for (auto tag : {"1.3.9", "1.4.0", "v1.5.0", "2.0.0-rc.1", "2026.0722.0823-6e32668", "latest"})
+        add_image(src, "app", {std::string("l-") + tag}, tag);
+
+    auto versions = all_tags("app", {"app"});
+    versions.policy.include = {"latest", "/^v?1\\./"};
+    versions.policy.latest = 2;
+    auto mixed = all_tags("app", {"mixed"});
+    mixed.policy.include = {"/^(latest|2)/"};
+    mixed.policy.latest = 3;
+    mixed.origin = "test:mixed";
+    auto ranged = all_tags("app", {"ranged"});
+    ranged.policy.semver = ">=1.4 <2";
+    ranged.origin = "test:ranged";
+
+    auto first = run({versions, mixed, ranged}, p);
+    CHECK(first.totals.failed == 0);
+    std::set<std::string> written;
+    for (const auto& image : first.images)
+        written.insert(image.item.destination.repository + ":" + image.item.destination.tag);
+    CHECK(written == std::set<std::string>{"app:latest", "app:v1.5.0", "app:1.4.0", "mixed:latest",
+                                           "mixed:2.0.0-rc.1", "mixed:2026.0722.0823-6e32668",
+                                           "ranged:v1.5.0", "ranged:1.4.0"});
+
+    src.manifest_gets = 0;
+    src.blob_gets = 0;
+    auto again = run({versions, mixed, ranged}, p);
+    CHECK(again.totals.skipped == 8);
+    CHECK(src.manifest_gets == 0);
+    CHECK(src.blob_gets == 0);
+}
+
+TEST_CASE("a rule's own platforms filter its images, next to a rule without") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    auto amd = add_platform_image(src, "multi", "amd", "", "linux/amd64");
+    auto arm = add_platform_image(src, "multi", "arm", "", "linux/arm64");
+    add_index(src, "multi", {{amd, "linux/amd64"}, {arm, "linux/arm64"}}, "v1");
+    auto only_arm = all_tags("multi", {"arm-only"});
+    only_arm.platforms = {parse_platform("linux/arm64").value()};
+    auto whole = all_tags("multi", {"whole"});
+    whole.origin = "test:whole";
+    auto report = run({only_arm, whole}, p);
+    CHECK(report.totals.copied == 2);
+    CHECK(dst.has_manifest("arm-only", arm.digest.str()));
+    CHECK_FALSE(dst.has_manifest("arm-only", amd.digest.str()));
+    CHECK(dst.has_manifest("whole", amd.digest.str()));
+    CHECK(dst.has_manifest("whole", arm.digest.str()));
+}
+
+TEST_CASE("a creation time that cannot be read fails that rule's images only, naming the repository") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_created_image(src, "app", "main", "2026-07-21T10:00:00Z");
+    auto nightly = add_created_image(src, "app", "nightly", "2026-07-22T08:23:00Z");
+    src.corrupt.insert(nightly.config->digest);
+    add_image(src, "other", {"o"}, "1");
+
+    auto rule = all_tags("app", {"app"});
+    rule.policy.latest = 1;
+    auto report = run({rule, all_tags("other", {"other"})}, p);
+    CHECK(report.totals.failed == 1);
+    CHECK(report.totals.copied == 1);
+    auto failed = std::find_if(report.images.begin(), report.images.end(),
+                               [](const image_result& r) { return r.status == image_status::failed; });
+    REQUIRE(failed != report.images.end());
+    CHECK(failed->item.destination.repository == "app");
+    CHECK(
+        failed->reason.starts_with("reading creation times of the tags of src/app (for latest: 1): config "));
+    CHECK(failed->reason.find("does not match its digest and size") != std::string::npos);
+    CHECK_FALSE(dst.has_manifest("app", "main"));
+    CHECK(dst.has_manifest("other", "1"));
+}

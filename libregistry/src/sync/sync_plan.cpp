@@ -36,6 +36,18 @@ std::string invalid_tags_warning(std::string_view repository, const std::vector<
                        invalid.size() == 1 ? "is not a valid tag name" : "are not valid tag names", examples);
 }
 
+void apply_run_policy(std::vector<sync_rule>& rules, const tag_policy& run) {
+    for (auto& rule : rules) {
+        if (rule.source.selector != tag_selector::all && rule.source.selector != tag_selector::regex)
+            continue;
+        auto& own = rule.policy;
+        own.exclude.insert(own.exclude.end(), run.exclude.begin(), run.exclude.end());
+        if (own.include.empty()) own.include = run.include;
+        if (own.semver.empty()) own.semver = run.semver;
+        if (!own.latest) own.latest = run.latest;
+    }
+}
+
 std::vector<sync_source> repositories_to_list(const std::vector<sync_rule>& rules) {
     std::vector<sync_source> out;
     std::set<std::string> seen;
@@ -61,7 +73,34 @@ reference make_ref(std::string registry, std::string repository, std::string tag
 
 } // namespace
 
-result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags) {
+result<std::optional<tag_selection>> rule_tags(const sync_rule& rule, const tag_lists& tags,
+                                               const repository_created_times& created) {
+    const auto& s = rule.source;
+    auto it = tags.find(s.name());
+    if (it == tags.end()) return std::optional<tag_selection>{}; // listing failed; the runner reports it
+    tag_selection out;
+    if (s.selector == tag_selector::all) {
+        out.tags = it->second;
+    } else {
+        RE2 re(s.regex);
+        if (!re.ok())
+            return make_error(errc::invalid_argument, fmt::format("{}: invalid tag regex /{}/: {}",
+                                                                  rule.origin, s.regex, re.error()));
+        for (const auto& t : it->second)
+            if (RE2::PartialMatch(t, re)) out.tags.push_back(t);
+    }
+    if (rule.policy.empty()) return std::optional{std::move(out)};
+    static const created_times none;
+    const auto times = created.find(s.name());
+    auto selected = select_tags(out.tags, rule.policy, times == created.end() ? none : times->second);
+    if (!selected)
+        return make_error(errc::invalid_argument,
+                          fmt::format("{}: {}", rule.origin, selected.error().message));
+    return std::optional{std::move(*selected)};
+}
+
+result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags,
+                                            const repository_created_times& created) {
     std::vector<sync_item> out;
     std::map<std::string, std::pair<std::string, std::string>>
         by_destination; // destination -> source, origin
@@ -87,18 +126,15 @@ result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules,
         switch (s.selector) {
         case tag_selector::all:
         case tag_selector::regex: {
-            auto it = tags.find(s.name());
-            if (it == tags.end()) continue; // listing failed; the runner reports it
-            if (s.selector == tag_selector::all) {
-                source_tags = it->second;
-                break;
-            }
-            RE2 re(s.regex);
-            if (!re.ok())
-                return make_error(errc::invalid_argument, fmt::format("{}: invalid tag regex /{}/: {}",
-                                                                      rule.origin, s.regex, re.error()));
-            for (const auto& t : it->second)
-                if (RE2::PartialMatch(t, re)) source_tags.push_back(t);
+            auto selected = rule_tags(rule, tags, created);
+            if (!selected) return selected.error();
+            if (!*selected) continue;
+            if (!(*selected)->need_created.empty())
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: latest: {} needs the creation times of {} tags of {}",
+                                              rule.origin, rule.policy.latest.value_or(0),
+                                              (*selected)->need_created.size(), s.name()));
+            source_tags = std::move((*selected)->tags);
             break;
         }
         case tag_selector::listed:

@@ -5,6 +5,7 @@
 #include "client/detail/for_each_bounded.hpp"
 #include "client/detail/semaphore.hpp"
 #include "client/detail/single_flight.hpp"
+#include "sync/detail/image_created.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -182,7 +183,11 @@ public:
         auto repositories = repositories_to_list(rules);
         auto listed = co_await list_tags(std::move(repositories));
         report_unlisted(rules, listed);
-        auto items = expand_rules(rules, listed.tags);
+        auto created = co_await fetch_created(rules, listed.tags);
+        for (const auto& rule : rules)
+            if (!rule.platforms.empty())
+                rule_platforms_.emplace(rule.origin + " " + rule.source.name(), rule.platforms);
+        auto items = expand_rules(rules, listed.tags, created);
         if (!items) co_return items.error();
         auto resolved = co_await resolve(*items);
         auto to_copy = plan(*items, resolved);
@@ -290,6 +295,64 @@ private:
         }
     }
 
+    // `latest: N` over tags that are not versions ranks them by creation time: one manifest (two for an
+    // index) and one config GET per tag the other filters leave, each tag once per run, and none when the tag
+    // list decides (tag_policy.hpp). A rule whose times could not all be read fails (or is interrupted) as a
+    // rule whose tags could not be listed, and is dropped.
+    asio::awaitable<repository_created_times> fetch_created(std::vector<sync_rule>& rules,
+                                                            const tag_lists& tags) {
+        repository_created_times created;
+        std::vector<std::pair<sync_source, std::string>> wanted;
+        std::set<std::string> asked;
+        for (const auto& rule : rules) {
+            if (rule.policy.empty()) continue;
+            auto selected = rule_tags(rule, tags);
+            if (!selected || !*selected) continue; // expand_rules reports a bad rule
+            for (const auto& tag : (*selected)->need_created)
+                if (asked.insert(rule.source.name() + ":" + tag).second)
+                    wanted.emplace_back(rule.source, tag);
+        }
+        std::map<std::string, error> failures;
+        std::function<asio::awaitable<void>(std::size_t)> fetch_one =
+            [&](std::size_t i) -> asio::awaitable<void> {
+            if (stopping()) co_return;
+            const auto& source = wanted[i].first;
+            const auto& tag = wanted[i].second;
+            auto time = co_await detail::image_created(get(source.registry), source.repository, tag);
+            if (time)
+                created[source.name()][tag] = *time;
+            else
+                failures.emplace(source.name(), time.error());
+        };
+        co_await detail::for_each_bounded(wanted.size(), options_.per_registry, fetch_one);
+        std::erase_if(rules, [&](const sync_rule& rule) {
+            if (rule.policy.empty()) return false;
+            auto selected = rule_tags(rule, tags, created);
+            if (!selected || !*selected || (*selected)->need_created.empty()) return false;
+            const auto failed = failures.find(rule.source.name());
+            const bool interrupted = failed == failures.end() || cut_short(failed->second);
+            for (const auto& d : rule.destinations) {
+                image_result r;
+                r.item.source.registry = rule.source.registry;
+                r.item.source.repository = rule.source.repository;
+                r.item.destination.registry = d.registry;
+                r.item.destination.repository = d.repository;
+                r.item.origin = rule.origin;
+                r.status = interrupted ? image_status::interrupted : image_status::failed;
+                r.reason = interrupted ? fmt::format("not started: the run was stopped before the creation "
+                                                     "times of the tags of {} were read",
+                                                     rule.source.name())
+                                       : fmt::format("reading creation times of the tags of {} (for latest: "
+                                                     "{}): {}",
+                                                     rule.source.name(), rule.policy.latest.value_or(0),
+                                                     failed->second.message);
+                report_.images.push_back(std::move(r));
+            }
+            return true;
+        });
+        co_return created;
+    }
+
     // HEAD both sides of every item.
     asio::awaitable<resolution> resolve(std::vector<sync_item> items) {
         resolution out{std::vector<observation>(items.size()), std::vector<bool>(items.size(), false)};
@@ -352,6 +415,12 @@ private:
         popts.force = options_.force;
         popts.platform_filter = !options_.copy.platforms.empty();
         auto actions = plan_sync(items, resolved.observations, popts);
+        // A rule's own `platforms:` filter its images in place of --os/--arch.
+        auto filtered = popts;
+        filtered.platform_filter = true;
+        for (std::size_t i = 0; i < items.size(); ++i)
+            if (!platforms_of(items[i]).empty())
+                actions[i] = plan_sync({items[i]}, {resolved.observations[i]}, filtered).front();
 
         std::vector<std::size_t> to_copy;
         for (std::size_t i = 0; i < actions.size(); ++i) {
@@ -382,6 +451,8 @@ private:
             case action_kind::copy:
                 r.status = image_status::planned;
                 to_copy.push_back(report_.images.size());
+                if (const auto& own = platforms_of(a.item); !own.empty())
+                    image_platforms_[report_.images.size()] = own;
                 seen_at_destination_[report_.images.size()] = resolved.observations[i].destination;
                 break;
             }
@@ -431,7 +502,10 @@ private:
         std::map<std::string, std::size_t> group_of;
         for (auto i : to_copy) {
             auto& img = report_.images[i];
-            auto [it, fresh] = group_of.emplace(img.item.source.str(), groups.size());
+            const auto own = image_platforms_.find(i);
+            auto key = img.item.source.str();
+            if (own != image_platforms_.end()) key.append(" ").append(platform_list(own->second));
+            auto [it, fresh] = group_of.emplace(key, groups.size());
             if (fresh) groups.emplace_back();
             groups[it->second].push_back(&img);
         }
@@ -456,6 +530,10 @@ private:
         // The plan already HEADed both sides (and without a platform filter compared them); a retry round
         // looks again in case a previous try got through.
         if (round == 0) copy_options.known_source_digest = images.front()->digest;
+        if (auto own =
+                image_platforms_.find(static_cast<std::size_t>(images.front() - report_.images.data()));
+            own != image_platforms_.end())
+            copy_options.platforms = own->second;
         std::vector<copy_target> targets;
         for (auto* image : images) {
             ++image->attempts;
@@ -502,6 +580,15 @@ private:
         if (image.status != image_status::failed || round == options_.retries) announce(image);
     }
 
+    // The `platforms:` of the rule an item came from: the first rule with its origin and source, as
+    // expand_rules keeps the first rule's item.
+    const std::vector<platform>& platforms_of(const sync_item& item) const {
+        static const std::vector<platform> none;
+        auto it = rule_platforms_.find(
+            fmt::format("{} {}/{}", item.origin, item.source.registry, item.source.repository));
+        return it == rule_platforms_.end() ? none : it->second;
+    }
+
     registry_provider& provider_;
     sync_options options_;
     asio::any_io_executor executor_;
@@ -512,6 +599,10 @@ private:
     /// What the plan saw at the destination of each image it copies, by index in report_.images.
     std::map<std::size_t, std::optional<digest>> seen_at_destination_;
     sync_report report_;
+    /// `platforms:` by rule origin and source; the platforms of each image to copy, by index in
+    /// report_.images.
+    std::map<std::string, std::vector<platform>> rule_platforms_;
+    std::map<std::size_t, std::vector<platform>> image_platforms_;
 };
 
 } // namespace

@@ -139,6 +139,10 @@ int run_sync_image(const sync_image_flags& f) {
     if (request.targets.empty())
         request.targets = {"registry.cn-hangzhou.aliyuncs.com", "registry.cn-beijing.aliyuncs.com"};
     request.tags = split_list(f.tags);
+    if (f.tags_given && (!f.run.include_tags.empty() || !f.run.exclude_tags.empty() || f.run.latest > 0))
+        throw usage_error(
+            "--tags names the tags to mirror; --include-tags, --exclude-tags and --latest select "
+            "among every tag: give one or the other");
     // `--tags=$TAGS` with TAGS unset must not turn into every tag.
     if (request.tags.empty() && f.tags_given)
         throw usage_error("--tags is empty; leave it out to mirror every tag");

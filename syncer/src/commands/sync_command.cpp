@@ -11,12 +11,14 @@
 
 #include <libregistry/core/redact.hpp>
 #include <libregistry/sync/sync_runner.hpp>
+#include <libregistry/sync/tag_policy.hpp>
 
 #include <fmt/format.h>
 
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <tuple>
 
 namespace syncer {
 
@@ -106,6 +108,24 @@ int run_sync_command(const sync_flags& f) {
     return run_sync_config(load_sync_files(f), f);
 }
 
+tag_policy run_tag_policy(const sync_flags& f) {
+    tag_policy policy;
+    for (const auto& [values, list, flag] :
+         {std::tuple{&f.include_tags, &policy.include, "--include-tags"},
+          std::tuple{&f.exclude_tags, &policy.exclude, "--exclude-tags"}}) {
+        for (const auto& value : *values) {
+            auto entries = split_tag_patterns(value);
+            list->insert(list->end(), entries.begin(), entries.end());
+        }
+        tag_policy alone;
+        alone.include = *list;
+        if (auto ok = check_tag_policy(alone); !ok)
+            throw usage_error(fmt::format("{}: {}", flag, ok.error().message));
+    }
+    if (f.latest > 0) policy.latest = f.latest;
+    return policy;
+}
+
 int run_sync_config(sync_config config, const sync_flags& f) {
     // Known before any registry is asked, so that no output can quote them, whatever a registry echoes.
     for (const auto& rule : config.auth) {
@@ -117,6 +137,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     if (f.log_format != "text" && f.log_format != "json")
         throw usage_error(fmt::format("--log-format {}: expected text or json", f.log_format));
 
+    apply_run_policy(config.images, run_tag_policy(f));
     const auto limits = parse_run_limits(f.limits);
     sync_options options;
     options.proc = std::max(f.proc, 1);
@@ -227,6 +248,21 @@ void add_run_flags(CLI::App& cmd, sync_flags& f) {
     cmd.add_flag("--dry-run", f.dry_run, "Print the plan and change nothing");
     cmd.add_option("--report", f.report, "Write a JSON report of every image and totals");
     add_run_limit_flags(cmd, f.limits);
+    cmd.add_option(
+           "--include-tags", f.include_tags,
+           "Of the tags a source lists, take only these: tags and /regex/ (repeatable, comma-separated); "
+           "a tag named literally is kept whatever --latest says. For rules without their own include")
+        ->type_size(0, 1)
+        ->allow_extra_args(false);
+    cmd.add_option("--exclude-tags", f.exclude_tags,
+                   "Leave out these tags and /regex/ (repeatable, comma-separated); added to every rule's")
+        ->type_size(0, 1)
+        ->allow_extra_args(false);
+    cmd.add_option(
+           "--latest", f.latest,
+           "Keep only the newest N of the listed tags (versions by precedence, other tags by creation "
+           "time); for rules without their own latest")
+        ->check(CLI::Range(1, 1000000));
 }
 
 void add_sync_flags(CLI::App& cmd, sync_flags& f) {

@@ -35,11 +35,15 @@ struct sync_flags {
     std::string report;
     std::string shard;
     run_limit_flags limits;
+    std::vector<std::string> include_tags; ///< --include-tags, as given (comma lists)
+    std::vector<std::string> exclude_tags;
+    std::size_t latest = 0; ///< --latest; 0: not given
 };
 
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// Registers only the flags that shape a run (--proc, --retries, --jobs, --force, --log, --log-format,
-/// --dry-run, --report, --timeout, --min-rate, --min-rate-window, --max-wait), with the meaning they have in
+/// --dry-run, --report, --timeout, --min-rate, --min-rate-window, --max-wait, and the tag policy flags
+/// --include-tags, --exclude-tags, --latest), with the meaning they have in
 /// `syncer sync`; for commands that build their rules from something other than image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
 class session;
@@ -60,5 +64,8 @@ int run_sync_command(const sync_flags& flags);
 /// Runs a sync of already loaded rules and credentials with the run-shaping flags of `flags` (everything but
 /// --auth/--images/--config); for commands that build their rules another way.
 int run_sync_config(sync_config config, const sync_flags& flags);
+/// --include-tags, --exclude-tags and --latest as a policy for every rule; throws usage_error for a bad
+/// entry.
+libregistry::tag_policy run_tag_policy(const sync_flags& flags);
 
 } // namespace syncer

@@ -43,15 +43,6 @@ result<std::string> normalize_auth_key(std::string_view written) {
     return out;
 }
 
-/// A YAML 1.2 core-schema boolean written plainly; a quoted "true" is a string, as in JSON.
-std::optional<bool> plain_bool(const YAML::Node& node) {
-    if (!node.IsScalar() || node.Tag() == "!") return std::nullopt;
-    const auto& s = node.Scalar();
-    if (s == "true" || s == "True" || s == "TRUE") return true;
-    if (s == "false" || s == "False" || s == "FALSE") return false;
-    return std::nullopt;
-}
-
 result<credential_rule> auth_entry(const YAML::Node& key, const YAML::Node& value, const document_source& doc,
                                    const env_lookup& env) {
     const auto name = doc.name;

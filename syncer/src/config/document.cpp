@@ -68,6 +68,14 @@ bool json_non_string(const YAML::Node& node, file_format format) {
     return format == file_format::json && node.IsScalar() && node.Tag() == "?";
 }
 
+std::optional<bool> plain_bool(const YAML::Node& node) {
+    if (!node.IsScalar() || node.Tag() == "!") return std::nullopt;
+    const auto& s = node.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+    return std::nullopt;
+}
+
 std::string_view format_name(file_format format) {
     return format == file_format::json ? "JSON" : "YAML";
 }

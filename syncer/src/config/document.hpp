@@ -11,6 +11,7 @@
 
 #include <exception>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,9 @@ bool json_non_string(const YAML::Node& node, file_format format);
 
 /// ` (a JSON number or boolean here; quote it)`, the hint for json_non_string.
 inline constexpr std::string_view quote_it = " (a JSON number or boolean here; quote it)";
+
+/// A YAML 1.2 core-schema boolean written plainly; a quoted "true" is a string, as in JSON.
+std::optional<bool> plain_bool(const YAML::Node& node);
 
 /// "JSON" or "YAML".
 std::string_view format_name(file_format format);

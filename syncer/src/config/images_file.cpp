@@ -4,11 +4,15 @@
 
 #include "text.hpp"
 
+#include <libregistry/core/platform.hpp>
 #include <libregistry/core/reference.hpp>
+#include <libregistry/core/tag_version.hpp>
+#include <libregistry/sync/tag_policy.hpp>
 
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <utility>
 
@@ -155,21 +159,13 @@ bool same_destination(const sync_destination& a, const sync_destination& b) {
     return a.registry == b.registry && a.repository == b.repository && a.tags == b.tags;
 }
 
-result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, const document_source& doc,
-                               const env_lookup& env) {
+using marked_texts = std::vector<std::pair<std::string, YAML::Mark>>;
+
+/// A destination or a list of them, with the node each came from, for line numbers.
+result<marked_texts> destination_nodes(const YAML::Node& key, const YAML::Node& value,
+                                       const document_source& doc, std::string_view written) {
     const auto name = doc.name;
-    const auto& written = key.Scalar();
-    const auto where = at(name, key.Mark());
-    auto source = source_from(written);
-    if (!source)
-        return config_error(where, fmt::format("{}: {}", in_quotes(written), source.error().message));
-
-    sync_rule rule;
-    rule.source = std::move(*source);
-    rule.origin = where;
-
-    // The destinations with the node each came from, for line numbers.
-    std::vector<std::pair<std::string, YAML::Mark>> destinations;
+    marked_texts destinations;
     if (value.IsNull()) {
         destinations.emplace_back(std::string(), key.Mark());
     } else if (json_non_string(value, doc.format)) {
@@ -179,7 +175,8 @@ result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, c
         destinations.emplace_back(value.Scalar(), value.Mark());
     } else if (value.IsSequence()) {
         if (value.size() == 0)
-            return config_error(where, fmt::format("source {} has no destinations", in_quotes(written)));
+            return config_error(at(name, key.Mark()),
+                                fmt::format("source {} has no destinations", in_quotes(written)));
         for (const auto& element : value) {
             if (element.IsNull()) {
                 destinations.emplace_back(std::string(),
@@ -196,6 +193,144 @@ result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, c
         return config_error(
             at(name, value.Mark()),
             fmt::format("{}: expected a destination or a list of destinations", in_quotes(written)));
+    }
+    return destinations;
+}
+
+/// A string or a list of strings (never empty).
+std::optional<std::vector<std::string>> string_list(const YAML::Node& value, file_format format) {
+    std::vector<std::string> out;
+    const auto one = [&](const YAML::Node& node) {
+        if (!node.IsScalar() || json_non_string(node, format) || node.Scalar().empty()) return false;
+        out.push_back(node.Scalar());
+        return true;
+    };
+    if (value.IsSequence()) {
+        for (const auto& element : value)
+            if (!one(element)) return std::nullopt;
+    } else if (!one(value)) {
+        return std::nullopt;
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
+/// The mapping form of a rule's value: destinations plus the rule's tag policy, platforms and switches.
+result<void> rule_options(const YAML::Node& key, const YAML::Node& map, const document_source& doc,
+                          sync_rule& rule, marked_texts& destinations) {
+    const auto name = doc.name;
+    const auto& written = key.Scalar();
+    if (auto keys = check_keys(map, name); !keys) return keys.error();
+    bool have_destinations = false;
+    // Where the keys that select among listed tags were written, to blame them for a source without a list.
+    std::vector<std::pair<std::string, YAML::Mark>> selecting;
+    std::optional<YAML::Mark> prune_mark;
+    for (const auto& entry : map) {
+        const auto& field = entry.first.Scalar();
+        const auto& v = entry.second;
+        const auto field_where = at(name, value_mark(entry.first, v));
+        const auto bad = [&](std::string_view why) {
+            // A reason from a parser follows a colon, one of ours a space.
+            return config_error(field_where, fmt::format("{}: {}{}{}", in_quotes(written), in_quotes(field),
+                                                         why.starts_with(':') ? "" : " ", why));
+        };
+        if (field == "destinations" || field == "destination") {
+            if (have_destinations)
+                return config_error(at(name, entry.first.Mark()),
+                                    fmt::format("{}: give \"destinations\" or \"destination\", not both",
+                                                in_quotes(written)));
+            have_destinations = true;
+            auto found = destination_nodes(entry.first, v, doc, written);
+            if (!found) return found.error();
+            destinations = std::move(*found);
+        } else if (field == "include" || field == "exclude") {
+            auto list = string_list(v, doc.format);
+            if (!list) return bad("must be a tag, a /regex/, or a non-empty list of them (strings)");
+            tag_policy alone;
+            (field == "include" ? alone.include : alone.exclude) = *list;
+            if (auto ok = check_tag_policy(alone); !ok) return bad(fmt::format(": {}", ok.error().message));
+            (field == "include" ? rule.policy.include : rule.policy.exclude) = std::move(*list);
+            selecting.emplace_back(field, entry.first.Mark());
+        } else if (field == "semver") {
+            if (!v.IsScalar() || json_non_string(v, doc.format) || v.Scalar().empty())
+                return bad("must be a semver range such as \">=1.4 <2\"");
+            if (auto range = parse_semver_range(v.Scalar()); !range)
+                return bad(fmt::format(": {}", range.error().message));
+            rule.policy.semver = v.Scalar();
+            selecting.emplace_back(field, entry.first.Mark());
+        } else if (field == "latest") {
+            const auto text = v.IsScalar() ? v.Scalar() : std::string();
+            std::size_t n = 0;
+            const auto parsed = std::from_chars(text.data(), text.data() + text.size(), n);
+            if (text.empty() || parsed.ptr != text.data() + text.size() || parsed.ec != std::errc{} ||
+                n == 0 || n > 1000000)
+                return bad("must be a whole number from 1 to 1000000: how many of the newest tags to keep");
+            rule.policy.latest = n;
+            selecting.emplace_back(field, entry.first.Mark());
+        } else if (field == "platforms") {
+            auto list = string_list(v, doc.format);
+            if (!list) return bad("must be OS/ARCH[/VARIANT] or a non-empty list of them (strings)");
+            for (const auto& text : *list) {
+                auto p = parse_platform(text);
+                if (!p) return bad(fmt::format(": {}", p.error().message));
+                rule.platforms.push_back(std::move(*p));
+            }
+        } else if (field == "prune") {
+            const auto flag = plain_bool(v);
+            if (!flag) return bad("must be true or false");
+            rule.prune = *flag;
+            prune_mark = entry.first.Mark();
+        } else {
+            return config_error(at(name, entry.first.Mark()),
+                                fmt::format("{}: unknown key {} (expected destinations, include, exclude, "
+                                            "semver, latest, platforms or prune)",
+                                            in_quotes(written), in_quotes(field)));
+        }
+    }
+    if (!have_destinations)
+        return config_error(at(name, key.Mark()),
+                            fmt::format("{}: no \"destinations\"; a rule written as a map needs "
+                                        "destinations: [REPOSITORY, ...]",
+                                        in_quotes(written)));
+    const auto selector = rule.source.selector;
+    if ((selector == tag_selector::listed || selector == tag_selector::digest) && !selecting.empty())
+        return config_error(
+            at(name, selecting.front().second),
+            fmt::format(
+                "{}: {} selects among the tags a repository lists, but this source names {}; write the "
+                "source without {} (REPOSITORY or REPOSITORY:/REGEX/) to select with a policy",
+                in_quotes(written), in_quotes(selecting.front().first),
+                selector == tag_selector::digest ? "a digest" : "its tags",
+                selector == tag_selector::digest ? "the digest" : "the tag list"));
+    if (selector == tag_selector::digest && rule.prune)
+        return config_error(at(name, *prune_mark),
+                            fmt::format("{}: \"prune\" needs a source that selects tags; a digest source "
+                                        "writes one image, and leaves nothing to prune",
+                                        in_quotes(written)));
+    return {};
+}
+
+result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, const document_source& doc,
+                               const env_lookup& env) {
+    const auto name = doc.name;
+    const auto& written = key.Scalar();
+    const auto where = at(name, key.Mark());
+    auto source = source_from(written);
+    if (!source)
+        return config_error(where, fmt::format("{}: {}", in_quotes(written), source.error().message));
+
+    sync_rule rule;
+    rule.source = std::move(*source);
+    rule.origin = where;
+
+    marked_texts destinations;
+    if (value.IsMap()) {
+        if (auto options = rule_options(key, value, doc, rule, destinations); !options)
+            return options.error();
+    } else {
+        auto found = destination_nodes(key, value, doc, written);
+        if (!found) return found.error();
+        destinations = std::move(*found);
     }
 
     for (const auto& [text, mark] : destinations) {

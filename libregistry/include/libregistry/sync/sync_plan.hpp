@@ -3,7 +3,9 @@
 // I/O; the runner (sync_runner.hpp) gathers the observations and carries the actions out.
 #include "libregistry/core/digest.hpp"
 #include "libregistry/core/error.hpp"
+#include "libregistry/core/platform.hpp"
 #include "libregistry/core/reference.hpp"
+#include "libregistry/sync/tag_policy.hpp"
 
 #include <cstdint>
 #include <map>
@@ -49,6 +51,10 @@ struct sync_rule {
     /// Delete destination tags, in the repositories this rule writes, that its selected source set no longer
     /// has (`prune: true`, `--prune`); off by default.
     bool prune = false;
+    /// Which of the listed tags to take (tag_policy.hpp); only for sources that list tags (`all`, `regex`).
+    tag_policy policy{};
+    /// Platforms to keep (`platforms:`), in place of the run's --os/--arch for this rule; empty: the run's.
+    std::vector<platform> platforms{};
 };
 
 /// One (source image, destination image) pair; each side has a tag or a digest.
@@ -70,12 +76,28 @@ std::vector<std::string> remove_invalid_tags(std::vector<std::string>& tags);
 /// The one warning for the invalid tags `repository` listed: how many, and the first three, made printable.
 std::string invalid_tags_warning(std::string_view repository, const std::vector<std::string>& invalid);
 
+/// The run's tag policy (--include-tags, --exclude-tags, --latest) applied to every rule whose source lists
+/// its tags (`all`, `regex`): its excludes are added to the rule's, and its include and latest stand in where
+/// the rule has none of its own. Rules naming their tags or a digest are left alone.
+void apply_run_policy(std::vector<sync_rule>& rules, const tag_policy& run);
+
 /// The source repositories whose tag lists `rules` need (`all` and `regex` selectors), each once.
 std::vector<sync_source> repositories_to_list(const std::vector<sync_rule>& rules);
 
+/// Creation times fetched for `latest: N` (tag_policy.hpp), by `registry/repository`.
+using repository_created_times = std::map<std::string, created_times, std::less<>>;
+
+/// The tags of an `all` or `regex` rule: those listed for its source that its regex and its policy select.
+/// nullopt when the source was not listed; `need_created` names the tags whose creation times `created`
+/// lacks and the policy needs. Fails for an invalid regex or policy, naming the rule's origin.
+result<std::optional<tag_selection>> rule_tags(const sync_rule& rule, const tag_lists& tags,
+                                               const repository_created_times& created = {});
+
 /// Expands rules into items: one per (source tag, destination), duplicates dropped (first rule wins), in rule
-/// order. Fails for an invalid regex or a tag-list length mismatch, naming the rule's origin.
-result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags);
+/// order. Fails for an invalid regex or policy, a policy whose creation times `created` lacks, or a tag-list
+/// length mismatch, naming the rule's origin.
+result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags,
+                                            const repository_created_times& created = {});
 
 /// `--shard K/N`: K in [0, N).
 struct shard {
