@@ -28,13 +28,16 @@ struct sync_flags {
     bool dry_run = false;
     std::string report;
     std::string shard;
+    bool prune = false;
+    std::string prune_max = "10%";
     run_limit_flags limits;
 };
 
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// Registers only the flags that shape a run (--proc, --retries, --jobs, --force, --log, --log-format,
-/// --dry-run, --report, --timeout, --min-rate, --min-rate-window, --max-wait), with the meaning they have in
-/// `syncer sync`; for commands that build their rules from something other than image-syncer's files.
+/// --dry-run, --report, --prune, --prune-max, --timeout, --min-rate, --min-rate-window, --max-wait), with the
+/// meaning they have in `syncer sync`; for commands that build their rules from something other than
+/// image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
 /// Runs a sync from parsed flags; returns the exit status (throws usage_error for bad input).
 int run_sync_command(const sync_flags& flags);
