@@ -658,7 +658,7 @@ TEST_CASE("where the registry deletes by digest only, a digest a kept tag shares
     CHECK(report.deletions[0].status == delete_status::deleted);
     CHECK(report.deletions[1].tag == "stable-old");
     CHECK(report.deletions[1].status == delete_status::left);
-    CHECK(report.deletions[1].reason.find("also needed by stable") != std::string::npos);
+    CHECK(report.deletions[1].reason.find("would also take away stable (kept)") != std::string::npos);
     CHECK(dst.has_manifest("app", "stable"));
     CHECK(dst.has_manifest("app", "stable-old"));
     CHECK(!dst.has_manifest("app", "gone"));
@@ -717,4 +717,37 @@ TEST_CASE("pruning refuses when the source listing fails, and when the guard is 
     CHECK(report.prune_refusals[0].would_delete == 1);
     CHECK(report.prune_refusals[0].reason.find("--prune-max 0") != std::string::npos);
     CHECK(dst.has_manifest("app", "1"));
+}
+
+TEST_CASE("an interrupted run prunes nothing, even in a repository whose copies finished") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "a", {"la"}, "2");
+    add_image(src, "b", {"lb"}, "2");
+    add_image(dst, "a", {"old-a"}, "1");
+    add_image(dst, "b", {"old-b"}, "1");
+    auto a = all_tags("a", {"a"});
+    auto b = all_tags("b", {"b"});
+    a.prune = b.prune = true;
+    std::stop_source stop;
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("manifest ")) stop.request_stop();
+    };
+    sync_options o;
+    o.proc = 1;
+    o.stop = stop.get_token();
+    o.prune_max = prune_guard{100, true};
+    auto report = run({a, b}, p, o);
+    CHECK(report.stopped);
+    CHECK(report.totals.copied == 1);
+    CHECK(report.deletions.empty());
+    REQUIRE(report.prune_refusals.size() == 2);
+    for (const auto& r : report.prune_refusals)
+        CHECK(r.reason.find("interrupted") != std::string::npos);
+    CHECK(dst.has_manifest("a", "1"));
+    CHECK(dst.has_manifest("b", "1"));
+    CHECK(std::none_of(dst.log.begin(), dst.log.end(), [](const std::string& e) {
+        return e.starts_with("untag") || e.starts_with("delete");
+    }));
 }

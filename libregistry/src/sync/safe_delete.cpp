@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace libregistry {
@@ -113,13 +114,16 @@ asio::awaitable<delete_result> safe_deleter::delete_by_digest(digest d, std::str
     if (auto learned = co_await learn_kept(); !learned)
         co_return failed(fmt::format("not deleted: checking which tags of {} share its digest failed: {}",
                                      repository_, learned.error().message));
-    if (auto needed = needed_by_.find(d); needed != needed_by_.end() && !force)
-        co_return delete_result{
-            delete_status::left,
-            fmt::format("left {} in place: {}/{} deletes by digest only, and {} is also needed by {}, which "
-                        "stays",
-                        what, registry_.name(), repository_, d.str(), join(needed->second)),
-            d, false};
+    if (auto needed = needed_by_.find(d); needed != needed_by_.end() && !force) {
+        auto names = needed->second;
+        std::sort(names.begin(), names.end());
+        auto reason = what == d.str()
+                          ? fmt::format("left {} in place: {} (kept) still need it", what, join(names))
+                          : fmt::format("left {} in place: {}/{} deletes by digest only, and deleting {} "
+                                        "would also take away {} (kept)",
+                                        what, registry_.name(), repository_, d.str(), join(names));
+        co_return delete_result{delete_status::left, std::move(reason), d, false};
+    }
     auto r = co_await registry_.delete_manifest(repository_, d);
     if (!r) co_return failed(r.error().message, r.error().code == errc::unsupported);
     if (!*r) co_return delete_result{delete_status::absent, "gone already", d, false};
