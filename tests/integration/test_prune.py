@@ -158,6 +158,8 @@ class DeleteCommandTest(harness.TempDirTestCase):
         r = self.delete(f"{self.reg.host}/app@{self.shared}", expect=1)
         self.assertIn("not found; nothing deleted", r.stderr)
         self.delete(f"{self.reg.host}/app", expect=2)
+        self.delete(f"{self.reg.host}/app:b@{self.own}", expect=2)
+        self.assertEqual(skopeo_tags(self.reg, "app"), ["b"])
 
     def test_deletes_disabled_is_a_clear_error(self):
         reg = harness.Registry(name="nodelete", delete_enabled=False)
