@@ -82,6 +82,13 @@ class PruneTest(harness.TempDirTestCase):
         self.assertEqual(dst.count("DELETE", r"/manifests/[^s]"), 1)
         self.assertEqual(dst.count("DELETE", r"/manifests/sha256:"), 1)
 
+    def test_a_bad_prune_max_is_a_usage_error_before_any_request(self):
+        dst = self.destination()
+        r = run_syncer("sync", "--images", self.images(dst), "--prune", "--prune-max", "150%")
+        self.assertEqual(r.returncode, 2, describe(r))
+        self.assertIn('--prune-max "150%": expected a number of tags (20) or a percentage', r.stderr)
+        self.assertEqual(dst.count("GET", r"/v2/app/"), 0)
+
     def test_guard_refuses_a_larger_deletion_until_raised(self):
         dst = self.destination()
         self.seed(dst)
