@@ -94,10 +94,12 @@ class Registry:
     for IP:127.0.0.1 and DNS:localhost issued by a throwaway CA whose certificate is `ca_file`, alone in
     `cert_dir` (the containers-certs.d layout that `--cert-dir` of skopeo and syncer expects). `parent_dir`
     is where its temporary directory goes (default: the system's), e.g. a tmpfs for tests that write many files.
+    delete_enabled=False leaves `storage.delete.enabled` off, as docker-registry ships: every DELETE is refused.
     """
 
     def __init__(self, auth: str | None = None, tls: bool = False, user: str = "tester",
-                 password: str = "Pa55-w0rd-for-tests", name: str = "registry", parent_dir: str | None = None):
+                 password: str = "Pa55-w0rd-for-tests", name: str = "registry", parent_dir: str | None = None,
+                 delete_enabled: bool = True):
         if auth not in (None, "htpasswd"):
             raise ValueError(f"unsupported auth mode {auth!r}")
         self.auth = auth
@@ -106,6 +108,8 @@ class Registry:
         self.password = password if auth else None
         self.name = name
         self.parent_dir = parent_dir
+        # `storage: delete: enabled`: without it docker-registry answers every DELETE 405 UNSUPPORTED.
+        self.delete_enabled = delete_enabled
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
         self.workdir: str | None = None
@@ -189,7 +193,7 @@ class Registry:
             "log": {"level": "info", "accesslog": {"disabled": False}, "fields": {"service": self.name}},
             "storage": {
                 "filesystem": {"rootdirectory": self.storage_dir},
-                "delete": {"enabled": True},
+                "delete": {"enabled": self.delete_enabled},
                 "maintenance": {"uploadpurging": {"enabled": False}},
             },
             "http": {"addr": f"127.0.0.1:{self.port}", "secret": uuid.uuid4().hex},

@@ -162,4 +162,22 @@ asio::awaitable<result<std::vector<std::string>>> memory_registry::list_tags(std
     co_return out;
 }
 
+asio::awaitable<result<bool>> memory_registry::delete_tag(std::string repository, std::string tag) {
+    if (deletes_refused || deletes_by_digest_only)
+        co_return make_error(errc::unsupported, "405 UNSUPPORTED (memory registry)", 405);
+    auto it = repos_.find(repository);
+    if (it == repos_.end() || it->second.tags.erase(tag) == 0) co_return false;
+    note("untag " + repository + " " + tag);
+    co_return true;
+}
+
+asio::awaitable<result<bool>> memory_registry::delete_manifest(std::string repository, digest d) {
+    if (deletes_refused) co_return make_error(errc::unsupported, "405 UNSUPPORTED (memory registry)", 405);
+    auto it = repos_.find(repository);
+    if (it == repos_.end() || it->second.manifests.erase(d.str()) == 0) co_return false;
+    std::erase_if(it->second.tags, [&](const auto& t) { return t.second == d.str(); });
+    note("delete " + repository + " " + d.str());
+    co_return true;
+}
+
 } // namespace libregistry::testing

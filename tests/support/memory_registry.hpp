@@ -23,7 +23,8 @@ public:
     manifest add_manifest(const std::string& repository, const std::string& bytes,
                           const std::string& tag = {});
 
-    /// Every write, in order: "blob REPO DIGEST", "mount REPO DIGEST", "manifest REPO REF".
+    /// Every write, in order: "blob REPO DIGEST", "mount REPO DIGEST", "manifest REPO REF", "untag REPO TAG",
+    /// "delete REPO DIGEST".
     std::vector<std::string> log;
     /// Counters of reads.
     int manifest_gets = 0;
@@ -44,6 +45,10 @@ public:
     /// list_tags fails with a retryable 503 this many times before it answers.
     int list_failures = 0;
     int list_calls = 0;
+    /// delete_tag answers errc::unsupported, as docker-registry 2.8 does: only deletes by digest work.
+    bool deletes_by_digest_only = false;
+    /// Both deletes answer errc::unsupported, as docker-registry does without storage.delete.enabled.
+    bool deletes_refused = false;
 
     bool has_manifest(const std::string& repository, const std::string& ref) const;
     bool has_blob_in(const std::string& repository, const digest& d) const;
@@ -64,6 +69,8 @@ public:
                                                        blob_reader& reader) override;
     boost::asio::awaitable<void> cancel_upload(upload_session session) override;
     boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
+    boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
+    boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
 
 private:
     void note(std::string entry);

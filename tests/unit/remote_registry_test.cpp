@@ -1426,3 +1426,72 @@ TEST_CASE("rate limits: abort() ends the registry's pause at once, as SIGINT nee
     });
     run(io, aborted_pause_case(server));
 }
+
+// --- deletes ---------------------------------------------------------------------------------------------
+
+namespace {
+
+struct delete_row {
+    const char* name;
+    bool by_tag;
+    int status;
+    std::string body;
+    std::optional<bool> deleted; ///< the value, or nullopt for an error
+    errc code = errc::unsupported;
+    std::string message_part;
+};
+
+asio::awaitable<void> delete_case(std::shared_ptr<scripted_server> server, delete_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    result<bool> r = false;
+    if (row.by_tag)
+        r = co_await reg.delete_tag(repo, "old");
+    else
+        r = co_await reg.delete_manifest(repo, digest_of("x"));
+    if (row.deleted) {
+        REQUIRE_MESSAGE(r.has_value(), r.error().message);
+        CHECK(*r == *row.deleted);
+    } else {
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().code == row.code);
+        CHECK_MESSAGE(contains(r.error().message, row.message_part), r.error().message);
+    }
+    CHECK(server->count("DELETE", row.by_tag ? "/v2/" + repo + "/manifests/old"
+                                             : "/v2/" + repo + "/manifests/" + digest_of("x").str()) == 1);
+}
+
+} // namespace
+
+TEST_CASE("delete_tag and delete_manifest: 202 deleted, 404 gone already, refusals mapped to unsupported") {
+    const std::string unsupported =
+        R"({"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]})";
+    const delete_row rows[] = {
+        {"tag, 202", true, 202, "", true, errc::unsupported, ""},
+        {"tag, 404", true, 404, R"({"errors":[{"code":"MANIFEST_UNKNOWN"}]})", false, errc::unsupported, ""},
+        {"tag, docker-registry 2.8's 400 DIGEST_INVALID", true, 400,
+         R"({"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]})",
+         std::nullopt, errc::unsupported, "does not delete a tag by itself"},
+        {"tag, 405 UNSUPPORTED", true, 405, unsupported, std::nullopt, errc::unsupported,
+         "does not delete a tag by itself"},
+        {"digest, 202", false, 202, "", true, errc::unsupported, ""},
+        {"digest, 404", false, 404, R"({"errors":[{"code":"MANIFEST_UNKNOWN"}]})", false, errc::unsupported,
+         ""},
+        {"digest, 405 UNSUPPORTED", false, 405, unsupported, std::nullopt, errc::unsupported,
+         "set `storage: delete: enabled: true`"},
+        {"digest, 403 DENIED stays denied", false, 403, R"({"errors":[{"code":"DENIED","message":"no"}]})",
+         std::nullopt, errc::denied, "403"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            if (r.method == "DELETE")
+                return respond(row.status, row.body, {{"Content-Type", "application/json"}});
+            return respond(500);
+        });
+        run(io, delete_case(server, row));
+    }
+}

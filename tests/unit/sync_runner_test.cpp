@@ -731,3 +731,164 @@ TEST_CASE("a creation time that cannot be read fails that rule's images only, na
     CHECK_FALSE(dst.has_manifest("app", "main"));
     CHECK(dst.has_manifest("other", "1"));
 }
+
+TEST_CASE("pruning deletes the retired destination tags after every copy, by tag where the registry can") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "app", {"l1"}, "2");
+    add_image(src, "app", {"l2"}, "3");
+    add_image(dst, "app", {"l0"}, "1"); // retired at the source
+    add_image(dst, "app", {"l1"}, "2");
+    auto r = all_tags("app", {"app"});
+    r.prune = true;
+    sync_options o;
+    o.prune_max = prune_guard{100, true};
+    auto report = run({r}, p, o);
+    CHECK(report.totals.copied == 1);
+    REQUIRE(report.deletions.size() == 1);
+    CHECK(report.deletions[0].repository == "dst/app");
+    CHECK(report.deletions[0].tag == "1");
+    CHECK(report.deletions[0].status == delete_status::deleted);
+    CHECK(report.prune_refusals.empty());
+    REQUIRE(!dst.log.empty());
+    CHECK(dst.log.back() == "untag app 1"); // after the copy's writes
+    CHECK(std::count_if(dst.log.begin(), dst.log.end(),
+                        [](const std::string& e) { return e.rfind("untag", 0) == 0; }) == 1);
+    CHECK(!dst.has_manifest("app", "1"));
+    CHECK(dst.has_manifest("app", "3"));
+}
+
+TEST_CASE("a dry run lists the deletions and deletes nothing") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "app", {"l1"}, "2");
+    add_image(dst, "app", {"l0"}, "1");
+    add_image(dst, "app", {"l1"}, "2");
+    auto r = all_tags("app", {"app"});
+    r.prune = true;
+    sync_options o;
+    o.dry_run = true;
+    o.prune_max = prune_guard{100, true};
+    auto log_before = dst.log;
+    auto report = run({r}, p, o);
+    REQUIRE(report.deletions.size() == 1);
+    CHECK(report.deletions[0].status == delete_status::planned);
+    CHECK(dst.log == log_before);
+    CHECK(dst.has_manifest("app", "1"));
+}
+
+TEST_CASE("where the registry deletes by digest only, a digest a kept tag shares is left with a warning") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    dst.deletes_by_digest_only = true;
+    add_image(src, "app", {"l1"}, "stable");
+    auto kept = add_image(dst, "app", {"l1"}, "stable");
+    dst.add_manifest("app", kept.bytes, "stable-old"); // same digest as the kept tag
+    add_image(dst, "app", {"l9"}, "gone");
+    auto r = all_tags("app", {"app"});
+    r.prune = true;
+    sync_options o;
+    o.prune_max = prune_guard{100, true};
+    dst.manifest_heads = 0;
+    auto report = run({r}, p, o);
+    REQUIRE(report.deletions.size() == 2);
+    CHECK(report.deletions[0].tag == "gone");
+    CHECK(report.deletions[0].status == delete_status::deleted);
+    CHECK(report.deletions[1].tag == "stable-old");
+    CHECK(report.deletions[1].status == delete_status::left);
+    CHECK(report.deletions[1].reason.find("would also take away stable (kept)") != std::string::npos);
+    CHECK(dst.has_manifest("app", "stable"));
+    CHECK(dst.has_manifest("app", "stable-old"));
+    CHECK(!dst.has_manifest("app", "gone"));
+    // The plan's HEAD of stable, one HEAD of the kept tag, one per tag deleted by digest.
+    CHECK(dst.manifest_heads == 4);
+    CHECK(std::any_of(report.warnings.begin(), report.warnings.end(), [](const std::string& w) {
+        return w.find("left stable-old in place") != std::string::npos;
+    }));
+}
+
+TEST_CASE("a registry that refuses deletes fails the first deletion clearly and is not asked again") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    dst.deletes_refused = true;
+    add_image(src, "app", {"l1"}, "2");
+    add_image(dst, "app", {"l1"}, "2");
+    add_image(dst, "app", {"a"}, "old-a");
+    add_image(dst, "app", {"b"}, "old-b");
+    auto r = all_tags("app", {"app"});
+    r.prune = true;
+    sync_options o;
+    o.prune_max = prune_guard{100, true};
+    auto report = run({r}, p, o);
+    CHECK(report.totals.skipped == 1);
+    REQUIRE(report.deletions.size() == 2);
+    CHECK(report.deletions[0].status == delete_status::failed);
+    CHECK(report.deletions[0].reason.find("405 UNSUPPORTED") != std::string::npos);
+    CHECK(report.deletions[1].status == delete_status::failed);
+    CHECK(report.deletions[1].reason.rfind("not tried: ", 0) == 0);
+    CHECK(dst.has_manifest("app", "old-a"));
+}
+
+TEST_CASE("pruning refuses when the source listing fails, and when the guard is exceeded") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "app", {"l1"}, "2");
+    add_image(dst, "app", {"l0"}, "1");
+    add_image(dst, "app", {"l1"}, "2");
+    auto r = all_tags("app", {"app"});
+    r.prune = true;
+    sync_options o;
+    o.retries = 0;
+    o.prune_max = prune_guard{100, true};
+    src.list_failures = 1;
+    auto report = run({r}, p, o);
+    REQUIRE(report.prune_refusals.size() == 1);
+    CHECK(report.prune_refusals[0].reason.find("could not be listed") != std::string::npos);
+    CHECK(report.deletions.empty());
+    CHECK(dst.has_manifest("app", "1"));
+
+    o.prune_max = prune_guard{0, false};
+    report = run({r}, p, o);
+    REQUIRE(report.prune_refusals.size() == 1);
+    CHECK(report.prune_refusals[0].would_delete == 1);
+    CHECK(report.prune_refusals[0].reason.find("--prune-max 0") != std::string::npos);
+    CHECK(dst.has_manifest("app", "1"));
+}
+
+TEST_CASE("an interrupted run prunes nothing, even in a repository whose copies finished") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "a", {"la"}, "2");
+    add_image(src, "b", {"lb"}, "2");
+    add_image(dst, "a", {"old-a"}, "1");
+    add_image(dst, "b", {"old-b"}, "1");
+    auto a = all_tags("a", {"a"});
+    auto b = all_tags("b", {"b"});
+    a.prune = b.prune = true;
+    std::stop_source stop;
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("manifest ")) stop.request_stop();
+    };
+    sync_options o;
+    o.proc = 1;
+    o.stop = stop.get_token();
+    o.prune_max = prune_guard{100, true};
+    auto report = run({a, b}, p, o);
+    CHECK(report.stopped);
+    CHECK(report.totals.copied == 1);
+    CHECK(report.deletions.empty());
+    REQUIRE(report.prune_refusals.size() == 2);
+    for (const auto& r : report.prune_refusals)
+        CHECK(r.reason.find("interrupted") != std::string::npos);
+    CHECK(dst.has_manifest("a", "1"));
+    CHECK(dst.has_manifest("b", "1"));
+    CHECK(std::none_of(dst.log.begin(), dst.log.end(), [](const std::string& e) {
+        return e.starts_with("untag") || e.starts_with("delete");
+    }));
+}

@@ -1,4 +1,4 @@
-// Manifests: HEAD, GET (checked against the digest asked for and Docker-Content-Digest) and PUT.
+// Manifests: HEAD, GET (checked against the digest asked for and Docker-Content-Digest), PUT and DELETE.
 #include "libregistry/client/remote_registry.hpp"
 #include "libregistry/core/media_type.hpp"
 
@@ -18,6 +18,17 @@ namespace {
 
 bool is_digest_ref(std::string_view ref) {
     return ref.find(':') != std::string_view::npos;
+}
+
+// Deleting needs the `delete` action in token auth (docker-registry's token scope for DELETE).
+scope delete_scope(std::string repository) {
+    return scope{"repository", std::move(repository), {"delete"}};
+}
+
+// 405, or UNSUPPORTED in the body: the registry does not delete (docker-registry answers both while
+// `storage.delete.enabled` is false).
+bool refuses_deletes(const error& e) {
+    return e.http_status == 405 || e.code == errc::unsupported;
 }
 
 } // namespace
@@ -137,6 +148,55 @@ asio::awaitable<result<digest>> remote_registry::put_manifest(std::string reposi
                                              s.name(), repository, ref, m.digest.str(), d->str()));
     }
     co_return m.digest;
+}
+
+asio::awaitable<result<bool>> remote_registry::delete_tag(std::string repository, std::string tag) {
+    auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository, tag); !ok) co_return ok.error();
+    if (is_digest_ref(tag))
+        co_return make_error(errc::invalid_argument,
+                             fmt::format("delete_tag: {} is a digest, not a tag", tag));
+    api_call c;
+    c.method = verb::delete_;
+    c.target = fmt::format("/v2/{}/manifests/{}", repository, tag);
+    c.repository = repository;
+    c.scopes = {delete_scope(repository)};
+    auto resp = co_await s.send(c);
+    if (!resp) co_return resp.error();
+    if (resp->status == 202 || resp->status == 200) co_return true;
+    if (resp->status == 404) co_return false;
+    auto e = s.error_from(*resp, verb::delete_, c.target);
+    // docker-registry 2.8 parses the reference of a DELETE as a digest and answers 400 DIGEST_INVALID for a
+    // tag; others answer 405 or UNSUPPORTED. Either way this registry deletes by digest or not at all.
+    if (refuses_deletes(e) || (resp->status == 400 && e.code == errc::digest_invalid)) {
+        e.code = make_error_code(errc::unsupported);
+        e.message = fmt::format("{}/{} does not delete a tag by itself: {}", s.name(), repository, e.message);
+    }
+    co_return e;
+}
+
+asio::awaitable<result<bool>> remote_registry::delete_manifest(std::string repository, digest d) {
+    auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository, d.str()); !ok) co_return ok.error();
+    api_call c;
+    c.method = verb::delete_;
+    c.target = fmt::format("/v2/{}/manifests/{}", repository, d.str());
+    c.repository = repository;
+    c.scopes = {delete_scope(repository)};
+    auto resp = co_await s.send(c);
+    if (!resp) co_return resp.error();
+    if (resp->status == 202 || resp->status == 200) co_return true;
+    if (resp->status == 404) co_return false;
+    auto e = s.error_from(*resp, verb::delete_, c.target);
+    if (refuses_deletes(e)) {
+        e.code = make_error_code(errc::unsupported);
+        e.message = fmt::format(
+            "{} refuses to delete manifests ({}): deleting needs it enabled; for docker-registry set "
+            "`storage: delete: enabled: true` in its config (REGISTRY_STORAGE_DELETE_ENABLED=true), for "
+            "other registries allow deletes (tag immutability or retention settings) for {}",
+            s.name(), e.message, repository);
+    }
+    co_return e;
 }
 
 } // namespace libregistry

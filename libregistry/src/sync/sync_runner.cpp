@@ -142,6 +142,16 @@ public:
         detail::semaphore_guard g(permits_);
         co_return co_await inner_.list_tags(std::move(repository));
     }
+    asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override {
+        co_await permits_.acquire();
+        detail::semaphore_guard g(permits_);
+        co_return co_await inner_.delete_tag(std::move(repository), std::move(tag));
+    }
+    asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override {
+        co_await permits_.acquire();
+        detail::semaphore_guard g(permits_);
+        co_return co_await inner_.delete_manifest(std::move(repository), std::move(d));
+    }
 
 private:
     registry& inner_;
@@ -179,6 +189,7 @@ public:
 
     asio::awaitable<result<sync_report>> run(std::vector<sync_rule> rules) {
         auto started = std::chrono::steady_clock::now();
+        auto foreign = written_by_other_shards(rules);
         std::erase_if(rules, [&](const sync_rule& r) { return !in_shard(r.source, options_.shard); });
         auto repositories = repositories_to_list(rules);
         auto listed = co_await list_tags(std::move(repositories));
@@ -192,6 +203,7 @@ public:
         auto resolved = co_await resolve(*items);
         auto to_copy = plan(*items, resolved);
         if (!options_.dry_run) co_await copy_rounds(std::move(to_copy));
+        co_await prune(rules, std::move(*items), listed, std::move(foreign));
         report_.totals = tally(report_.images);
         report_.duration =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -587,6 +599,90 @@ private:
         auto it = rule_platforms_.find(
             fmt::format("{} {}/{}", item.origin, item.source.registry, item.source.repository));
         return it == rule_platforms_.end() ? none : it->second;
+    }
+
+    std::set<std::string> written_by_other_shards(const std::vector<sync_rule>& rules) const {
+        std::set<std::string> out;
+        for (const auto& rule : rules)
+            if (!in_shard(rule.source, options_.shard))
+                for (const auto& d : rule.destinations)
+                    out.insert(d.name());
+        return out;
+    }
+
+    // After the copies: lists the repositories pruning rules write, plans, and deletes (a dry run only
+    // reports). Deletions in one repository go one at a time: one refusal ends them for that repository.
+    asio::awaitable<void> prune(const std::vector<sync_rule>& rules, std::vector<sync_item> items,
+                                const listing& listed, std::set<std::string> foreign) {
+        auto repositories = repositories_to_prune(rules);
+        if (repositories.empty()) co_return;
+        prune_input in;
+        in.rules = rules;
+        in.items = std::move(items);
+        in.source_tags = listed.tags;
+        for (const auto& [name, e] : listed.failures)
+            in.unlisted_sources.insert(name);
+        in.unlisted_sources.insert(listed.not_listed.begin(), listed.not_listed.end());
+        for (const auto& image : report_.images)
+            if (image.status == image_status::failed || image.status == image_status::interrupted)
+                in.failed_destinations.insert(image.item.destination.name());
+        in.foreign_destinations = std::move(foreign);
+        in.guard = options_.prune_max;
+        std::function<asio::awaitable<void>(std::size_t)> list_one =
+            [&](std::size_t i) -> asio::awaitable<void> {
+            const auto& d = repositories[i];
+            if (stopping()) co_return;
+            auto tags = co_await get(d.registry).list_tags(d.repository);
+            if (!tags && tags.error().code == errc::name_unknown) {
+                in.destination_tags[d.name()] = {};
+            } else if (!tags) {
+                in.destination_failures[d.name()] = tags.error().message;
+            } else {
+                // Tags that are not tag names are never put into a request; they stay.
+                remove_invalid_tags(*tags);
+                in.destination_tags[d.name()] = std::move(*tags);
+            }
+        };
+        co_await detail::for_each_bounded(repositories.size(), options_.per_registry, list_one);
+        in.interrupted = stopping();
+
+        auto targets = plan_prune(in);
+        for (const auto& t : targets)
+            if (t.refusal) {
+                auto name = t.repository.name();
+                warn(fmt::format("not pruning {} ({} to delete): {}", name, t.deletions.size(), *t.refusal));
+                report_.prune_refusals.push_back(
+                    prune_refusal{name, *t.refusal, t.origin, t.deletions.size()});
+            }
+        std::function<asio::awaitable<void>(std::size_t)> prune_one =
+            [&](std::size_t i) -> asio::awaitable<void> {
+            const auto& t = targets[i];
+            if (t.refusal || t.deletions.empty()) co_return;
+            auto name = t.repository.name();
+            safe_deleter deleter(get(t.repository.registry), t.repository.repository, t.kept, t.kept_digests);
+            std::optional<std::string> refused;
+            for (const auto& tag : t.deletions) {
+                prune_result r{name, tag, delete_status::planned, "no rule maps to it any more", t.origin};
+                if (refused) {
+                    r.status = delete_status::failed;
+                    r.reason = fmt::format("not tried: {}", *refused);
+                } else if (!options_.dry_run) {
+                    if (stopping()) {
+                        report_.prune_refusals.push_back(prune_refusal{
+                            name, "the run was interrupted while pruning", t.origin, t.deletions.size()});
+                        co_return;
+                    }
+                    auto done = co_await deleter.delete_tag(tag, false);
+                    r.status = done.status;
+                    r.reason = done.reason;
+                    if (done.registry_refuses) refused = done.reason;
+                    if (done.status == delete_status::left)
+                        warn(fmt::format("pruning {}: {}", name, done.reason));
+                }
+                report_.deletions.push_back(std::move(r));
+            }
+        };
+        co_await detail::for_each_bounded(targets.size(), options_.proc, prune_one);
     }
 
     registry_provider& provider_;

@@ -148,6 +148,9 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     // One attempt budget for a request, whichever level retries it (the session below uses the same).
     options.copy.retry.max_attempts = options.retries + 1;
     options.copy.platforms = platform_filters(f.os, f.arch);
+    auto guard = parse_prune_guard(f.prune_max);
+    if (!guard) throw usage_error(guard.error().message);
+    options.prune_max = *guard;
     if (!f.shard.empty()) {
         auto s = parse_shard(f.shard);
         if (!s) throw usage_error(s.error().message);
@@ -197,6 +200,9 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     options.stop = s.stop_token();
     session_provider provider(s, config.auth);
     auto rules = std::move(config.images);
+    if (f.prune)
+        for (auto& rule : rules)
+            rule.prune = true;
     return s.run([&]() -> asio::awaitable<int> {
         auto r = co_await run_sync(std::move(rules), provider, options);
         bar.finish();
@@ -224,6 +230,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
                           "succeeded images");
         if (!f.output_failed.empty())
             write_private(f.output_failed, scrub_secrets(render_images(failed, format)), "failed images");
+        if (!f.dry_run) log_deletions(log, report);
         log.info(summary_text(report));
         if (!signal.empty()) {
             auto line = interrupted_text(report, s.stop_text());
@@ -233,7 +240,10 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         }
         // After a signal, session::run exits 128 + its number whatever this says; after --timeout, 1 at
         // least.
-        co_return report.totals.failed > 0 || report.totals.interrupted > 0 ? exit_failed : exit_ok;
+        // A refused or failed prune needs a look as much as a failed image does.
+        co_return report.totals.failed > 0 || report.totals.interrupted > 0 || pruning_failed(report)
+            ? exit_failed
+            : exit_ok;
     });
 }
 
@@ -247,6 +257,12 @@ void add_run_flags(CLI::App& cmd, sync_flags& f) {
     cmd.add_option("--log-format", f.log_format, "text or json")->default_str("text");
     cmd.add_flag("--dry-run", f.dry_run, "Print the plan and change nothing");
     cmd.add_option("--report", f.report, "Write a JSON report of every image and totals");
+    cmd.add_flag("--prune", f.prune,
+                 "After copying, delete destination tags that no rule maps to any more (every rule)");
+    cmd.add_option("--prune-max", f.prune_max,
+                   "The most tags pruning deletes per destination repository, N or N% of its tags; more "
+                   "are refused")
+        ->default_str("10%");
     add_run_limit_flags(cmd, f.limits);
     cmd.add_option(
            "--include-tags", f.include_tags,

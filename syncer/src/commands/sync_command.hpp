@@ -34,6 +34,8 @@ struct sync_flags {
     bool dry_run = false;
     std::string report;
     std::string shard;
+    bool prune = false;
+    std::string prune_max = "10%";
     run_limit_flags limits;
     std::vector<std::string> include_tags; ///< --include-tags, as given (comma lists)
     std::vector<std::string> exclude_tags;
@@ -42,9 +44,9 @@ struct sync_flags {
 
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// Registers only the flags that shape a run (--proc, --retries, --jobs, --force, --log, --log-format,
-/// --dry-run, --report, --timeout, --min-rate, --min-rate-window, --max-wait, and the tag policy flags
-/// --include-tags, --exclude-tags, --latest), with the meaning they have in
-/// `syncer sync`; for commands that build their rules from something other than image-syncer's files.
+/// --dry-run, --report, --prune, --prune-max, --timeout, --min-rate, --min-rate-window, --max-wait, and the
+/// tag policy flags --include-tags, --exclude-tags, --latest), with the meaning they have in `syncer sync`; for
+/// commands that build their rules from something other than image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
 class session;
 

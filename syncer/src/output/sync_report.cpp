@@ -42,7 +42,62 @@ nlohmann::ordered_json image_json(const image_result& r) {
     return j;
 }
 
+nlohmann::ordered_json deletion_json(const prune_result& r) {
+    nlohmann::ordered_json j;
+    j["repository"] = r.repository;
+    j["tag"] = r.tag;
+    j["status"] = std::string(to_string(r.status));
+    j["reason"] = r.reason;
+    j["rule"] = r.origin;
+    return j;
+}
+
+struct prune_counts {
+    int deleted = 0;
+    int planned = 0;
+    int left = 0;
+    int failed = 0;
+};
+
+prune_counts count_deletions(const sync_report& report) {
+    prune_counts c;
+    for (const auto& d : report.deletions)
+        switch (d.status) {
+        case delete_status::deleted:
+        case delete_status::absent:
+            ++c.deleted;
+            break;
+        case delete_status::planned:
+            ++c.planned;
+            break;
+        case delete_status::left:
+            ++c.left;
+            break;
+        case delete_status::failed:
+            ++c.failed;
+            break;
+        }
+    return c;
+}
+
 } // namespace
+
+bool pruning_failed(const sync_report& report) {
+    return !report.prune_refusals.empty() || count_deletions(report).failed > 0;
+}
+
+void log_deletions(logger& log, const sync_report& report) {
+    for (const auto& d : report.deletions) {
+        auto fields = deletion_json(d);
+        auto where = fmt::format("{}:{}", d.repository, d.tag);
+        if (d.status == delete_status::failed)
+            log.error(fmt::format("pruning {} failed: {}", where, d.reason), fields);
+        else if (d.status == delete_status::deleted)
+            log.info(fmt::format("pruned {} ({})", where, d.reason), fields);
+        else if (d.status == delete_status::absent)
+            log.info(fmt::format("pruned {}: gone already", where), fields);
+    }
+}
 
 nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std::string_view interrupted_by) {
     nlohmann::ordered_json j;
@@ -64,10 +119,27 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std:
                    {"blobs_mounted", t.blobs_mounted},
                    {"blobs_skipped", t.blobs_skipped},
                    {"manifests_pushed", t.manifests_pushed}};
+    auto c = count_deletions(report);
+    j["totals"]["pruning"] = {{"deleted", c.deleted},
+                              {"planned", c.planned},
+                              {"left", c.left},
+                              {"failed", c.failed},
+                              {"refused_repositories", report.prune_refusals.size()}};
     auto images = nlohmann::ordered_json::array();
     for (const auto& r : report.images)
         images.push_back(image_json(r));
     j["images"] = std::move(images);
+    auto deletions = nlohmann::ordered_json::array();
+    for (const auto& d : report.deletions)
+        deletions.push_back(deletion_json(d));
+    j["deletions"] = std::move(deletions);
+    auto refusals = nlohmann::ordered_json::array();
+    for (const auto& r : report.prune_refusals)
+        refusals.push_back({{"repository", r.repository},
+                            {"reason", r.reason},
+                            {"would_delete", r.would_delete},
+                            {"rule", r.origin}});
+    j["prune_refusals"] = std::move(refusals);
     // Image errors quote registries, which may echo credentials.
     scrub_secrets_in(j);
     return j;
@@ -84,19 +156,45 @@ std::string plan_text(const sync_report& report) {
         out +=
             fmt::format("{} {} -> {} ({})\n", verb, source_text(r.item), destination_text(r.item), r.reason);
     }
+    for (const auto& d : report.deletions)
+        out += fmt::format("{} {}:{} ({})\n",
+                           d.status == delete_status::planned ? "delete" : to_string(d.status), d.repository,
+                           d.tag, d.reason);
+    for (const auto& r : report.prune_refusals)
+        out += fmt::format("keep {} ({} tags not pruned: {})\n", r.repository, r.would_delete, r.reason);
     return scrub_secrets(out);
 }
+
+namespace {
+
+// The summary's pruning part, when the run pruned or meant to.
+std::string pruning_text(const sync_report& report) {
+    auto c = count_deletions(report);
+    if (report.deletions.empty() && report.prune_refusals.empty()) return {};
+    std::string out = fmt::format("; pruning: {} deleted", c.deleted);
+    if (c.planned) out += fmt::format(", {} to delete", c.planned);
+    if (c.left) out += fmt::format(", {} left (digest still needed)", c.left);
+    if (c.failed) out += fmt::format(", {} failed", c.failed);
+    if (!report.prune_refusals.empty())
+        out += fmt::format(", {} repositories refused", report.prune_refusals.size());
+    return out;
+}
+
+} // namespace
 
 std::string summary_text(const sync_report& report) {
     const auto& t = report.totals;
     return fmt::format(
-        "{} images: {} copied, {} already in sync{}, {} failed{}{}; {} sent, {} blobs uploaded, {} mounted, "
-        "{} already present; {:.1f} s",
-        report.images.size(), t.copied, t.skipped,
-        t.excluded ? fmt::format(", {} excluded by the platform filter", t.excluded) : std::string(),
-        t.failed, t.interrupted ? fmt::format(", {} interrupted", t.interrupted) : std::string(),
-        t.planned ? fmt::format(", {} to copy", t.planned) : std::string(), human_bytes(double(t.bytes_sent)),
-        t.blobs_uploaded, t.blobs_mounted, t.blobs_skipped, report.duration.count() / 1000.0);
+               "{} images: {} copied, {} already in sync{}, {} failed{}{}; {} sent, {} blobs uploaded, {} "
+               "mounted, "
+               "{} already present; {:.1f} s",
+               report.images.size(), t.copied, t.skipped,
+               t.excluded ? fmt::format(", {} excluded by the platform filter", t.excluded) : std::string(),
+               t.failed, t.interrupted ? fmt::format(", {} interrupted", t.interrupted) : std::string(),
+               t.planned ? fmt::format(", {} to copy", t.planned) : std::string(),
+               human_bytes(double(t.bytes_sent)), t.blobs_uploaded, t.blobs_mounted, t.blobs_skipped,
+               report.duration.count() / 1000.0) +
+           pruning_text(report);
 }
 
 std::string interrupted_text(const sync_report& report, std::string_view cause) {

@@ -16,7 +16,8 @@ namespace syncer {
 nlohmann::ordered_json report_json(const libregistry::sync_report& report, bool dry_run,
                                    std::string_view interrupted_by = {});
 
-/// One line per image of a plan: `copy SRC -> DST (reason)` / `skip ...` / `fail ...`.
+/// One line per image of a plan: `copy SRC -> DST (reason)` / `skip ...` / `fail ...`; then one per tag
+/// pruning would delete, `delete DST:TAG (reason)`, and per repository it refuses, `keep DST (reason)`.
 std::string plan_text(const libregistry::sync_report& report);
 
 /// The closing summary line.
@@ -25,6 +26,12 @@ std::string summary_text(const libregistry::sync_report& report);
 /// The line saying a run was stopped and what it left undone; `cause` says what stopped it ("interrupted by
 /// SIGINT", "timed out after 2 min (--timeout)").
 std::string interrupted_text(const libregistry::sync_report& report, std::string_view cause);
+
+/// Pruning deleted nothing it should have: a deletion failed, or a repository was refused.
+bool pruning_failed(const libregistry::sync_report& report);
+
+/// One log line per tag pruning deleted, found gone or failed to delete (those it left were warned about).
+void log_deletions(logger& log, const libregistry::sync_report& report);
 
 /// The log line for a finished image, with its report entry as the JSON fields.
 void log_image(logger& log, const libregistry::image_result& r);

@@ -70,6 +70,15 @@ public:
 
     /// Every tag, following pagination.
     virtual boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) = 0;
+
+    /// DELETE a tag only (OCI distribution-spec "Deleting tags"): true when deleted, false when it was gone
+    /// already. errc::unsupported when the registry does not delete by tag (docker-registry 2.8 answers 400
+    /// DIGEST_INVALID) or refuses deletes altogether (405 UNSUPPORTED); delete by digest is the fallback.
+    virtual boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) = 0;
+    /// DELETE a manifest by digest, and with it every tag pointing at it: true when deleted, false when it
+    /// was gone already. errc::unsupported, with a message saying what to configure, when the registry
+    /// refuses deletes (405, UNSUPPORTED).
+    virtual boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) = 0;
 };
 
 } // namespace libregistry

@@ -73,6 +73,8 @@ public:
                                                        blob_reader& reader) override;
     boost::asio::awaitable<void> cancel_upload(upload_session session) override;
     boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
+    boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
+    boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
 
     /// Lists repositories (`/v2/_catalog`), following pagination.
     boost::asio::awaitable<result<std::vector<std::string>>> catalog();

@@ -2,9 +2,12 @@
 // Carries out a sync: lists tags once per repository, HEADs both sides of every (source tag, destination),
 // plans with plan_sync, and copies what differs with one scheduler for the whole run (a global bound on
 // parallel images, a bound per registry, one blob ledger so shared layers cross the wire once per
-// destination registry), then retries failed images in further rounds.
+// destination registry), then retries failed images in further rounds. Last, for rules that prune, deletes
+// the destination tags no rule maps to any more (plan_prune decides, safe_deleter deletes).
 #include "libregistry/client/registry.hpp"
 #include "libregistry/sync/copy.hpp"
+#include "libregistry/sync/prune_plan.hpp"
+#include "libregistry/sync/safe_delete.hpp"
 #include "libregistry/sync/sync_plan.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -58,6 +61,23 @@ struct sync_totals {
 /// Counts the images by status and adds up their copy statistics.
 sync_totals tally(const std::vector<image_result>& images);
 
+/// One tag pruning deleted, would delete (dry run), left in place or failed to delete.
+struct prune_result {
+    std::string repository; ///< registry/repository
+    std::string tag;
+    delete_status status = delete_status::planned;
+    std::string reason;
+    std::string origin; ///< the pruning rule
+};
+
+/// A destination repository pruning left alone, and why.
+struct prune_refusal {
+    std::string repository; ///< registry/repository
+    std::string reason;
+    std::string origin;
+    std::size_t would_delete = 0;
+};
+
 struct sync_report {
     std::vector<image_result> images;
     sync_totals totals;
@@ -65,6 +85,8 @@ struct sync_report {
     bool stopped = false; ///< a stop was requested before the run ended
     /// What the run noticed and worked around (tags a registry listed that are not tag names), printable.
     std::vector<std::string> warnings;
+    std::vector<prune_result> deletions;
+    std::vector<prune_refusal> prune_refusals;
 };
 
 struct sync_event {
@@ -88,6 +110,8 @@ struct sync_options {
     /// round starts, copies in flight finish what they are sending (see copy_options::stop), and run_sync
     /// returns the report with every unfinished image `interrupted`. May be requested from any thread.
     std::stop_token stop;
+    /// The most tags pruning deletes in one destination repository (`--prune-max`); more are refused.
+    prune_guard prune_max;
 };
 
 /// Runs the rules; fails only for errors in the rules themselves (an invalid regex, conflicting
