@@ -45,8 +45,8 @@ struct sync_flags {
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// Registers only the flags that shape a run (--proc, --retries, --jobs, --force, --log, --log-format,
 /// --dry-run, --report, --prune, --prune-max, --timeout, --min-rate, --min-rate-window, --max-wait, and the
-/// tag policy flags --include-tags, --exclude-tags, --latest), with the meaning they have in `syncer sync`; for
-/// commands that build their rules from something other than image-syncer's files.
+/// tag policy flags --include-tags, --exclude-tags, --latest), with the meaning they have in `syncer sync`;
+/// for commands that build their rules from something other than image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
 class session;
 
