@@ -141,6 +141,10 @@ class FaultsTest(harness.TempDirTestCase):
             self.assertTrue(later, f"the blob of {reset} was never fetched again")
             resumed = later[0]
             start = resumed.range_start
+            # A reset of a GET that was itself a resume may have used the read's last attempt: the blob
+            # transfer then starts over, from the first byte. A first GET's reset is always resumed.
+            if start is None and reset.range_start is not None:
+                continue
             self.assertIsNotNone(start, f"after {reset}\nthe blob was fetched from the start: {resumed}")
             previous = reset.range_start or 0
             self.assertGreater(start, 0, str(resumed))
