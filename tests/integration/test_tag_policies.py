@@ -100,6 +100,24 @@ class TagPolicyTest(harness.TempDirTestCase):
         self.assertEqual(third["totals"]["skipped"], 2)
         self.assertEqual(self.source_manifest_gets("window/app"), before)
 
+    def test_latest_window_with_prune_deletes_the_tag_that_left_it(self):
+        for tag in ["2026.0101.0000-0000001", "2026.0201.0000-0000002", "2026.0301.0000-0000003"]:
+            seed.push_image(self.client, "pruned/app", f"pruned/{tag}", tag=tag, layer_sizes=(110,))
+        s, d = self.src.host, self.dst.host
+        images = self.write("pruned.yaml", f"{s}/pruned/app:\n  destination: {d}/pruned/app\n"
+                                           "  latest: 2\n  prune: true\n")
+        self.sync("--images", images)
+        self.assertEqual(tags_of(self.dst, "pruned/app"), ["2026.0201.0000-0000002", "2026.0301.0000-0000003"])
+
+        seed.push_image(self.client, "pruned/app", "pruned/new", tag="2026.0401.0000-0000004", layer_sizes=(111,))
+        dry = self.sync("--images", images, "--dry-run")
+        self.assertEqual([(x["tag"], x["status"]) for x in dry["deletions"]], [("2026.0201.0000-0000002", "planned")])
+        self.assertEqual(len(tags_of(self.dst, "pruned/app")), 2, "a dry run deletes nothing")
+
+        report = self.sync("--images", images)
+        self.assertEqual(report["totals"]["copied"], 1)
+        self.assertEqual(tags_of(self.dst, "pruned/app"), ["2026.0301.0000-0000003", "2026.0401.0000-0000004"])
+
     def test_tags_that_are_not_versions_rank_by_creation_time(self):
         created = {"stable": "2026-06-01T00:00:00Z", "main": "2026-07-21T10:00:00Z",
                    "nightly": "2026-07-22T08:23:00.5Z", "edge": "2026-07-22T08:23:00Z"}
