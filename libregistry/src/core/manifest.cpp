@@ -63,6 +63,22 @@ checked<std::string> required_string(const json& object, std::string_view key, s
     return optional_string(object, key, parent);
 }
 
+/// An optional `annotations` member: an object whose values are all strings.
+checked<std::map<std::string, std::string>> optional_annotations(const json& object,
+                                                                 std::string_view parent) {
+    std::map<std::string, std::string> out;
+    const auto it = object.find("annotations");
+    if (it == object.end() || it->is_null()) return out;
+    const auto path = join(parent, "annotations");
+    if (!it->is_object()) return problem{path, "expected an object, got " + std::string(type_name(*it))};
+    for (const auto& [key, value] : it->items()) {
+        if (!value.is_string())
+            return problem{path + "." + key, "expected a string, got " + std::string(type_name(value))};
+        out.emplace(key, value.get<std::string>());
+    }
+    return out;
+}
+
 checked<platform> parse_platform_object(const json& j, const std::string& path) {
     if (!j.is_object()) return problem{path, "expected an object, got " + std::string(type_name(j))};
     platform p;
@@ -128,6 +144,9 @@ checked<descriptor> parse_descriptor(const json& j, const std::string& path) {
             d.urls.push_back(url.get<std::string>());
         }
     }
+    auto annotations = optional_annotations(j, path);
+    if (!annotations) return annotations.error();
+    d.annotations = std::move(*annotations);
     return d;
 }
 
@@ -276,6 +295,11 @@ checked<manifest> parse_body(manifest m, const json& body) {
     auto artifact_type = optional_string(body, "artifactType", "");
     if (!artifact_type) return artifact_type.error();
     m.artifact_type = std::move(*artifact_type);
+    if (m.kind != manifest_kind::schema1) {
+        auto annotations = optional_annotations(body, "");
+        if (!annotations) return annotations.error();
+        m.annotations = std::move(*annotations);
+    }
     return m;
 }
 

@@ -25,6 +25,8 @@ struct descriptor {
     std::optional<libregistry::platform> platform;
     std::string artifact_type;
     std::vector<std::string> urls;
+    /// image-spec "Annotations": string keys to string values.
+    std::map<std::string, std::string> annotations;
 };
 
 struct manifest {
@@ -40,6 +42,8 @@ struct manifest {
     std::vector<descriptor> manifests; ///< index entries (may themselves be indexes)
     std::optional<descriptor> subject;
     std::string artifact_type;
+    /// The manifest's own `annotations` (not those of its descriptors).
+    std::map<std::string, std::string> annotations;
 
     /// The blobs an image manifest needs at the destination: config plus layers, foreign layers excluded,
     /// each digest once.

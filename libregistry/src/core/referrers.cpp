@@ -1,0 +1,113 @@
+#include "libregistry/core/referrers.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <utility>
+
+namespace libregistry {
+namespace {
+
+bool is_unreserved(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+/// RFC 3986 query value: everything but the unreserved characters encoded (`+` and `/` of media types too).
+std::string query_value(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (is_unreserved(c))
+            out.push_back(c);
+        else
+            out += fmt::format("%{:02X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+    }
+    return out;
+}
+
+} // namespace
+
+std::string_view to_string(referrers_source source) noexcept {
+    switch (source) {
+    case referrers_source::api:
+        return "api";
+    case referrers_source::tag_schema:
+        return "tag schema";
+    case referrers_source::none:
+        break;
+    }
+    return "none";
+}
+
+std::string referrers_tag(const digest& subject) {
+    return fmt::format("{}-{}", subject.algorithm().substr(0, 32), subject.encoded().substr(0, 64));
+}
+
+std::string cosign_tag(const digest& subject, std::string_view suffix) {
+    return fmt::format("{}.{}", referrers_tag(subject), suffix);
+}
+
+std::vector<std::string> cosign_tags_for(const digest& subject, const std::vector<std::string>& tags) {
+    const auto prefix = referrers_tag(subject) + ".";
+    std::vector<std::string> out;
+    for (const auto& tag : tags)
+        if (tag.size() > prefix.size() && tag.starts_with(prefix)) out.push_back(tag);
+    return out;
+}
+
+std::optional<digest> subject_of_tag(std::string_view tag) {
+    const auto dash = tag.find('-');
+    if (dash == std::string_view::npos || dash == 0) return std::nullopt;
+    auto encoded = tag.substr(dash + 1);
+    if (const auto dot = encoded.find('.'); dot != std::string_view::npos) {
+        if (dot + 1 == encoded.size()) return std::nullopt; // `sha256-<hex>.`: no suffix
+        encoded = encoded.substr(0, dot);
+    }
+    auto d = digest::parse(fmt::format("{}:{}", tag.substr(0, dash), encoded));
+    if (!d) return std::nullopt;
+    return std::move(*d);
+}
+
+std::string referrers_target(std::string_view repository, const digest& subject,
+                             const std::optional<std::string>& artifact_type) {
+    auto target = fmt::format("/v2/{}/referrers/{}", repository, subject.str());
+    if (artifact_type && !artifact_type->empty()) target += "?artifactType=" + query_value(*artifact_type);
+    return target;
+}
+
+result<std::vector<descriptor>> parse_referrers(std::string body, std::string_view content_type) {
+    auto m = parse_manifest(std::move(body), content_type);
+    if (!m) return m.error();
+    if (m->kind != manifest_kind::index)
+        return make_error(errc::invalid_manifest,
+                          fmt::format("invalid manifest: a list of referrers must be an OCI image index, "
+                                      "got {}",
+                                      m->media_type.empty() ? "a manifest of unknown type" : m->media_type));
+    return std::move(m->manifests);
+}
+
+descriptor referrer_descriptor(const manifest& referrer) {
+    auto d = referrer.as_descriptor();
+    if (d.artifact_type.empty() && referrer.config) d.artifact_type = referrer.config->media_type;
+    d.annotations = referrer.annotations;
+    return d;
+}
+
+std::vector<descriptor> filter_artifact_type(std::vector<descriptor> list,
+                                             const std::optional<std::string>& artifact_type) {
+    if (!artifact_type || artifact_type->empty()) return list;
+    std::erase_if(list, [&](const descriptor& d) { return d.artifact_type != *artifact_type; });
+    return list;
+}
+
+std::vector<descriptor> merge_descriptors(std::vector<descriptor> existing,
+                                          const std::vector<descriptor>& added) {
+    std::set<digest> seen;
+    for (const auto& d : existing)
+        seen.insert(d.digest);
+    for (const auto& d : added)
+        if (seen.insert(d.digest).second) existing.push_back(d);
+    return existing;
+}
+
+} // namespace libregistry
