@@ -162,6 +162,30 @@ asio::awaitable<result<std::vector<std::string>>> memory_registry::list_tags(std
     co_return out;
 }
 
+asio::awaitable<result<referrer_list>>
+memory_registry::list_referrers(std::string repository, digest subject,
+                                std::optional<std::string> artifact_type) {
+    ++referrers_calls;
+    referrer_list out;
+    const auto& r = repos_[repository];
+    if (referrers_api) {
+        out.source = referrers_source::api;
+        out.filtered_by_registry = artifact_type && !artifact_type->empty();
+        for (const auto& [d, m] : r.manifests)
+            if (m.subject && m.subject->digest == subject) out.descriptors.push_back(referrer_descriptor(m));
+    } else {
+        const auto tag = r.tags.find(referrers_tag(subject));
+        if (tag == r.tags.end()) co_return out;
+        const auto& index = r.manifests.at(tag->second);
+        if (index.kind != manifest_kind::index)
+            co_return make_error(errc::bad_response, "the tag schema tag holds no index (memory registry)");
+        out.source = referrers_source::tag_schema;
+        out.descriptors = index.manifests;
+    }
+    out.descriptors = filter_artifact_type(std::move(out.descriptors), artifact_type);
+    co_return out;
+}
+
 asio::awaitable<result<bool>> memory_registry::delete_tag(std::string repository, std::string tag) {
     if (deletes_refused || deletes_by_digest_only)
         co_return make_error(errc::unsupported, "405 UNSUPPORTED (memory registry)", 405);

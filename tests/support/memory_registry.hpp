@@ -49,6 +49,10 @@ public:
     bool deletes_by_digest_only = false;
     /// Both deletes answer errc::unsupported, as docker-registry does without storage.delete.enabled.
     bool deletes_refused = false;
+    /// list_referrers answers as a registry with the referrers API (the stored manifests whose subject is the
+    /// digest); false answers as one without it (docker-registry): only the tag schema's tag is read.
+    bool referrers_api = true;
+    int referrers_calls = 0;
 
     bool has_manifest(const std::string& repository, const std::string& ref) const;
     bool has_blob_in(const std::string& repository, const digest& d) const;
@@ -69,6 +73,8 @@ public:
                                                        blob_reader& reader) override;
     boost::asio::awaitable<void> cancel_upload(upload_session session) override;
     boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
+    boost::asio::awaitable<result<referrer_list>>
+    list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type) override;
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
 

@@ -1102,6 +1102,214 @@ TEST_CASE("list_tags and catalog follow Link pagination") {
 
 } // namespace
 
+// --- referrers -------------------------------------------------------------------------------------------
+
+namespace {
+
+const digest referred = digest_of("the subject");
+const std::string referrers_path = "/v2/" + repo + "/referrers/" + referred.str();
+const std::string tag_schema_path = "/v2/" + repo + "/manifests/sha256-" + std::string(referred.encoded());
+const std::string spdx = "application/spdx+json";
+const std::string spdx_query = "?artifactType=application%2Fspdx%2Bjson";
+const std::string cosign_sig = "application/vnd.dev.cosign.artifact.sig.v1+json";
+
+std::string referrer_entry(std::string_view seed, std::string_view artifact_type) {
+    return R"({"mediaType":")" + manifest_type + R"(","digest":")" + digest_of(seed).str() +
+           R"(","size":321,"artifactType":")" + std::string(artifact_type) + R"(","annotations":{"seed":")" +
+           std::string(seed) + R"("}})";
+}
+
+std::string referrers_index(const std::vector<std::string>& entries) {
+    std::string out =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
+    for (std::size_t i = 0; i < entries.size(); ++i)
+        out += (i ? "," : "") + entries[i];
+    return out + "]}";
+}
+
+struct scripted_answer {
+    std::string target;
+    int status = 200;
+    std::string content_type;
+    std::string body;
+    std::string link;
+    std::string filters_applied;
+};
+
+struct referrers_row {
+    std::string name;
+    std::optional<std::string> artifact_type;
+    std::vector<scripted_answer> answers; ///< in the order they must be asked for; anything else is a 404
+    std::vector<std::string> expected;    ///< seeds of the descriptors listed, in order
+    referrers_source source;
+    bool filtered_by_registry;
+};
+
+asio::awaitable<void> referrers_case(std::shared_ptr<scripted_server> server, referrers_row row) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto listed = co_await reg.list_referrers(repo, referred, row.artifact_type);
+    REQUIRE_MESSAGE(listed.has_value(), listed.error().message);
+    std::vector<std::string> seeds;
+    for (const auto& d : listed->descriptors) {
+        CHECK(d.size == 321);
+        CHECK(d.media_type == manifest_type);
+        CHECK(d.digest == digest_of(d.annotations.at("seed")));
+        seeds.push_back(d.annotations.at("seed"));
+    }
+    CHECK(seeds == row.expected);
+    CHECK(listed->source == row.source);
+    CHECK(listed->filtered_by_registry == row.filtered_by_registry);
+    std::vector<std::string> targets;
+    for (const auto& r : server->requests)
+        if (!is_ping(r)) targets.push_back(r.target);
+    std::vector<std::string> expected_targets;
+    for (const auto& a : row.answers)
+        expected_targets.push_back(a.target);
+    CHECK(targets == expected_targets);
+    // The API is asked for an image index.
+    for (const auto& r : server->requests)
+        if (r.path() == referrers_path)
+            CHECK(r.header("Accept") == "application/vnd.oci.image.index.v1+json");
+}
+
+} // namespace
+
+TEST_CASE("list_referrers: the API with Link pages and artifactType filters, else the tag schema") {
+    const std::string oci_index = "application/vnd.oci.image.index.v1+json";
+    const auto sig = referrer_entry("sig", cosign_sig);
+    const auto sbom = referrer_entry("sbom", spdx);
+    const auto attestation = referrer_entry("attestation", "application/vnd.in-toto+json");
+    const referrers_row rows[] = {
+        {"the API, two pages linked by Link",
+         std::nullopt,
+         {{referrers_path, 200, oci_index, referrers_index({sig, sbom}),
+           "<" + referrers_path + "?n=2&last=b>; rel=\"next\"", ""},
+          {referrers_path + "?n=2&last=b", 200, oci_index, referrers_index({attestation}), "", ""}},
+         {"sig", "sbom", "attestation"},
+         referrers_source::api,
+         false},
+        {"the API, no referrers",
+         std::nullopt,
+         {{referrers_path, 200, oci_index, referrers_index({}), "", ""}},
+         {},
+         referrers_source::api,
+         false},
+        {"an artifactType filter the registry applied (OCI-Filters-Applied)",
+         spdx,
+         {{referrers_path + spdx_query, 200, oci_index, referrers_index({sbom}), "", "artifactType"}},
+         {"sbom"},
+         referrers_source::api,
+         true},
+        {"an artifactType filter the registry ignored: filtered here",
+         spdx,
+         {{referrers_path + spdx_query, 200, oci_index, referrers_index({sig, sbom, attestation}), "", ""}},
+         {"sbom"},
+         referrers_source::api,
+         false},
+        {"an OCI-Filters-Applied naming other filters only: filtered here",
+         spdx,
+         {{referrers_path + spdx_query, 200, oci_index, referrers_index({sig, sbom}), "",
+           "annotation, other"}},
+         {"sbom"},
+         referrers_source::api,
+         false},
+        {"no API (404): the tag schema's index",
+         std::nullopt,
+         {{referrers_path, 404, "application/json", R"({"errors":[{"code":"NOT_FOUND"}]})", "", ""},
+          {tag_schema_path, 200, oci_index, referrers_index({sig, attestation}), "", ""}},
+         {"sig", "attestation"},
+         referrers_source::tag_schema,
+         false},
+        {"no API (a 200 that is not an index): the tag schema's index, filtered here",
+         spdx,
+         {{referrers_path + spdx_query, 200, "text/html", "<html>welcome</html>", "", ""},
+          {tag_schema_path, 200, oci_index, referrers_index({sig, sbom}), "", ""}},
+         {"sbom"},
+         referrers_source::tag_schema,
+         false},
+        {"no API and no tag schema tag: no referrers",
+         std::nullopt,
+         {{referrers_path, 404, "", "", "", ""},
+          {tag_schema_path, 404, "application/json", R"({"errors":[{"code":"MANIFEST_UNKNOWN"}]})", "", ""}},
+         {},
+         referrers_source::none,
+         false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [row](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            for (const auto& a : row.answers) {
+                if (a.target != r.target) continue;
+                lh::fields headers;
+                if (!a.content_type.empty()) headers.emplace_back("Content-Type", a.content_type);
+                if (!a.link.empty()) headers.emplace_back("Link", a.link);
+                if (!a.filters_applied.empty())
+                    headers.emplace_back("OCI-Filters-Applied", a.filters_applied);
+                return respond(a.status, a.body, headers);
+            }
+            return respond(404, R"({"errors":[{"code":"NOT_FOUND"}]})");
+        });
+        run(io, referrers_case(server, row));
+    }
+}
+
+asio::awaitable<void> referrers_failure_case(std::shared_ptr<scripted_server> server, errc expected,
+                                             std::string words, int max_requests) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto listed = co_await reg.list_referrers(repo, referred, std::nullopt);
+    REQUIRE(listed.has_error());
+    CHECK(listed.error().code == expected);
+    // Named as `registry/repository@digest`, or by the request's URL.
+    CHECK_MESSAGE((contains(listed.error().message, server->host_port() + "/" + repo) ||
+                   contains(listed.error().message, server->host_port() + referrers_path)),
+                  listed.error().message);
+    CHECK_MESSAGE(contains(listed.error().message, words), listed.error().message);
+    CHECK(server->count("GET", referrers_path) <= max_requests);
+    // Failures of the API itself do not fall back to the tag schema.
+    CHECK(server->count("GET", tag_schema_path) == 0);
+}
+
+TEST_CASE("list_referrers: pages that link back to an earlier page are an error naming the repository") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded& r) {
+        if (is_ping(r)) return ok("{}");
+        const bool first = r.query("page").empty();
+        lh::fields headers{{"Content-Type", "application/vnd.oci.image.index.v1+json"},
+                           {"Link", "<" + referrers_path + (first ? "?page=2" : "") + ">; rel=\"next\""}};
+        return ok(referrers_index({referrer_entry(first ? "a" : "b", cosign_sig)}), headers);
+    });
+    run(io, referrers_failure_case(server, errc::bad_response, "leads back to a page already read", 2));
+}
+
+TEST_CASE("list_referrers: a later page that is not an index, or a refusal, is an error, not a fallback") {
+    {
+        asio::io_context io;
+        auto server = scripted_server::start(io, [](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            if (r.query("page").empty())
+                return ok(referrers_index({referrer_entry("a", cosign_sig)}),
+                          {{"Content-Type", "application/vnd.oci.image.index.v1+json"},
+                           {"Link", "<" + referrers_path + "?page=2>; rel=\"next\""}});
+            return ok("<html></html>", {{"Content-Type", "text/html"}});
+        });
+        run(io, referrers_failure_case(server, errc::bad_response, "a later page of the referrers of", 2));
+    }
+    {
+        asio::io_context io;
+        auto server = scripted_server::start(io, [](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            return respond(403, R"({"errors":[{"code":"DENIED","message":"no pull access"}]})");
+        });
+        run(io, referrers_failure_case(server, errc::denied, "no pull access", 1));
+    }
+}
+
 // --- names in URLs ---------------------------------------------------------------------------------------
 
 asio::awaitable<void> bad_names_case(std::shared_ptr<scripted_server> server) {

@@ -1,6 +1,9 @@
-// Listings that page with `Link` (distribution-spec "Listing tags", and the catalog extension).
+// Listings that page with `Link` (distribution-spec "Listing tags", the catalog extension, and "Listing
+// Referrers" with its tag schema fallback).
 #include "libregistry/client/remote_registry.hpp"
 #include "libregistry/core/link_header.hpp"
+#include "libregistry/core/media_type.hpp"
+#include "libregistry/core/referrers.hpp"
 
 #include "client/session.hpp"
 
@@ -8,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <set>
+#include <string_view>
 
 namespace libregistry {
 
@@ -76,6 +80,22 @@ asio::awaitable<result<std::vector<std::string>>> paged_list(detail::registry_se
     co_return out;
 }
 
+/// Whether an `OCI-Filters-Applied` value (a comma-separated list) names `filter`.
+bool filter_applied(std::string_view header, std::string_view filter) {
+    while (!header.empty()) {
+        const auto comma = header.find(',');
+        auto item = header.substr(0, comma);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+            item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+            item.remove_suffix(1);
+        if (item == filter) return true;
+        if (comma == std::string_view::npos) break;
+        header.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
 } // namespace
 
 asio::awaitable<result<std::vector<std::string>>> remote_registry::list_tags(std::string repository) {
@@ -90,6 +110,92 @@ asio::awaitable<result<std::vector<std::string>>> remote_registry::list_tags(std
         co_return e;
     }
     co_return r;
+}
+
+asio::awaitable<result<referrer_list>>
+remote_registry::list_referrers(std::string repository, digest subject,
+                                std::optional<std::string> artifact_type) {
+    auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository, subject.str()); !ok) co_return ok.error();
+    const bool filtering = artifact_type && !artifact_type->empty();
+    const auto what = fmt::format("the referrers of {}/{}@{}", s.name(), repository, subject.str());
+    referrer_list out;
+    out.source = referrers_source::api;
+    out.filtered_by_registry = filtering;
+    std::set<std::string> visited;
+    std::size_t bytes = 0;
+    std::string target = referrers_target(repository, subject, artifact_type);
+    bool api_absent = false;
+    for (;;) {
+        const bool first = visited.empty();
+        visited.insert(target);
+        api_call c;
+        c.target = target;
+        c.headers.emplace_back("Accept", std::string(media_types::oci_index));
+        c.repository = repository;
+        c.scopes = {pull_scope(repository)};
+        c.body_limit = max_manifest_size;
+        auto resp = co_await s.send(c);
+        if (!resp) co_return resp.error();
+        if (first && resp->status == 404) {
+            api_absent = true;
+            break;
+        }
+        if (resp->status != 200) co_return s.error_from(*resp, verb::get, target);
+        bytes += resp->body.size();
+        const auto filters = resp->header("OCI-Filters-Applied");
+        auto next = next_link(resp->header("Link"));
+        auto page = parse_referrers(std::move(resp->body), resp->header("Content-Type"));
+        if (!page) {
+            // A registry without the API may answer its unknown paths with a 200 of something else.
+            if (first) {
+                api_absent = true;
+                break;
+            }
+            co_return make_error(errc::bad_response,
+                                 fmt::format("{}: a later page of {} is not an image index: {}",
+                                             s.describe(verb::get, target), what, page.error().message));
+        }
+        if (!filter_applied(filters, "artifactType")) out.filtered_by_registry = false;
+        out.descriptors.insert(out.descriptors.end(), std::make_move_iterator(page->begin()),
+                               std::make_move_iterator(page->end()));
+        if (next && *next == target) next.reset();
+        if (out.descriptors.size() > max_listed_items || bytes > max_listed_bytes ||
+            (next && visited.size() >= max_listed_pages))
+            co_return make_error(
+                errc::too_large,
+                fmt::format("{} has more than {} entries, {} MiB or {} pages; not reading further", what,
+                            max_listed_items, max_listed_bytes >> 20, max_listed_pages));
+        if (!next) break;
+        if (visited.count(*next))
+            co_return make_error(
+                errc::bad_response,
+                fmt::format("{}: the registry's Link header leads back to a page already read "
+                            "({}); the listing would never end",
+                            what, s.describe(verb::get, *next)));
+        target = std::move(*next);
+    }
+    if (api_absent) {
+        out.filtered_by_registry = false;
+        const auto tag = referrers_tag(subject);
+        auto index = co_await get_manifest(repository, tag);
+        if (!index) {
+            if (index.error().code != errc::manifest_unknown) co_return index.error();
+            out.source = referrers_source::none;
+            co_return out;
+        }
+        if (index->kind != manifest_kind::index)
+            co_return make_error(
+                errc::bad_response,
+                fmt::format(
+                    "{} has no referrers API, and its tag schema tag {}/{}:{} holds a {}, not an index of "
+                    "referrers",
+                    what, s.name(), repository, tag, index->media_type));
+        out.source = referrers_source::tag_schema;
+        out.descriptors = std::move(index->manifests);
+    }
+    out.descriptors = filter_artifact_type(std::move(out.descriptors), artifact_type);
+    co_return out;
 }
 
 asio::awaitable<result<std::vector<std::string>>> remote_registry::catalog() {

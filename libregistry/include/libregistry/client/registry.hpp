@@ -4,6 +4,7 @@
 #include "libregistry/core/digest.hpp"
 #include "libregistry/core/error.hpp"
 #include "libregistry/core/manifest.hpp"
+#include "libregistry/core/referrers.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -70,6 +71,13 @@ public:
 
     /// Every tag, following pagination.
     virtual boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) = 0;
+
+    /// The manifests of `repository` whose `subject` is `subject` (OCI 1.1 referrers), from the referrers API
+    /// or, where the registry has none, from the tag schema's index (`sha256-<hex>`); `source` says which,
+    /// `none` when neither exists. With `artifact_type` set, only referrers of that artifactType come back.
+    /// Cosign's `sha256-<hex>.sig`-style tags are not looked at: they are in list_tags (cosign_tags_for).
+    virtual boost::asio::awaitable<result<referrer_list>>
+    list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type) = 0;
 
     /// DELETE a tag only (OCI distribution-spec "Deleting tags"): true when deleted, false when it was gone
     /// already. errc::unsupported when the registry does not delete by tag (docker-registry 2.8 answers 400

@@ -73,6 +73,12 @@ public:
                                                        blob_reader& reader) override;
     boost::asio::awaitable<void> cancel_upload(upload_session session) override;
     boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
+    /// GET /v2/<name>/referrers/<digest>, following `Link` pages (bounded like the tag list); a 404, or a
+    /// first answer that is not an image index, means the registry has no referrers API, and the tag schema's
+    /// tag is read instead (a 404 there: no referrers). The artifactType filter is sent to the registry and
+    /// applied again here, since a registry may ignore it (it says so by leaving out OCI-Filters-Applied).
+    boost::asio::awaitable<result<referrer_list>>
+    list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type) override;
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
 
