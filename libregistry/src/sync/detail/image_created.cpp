@@ -2,11 +2,9 @@
 
 #include "libregistry/core/media_type.hpp"
 #include "libregistry/core/tag_version.hpp"
+#include "sync/detail/small_blob.hpp"
 
 #include <fmt/format.h>
-
-#include <array>
-#include <cstddef>
 
 namespace libregistry::detail {
 
@@ -52,22 +50,13 @@ asio::awaitable<result<created_time>> image_created(registry& source, std::strin
                                          "are read for their creation time",
                                          config.digest.str(), source.name(), repository, tag, config.size,
                                          max_manifest_size));
-    auto reader = co_await source.get_blob(repository, config);
-    if (!reader) co_return reader.error();
-    std::string bytes;
-    std::array<std::byte, 16384> buffer{};
-    for (;;) {
-        auto n = co_await (*reader)->read(buffer);
-        if (!n) co_return n.error();
-        if (*n == 0) break;
-        bytes.append(reinterpret_cast<const char*>(buffer.data()), *n);
-        if (bytes.size() > static_cast<std::size_t>(config.size)) break;
-    }
-    if (bytes.size() != static_cast<std::size_t>(config.size) || digest_of(bytes) != config.digest)
+    auto bytes = co_await read_small_blob(source, repository, config);
+    if (!bytes && bytes.error().code == errc::digest_mismatch)
         co_return make_error(errc::digest_mismatch,
-                             fmt::format("config {} of {}/{}:{} does not match its digest and size",
-                                         config.digest.str(), source.name(), repository, tag));
-    co_return created_of_config(bytes);
+                             fmt::format("config {} of {}/{}:{} {}", config.digest.str(), source.name(),
+                                         repository, tag, bytes.error().message));
+    if (!bytes) co_return bytes.error();
+    co_return created_of_config(*bytes);
 }
 
 } // namespace libregistry::detail

@@ -1,9 +1,8 @@
 #include "sync/detail/platform_filter.hpp"
 
-#include <fmt/format.h>
+#include "sync/detail/small_blob.hpp"
 
-#include <array>
-#include <cstddef>
+#include <fmt/format.h>
 
 namespace libregistry::detail {
 
@@ -54,21 +53,11 @@ asio::awaitable<result<std::string>> platform_filter::read_config(descriptor con
             fmt::format("config {} is {} bytes; the platform filter reads configs of at most "
                         "{} bytes",
                         config.digest.str(), config.size, max_manifest_size));
-    auto reader = co_await source_.get_blob(repository_, config);
-    if (!reader) co_return reader.error();
-    std::string bytes;
-    std::array<std::byte, 16384> buffer{};
-    for (;;) {
-        auto n = co_await (*reader)->read(buffer);
-        if (!n) co_return n.error();
-        if (*n == 0) break;
-        bytes.append(reinterpret_cast<const char*>(buffer.data()), *n);
-        if (bytes.size() > static_cast<std::size_t>(config.size)) break;
-    }
-    if (bytes.size() != static_cast<std::size_t>(config.size) || digest_of(bytes) != config.digest)
+    auto bytes = co_await read_small_blob(source_, repository_, config);
+    if (!bytes && bytes.error().code == errc::digest_mismatch)
         co_return make_error(errc::digest_mismatch,
-                             fmt::format("config {} from {}/{} does not match its digest and size",
-                                         config.digest.str(), source_.name(), repository_));
+                             fmt::format("config {} from {}/{} {}", config.digest.str(), source_.name(),
+                                         repository_, bytes.error().message));
     co_return bytes;
 }
 
