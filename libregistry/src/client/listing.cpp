@@ -27,6 +27,27 @@ constexpr std::size_t max_listed_items = 1000000;
 constexpr std::size_t max_listed_bytes = 64 * 1024 * 1024;
 constexpr std::size_t max_listed_pages = 10000;
 
+/// Where a paged listing of `what` goes after `target`: nullopt when `next` (its Link) ends it, or an error
+/// when the registry would make syncer hold more than the bounds or read a page again. `items` and `bytes`
+/// are the totals so far; `advice` ends the too-large message.
+result<std::optional<std::string>> next_page(detail::registry_session& s, const std::string& what,
+                                             const std::string& target, std::optional<std::string> next,
+                                             const std::set<std::string>& visited, std::size_t items,
+                                             std::size_t bytes, std::string_view advice) {
+    if (next && *next == target) next.reset(); // a last page that links to itself ends the listing
+    if (items > max_listed_items || bytes > max_listed_bytes || (next && visited.size() >= max_listed_pages))
+        return make_error(
+            errc::too_large,
+            fmt::format("{} has more than {} entries, {} MiB or {} pages; not reading further{}", what,
+                        max_listed_items, max_listed_bytes >> 20, max_listed_pages, advice));
+    if (next && visited.count(*next))
+        return make_error(errc::bad_response,
+                          fmt::format("{}: the registry's Link header leads back to a page already read "
+                                      "({}); the listing would never end",
+                                      what, s.describe(verb::get, *next)));
+    return next;
+}
+
 asio::awaitable<result<std::vector<std::string>>> paged_list(detail::registry_session& s, std::string first,
                                                              std::string repository,
                                                              std::vector<scope> scopes, std::string key) {
@@ -59,23 +80,11 @@ asio::awaitable<result<std::vector<std::string>>> paged_list(detail::registry_se
                 if (item.is_string()) out.push_back(item.get<std::string>());
         }
         bytes += resp->body.size();
-        auto next = next_link(resp->header("Link"));
-        if (next && *next == target) next.reset(); // a last page that links to itself ends the listing
-        if (out.size() > max_listed_items || bytes > max_listed_bytes ||
-            (next && visited.size() >= max_listed_pages))
-            co_return make_error(
-                errc::too_large,
-                fmt::format("{} has more than {} entries, {} MiB or {} pages; not reading "
-                            "further. List fewer tags (name them, or use a tag regex) for it",
-                            what, max_listed_items, max_listed_bytes >> 20, max_listed_pages));
-        if (!next) break;
-        if (visited.count(*next))
-            co_return make_error(
-                errc::bad_response,
-                fmt::format("{}: the registry's Link header leads back to a page already read "
-                            "({}); the listing would never end",
-                            what, s.describe(verb::get, *next)));
-        target = *next;
+        auto next = next_page(s, what, target, next_link(resp->header("Link")), visited, out.size(), bytes,
+                              ". List fewer tags (name them, or use a tag regex) for it");
+        if (!next) co_return next.error();
+        if (!*next) break;
+        target = std::move(**next);
     }
     co_return out;
 }
@@ -159,21 +168,11 @@ remote_registry::list_referrers(std::string repository, digest subject,
         if (!filter_applied(filters, "artifactType")) out.filtered_by_registry = false;
         out.descriptors.insert(out.descriptors.end(), std::make_move_iterator(page->begin()),
                                std::make_move_iterator(page->end()));
-        if (next && *next == target) next.reset();
-        if (out.descriptors.size() > max_listed_items || bytes > max_listed_bytes ||
-            (next && visited.size() >= max_listed_pages))
-            co_return make_error(
-                errc::too_large,
-                fmt::format("{} has more than {} entries, {} MiB or {} pages; not reading further", what,
-                            max_listed_items, max_listed_bytes >> 20, max_listed_pages));
-        if (!next) break;
-        if (visited.count(*next))
-            co_return make_error(
-                errc::bad_response,
-                fmt::format("{}: the registry's Link header leads back to a page already read "
-                            "({}); the listing would never end",
-                            what, s.describe(verb::get, *next)));
-        target = std::move(*next);
+        auto following =
+            next_page(s, what, target, std::move(next), visited, out.descriptors.size(), bytes, "");
+        if (!following) co_return following.error();
+        if (!*following) break;
+        target = std::move(**following);
     }
     if (api_absent) {
         out.filtered_by_registry = false;

@@ -31,6 +31,22 @@ bool refuses_deletes(const error& e) {
     return e.http_status == 405 || e.code == errc::unsupported;
 }
 
+/// DELETE of a manifest reference (tag or digest): true when deleted, false when it was not there; an error
+/// the registry answered carries its http_status, a failed exchange has none.
+asio::awaitable<result<bool>> send_delete(detail::registry_session& s, const std::string& repository,
+                                          const std::string& ref) {
+    api_call c;
+    c.method = verb::delete_;
+    c.target = fmt::format("/v2/{}/manifests/{}", repository, ref);
+    c.repository = repository;
+    c.scopes = {delete_scope(repository)};
+    auto resp = co_await s.send(c);
+    if (!resp) co_return resp.error();
+    if (resp->status == 202 || resp->status == 200) co_return true;
+    if (resp->status == 404) co_return false;
+    co_return s.error_from(*resp, verb::delete_, c.target);
+}
+
 } // namespace
 
 asio::awaitable<result<std::optional<descriptor>>> remote_registry::head_manifest(std::string repository,
@@ -156,19 +172,12 @@ asio::awaitable<result<bool>> remote_registry::delete_tag(std::string repository
     if (is_digest_ref(tag))
         co_return make_error(errc::invalid_argument,
                              fmt::format("delete_tag: {} is a digest, not a tag", tag));
-    api_call c;
-    c.method = verb::delete_;
-    c.target = fmt::format("/v2/{}/manifests/{}", repository, tag);
-    c.repository = repository;
-    c.scopes = {delete_scope(repository)};
-    auto resp = co_await s.send(c);
-    if (!resp) co_return resp.error();
-    if (resp->status == 202 || resp->status == 200) co_return true;
-    if (resp->status == 404) co_return false;
-    auto e = s.error_from(*resp, verb::delete_, c.target);
+    auto deleted = co_await send_delete(s, repository, tag);
+    if (deleted || deleted.error().http_status == 0) co_return deleted;
+    auto e = deleted.error();
     // docker-registry 2.8 parses the reference of a DELETE as a digest and answers 400 DIGEST_INVALID for a
     // tag; others answer 405 or UNSUPPORTED. Either way this registry deletes by digest or not at all.
-    if (refuses_deletes(e) || (resp->status == 400 && e.code == errc::digest_invalid)) {
+    if (refuses_deletes(e) || (e.http_status == 400 && e.code == errc::digest_invalid)) {
         e.code = make_error_code(errc::unsupported);
         e.message = fmt::format("{}/{} does not delete a tag by itself: {}", s.name(), repository, e.message);
     }
@@ -178,16 +187,9 @@ asio::awaitable<result<bool>> remote_registry::delete_tag(std::string repository
 asio::awaitable<result<bool>> remote_registry::delete_manifest(std::string repository, digest d) {
     auto& s = *session_;
     if (auto ok = detail::check_names(s.name(), repository, d.str()); !ok) co_return ok.error();
-    api_call c;
-    c.method = verb::delete_;
-    c.target = fmt::format("/v2/{}/manifests/{}", repository, d.str());
-    c.repository = repository;
-    c.scopes = {delete_scope(repository)};
-    auto resp = co_await s.send(c);
-    if (!resp) co_return resp.error();
-    if (resp->status == 202 || resp->status == 200) co_return true;
-    if (resp->status == 404) co_return false;
-    auto e = s.error_from(*resp, verb::delete_, c.target);
+    auto deleted = co_await send_delete(s, repository, d.str());
+    if (deleted || deleted.error().http_status == 0) co_return deleted;
+    auto e = deleted.error();
     if (refuses_deletes(e)) {
         e.code = make_error_code(errc::unsupported);
         e.message = fmt::format(
