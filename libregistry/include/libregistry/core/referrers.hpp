@@ -8,6 +8,7 @@
 #include "libregistry/core/manifest.hpp"
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,20 @@ struct referrer_list {
     /// The registry applied the artifactType filter itself (`OCI-Filters-Applied: artifactType`). syncer
     /// filters on its side in every case, so this only says where the filtering happened.
     bool filtered_by_registry = false;
+};
+
+/// What carrying an image's referrers came to (sync/referrers_copy.hpp), per destination.
+struct referrers_stats {
+    int found = 0;            ///< referrers the policy selected at the source
+    int copied = 0;           ///< written at the destination by this call
+    int present = 0;          ///< already at the destination
+    int excluded = 0;         ///< left out by artifactType
+    int not_carried = 0;      ///< of a rewritten index, or beyond max_depth
+    int fallback_updates = 0; ///< fallback tag indexes written at the destination
+    std::uint64_t bytes_sent = 0;
+    std::vector<std::string> notes; ///< printable
+
+    referrers_stats& operator+=(const referrers_stats& other);
 };
 
 /// The referrers tag schema's tag for `subject`: `<alg>-<encoded>`, the algorithm cut to 32 characters and

@@ -8,6 +8,7 @@
 #include "libregistry/core/digest.hpp"
 #include "libregistry/core/platform.hpp"
 #include "libregistry/core/reference.hpp"
+#include "libregistry/core/referrers.hpp"
 #include "libregistry/core/retry.hpp"
 #include "libregistry/sync/blob_ledger.hpp"
 
@@ -22,6 +23,8 @@
 #include <vector>
 
 namespace libregistry {
+
+class referrers_context;
 
 struct copy_event {
     enum class kind { blob_started, blob_progress, blob_done, manifest_pushed };
@@ -55,6 +58,10 @@ struct copy_options {
     /// in flight goes on (a caller in a hurry closes the connections). Unfinished targets fail with
     /// errc::cancelled, and since manifests wait for their content, no tag points at a partial image.
     std::stop_token stop;
+    /// Carries the referrers (signatures, SBOMs, attestations) of what each target ends up holding, after it
+    /// (referrers_copy.hpp), as the context's policy says; null or a disabled policy: none. A referrer that
+    /// cannot be carried fails the target, saying the image itself is in place.
+    referrers_context* referrers = nullptr;
 };
 
 struct copy_stats {
@@ -67,6 +74,7 @@ struct copy_stats {
     int blobs_mounted = 0;
     int blobs_skipped = 0;
     int manifests_pushed = 0;
+    referrers_stats referrers; ///< with copy_options::referrers
     std::chrono::milliseconds duration{0};
 };
 

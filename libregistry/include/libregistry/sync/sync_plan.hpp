@@ -5,6 +5,7 @@
 #include "libregistry/core/error.hpp"
 #include "libregistry/core/platform.hpp"
 #include "libregistry/core/reference.hpp"
+#include "libregistry/sync/referrer_policy.hpp"
 #include "libregistry/sync/tag_policy.hpp"
 
 #include <cstdint>
@@ -55,6 +56,8 @@ struct sync_rule {
     tag_policy policy{};
     /// Platforms to keep (`platforms:`), in place of the run's --os/--arch for this rule; empty: the run's.
     std::vector<platform> platforms{};
+    /// Which referrers the rule's images bring (`referrers:`); nullopt: the run's (sync_options::referrers).
+    std::optional<referrer_policy> referrers{};
 };
 
 /// One (source image, destination image) pair; each side has a tag or a digest.

@@ -54,6 +54,8 @@ struct sync_totals {
     int blobs_mounted = 0;
     int blobs_skipped = 0;
     int manifests_pushed = 0;
+    int referrers_found = 0;
+    int referrers_copied = 0;
 
     friend bool operator==(const sync_totals&, const sync_totals&) = default;
 };
@@ -112,6 +114,11 @@ struct sync_options {
     std::stop_token stop;
     /// The most tags pruning deletes in one destination repository (`--prune-max`); more are refused.
     prune_guard prune_max;
+    /// Which referrers images bring, for rules without their own `referrers:` (on by default: every type).
+    /// The images of a rule that carries referrers bring them whether copied or already in sync, and the
+    /// rule's own tags of the tag schema and cosign (`sha256-<hex>[.<suffix>]`) are left to them instead of
+    /// being copied as ordinary tags.
+    referrer_policy referrers;
 };
 
 /// Runs the rules; fails only for errors in the rules themselves (an invalid regex, conflicting
