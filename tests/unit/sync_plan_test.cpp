@@ -255,3 +255,31 @@ TEST_CASE("a rule's policy selects its tags; the run's policy fills in what a ru
     CHECK(refused.error().message ==
           "mixed: latest: 1 needs the creation times of 6 tags of src.example/app");
 }
+
+TEST_CASE("a rule carrying referrers leaves the tag schema's and cosign's tags to their subjects") {
+    const auto hex = std::string(64, 'a');
+    tag_lists lists{
+        {"src.example/app",
+         {"1.0", "sha256-" + hex, "sha256-" + hex + ".sig", "sha256-" + hex + ".att", "sha256-short"}}};
+    sync_rule rule{source("app", tag_selector::all), {destination("app")}, "images.yaml:1"};
+    SUBCASE("without referrers (an image-syncer file as before) every tag is an image") {
+        rule.referrers = referrer_policy{};
+        rule.referrers->enabled = false;
+        auto items = expand_rules({rule}, lists);
+        REQUIRE(items.has_value());
+        CHECK(items->size() == 5);
+    }
+    SUBCASE("with referrers only images and tags that merely look alike stay") {
+        rule.referrers = referrer_policy{};
+        auto items = expand_rules({rule}, lists);
+        REQUIRE(items.has_value());
+        CHECK(pairs(*items) ==
+              std::vector<std::string>{"src.example/app:1.0 -> dst.example/app:1.0",
+                                       "src.example/app:sha256-short -> dst.example/app:sha256-short"});
+        rule.source = source("app", tag_selector::regex, {}, "^sha256-");
+        items = expand_rules({rule}, lists);
+        REQUIRE(items.has_value());
+        CHECK(pairs(*items) ==
+              std::vector<std::string>{"src.example/app:sha256-short -> dst.example/app:sha256-short"});
+    }
+}

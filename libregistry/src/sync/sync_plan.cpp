@@ -2,6 +2,7 @@
 
 #include "libregistry/core/media_type.hpp"
 #include "libregistry/core/printable.hpp"
+#include "libregistry/core/referrers.hpp"
 
 #include <fmt/format.h>
 #include <re2/re2.h>
@@ -89,6 +90,10 @@ result<std::optional<tag_selection>> rule_tags(const sync_rule& rule, const tag_
         for (const auto& t : it->second)
             if (RE2::PartialMatch(t, re)) out.tags.push_back(t);
     }
+    // Tags of the tag schema and cosign come with their subject when the rule carries referrers, in an
+    // order a strict destination accepts (subject first), and only for the subjects the rule selects.
+    if (rule.referrers && rule.referrers->enabled)
+        std::erase_if(out.tags, [](const std::string& t) { return subject_of_tag(t).has_value(); });
     if (rule.policy.empty()) return std::optional{std::move(out)};
     static const created_times none;
     const auto times = created.find(s.name());

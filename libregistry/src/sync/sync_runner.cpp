@@ -1,6 +1,7 @@
 #include "libregistry/sync/sync_runner.hpp"
 
 #include "libregistry/core/retry.hpp"
+#include "libregistry/sync/referrers_copy.hpp"
 
 #include "client/detail/for_each_bounded.hpp"
 #include "client/detail/semaphore.hpp"
@@ -50,6 +51,8 @@ sync_totals tally(const std::vector<image_result>& images) {
         t.blobs_mounted += r.stats.blobs_mounted;
         t.blobs_skipped += r.stats.blobs_skipped;
         t.manifests_pushed += r.stats.manifests_pushed;
+        t.referrers_found += r.stats.referrers.found;
+        t.referrers_copied += r.stats.referrers.copied;
     }
     return t;
 }
@@ -198,18 +201,26 @@ public:
         auto started = std::chrono::steady_clock::now();
         auto foreign = written_by_other_shards(rules);
         std::erase_if(rules, [&](const sync_rule& r) { return !in_shard(r.source, options_.shard); });
+        for (auto& rule : rules)
+            if (!rule.referrers) rule.referrers = options_.referrers;
         auto repositories = repositories_to_list(rules);
         auto listed = co_await list_tags(std::move(repositories));
         report_unlisted(rules, listed);
         auto created = co_await fetch_created(rules, listed.tags);
-        for (const auto& rule : rules)
+        for (const auto& rule : rules) {
             if (!rule.platforms.empty())
                 rule_platforms_.emplace(rule.origin + " " + rule.source.name(), rule.platforms);
+            rule_referrers_.emplace(rule.origin + " " + rule.source.name(), *rule.referrers);
+        }
+        listed_tags_ = listed.tags;
         auto items = expand_rules(rules, listed.tags, created);
         if (!items) co_return items.error();
         auto resolved = co_await resolve(*items);
         auto to_copy = plan(*items, resolved);
-        if (!options_.dry_run) co_await copy_rounds(std::move(to_copy));
+        if (options_.dry_run)
+            co_await count_referrers();
+        else
+            co_await copy_rounds(std::move(to_copy));
         co_await prune(rules, std::move(*items), listed, std::move(foreign));
         report_.totals = tally(report_.images);
         report_.duration =
@@ -463,6 +474,12 @@ private:
             switch (a.kind) {
             case action_kind::skip:
                 r.status = image_status::skipped;
+                // In sync, but a signature may have been added since: its referrers are still looked at.
+                if (!options_.dry_run && referrers_for(a.item)) {
+                    r.status = image_status::planned;
+                    referrers_only_.insert(report_.images.size());
+                    to_copy.push_back(report_.images.size());
+                }
                 break;
             case action_kind::fail:
                 r.status = image_status::failed;
@@ -478,7 +495,8 @@ private:
             report_.images.push_back(std::move(r));
         }
         if (options_.on_event)
-            options_.on_event(sync_event{sync_event::kind::planned, nullptr, to_copy.size(), {}});
+            options_.on_event(
+                sync_event{sync_event::kind::planned, nullptr, to_copy.size() - referrers_only_.size(), {}});
         // Everything decided without a copy, the failed tag listings included, is announced now.
         for (const auto& image : report_.images)
             if (image.status != image_status::planned) announce(image);
@@ -524,6 +542,7 @@ private:
             const auto own = image_platforms_.find(i);
             auto key = img.item.source.str();
             if (own != image_platforms_.end()) key.append(" ").append(platform_list(own->second));
+            if (round == 0 && referrers_only_.count(i)) key.append(" referrers");
             auto [it, fresh] = group_of.emplace(key, groups.size());
             if (fresh) groups.emplace_back();
             groups[it->second].push_back(&img);
@@ -546,6 +565,11 @@ private:
         }
         auto copy_options = options_.copy;
         copy_options.force = options_.force;
+        copy_options.referrers = referrers_for(images.front()->item);
+        if (round == 0 && referrers_only_.count(index_of(*images.front()))) {
+            co_await carry_referrers(std::move(images), std::move(copy_options));
+            co_return;
+        }
         // The plan already HEADed both sides (and without a platform filter compared them); a retry round
         // looks again in case a previous try got through.
         if (round == 0) copy_options.known_source_digest = images.front()->digest;
@@ -569,6 +593,93 @@ private:
             record(*images[i], results[i], round);
     }
 
+    std::size_t index_of(const image_result& image) const {
+        return static_cast<std::size_t>(&image - report_.images.data());
+    }
+
+    // The referrers context of the rule an item came from; null when that rule carries none. Rules with the
+    // same policy share one (and with it what was learnt about tag lists and registries).
+    referrers_context* referrers_for(const sync_item& item) {
+        auto rule = rule_referrers_.find(
+            fmt::format("{} {}/{}", item.origin, item.source.registry, item.source.repository));
+        if (rule == rule_referrers_.end() || !rule->second.enabled) return nullptr;
+        for (auto& c : referrer_contexts_)
+            if (c->policy() == rule->second) return c.get();
+        auto& c = referrer_contexts_.emplace_back(std::make_unique<referrers_context>(rule->second));
+        for (const auto& [name, tags] : listed_tags_) {
+            const auto slash = name.find('/');
+            c->set_tags(name.substr(0, slash), name.substr(slash + 1), tags);
+        }
+        return c.get();
+    }
+
+    // Images already in sync: only their referrers are carried (the plan's source HEAD names the subject).
+    asio::awaitable<void> carry_referrers(std::vector<image_result*> images, copy_options copy_options) {
+        const auto& source = images.front()->item.source;
+        referrer_subjects subjects;
+        subjects.digest = *images.front()->digest;
+        if (auto head = source_heads_.find(source.str()); head != source_heads_.end())
+            subjects.media_type = head->second.media_type;
+        std::vector<copy_target> targets;
+        for (auto* image : images) {
+            ++image->attempts;
+            targets.push_back(
+                copy_target{&get(image->item.destination.registry), image->item.destination, {}});
+        }
+        auto* context = copy_options.referrers;
+        auto results = co_await copy_referrers(get(source.registry), source.repository, std::move(subjects),
+                                               std::move(targets), *context, std::move(copy_options));
+        for (std::size_t i = 0; i < images.size(); ++i) {
+            auto& image = *images[i];
+            if (results[i]) {
+                image.status = image_status::skipped;
+                image.stats.referrers = *results[i];
+                note_referrers(image);
+            } else if (cut_short(results[i].error())) {
+                image.status = image_status::interrupted;
+                image.reason = results[i].error().message;
+            } else {
+                image.status = image_status::failed;
+                image.reason =
+                    fmt::format("in sync, but carrying its referrers failed: {}", results[i].error().message);
+            }
+            if (image.status != image_status::failed || options_.retries == 0) announce(image);
+        }
+    }
+
+    // What carrying an image's referrers noticed (a rewritten index's referrers left behind, the depth
+    // bound).
+    void note_referrers(const image_result& image) {
+        for (const auto& note : image.stats.referrers.notes)
+            warn(fmt::format("{}: {}", image.item.destination.str(), note));
+    }
+
+    // A dry run counts the referrers each image would bring, without writing anything.
+    asio::awaitable<void> count_referrers() {
+        std::vector<image_result*> wanted;
+        for (auto& image : report_.images)
+            if ((image.status == image_status::planned || image.status == image_status::skipped) &&
+                image.digest && referrers_for(image.item))
+                wanted.push_back(&image);
+        std::function<asio::awaitable<void>(std::size_t)> count_one =
+            [&](std::size_t i) -> asio::awaitable<void> {
+            if (stopping()) co_return;
+            auto& image = *wanted[i];
+            const auto& source = image.item.source;
+            std::vector<digest> subjects{*image.digest};
+            auto found = co_await discover_referrers(get(source.registry), source.repository,
+                                                     std::move(subjects), *referrers_for(image.item));
+            if (!found) {
+                warn(fmt::format("{}: listing its referrers: {}", source.str(), found.error().message));
+                co_return;
+            }
+            image.stats.referrers.found = static_cast<int>(found->nodes.size());
+            image.stats.referrers.excluded = found->excluded;
+            image.stats.referrers.not_carried = found->too_deep;
+        };
+        co_await detail::for_each_bounded(wanted.size(), options_.per_registry, count_one);
+    }
+
     void record(image_result& image, const result<copy_stats>& r, int round) {
         if (r) {
             auto previous = image.stats;
@@ -581,10 +692,15 @@ private:
                         "{} ({})", r->filtered ? "in sync after applying the platform filter" : "in sync",
                         r->manifest_digest.str());
                 // A later round that finds the image in place finished what an earlier round started.
-                if (round > 0) image.stats = previous;
+                if (round > 0) {
+                    auto referrers = r->referrers;
+                    image.stats = previous;
+                    image.stats.referrers = std::move(referrers);
+                }
             } else {
                 image.status = image_status::copied;
             }
+            note_referrers(image);
         } else if (r.error().code == errc::platform_mismatch) {
             // The same image gives the same answer: not a failure, and nothing a retry round could change.
             image.status = image_status::excluded;
@@ -706,6 +822,12 @@ private:
     /// report_.images.
     std::map<std::string, std::vector<platform>> rule_platforms_;
     std::map<std::size_t, std::vector<platform>> image_platforms_;
+    /// The referrer policy by rule origin and source, and one context per distinct policy.
+    std::map<std::string, referrer_policy> rule_referrers_;
+    std::vector<std::unique_ptr<referrers_context>> referrer_contexts_;
+    tag_lists listed_tags_;
+    /// Images in sync whose referrers are still to be carried, by index in report_.images.
+    std::set<std::size_t> referrers_only_;
 };
 
 } // namespace
