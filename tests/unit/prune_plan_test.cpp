@@ -178,13 +178,3 @@ TEST_CASE("prune_limit: a percentage rounds down but allows at least one, a coun
     CHECK(prune_limit(prune_guard{0, true}, 300) == 0);
     CHECK(prune_limit(prune_guard{5, false}, 300) == 5);
 }
-
-TEST_CASE("referrer_subject reads the referrers tag schema and cosign's suffixes only") {
-    CHECK(referrer_subject("sha256-" + hex).value().str() == "sha256:" + hex);
-    CHECK(referrer_subject("sha256-" + hex + ".sig").value().str() == "sha256:" + hex);
-    CHECK(referrer_subject("sha256-" + hex + ".sbom"));
-    CHECK(!referrer_subject("sha256-" + hex + ".old"));
-    CHECK(!referrer_subject("sha256-abc"));
-    CHECK(!referrer_subject("latest"));
-    CHECK(!referrer_subject("sha512-" + hex));
-}

@@ -1,6 +1,7 @@
 #include "libregistry/sync/prune_plan.hpp"
 
 #include "libregistry/core/printable.hpp"
+#include "libregistry/core/referrers.hpp"
 
 #include <fmt/format.h>
 
@@ -32,21 +33,6 @@ std::size_t prune_limit(prune_guard guard, std::size_t tags) {
     if (!guard.percent) return guard.value;
     if (guard.value == 0) return 0;
     return std::max<std::size_t>(1, tags * guard.value / 100);
-}
-
-std::optional<digest> referrer_subject(std::string_view tag) {
-    constexpr std::string_view prefix = "sha256-";
-    constexpr std::size_t hex_length = 64;
-    if (tag.substr(0, prefix.size()) != prefix) return std::nullopt;
-    auto rest = tag.substr(prefix.size());
-    auto hex = rest.substr(0, hex_length);
-    auto suffix = rest.substr(hex.size());
-    if (hex.size() != hex_length ||
-        !(suffix.empty() || suffix == ".sig" || suffix == ".att" || suffix == ".sbom"))
-        return std::nullopt;
-    auto d = digest::parse(fmt::format("sha256:{}", hex));
-    if (!d) return std::nullopt;
-    return *d;
 }
 
 std::vector<sync_destination> repositories_to_prune(const std::vector<sync_rule>& rules) {
@@ -125,7 +111,7 @@ std::vector<prune_target> plan_prune(const prune_input& in) {
         auto listed = in.destination_tags.find(name);
         if (listed != in.destination_tags.end()) {
             for (const auto& tag : listed->second)
-                if (mapped.count(tag) || referrer_subject(tag))
+                if (mapped.count(tag) || subject_of_tag(tag))
                     t.kept.push_back(tag);
                 else
                     t.deletions.push_back(tag);

@@ -1,6 +1,7 @@
 #include "libregistry/sync/safe_delete.hpp"
 
 #include "libregistry/core/media_type.hpp"
+#include "libregistry/core/referrers.hpp"
 #include "libregistry/sync/prune_plan.hpp"
 
 #include "client/detail/for_each_bounded.hpp"
@@ -73,7 +74,7 @@ asio::awaitable<result<void>> safe_deleter::learn_kept() {
     if (failure) co_return *failure;
     for (std::size_t i = 0; i < kept_.size(); ++i) {
         const auto& tag = kept_[i];
-        if (auto subject = referrer_subject(tag))
+        if (auto subject = subject_of_tag(tag))
             needed_by_[*subject].push_back(fmt::format("referrer {}", tag));
         if (!heads[i]) continue; // deleted meanwhile: nothing to protect
         needed_by_[heads[i]->digest].push_back(tag);

@@ -1,6 +1,7 @@
 #include "libregistry/sync/verify.hpp"
 
 #include "libregistry/core/media_type.hpp"
+#include "libregistry/core/referrers.hpp"
 #include "libregistry/sync/layer_digest.hpp"
 
 #include "client/detail/for_each_bounded.hpp"
@@ -103,14 +104,6 @@ struct walk_result {
     int blobs = 0;
     std::uint64_t bytes = 0;
 };
-
-bool is_referrer_tag(std::string_view tag, std::string_view hex) {
-    if (!tag.starts_with("sha256-")) return false;
-    tag.remove_prefix(7);
-    if (!tag.starts_with(hex)) return false;
-    tag.remove_prefix(hex.size());
-    return tag.empty() || tag == ".sig" || tag == ".att" || tag == ".sbom";
-}
 
 // A keyed single-flight that also keeps finished values: each key's work runs once per run.
 template <class V>
@@ -425,10 +418,8 @@ private:
         std::vector<std::string> out;
         auto listed = source_tags_.find(r.item.source.registry + "/" + r.item.source.repository);
         if (listed == source_tags_.end()) co_return out;
-        auto hex = std::string(r.source_digest->encoded());
-        if (r.source_digest->algorithm() != "sha256") co_return out;
         for (const auto& tag : listed->second) {
-            if (!is_referrer_tag(tag, hex)) continue;
+            if (subject_of_tag(tag) != r.source_digest) continue;
             reference src = r.item.source;
             src.tag = tag;
             src.digest.reset();

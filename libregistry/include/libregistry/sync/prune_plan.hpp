@@ -32,10 +32,6 @@ result<prune_guard> parse_prune_guard(std::string_view text);
 /// 1/p tags lose one).
 std::size_t prune_limit(prune_guard guard, std::size_t tags);
 
-/// The subject a tag of the referrers tag schema names: `sha256-<hex>` (distribution-spec "Referrers Tag
-/// Schema") and cosign's `sha256-<hex>.sig`, `.att`, `.sbom` give `sha256:<hex>`; other tags give nullopt.
-std::optional<digest> referrer_subject(std::string_view tag);
-
 /// Destination repositories that at least one pruning rule writes, each once.
 std::vector<sync_destination> repositories_to_prune(const std::vector<sync_rule>& rules);
 
