@@ -41,12 +41,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True   # no __pycache__ left in tests/support
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 
-import harness  # noqa: E402  (tests/support)
+import artifacts  # noqa: E402  (tests/support)
+import harness  # noqa: E402
 import seed  # noqa: E402
 from harness import MANIFEST_TYPES, get_manifest  # noqa: E402
 
 MIB = seed.MIB
-SCENARIOS = ["big", "family", "multiarch", "noop", "scale", "memory"]
+SCENARIOS = ["big", "family", "multiarch", "noop", "referrers", "scale", "memory"]
 WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
 SEED_THREADS = 4
 
@@ -265,6 +266,20 @@ def seed_noop(client: seed.Client) -> list[tuple[str, str]]:
     refs = [(f"bench/app-{r:02}", f"1.{t}") for r in range(NOOP_REPOS) for t in range(NOOP_TAGS)]
     in_parallel(lambda ref: seed.push_image(client, ref[0], f"{ref[0]}:{ref[1]}", tag=ref[1], layers=[
         gz_bytes(f"{ref[0]}:{ref[1]}/{i}", n) for i, n in enumerate((2048, 40000))]), refs)
+    return refs
+
+
+def seed_noop_referrers(client: seed.Client) -> list[tuple[str, str]]:
+    """The noop images, each with a signature attached as an OCI 1.1 client does on a registry without the
+    referrers API (the manifest by digest, then the subject's `sha256-<hex>` index tag)."""
+    refs = [(f"bench/app-{r:02}", f"1.{t}") for r in range(NOOP_REPOS) for t in range(NOOP_TAGS)]
+
+    def push(ref: tuple[str, str]) -> None:
+        repo, tag = ref
+        image = seed.push_image(client, repo, f"{repo}:{tag}", tag=tag, layers=[
+            gz_bytes(f"{repo}:{tag}/{i}", n) for i, n in enumerate((2048, 40000))])
+        artifacts.attach(client, repo, artifacts.signature(client, repo, image, f"{repo}:{tag}/signature"))
+    in_parallel(push, refs)
     return refs
 
 
@@ -761,6 +776,21 @@ def scenario_noop(b: Bench) -> dict:
             "workload": {"repos": NOOP_REPOS, "tags": len(refs)}}
 
 
+def scenario_referrers(b: Bench) -> dict:
+    """The noop scenario with a signature on every tag, at both ends: what carrying referrers adds to a run
+    that has nothing to do (syncer carries them by default; --no-referrers is the same run without)."""
+    with Registry(name="bench-referrers-src") as src, Registry(name="bench-referrers-dst") as dst:
+        refs = seeded(src, seed_noop_referrers)
+        seeded(dst, seed_noop_referrers)
+        tools = [syncer_sync_tool(), syncer_sync_tool("syncer --no-referrers", ("--no-referrers",)),
+                 skopeo_sync_tool(), floor_tool(noop=True)]
+        records = b.warm("referrers", src, dst, refs, tools)
+    return {"title": f"referrers: the noop scenario with a signature on each of its {len(refs)} tags (tag schema), "
+                     "all present at the destination",
+            "kind": "noop", "tools": tools, "records": records,
+            "workload": {"repos": NOOP_REPOS, "tags": len(refs)}}
+
+
 def scenario_scale(b: Bench) -> dict:
     records, tools = [], []
     make = {"syncer": syncer_sync_tool, "skopeo": skopeo_sync_tool, "floor": lambda: floor_tool(noop=True)}
@@ -802,7 +832,8 @@ def scenario_memory(b: Bench) -> dict:
 
 
 RUNNERS = {"big": scenario_big, "family": scenario_family, "multiarch": scenario_multiarch,
-           "noop": scenario_noop, "scale": scenario_scale, "memory": scenario_memory}
+           "noop": scenario_noop, "referrers": scenario_referrers, "scale": scenario_scale,
+           "memory": scenario_memory}
 
 
 # --- medians, ratios, targets ------------------------------------------------------------------------------
@@ -900,6 +931,16 @@ def evaluate(name: str, result: dict) -> None:
                               syncer.get("src_manifest_gets_max") if ok_runs("syncer") else None, 0, "{:.0f}"))
         targets.append(target("syncer: zero writes (PUT/POST/PATCH/DELETE) at the destination (max of runs)",
                               syncer.get("dst_writes_max") if ok_runs("syncer") else None, 0, "{:.0f}"))
+    elif name == "referrers":
+        tags = result["workload"]["tags"]
+        on, off = s.get("syncer", {}), s.get("syncer --no-referrers", {})
+        added = None
+        if ok_runs("syncer") and ok_runs("syncer --no-referrers"):
+            added = (on["src_requests"] + on["dst_requests"] - off["src_requests"] - off["dst_requests"]) / tags
+        targets.append(target("referrers add <= 2 requests per tag (one per subject at each end; max of medians)",
+                              added, 2, "{:.3f}"))
+        targets.append(target("syncer: zero writes (PUT/POST/PATCH/DELETE) at the destination (max of runs)",
+                              on.get("dst_writes_max") if ok_runs("syncer") else None, 0, "{:.0f}"))
     elif name == "scale":
         for key, summ in s.items():
             if key.startswith("syncer @"):
