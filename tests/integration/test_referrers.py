@@ -16,6 +16,8 @@ import os
 import re
 import subprocess
 import urllib.error
+import urllib.parse
+import urllib.request
 
 import artifacts
 from artifacts import COSIGN_SIG_ARTIFACT, IN_TOTO, SPDX, Artifact, cosign_tag, fallback_tag
@@ -264,7 +266,8 @@ class ReferrersTest(harness.TempDirTestCase):
         after = json.loads(get_manifest(self.dst, repo, fallback_tag(image.digest))[0])["manifests"]
         self.assertEqual(after[0], before[0], "the destination's own descriptor was dropped or changed")
         self.assertEqual(sorted(d["digest"] for d in after),
-                         sorted([local.digest] + [arts[n].digest for n in ("signature", "sbom", "attestation")]))
+                         sorted([local.digest] + [arts[n].digest for n in ("signature", "sbom", "attestation")]),
+                         "the fallback index should list the destination's own SBOM and the 3 referrers carried")
         self.assert_carried(self.dst, repo, arts, ALL)
         self.assertEqual(self.counts(report["images"][0])["copied"], 5, report["images"])
 
@@ -353,7 +356,7 @@ class ReferrersTest(harness.TempDirTestCase):
             self.assertEqual(self.fallback_digests(self.dst, "from-api/app", arts["sbom"].digest),
                              [arts["sbom-signature"].digest])
             # Three referrers, two a page: the second page was followed; the tag schema was never read.
-            pages = fake.requests(method="GET", path_regex=rf"/referrers/{image.digest}")
+            pages = fake.requests(method="GET", path_regex=rf"/referrers/sha256(:|%3[Aa]){image.digest[7:]}")
             self.assertGreaterEqual(len(pages), 2, fake.log_text())
             self.assertTrue(any("last=" in p.path for p in pages), fake.log_text())
             self.assertEqual(fake.requests(path_regex=rf"/manifests/{fallback_tag(image.digest)}$"), [],
@@ -364,6 +367,7 @@ class ReferrersTest(harness.TempDirTestCase):
             for mode in ("applied", "ignored"):
                 with self.subTest(filter=mode):
                     fake.referrers_filter = mode
+                    self.assert_fake_filters(fake, repo, image.digest, mode)
                     dst_repo = f"from-api-{mode}/app"
                     self.sync({f"{fake.host}/{repo}:v1": self.dst_ref(dst_repo)},
                               "--referrer-types", COSIGN_SIG_ARTIFACT)
@@ -377,6 +381,19 @@ class ReferrersTest(harness.TempDirTestCase):
             for name in ("signature", "sbom", "attestation"):
                 self.assertEqual(tree[arts[name].digest]["via"], "api", tree)
             self.assertEqual(tree[arts["cosign-sig"].digest]["via"], "cosign tag", tree)
+
+    def assert_fake_filters(self, fake: FakeRegistry, repo: str, subject: str, mode: str) -> None:
+        """The fake answers an artifactType filter as `mode` says, so the test above is not vacuous."""
+        query = urllib.parse.urlencode({"artifactType": COSIGN_SIG_ARTIFACT})
+        url = f"{fake.url}/v2/{repo}/referrers/{subject}?{query}"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            applied = resp.headers.get("OCI-Filters-Applied")
+            kinds = {d["artifactType"] for d in json.loads(resp.read())["manifests"]}
+        if mode == "applied":
+            self.assertEqual((applied, kinds), ("artifactType", {COSIGN_SIG_ARTIFACT}))
+        else:
+            self.assertEqual(applied, None)
+            self.assertGreater(len(kinds), 1, "in this mode the fake should answer more than signatures")
 
     def test_destination_with_the_referrers_api_gets_no_fallback_tag(self):
         repo = "tofake/app"
