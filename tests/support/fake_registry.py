@@ -47,6 +47,15 @@ Switches, all off by default:
                            refused pull (then N more pulls, and so on).
   check_references=True    (default) a manifest PUT whose blobs or child manifests are missing is refused, as
                            real registries do.
+  referrers_api=True       the OCI 1.1 referrers API over what is stored: GET /v2/<name>/referrers/<digest>
+                           answers an image index of the manifests whose `subject` is that digest (empty when
+                           none; artifactType, else the config's media type; their annotations), and a manifest
+                           PUT with a `subject` answers `OCI-Subject: <its digest>`. Without it that route is
+                           404, as on docker-registry. referrers_page_size=N pages the answer N at a time with
+                           `Link: <...?n=N&last=OPAQUE>; rel="next"`. referrers_filter (an attribute, may change
+                           between runs) says what `?artifactType=` does: "applied" (default: filtered, with
+                           `OCI-Filters-Applied: artifactType`), "ignored" (every referrer, no header) or
+                           "unannounced" (filtered, no header).
 
 Content can be put in place without HTTP (and without auth): `add_blob`, `add_manifest`, or `client()`, an
 object with the methods of seed.Client that the seed.push_* helpers use.
@@ -73,10 +82,12 @@ from token_auth import Denied, TokenService, parse_scopes  # noqa: F401 - parse_
 from token_auth import error_body as _error_body
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+REFERRERS_FILTER_MODES = ("applied", "ignored", "unannounced")
 SERVICE = "fake"
 
 _ROUTE = re.compile(r"^/v2/(?P<name>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-                    r"/(?P<kind>manifests|blobs/uploads|blobs|tags)/(?P<rest>.*)$")
+                    r"/(?P<kind>manifests|blobs/uploads|blobs|tags|referrers)/(?P<rest>.*)$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 
@@ -288,9 +299,13 @@ class FakeRegistry:
                  reset_patch_once: bool = False,
                  no_digest_header: bool = False, html_errors: bool = False, fail_first: int = 0,
                  retry_after: str = "1", check_references: bool = True, pull_limit: int | None = None,
-                 basic: bool = False, echo_auth: bool = False, pull_reset: int | None = None):
+                 basic: bool = False, echo_auth: bool = False, pull_reset: int | None = None,
+                 referrers_api: bool = False, referrers_page_size: int | None = None,
+                 referrers_filter: str = "applied"):
         if basic and bearer:
             raise ValueError("basic and bearer are exclusive")
+        if referrers_filter not in REFERRERS_FILTER_MODES:
+            raise ValueError(f"referrers_filter must be one of {REFERRERS_FILTER_MODES}, not {referrers_filter!r}")
         self.bearer = bearer
         self.basic = basic
         self.echo_auth = echo_auth
@@ -315,6 +330,9 @@ class FakeRegistry:
         self.pull_reset = pull_reset
         self._pulls = 0
         self._quota_resets: float | None = None  # when the used-up quota resets (pull_reset)
+        self.referrers_api = referrers_api
+        self.referrers_page_size = referrers_page_size
+        self.referrers_filter = referrers_filter
 
         self._lock = threading.RLock()
         self._log_entries: list[LoggedRequest] = []
@@ -324,6 +342,7 @@ class FakeRegistry:
         self._tags: dict[str, dict[str, str]] = {}
         self._uploads: dict[str, _Upload] = {}
         self._pages: dict[str, tuple[str, int]] = {}
+        self._referrer_pages: dict[str, tuple[str, str, str | None, int]] = {}  # token -> name, digest, type, start
         self._blob_gets: dict[str, int] = {}
         self._failed = 0
         self.auth = TokenService(service=SERVICE, users=users, identity_token=identity_token,
@@ -401,6 +420,11 @@ class FakeRegistry:
         return [e for e in entries if (server is None or e.server == server)
                 and (method is None or e.method == method) and (pattern is None or pattern.search(e.path))]
 
+    def count(self, method: str, path_regex: str) -> int:
+        """How many logged requests to the registry have `method` and a path (with query) matching `path_regex`
+        (re.search); the same call as harness.Registry.count, so a test can count on either."""
+        return len(self.requests(server="registry", method=method, path_regex=path_regex))
+
     def token_requests(self) -> list[LoggedRequest]:
         return self.requests(server="registry", path_regex=r"^/token(\?|$)")
 
@@ -452,6 +476,32 @@ class FakeRegistry:
     def tags(self, repo: str) -> list[str]:
         with self._lock:
             return sorted(self._tags.get(repo, {}))
+
+    def referrers(self, repo: str, subject: str, artifact_type: str | None = None) -> list[dict]:
+        """Descriptors of the stored manifests of `repo` whose `subject` is `subject`, in the order they were
+        stored, as the referrers API lists them (OCI distribution-spec "Listing Referrers"): artifactType, else
+        the config's media type, and the manifest's annotations."""
+        with self._lock:
+            stored = list(self._manifests.get(repo, {}).items())
+        result = []
+        for d, (raw, media_type) in stored:
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(doc, dict) or not isinstance(doc.get("subject"), dict):
+                continue
+            if doc["subject"].get("digest") != subject:
+                continue
+            desc = {"mediaType": media_type, "digest": d, "size": len(raw)}
+            kind = doc.get("artifactType") or (doc.get("config") or {}).get("mediaType")
+            if kind:
+                desc["artifactType"] = kind
+            if isinstance(doc.get("annotations"), dict) and doc["annotations"]:
+                desc["annotations"] = doc["annotations"]
+            if artifact_type is None or desc.get("artifactType") == artifact_type:
+                result.append(desc)
+        return result
 
     def verify_tree(self, repo: str, digest: str) -> list[str]:
         """Problems with the stored image `digest` in `repo` (missing or corrupt children); [] when complete."""
@@ -565,6 +615,9 @@ class FakeRegistry:
         elif kind == "tags" and rest == "list" and h.command in ("GET", "HEAD"):
             self._authorize(h, [("repository", name, "pull")])
             self._tag_list(h, name, query)
+        elif kind == "referrers" and self.referrers_api and h.command in ("GET", "HEAD"):
+            self._authorize(h, [("repository", name, "pull")])
+            self._referrers_list(h, name, urllib.parse.unquote(rest), query)
         raise _Response(404, _error_body("NOT_FOUND", f"no route for {h.command} {path}"))
 
     def _manifest(self, h: _Handler, name: str, ref: str, body: bytes) -> None:
@@ -593,7 +646,12 @@ class FakeRegistry:
             if self.check_references:
                 self._check_references(name, doc)
             self.add_manifest(name, body, media_type, [] if _DIGEST.match(ref) else [ref])
-            raise _Response(201, b"", [("Location", f"/v2/{name}/manifests/{d}"), ("Docker-Content-Digest", d)])
+            headers = [("Location", f"/v2/{name}/manifests/{d}"), ("Docker-Content-Digest", d)]
+            subject = doc.get("subject")
+            if self.referrers_api and isinstance(subject, dict) and isinstance(subject.get("digest"), str):
+                # distribution-spec "Pushing Manifests with Subject": the registry indexed it itself.
+                headers.append(("OCI-Subject", subject["digest"]))
+            raise _Response(201, b"", headers)
         if h.command == "DELETE":
             with self._lock:
                 if _DIGEST.match(ref):
@@ -724,6 +782,37 @@ class FakeRegistry:
             page_tags = tags
         raise _Response(200, json.dumps({"name": name, "tags": page_tags}).encode(), headers)
 
+    def _referrers_list(self, h: _Handler, name: str, subject: str, query: dict[str, list[str]]) -> None:
+        if not _DIGEST.match(subject):
+            raise _Response(400, _error_body("DIGEST_INVALID", f"bad digest {subject!r}"))
+        artifact_type = query.get("artifactType", [None])[0]
+        mode = self.referrers_filter
+        start = 0
+        last = query.get("last", [None])[0]
+        if last is not None:
+            with self._lock:
+                page = self._referrer_pages.get(last)
+            if page is None or page[:3] != (name, subject, artifact_type):
+                raise _Response(400, _error_body("PAGINATION_NUMBER_INVALID", f"unknown pagination token {last!r}"))
+            start = page[3]
+        found = self.referrers(name, subject, artifact_type if mode != "ignored" else None)
+        headers = []
+        if artifact_type is not None and mode == "applied":
+            headers.append(("OCI-Filters-Applied", "artifactType"))
+        end = len(found)
+        if self.referrers_page_size:
+            end = min(start + self.referrers_page_size, len(found))
+            if end < len(found):
+                token = "rf." + base64.urlsafe_b64encode(secrets.token_bytes(9)).decode() + "~" + str(end)
+                with self._lock:
+                    self._referrer_pages[token] = (name, subject, artifact_type, end)
+                link = f"/v2/{name}/referrers/{subject}?n={self.referrers_page_size}&last={token}"
+                if artifact_type is not None:
+                    link += "&artifactType=" + urllib.parse.quote(artifact_type, safe="")
+                headers.append(("Link", f'<{link}>; rel="next"'))
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": found[start:end]}
+        raise _Response(200, json.dumps(index).encode(), headers, OCI_INDEX)
+
     # --- uploads -----------------------------------------------------------------------------------------
     def _new_session(self, name: str) -> None:
         upload_id = str(uuid.uuid4())
@@ -846,3 +935,15 @@ class DirectClient:
     def push_manifest(self, repo: str, reference: str, body: bytes, media_type: str) -> Descriptor:
         tags = [] if _DIGEST.match(reference) else [reference]
         return Descriptor(media_type, self.fake.add_manifest(repo, body, media_type, tags), len(body))
+
+    def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str
+                     ) -> tuple[Descriptor, dict[str, str]]:
+        """push_manifest and the headers the HTTP PUT would have answered that matter here (`OCI-Subject`)."""
+        headers = {}
+        subject = json.loads(body).get("subject")
+        if self.fake.referrers_api and isinstance(subject, dict):
+            headers["OCI-Subject"] = subject["digest"]
+        return self.push_manifest(repo, reference, body, media_type), headers
+
+    def get_manifest(self, repo: str, reference: str, accept: str = OCI_INDEX) -> tuple[bytes, str] | None:
+        return self.fake.manifest(repo, reference)

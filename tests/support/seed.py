@@ -181,6 +181,12 @@ class Client:
         return Descriptor(media_type, digest, size)
 
     def push_manifest(self, repo: str, reference: str, body: bytes, media_type: str) -> Descriptor:
+        return self.put_manifest(repo, reference, body, media_type)[0]
+
+    def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str
+                     ) -> tuple[Descriptor, http.client.HTTPMessage]:
+        """push_manifest, also returning the answer's headers (`OCI-Subject` says the registry indexed the
+        manifest's subject itself)."""
         status, headers, resp = self._request("PUT", self.url(f"/v2/{repo}/manifests/{reference}"), body=body,
                                               headers={"Content-Type": media_type,
                                                        "Content-Length": str(len(body))})
@@ -189,7 +195,16 @@ class Client:
         returned = headers.get("Docker-Content-Digest")
         if returned and returned != digest:
             raise PushError(f"put manifest {repo}:{reference}: registry says {returned}, expected {digest}")
-        return Descriptor(media_type, digest, len(body))
+        return Descriptor(media_type, digest, len(body)), headers
+
+    def get_manifest(self, repo: str, reference: str, accept: str = OCI_INDEX) -> tuple[bytes, str] | None:
+        """(exact bytes, media type) of a manifest, or None when the registry does not know it (404)."""
+        status, headers, body = self._request("GET", self.url(f"/v2/{repo}/manifests/{reference}"),
+                                              headers={"Accept": accept})
+        self._check(f"get manifest {repo}:{reference}", status, body, (200, 404))
+        if status == 404:
+            return None
+        return body, (headers.get("Content-Type") or "").split(";")[0].strip()
 
 
 # --- building blocks -------------------------------------------------------------------------------------
