@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     add(syncer::add_digest_command(app));
     add(syncer::add_tags_command(app));
     add(syncer::add_catalog_command(app));
+    add(syncer::add_referrers_command(app));
     add(syncer::add_delete_command(app));
     add(syncer::add_sync_command(app));
     add(syncer::add_verify_command(app));

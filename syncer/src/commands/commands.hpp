@@ -19,6 +19,8 @@ std::function<int()> add_inspect_command(CLI::App& app);
 std::function<int()> add_digest_command(CLI::App& app);
 std::function<int()> add_tags_command(CLI::App& app);
 std::function<int()> add_catalog_command(CLI::App& app);
+/// `referrers`.
+std::function<int()> add_referrers_command(CLI::App& app);
 /// `delete`.
 std::function<int()> add_delete_command(CLI::App& app);
 /// `sync`.

@@ -1,11 +1,14 @@
 // `syncer copy SRC DST`: flags -> copy_options -> libregistry::copy_image.
 #include "commands/commands.hpp"
+#include "commands/referrer_flags.hpp"
 #include "commands/run_limits.hpp"
 #include "output/progress.hpp"
+#include "output/referrers_output.hpp"
 #include "session.hpp"
 #include "text.hpp"
 
 #include <libregistry/sync/copy.hpp>
+#include <libregistry/sync/referrers_copy.hpp>
 
 #include <fmt/format.h>
 
@@ -31,6 +34,7 @@ struct copy_flags {
     bool quiet = false;
     bool force = false;
     run_limit_flags limits;
+    referrer_flags referrers;
 };
 
 void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string& prefix,
@@ -49,7 +53,10 @@ int run_copy(const copy_flags& f) {
     auto from = parse_cli_reference(f.source, "invalid source reference");
     auto to = parse_cli_reference(f.destination, "invalid destination reference");
     const auto limits = parse_run_limits(f.limits);
+    // Lives as long as the copy: the copy engine keeps what it learns about the registries in it.
+    referrers_context referrers(parse_referrer_flags(f.referrers));
     copy_options options;
+    if (referrers.policy().enabled) options.referrers = &referrers;
     options.jobs = std::max<std::size_t>(f.jobs, 1);
     options.retry.max_attempts = f.retry_times + 1;
     options.force = f.force;
@@ -91,20 +98,27 @@ int run_copy(const copy_flags& f) {
             co_return exit_failed;
         }
         const auto& st = *r;
+        // Notes say what could not be carried (a cycle, the depth bound, a rewritten index's own
+        // referrers): worth seeing even with --quiet.
+        for (const auto& note : st.referrers.notes)
+            std::cerr << "syncer copy: warning: " << safe_text(note) << "\n";
         if (!f.quiet) {
             // Said only when it happened: a single image, or an index every entry of which matched, is
             // copied unchanged.
             const std::string rewritten =
                 st.filtered ? "; --platform rewrote the index, so its digest differs from the source's" : "";
+            const auto carried = referrers_outcome(st.referrers);
+            const auto carried_up = carried.empty() ? std::string() : fmt::format("; {}", carried);
+            const auto carried_copied = carried.empty() ? std::string() : fmt::format(", {}", carried);
             if (st.up_to_date)
-                std::cerr << fmt::format("{} is already up to date at {} ({}){}\n", from.str(), to.str(),
-                                         st.manifest_digest.str(), rewritten);
+                std::cerr << fmt::format("{} is already up to date at {} ({}{}){}\n", from.str(), to.str(),
+                                         st.manifest_digest.str(), carried_up, rewritten);
             else
                 std::cerr << fmt::format(
                     "Copied {} to {}: {} ({} blobs uploaded, {} mounted, {} already present, "
-                    "{} sent, {} manifests, {:.1f} s){}\n",
+                    "{} sent, {} manifests{}, {:.1f} s){}\n",
                     from.str(), to.str(), st.manifest_digest.str(), st.blobs_uploaded, st.blobs_mounted,
-                    st.blobs_skipped, human_bytes(double(st.bytes_sent)), st.manifests_pushed,
+                    st.blobs_skipped, human_bytes(double(st.bytes_sent)), st.manifests_pushed, carried_copied,
                     st.duration.count() / 1000.0, rewritten);
         }
         co_return exit_ok;
@@ -138,6 +152,7 @@ std::function<int()> add_copy_command(CLI::App& app) {
     cmd->add_flag("--force", flags->force, "Push manifests even when the destination already has the digest");
     cmd->add_flag("--quiet,-q", flags->quiet, "Print nothing but errors");
     add_run_limit_flags(*cmd, flags->limits);
+    add_referrer_flags(*cmd, flags->referrers);
     return [flags] { return run_copy(*flags); };
 }
 

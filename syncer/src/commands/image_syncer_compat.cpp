@@ -1,6 +1,8 @@
 // image-syncer v1.5's command line on top of `syncer sync`. Only the flags image-syncer v1.5 has are
-// accepted (so a call that works here works with image-syncer, and the other way round); the two it removed
-// in v1.5 get a message saying what replaced them instead of CLI11's bare "not expected".
+// accepted (so a call that works here works with image-syncer, and the other way round), plus syncer's
+// referrers flags: referrers travel with images by default here too, and a destination that refuses them
+// needs a switch without rewriting every rule of the images file. The two flags image-syncer removed in v1.5
+// get a message saying what replaced them instead of CLI11's bare "not expected".
 #include "commands/image_syncer_compat.hpp"
 #include "commands/commands.hpp"
 #include "commands/parse_errors.hpp"
@@ -50,6 +52,7 @@ int run_image_syncer(int argc, char** argv) {
     app.add_option("--output-success-images", f.output_success, "output success images in a new file");
     app.add_option("--output-images-format", f.output_format, "success images output format, json or yaml")
         ->default_str("yaml");
+    add_referrer_flags(app, f.referrers);
     bool version = false;
     app.add_flag("--version", version, "print app version");
     // Removed in image-syncer v1.5 (destinations must be complete); caught only to say so. The empty group

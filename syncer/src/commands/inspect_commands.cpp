@@ -1,7 +1,12 @@
-// `syncer inspect`, `syncer digest`, `syncer tags`: read-only queries.
+// `syncer inspect`, `syncer digest`, `syncer tags`, `syncer catalog`, `syncer referrers`: read-only queries.
 #include "commands/commands.hpp"
+#include "commands/referrer_flags.hpp"
+#include "output/logger.hpp"
+#include "output/referrers_output.hpp"
 #include "session.hpp"
 #include "text.hpp"
+
+#include <libregistry/sync/referrers_copy.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,6 +26,8 @@ struct query_flags {
     endpoint_flags endpoint;
     bool raw = false;
     int retry_times = 3;
+    std::string format = "text";
+    referrer_flags referrers;
 };
 
 void add_query_flags(CLI::App& cmd, query_flags& f) {
@@ -110,7 +117,58 @@ int run_catalog(const query_flags& f) {
     });
 }
 
+int run_referrers(const query_flags& f) {
+    if (f.format != "text" && f.format != "json")
+        throw usage_error(fmt::format("--format {}: expected text or json", f.format));
+    auto ref = parse_cli_reference(f.target, "invalid reference");
+    referrers_context context(parse_referrer_flags(f.referrers));
+    session s(f.retry_times);
+    auto& reg = s.open(ref.registry, f.endpoint);
+    return s.run([&]() -> asio::awaitable<int> {
+        auto m = co_await reg.get_manifest(ref.repository, ref.identifier());
+        if (!m) co_return fail("referrers", m.error());
+        referrers_tree tree;
+        tree.image = ref.str();
+        tree.digest = m->digest;
+        tree.media_type = m->media_type;
+        // An index's referrers and those of each of its images: signatures are often made per platform.
+        std::vector<digest> subjects{m->digest};
+        if (m->kind == manifest_kind::index) {
+            tree.children = m->manifests;
+            for (const auto& child : m->manifests)
+                subjects.push_back(child.digest);
+        }
+        auto found = co_await discover_referrers(reg, ref.repository, std::move(subjects), context);
+        if (!found) co_return fail("referrers", found.error());
+        tree.discovery = std::move(*found);
+        for (const auto& note : tree.discovery.notes)
+            std::cerr << "syncer referrers: warning: " << safe_text(note) << "\n";
+        if (f.format == "json") {
+            auto out = referrers_tree_json(tree);
+            scrub_secrets_in(out);
+            // Registry text need not be UTF-8; what is not is replaced rather than failing the output.
+            std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        } else {
+            std::cout << referrers_tree_text(tree);
+        }
+        co_return exit_ok;
+    });
+}
+
 } // namespace
+
+std::function<int()> add_referrers_command(CLI::App& app) {
+    auto flags = std::make_shared<query_flags>();
+    auto* cmd = app.add_subcommand(
+        "referrers",
+        "List the signatures, SBOMs and attestations that refer to an image (and to each image of "
+        "an index), as a tree");
+    cmd->add_option("IMAGE", flags->target, "[docker://]host/repo:tag or @digest")->required();
+    cmd->add_option("--format", flags->format, "text or json")->default_str("text");
+    add_referrer_flags(*cmd, flags->referrers, false);
+    add_query_flags(*cmd, *flags);
+    return [flags] { return run_referrers(*flags); };
+}
 
 std::function<int()> add_catalog_command(CLI::App& app) {
     auto flags = std::make_shared<query_flags>();

@@ -148,6 +148,8 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     // One attempt budget for a request, whichever level retries it (the session below uses the same).
     options.copy.retry.max_attempts = options.retries + 1;
     options.copy.platforms = platform_filters(f.os, f.arch);
+    // For rules without their own `referrers:`.
+    options.referrers = parse_referrer_flags(f.referrers);
     auto guard = parse_prune_guard(f.prune_max);
     if (!guard) throw usage_error(guard.error().message);
     options.prune_max = *guard;
@@ -279,6 +281,7 @@ void add_run_flags(CLI::App& cmd, sync_flags& f) {
            "Keep only the newest N of the listed tags (versions by precedence, other tags by creation "
            "time); for rules without their own latest")
         ->check(CLI::Range(1, 1000000));
+    add_referrer_flags(cmd, f.referrers);
 }
 
 void add_sync_flags(CLI::App& cmd, sync_flags& f) {

@@ -1,5 +1,6 @@
 #pragma once
 // `syncer sync` flags, shared with the `image-syncer` compatible entry point.
+#include "commands/referrer_flags.hpp"
 #include "commands/run_limits.hpp"
 #include "config/sync_config.hpp"
 
@@ -40,13 +41,14 @@ struct sync_flags {
     std::vector<std::string> include_tags; ///< --include-tags, as given (comma lists)
     std::vector<std::string> exclude_tags;
     std::size_t latest = 0; ///< --latest; 0: not given
+    referrer_flags referrers;
 };
 
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// Registers only the flags that shape a run (--proc, --retries, --jobs, --force, --log, --log-format,
-/// --dry-run, --report, --prune, --prune-max, --timeout, --min-rate, --min-rate-window, --max-wait, and the
-/// tag policy flags --include-tags, --exclude-tags, --latest), with the meaning they have in `syncer sync`;
-/// for commands that build their rules from something other than image-syncer's files.
+/// --dry-run, --report, --prune, --prune-max, --timeout, --min-rate, --min-rate-window, --max-wait, the
+/// tag policy flags --include-tags, --exclude-tags, --latest, and the referrers flags), with the meaning they
+/// have in `syncer sync`; for commands that build their rules from something other than image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
 class session;
 

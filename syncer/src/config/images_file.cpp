@@ -7,6 +7,7 @@
 #include <libregistry/core/platform.hpp>
 #include <libregistry/core/reference.hpp>
 #include <libregistry/core/tag_version.hpp>
+#include <libregistry/sync/referrer_policy.hpp>
 #include <libregistry/sync/tag_policy.hpp>
 
 #include <re2/re2.h>
@@ -215,6 +216,60 @@ std::optional<std::vector<std::string>> string_list(const YAML::Node& value, fil
     return out;
 }
 
+/// `referrers: true|false`, or `referrers: {include: ..., exclude: ..., depth: N}` (a map carries them, with
+/// the defaults for the keys it leaves out). `prefix` is `"rule": "referrers"`, for messages.
+result<referrer_policy> referrers_value(const YAML::Node& key, const YAML::Node& v,
+                                        const document_source& doc, std::string_view prefix) {
+    const auto name = doc.name;
+    referrer_policy policy;
+    if (!v.IsMap()) {
+        const auto flag = plain_bool(v);
+        if (!flag)
+            return config_error(at(name, value_mark(key, v)),
+                                fmt::format("{} must be true, false, or a map with include, exclude and/or "
+                                            "depth",
+                                            prefix));
+        policy.enabled = *flag;
+        return policy;
+    }
+    if (auto keys = check_keys(v, name); !keys) return keys.error();
+    for (const auto& entry : v) {
+        const auto& field = entry.first.Scalar();
+        const auto& value = entry.second;
+        const auto where = at(name, value_mark(entry.first, value));
+        const auto what = fmt::format("{}: {}", prefix, in_quotes(field));
+        if (field == "include" || field == "exclude") {
+            auto list = string_list(value, doc.format);
+            if (!list)
+                return config_error(where,
+                                    fmt::format("{} must be an artifact type, a /regex/, or a non-empty "
+                                                "list of them (strings)",
+                                                what));
+            referrer_policy alone;
+            alone.include_types = *list;
+            if (auto ok = check_referrer_policy(alone, fmt::format("{}: {}", where, what)); !ok)
+                return ok.error();
+            (field == "include" ? policy.include_types : policy.exclude_types) = std::move(*list);
+        } else if (field == "depth") {
+            const auto text = value.IsScalar() ? value.Scalar() : std::string();
+            int n = 0;
+            const auto parsed = std::from_chars(text.data(), text.data() + text.size(), n);
+            if (text.empty() || parsed.ptr != text.data() + text.size() || parsed.ec != std::errc{} ||
+                n < 1 || n > max_referrers_depth)
+                return config_error(where, fmt::format("{} must be a whole number from 1 to {}: how deep "
+                                                       "referrers of referrers are followed (1: only the "
+                                                       "image's own)",
+                                                       what, max_referrers_depth));
+            policy.max_depth = n;
+        } else {
+            return config_error(at(name, entry.first.Mark()),
+                                fmt::format("{}: unknown key {} (expected include, exclude or depth)", prefix,
+                                            in_quotes(field)));
+        }
+    }
+    return policy;
+}
+
 /// The mapping form of a rule's value: destinations plus the rule's tag policy, platforms and switches.
 result<void> rule_options(const YAML::Node& key, const YAML::Node& map, const document_source& doc,
                           sync_rule& rule, marked_texts& destinations) {
@@ -275,6 +330,11 @@ result<void> rule_options(const YAML::Node& key, const YAML::Node& map, const do
                 if (!p) return bad(fmt::format(": {}", p.error().message));
                 rule.platforms.push_back(std::move(*p));
             }
+        } else if (field == "referrers") {
+            auto policy = referrers_value(entry.first, v, doc,
+                                          fmt::format("{}: {}", in_quotes(written), in_quotes(field)));
+            if (!policy) return policy.error();
+            rule.referrers = std::move(*policy);
         } else if (field == "prune") {
             const auto flag = plain_bool(v);
             if (!flag) return bad("must be true or false");
@@ -283,7 +343,7 @@ result<void> rule_options(const YAML::Node& key, const YAML::Node& map, const do
         } else {
             return config_error(at(name, entry.first.Mark()),
                                 fmt::format("{}: unknown key {} (expected destinations, include, exclude, "
-                                            "semver, latest, platforms or prune)",
+                                            "semver, latest, platforms, prune or referrers)",
                                             in_quotes(written), in_quotes(field)));
         }
     }

@@ -55,6 +55,10 @@ libregistry::result<libregistry::sync_source> parse_source(std::string_view text
 /// Parses one destination (`repo`, `repo:tag`, `repo:t1,t2`).
 libregistry::result<libregistry::sync_destination> parse_destination(std::string_view text);
 
+/// The deepest a rule's `referrers: {depth: N}` and `--referrers-depth` go: far beyond any real chain (a
+/// signature of an attestation of an SBOM is 3), small enough that a typo is caught.
+inline constexpr int max_referrers_depth = 100;
+
 /// Renders rules back in the images-file format (one source key per rule), for --output-*-images.
 std::string render_images(const std::vector<libregistry::sync_item>& items, file_format format);
 

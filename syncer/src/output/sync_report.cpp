@@ -1,6 +1,7 @@
 #include "output/sync_report.hpp"
 
 #include "output/progress.hpp"
+#include "output/referrers_output.hpp"
 
 #include <fmt/format.h>
 #include <libregistry/core/redact.hpp>
@@ -37,6 +38,7 @@ nlohmann::ordered_json image_json(const image_result& r) {
     j["blobs_skipped"] = r.stats.blobs_skipped;
     j["manifests_pushed"] = r.stats.manifests_pushed;
     j["duration_ms"] = r.stats.duration.count();
+    if (has_referrers(r.stats.referrers)) j["referrers"] = referrers_stats_json(r.stats.referrers);
     j["attempts"] = r.attempts;
     j["rule"] = r.item.origin;
     return j;
@@ -118,7 +120,9 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std:
                    {"blobs_uploaded", t.blobs_uploaded},
                    {"blobs_mounted", t.blobs_mounted},
                    {"blobs_skipped", t.blobs_skipped},
-                   {"manifests_pushed", t.manifests_pushed}};
+                   {"manifests_pushed", t.manifests_pushed},
+                   {"referrers_found", t.referrers_found},
+                   {"referrers_copied", t.referrers_copied}};
     auto c = count_deletions(report);
     j["totals"]["pruning"] = {{"deleted", c.deleted},
                               {"planned", c.planned},
@@ -153,8 +157,11 @@ std::string plan_text(const sync_report& report) {
                            : r.status == image_status::interrupted ? "interrupted"
                            : r.status == image_status::excluded    ? "exclude"
                                                                    : "copy";
-        out +=
-            fmt::format("{} {} -> {} ({})\n", verb, source_text(r.item), destination_text(r.item), r.reason);
+        // A dry run counts the referrers it would carry (found at the source).
+        const auto found = r.stats.referrers.found;
+        out += fmt::format(
+            "{} {} -> {} ({}{})\n", verb, source_text(r.item), destination_text(r.item), r.reason,
+            found > 0 ? fmt::format("; {} referrer{}", found, found == 1 ? "" : "s") : std::string());
     }
     for (const auto& d : report.deletions)
         out += fmt::format("{} {}:{} ({})\n",
@@ -180,6 +187,13 @@ std::string pruning_text(const sync_report& report) {
     return out;
 }
 
+// The summary's referrers part, when the run found any.
+std::string referrers_text(const sync_report& report) {
+    const auto& t = report.totals;
+    if (t.referrers_found == 0 && t.referrers_copied == 0) return {};
+    return fmt::format("; referrers: {} found, {} copied", t.referrers_found, t.referrers_copied);
+}
+
 } // namespace
 
 std::string summary_text(const sync_report& report) {
@@ -194,7 +208,7 @@ std::string summary_text(const sync_report& report) {
                t.planned ? fmt::format(", {} to copy", t.planned) : std::string(),
                human_bytes(double(t.bytes_sent)), t.blobs_uploaded, t.blobs_mounted, t.blobs_skipped,
                report.duration.count() / 1000.0) +
-           pruning_text(report);
+           referrers_text(report) + pruning_text(report);
 }
 
 std::string interrupted_text(const sync_report& report, std::string_view cause) {
@@ -214,6 +228,7 @@ std::string interrupted_text(const sync_report& report, std::string_view cause) 
 
 void log_image(logger& log, const image_result& r) {
     auto fields = image_json(r);
+    const auto carried = referrers_outcome(r.stats.referrers);
     if (r.status == image_status::failed)
         log.error(fmt::format("failed {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
                   fields);
@@ -222,15 +237,21 @@ void log_image(logger& log, const image_result& r) {
             fmt::format("interrupted {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
             fields);
     else if (r.status == image_status::skipped)
-        log.info(fmt::format("in sync {} -> {}", source_text(r.item), destination_text(r.item)), fields);
+        log.info(fmt::format("in sync {} -> {}{}", source_text(r.item), destination_text(r.item),
+                             carried.empty() ? std::string() : fmt::format(" ({})", carried)),
+                 fields);
     else if (r.status == image_status::excluded)
         log.info(
             fmt::format("excluded {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
             fields);
     else
-        log.info(fmt::format("copied {} -> {} ({}, {} sent)", source_text(r.item), destination_text(r.item),
-                             r.digest ? r.digest->str() : "", human_bytes(double(r.stats.bytes_sent))),
+        log.info(fmt::format("copied {} -> {} ({}, {} sent{})", source_text(r.item), destination_text(r.item),
+                             r.digest ? r.digest->str() : "", human_bytes(double(r.stats.bytes_sent)),
+                             carried.empty() ? std::string() : fmt::format(", {}", carried)),
                  fields);
+    // What could not be carried (a cycle, the depth bound, a rewritten index's own referrers).
+    for (const auto& note : r.stats.referrers.notes)
+        log.warning(fmt::format("{} -> {}: {}", source_text(r.item), destination_text(r.item), note), fields);
 }
 
 } // namespace syncer
