@@ -595,7 +595,7 @@ TEST_CASE("bad config files: the message names file, line, key and what is expec
          "images.yaml:1: \"nginx\": destination \"$UPPER\" (expanded to \"Quay.io/App\"): invalid reference"},
         {kind::images, "images.yaml", "nginx: {a: b}\n",
          "images.yaml:1: \"nginx\": unknown key \"a\" (expected destinations, include, exclude, semver, "
-         "latest, platforms or prune)"},
+         "latest, platforms, prune or referrers)"},
         {kind::images, "images.yaml", "nginx:\n  destinations: {a: b}\n",
          "images.yaml:2: \"nginx\": expected a destination or a list of destinations"},
         // the mapping form
@@ -625,6 +625,40 @@ TEST_CASE("bad config files: the message names file, line, key and what is expec
          "images.yaml:3: \"nginx\": \"platforms\": "},
         {kind::images, "images.yaml", "nginx:\n  destination: m\n  prune: maybe\n",
          "images.yaml:3: \"nginx\": \"prune\" must be true or false"},
+        // referrers
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers: maybe\n",
+         "images.yaml:3: \"nginx\": \"referrers\" must be true, false, or a map with include, exclude and/or "
+         "depth"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers:\n",
+         "images.yaml:3: \"nginx\": \"referrers\" must be true, false"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers: [sig]\n",
+         "images.yaml:3: \"nginx\": \"referrers\" must be true, false"},
+        {kind::images, "images.json", "{\"nginx\": {\"destination\": \"m\",\n \"referrers\": \"false\"}}",
+         "images.json:2: \"nginx\": \"referrers\" must be true, false"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers:\n    depth: 0\n",
+         "images.yaml:4: \"nginx\": \"referrers\": \"depth\" must be a whole number from 1 to 100"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers:\n    depth: 101\n",
+         "images.yaml:4: \"nginx\": \"referrers\": \"depth\" must be a whole number from 1 to 100"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers: {depth: deep}\n",
+         "images.yaml:3: \"nginx\": \"referrers\": \"depth\" must be a whole number"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers: {depth: [2]}\n",
+         "images.yaml:3: \"nginx\": \"referrers\": \"depth\" must be a whole number"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers:\n    include: [\"/[/\"]\n",
+         "images.yaml:4: \"nginx\": \"referrers\": \"include\": "},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers:\n    exclude: []\n",
+         "images.yaml:4: \"nginx\": \"referrers\": \"exclude\" must be an artifact type, a /regex/, or a "
+         "non-empty list of them (strings)"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers:\n    include: {a: b}\n",
+         "images.yaml:4: \"nginx\": \"referrers\": \"include\" must be an artifact type"},
+        {kind::images, "images.json",
+         "{\"nginx\": {\"destination\": \"m\",\n \"referrers\": {\n\"include\": [1]}}}",
+         "images.json:3: \"nginx\": \"referrers\": \"include\" must be an artifact type"},
+        {kind::images, "images.yaml",
+         "nginx:\n  destination: m\n  referrers:\n    depth: 2\n    types: [x]\n",
+         "images.yaml:5: \"nginx\": \"referrers\": unknown key \"types\" (expected include, exclude or "
+         "depth)"},
+        {kind::images, "images.yaml", "nginx:\n  destination: m\n  referrers:\n    depth: 2\n    depth: 3\n",
+         "images.yaml:5: duplicate key \"depth\" (first on line 4)"},
         {kind::images, "images.yaml", "\"nginx:1.25,1.26\":\n  destination: m\n  latest: 1\n",
          "images.yaml:3: \"nginx:1.25,1.26\": \"latest\" selects among the tags a repository lists, but this "
          "source names its tags; write the source without the tag list"},
@@ -864,5 +898,64 @@ TEST_CASE("parse_images: the mapping form, in YAML and JSON, with every key") {
         CHECK((*rules)[3].policy.empty());
         CHECK((*rules)[3].platforms.empty());
         CHECK_FALSE((*rules)[3].prune);
+    }
+}
+
+TEST_CASE("parse_images: referrers per rule, in YAML and JSON; a rule without the key takes the run's") {
+    const std::string yaml = "quay.io/org/app:\n"
+                             "  destination: mirror.example/app\n"
+                             "  referrers: false\n"
+                             "quay.io/org/signed:\n"
+                             "  destination: mirror.example/signed\n"
+                             "  referrers: true\n"
+                             "\"quay.io/org/sbom:1.0\":\n"
+                             "  destination: mirror.example/sbom\n"
+                             "  referrers:\n"
+                             "    include: [\"/cosign/\", application/spdx+json]\n"
+                             "    exclude: application/vnd.in-toto+json\n"
+                             "    depth: 2\n"
+                             "\"quay.io/org/pinned@" +
+                             dgst +
+                             "\": {destination: mirror.example/pinned, referrers: {}}\n"
+                             "quay.io/org/plain: {destination: mirror.example/plain}\n"
+                             "nginx: mirror.example/nginx\n";
+    const std::string json =
+        "{\n"
+        "  \"quay.io/org/app\": {\"destination\": \"mirror.example/app\", \"referrers\": false},\n"
+        "  \"quay.io/org/signed\": {\"destination\": \"mirror.example/signed\", "
+        "\"referrers\": true},\n"
+        "  \"quay.io/org/sbom:1.0\": {\"destination\": \"mirror.example/sbom\", \"referrers\": {\n"
+        "    \"include\": [\"/cosign/\", \"application/spdx+json\"],\n"
+        "    \"exclude\": \"application/vnd.in-toto+json\", \"depth\": 2}},\n"
+        "  \"quay.io/org/pinned@" +
+        dgst +
+        "\": {\"destination\": \"mirror.example/pinned\", \"referrers\": {}},\n"
+        "  \"quay.io/org/plain\": {\"destination\": \"mirror.example/plain\"},\n"
+        "  \"nginx\": \"mirror.example/nginx\"\n"
+        "}\n";
+    for (const auto& [text, format, name] : {std::tuple{yaml, file_format::yaml, "images.yaml"},
+                                             std::tuple{json, file_format::json, "images.json"}}) {
+        const auto shown_name = name; // clang 14 cannot capture a structured binding
+        CAPTURE(shown_name);
+        const auto rules = parse_images(text, format, name, test_env);
+        REQUIRE_MESSAGE(rules.has_value(), rules.error().message);
+        REQUIRE(rules->size() == 6);
+        const auto& off = (*rules)[0].referrers;
+        REQUIRE(off.has_value());
+        CHECK_FALSE(off->enabled);
+        // `true` is on with the defaults: every type, depth 4.
+        CHECK((*rules)[1].referrers == std::optional<referrer_policy>(referrer_policy{}));
+        const auto& some = (*rules)[2].referrers;
+        REQUIRE(some.has_value());
+        CHECK(some->enabled);
+        CHECK(some->include_types == std::vector<std::string>{"/cosign/", "application/spdx+json"});
+        CHECK(some->exclude_types == std::vector<std::string>{"application/vnd.in-toto+json"});
+        CHECK(some->max_depth == 2);
+        CHECK(some->max_referrers == referrer_policy{}.max_referrers);
+        // An empty map is on with the defaults too, and a digest source may have referrers.
+        CHECK((*rules)[3].referrers == std::optional<referrer_policy>(referrer_policy{}));
+        // Without the key (map or string form), the rule takes the run's policy (the flags).
+        CHECK_FALSE((*rules)[4].referrers.has_value());
+        CHECK_FALSE((*rules)[5].referrers.has_value());
     }
 }
