@@ -249,9 +249,6 @@ void log_image(logger& log, const image_result& r) {
                              r.digest ? r.digest->str() : "", human_bytes(double(r.stats.bytes_sent)),
                              carried.empty() ? std::string() : fmt::format(", {}", carried)),
                  fields);
-    // What could not be carried (a cycle, the depth bound, a rewritten index's own referrers).
-    for (const auto& note : r.stats.referrers.notes)
-        log.warning(fmt::format("{} -> {}: {}", source_text(r.item), destination_text(r.item), note), fields);
 }
 
 } // namespace syncer
