@@ -1,9 +1,9 @@
 #include "credential_files.hpp"
+#include "output/logger.hpp"
 
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <iostream>
 #include <set>
 #include <sys/stat.h>
 
@@ -41,8 +41,12 @@ void warn_if_exposed(const std::string& path, std::string_view kind) {
     std::error_code ec;
     auto canonical = fs::weakly_canonical(path, ec);
     if (!warned.insert(ec ? path : canonical.string()).second) return;
-    if (auto text = exposure_warning(path, static_cast<unsigned>(st.st_mode), kind))
-        std::cerr << *text << "\n";
+    if (auto text = exposure_warning(path, static_cast<unsigned>(st.st_mode), kind)) {
+        constexpr std::string_view prefix = "syncer: warning: ";
+        const auto message = text->starts_with(prefix) ? text->substr(prefix.size()) : *text;
+        stderr_line("warning", "file_mode", *text, message,
+                    {{"path", path}, {"mode", fmt::format("{:04o}", st.st_mode & 0777)}});
+    }
 }
 
 void warn_if_keys_exposed(const std::string& cert_dir) {

@@ -3,11 +3,25 @@
 #include "commands/image_syncer_compat.hpp"
 #include "commands/labnow_commands.hpp"
 #include "commands/parse_errors.hpp"
+#include "output/logger.hpp"
 #include "session.hpp"
 #include "text.hpp"
 
 #include <iostream>
 #include <map>
+
+namespace {
+
+// `--log-format json` of the command being run, as far as it was parsed: its usage errors are JSON lines too.
+bool wants_json_log(const CLI::App& app) {
+    for (const auto* sub : app.get_subcommands())
+        if (const auto* option = sub->get_option_no_throw("--log-format");
+            option != nullptr && option->count() > 0 && option->as<std::string>() == "json")
+            return true;
+    return false;
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
     // Installed under image-syncer's name (a symlink in the docker-kit image), syncer is image-syncer.
@@ -48,20 +62,23 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
+        syncer::set_stderr_json(wants_json_log(app));
         syncer::report_parse_error(app, e, "syncer");
         return syncer::exit_usage;
     }
+    syncer::set_stderr_json(wants_json_log(app));
     if (debug) syncer::enable_debug_log();
     try {
         for (auto* sub : app.get_subcommands())
             if (auto it = commands.find(sub); it != commands.end()) return it->second();
         return syncer::exit_usage;
     } catch (const syncer::usage_error& e) {
-        std::cerr << "syncer: " << syncer::safe_text(e.what()) << "\n";
+        syncer::stderr_line("error", "usage_error", std::string("syncer: ") + e.what(), e.what());
         return syncer::exit_usage;
     } catch (const std::exception& e) {
         // Only bugs and resource exhaustion get here.
-        std::cerr << "syncer: internal error: " << syncer::safe_text(e.what()) << "\n";
+        syncer::stderr_line("error", "internal_error", std::string("syncer: internal error: ") + e.what(),
+                            std::string("internal error: ") + e.what());
         return syncer::exit_failed;
     }
 }

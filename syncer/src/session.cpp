@@ -2,6 +2,7 @@
 #include "commands/commands.hpp"
 #include "config/sync_config.hpp"
 #include "credential_files.hpp"
+#include "output/logger.hpp"
 #include "text.hpp"
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
@@ -122,6 +124,15 @@ session::session(int retry_times, std::optional<min_transfer_rate> min_rate) : r
     }
     if (debug_log || debug_from_environment())
         options.debug = [](std::string_view text) {
+            if (stderr_json()) {
+                while (!text.empty()) {
+                    auto end = text.find('\n');
+                    const std::string line(text.substr(0, end));
+                    stderr_line("debug", "http", "", line);
+                    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+                }
+                return;
+            }
             std::string out;
             while (!text.empty()) {
                 auto end = text.find('\n');
@@ -179,16 +190,75 @@ remote_registry& session::open(remote_options options, http::host_settings tls) 
 
 namespace {
 
+// `value` as `width` decimal digits at `p`; returns the end.
+char* put_digits(char* p, long value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+        p[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+    return p + width;
+}
+
+char* put_text(char* p, const char* text) {
+    while (*text)
+        *p++ = *text++;
+    return p;
+}
+
+// The late signal's JSON log line, with its time worked out by arithmetic: gmtime and fmt are not
+// async-signal-safe, clock_gettime is.
+std::size_t late_signal_json(char* out, const char* message) {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    long days = static_cast<long>(now.tv_sec / 86400);
+    const long seconds = static_cast<long>(now.tv_sec % 86400);
+    const auto leap = [](long y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; };
+    long year = 1970;
+    while (days >= (leap(year) ? 366 : 365)) {
+        days -= leap(year) ? 366 : 365;
+        ++year;
+    }
+    static constexpr int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int month = 0;
+    for (;;) {
+        const int length = month_days[month] + (month == 1 && leap(year) ? 1 : 0);
+        if (days < length) break;
+        days -= length;
+        ++month;
+    }
+    char* p = put_text(out, "{\"time\":\"");
+    p = put_digits(p, year, 4);
+    *p++ = '-';
+    p = put_digits(p, month + 1, 2);
+    *p++ = '-';
+    p = put_digits(p, days + 1, 2);
+    *p++ = 'T';
+    p = put_digits(p, seconds / 3600, 2);
+    *p++ = ':';
+    p = put_digits(p, seconds / 60 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, seconds % 60, 2);
+    *p++ = '.';
+    p = put_digits(p, now.tv_nsec / 1000000, 3);
+    p = put_text(p, "Z\",\"level\":\"error\",\"event\":\"exit\",\"msg\":\"");
+    p = put_text(p, message);
+    p = put_text(p, "\"}\n");
+    return static_cast<std::size_t>(p - out);
+}
+
 // Once a stop was requested, a signal that arrives after the run (while the process winds down, when the
 // signal_set no longer listens) is still a second signal: exit at once with its status rather than die of
 // it. Only async-signal-safe calls here.
 extern "C" void exit_on_late_signal(int sig) {
-    static constexpr char sigint[] = "syncer: SIGINT again: exiting at once\n";
-    static constexpr char sigterm[] = "syncer: SIGTERM again: exiting at once\n";
-    if (sig == SIGINT)
-        (void)!::write(STDERR_FILENO, sigint, sizeof sigint - 1);
-    else
-        (void)!::write(STDERR_FILENO, sigterm, sizeof sigterm - 1);
+    const char* message = sig == SIGINT ? "SIGINT again: exiting at once" : "SIGTERM again: exiting at once";
+    char line[160];
+    if (stderr_json()) {
+        (void)!::write(STDERR_FILENO, line, late_signal_json(line, message));
+    } else {
+        char* end = put_text(put_text(line, "syncer: "), message);
+        *end++ = '\n';
+        (void)!::write(STDERR_FILENO, line, static_cast<std::size_t>(end - line));
+    }
     std::_Exit(exit_signal_base + sig);
 }
 
@@ -220,15 +290,17 @@ int session::run_handling_signals(std::function<asio::awaitable<int>()> task) {
     asio::steady_timer grace(io_);
     asio::steady_timer last_resort(io_);
     auto exit_now = [this](const std::string& why) {
-        std::cerr << "syncer: " << why << "\n";
+        stderr_line("error", "exit", "syncer: " + why, why);
         std::fflush(nullptr);
         std::_Exit(signal_ != 0 ? exit_signal_base + signal_ : exit_failed);
     };
     // The first signal, or the timeout: nothing new starts, and after the grace period every connection is
     // closed.
     auto begin_stop = [&](const std::string& cause, std::string_view again) {
-        std::cerr << fmt::format("syncer: {}: stopping; transfers in flight have {} s to finish ({})\n",
-                                 cause, timing.grace.count() / 1000.0, again);
+        const auto notice = fmt::format("{}: stopping; transfers in flight have {} s to finish ({})", cause,
+                                        timing.grace.count() / 1000.0, again);
+        stderr_line("warning", "stopping", "syncer: " + notice, notice,
+                    {{"cause", cause}, {"grace_ms", timing.grace.count()}});
         stop_.request_stop();
         deadline.cancel();
         grace.expires_after(timing.grace);

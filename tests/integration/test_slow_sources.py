@@ -128,7 +128,7 @@ class SlowSourceTest(harness.TempDirTestCase):
             self.assertEqual(result.returncode, 1, context)
             self.assertIn("syncer: timed out after 2s (--timeout): stopping; transfers in flight have 5 s to "
                           "finish", result.stderr)
-            self.assertIn("timed out after 2s (--timeout): 0 of 1 images done", result.stderr)
+            self.assertIn("timed out after 2s (--timeout): 0 of 1 image done", result.stderr)
             self.assertLess(elapsed, 40, context)  # 2 s, the 5 s grace period, cleanup
             with open(report_path) as f:
                 report = json.load(f)

@@ -89,12 +89,17 @@ int run_copy(const copy_flags& f) {
         auto r = co_await copy_image(source, from, destination, to, options);
         out.finish();
         if (!r) {
+            // What was sent before the failure, as the progress counted it: blobs that made it are not sent
+            // again by the next run.
+            const auto& tally = out.tally();
+            const auto sent = fmt::format("{} sent ({} complete)", human_bytes(double(tally.moved())),
+                                          plural(std::uint64_t(tally.blobs_done()), "blob", "blobs"));
             if (!s.stopped_by().empty())
-                std::cerr << fmt::format("syncer copy: {}: {}; {} does not point at an incomplete "
+                std::cerr << fmt::format("syncer copy: {}: {}; {}; {} does not point at an incomplete "
                                          "image, and running the same command again resumes\n",
-                                         s.stop_text(), safe_text(r.error().message), to.str());
+                                         s.stop_text(), safe_text(r.error().message), sent, to.str());
             else
-                std::cerr << "syncer copy: " << safe_text(r.error().message) << "\n";
+                std::cerr << fmt::format("syncer copy: {}; {}\n", safe_text(r.error().message), sent);
             co_return exit_failed;
         }
         const auto& st = *r;
@@ -115,10 +120,12 @@ int run_copy(const copy_flags& f) {
                                          st.manifest_digest.str(), carried_up, rewritten);
             else
                 std::cerr << fmt::format(
-                    "Copied {} to {}: {} ({} blobs uploaded, {} mounted, {} already present, "
-                    "{} sent, {} manifests{}, {:.1f} s){}\n",
-                    from.str(), to.str(), st.manifest_digest.str(), st.blobs_uploaded, st.blobs_mounted,
-                    st.blobs_skipped, human_bytes(double(st.bytes_sent)), st.manifests_pushed, carried_copied,
+                    "Copied {} to {}: {} ({} uploaded, {} mounted, {} already present, {} sent, {}{}, "
+                    "{:.1f} s){}\n",
+                    from.str(), to.str(), st.manifest_digest.str(),
+                    plural(std::uint64_t(st.blobs_uploaded), "blob", "blobs"), st.blobs_mounted,
+                    st.blobs_skipped, human_bytes(double(st.bytes_sent)),
+                    plural(std::uint64_t(st.manifests_pushed), "manifest", "manifests"), carried_copied,
                     st.duration.count() / 1000.0, rewritten);
         }
         co_return exit_ok;

@@ -100,6 +100,7 @@ int run_mirror(const mirror_flags& f, const env_lookup& env, const mirror_reques
 }
 
 int run_jobs(const jobs_flags& f) {
+    use_log_format(f.run);
     const auto env = process_environment();
     mirror_request request;
     request.source_registry = flag_or_env(f.source_registry, env, "REGISTRY_URL", "docker.io");
@@ -119,6 +120,7 @@ int run_jobs(const jobs_flags& f) {
 }
 
 int run_sync_image(const sync_image_flags& f) {
+    use_log_format(f.run);
     const auto env = process_environment();
     const auto slash = f.image.rfind('/');
     if (slash == std::string::npos || f.image.find_first_of(":@") != std::string::npos)

@@ -1,5 +1,6 @@
 #include "commands/parse_errors.hpp"
 
+#include "output/logger.hpp"
 #include "text.hpp"
 
 #include <fmt/format.h>
@@ -134,14 +135,20 @@ void report_parse_error(const CLI::App& app, const CLI::ParseError& e, std::stri
         cmd = chosen.front();
         label += " " + cmd->get_name();
     }
+    std::string message;
     if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
         std::vector<std::string> flags;
         collect_flags(cmd, flags);
-        std::cerr << label << ": " << safe_text(unexpected_arguments_message(app.remaining(true), flags))
-                  << "\n";
+        message = unexpected_arguments_message(app.remaining(true), flags);
     } else {
-        std::cerr << label << ": " << safe_text(e.what()) << "\n";
+        message = e.what();
     }
+    if (stderr_json()) {
+        stderr_line("error", "usage_error", "",
+                    fmt::format("{}; run '{} --help' for the options", message, label));
+        return;
+    }
+    std::cerr << label << ": " << safe_text(message) << "\n";
     std::cerr << "Run '" << label << " --help' for the options.\n";
 }
 

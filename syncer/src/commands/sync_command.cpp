@@ -3,8 +3,10 @@
 #include "commands/commands.hpp"
 #include "config/sync_config.hpp"
 #include "credential_files.hpp"
+#include "output/logger.hpp"
 #include "output/private_file.hpp"
 #include "output/progress.hpp"
+#include "output/summary.hpp"
 #include "output/sync_report.hpp"
 #include "session.hpp"
 #include "text.hpp"
@@ -104,7 +106,15 @@ sync_config load_sync_files(const sync_flags& f) {
     return config;
 }
 
+void use_log_format(const sync_flags& f) {
+    if (f.log_format != "text" && f.log_format != "json")
+        throw usage_error(fmt::format("--log-format {}: expected text or json", f.log_format));
+    set_stderr_json(f.log_format == "json");
+}
+
 int run_sync_command(const sync_flags& f) {
+    // Before the files are read: their errors and warnings are log lines too.
+    use_log_format(f);
     return run_sync_config(load_sync_files(f), f);
 }
 
@@ -134,8 +144,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     }
     if (f.output_format != "yaml" && f.output_format != "json")
         throw usage_error(fmt::format("--output-images-format {}: expected yaml or json", f.output_format));
-    if (f.log_format != "text" && f.log_format != "json")
-        throw usage_error(fmt::format("--log-format {}: expected text or json", f.log_format));
+    use_log_format(f);
 
     apply_run_policy(config.images, run_tag_policy(f));
     const auto limits = parse_run_limits(f.limits);
@@ -172,14 +181,14 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     }
     logger log(f.log_format == "json", log_file);
     bool live = f.log.empty() && f.log_format == "text" && progress::stderr_is_terminal();
-    progress bar(!live, live);
+    progress bar(!live, live, progress::style::sync);
     std::size_t done = 0;
     std::size_t total = 0;
     options.copy.on_event = [&](const copy_event& e) { bar.on_event(e); };
     options.on_event = [&](const sync_event& e) {
         if (e.what == sync_event::kind::warning) {
             bar.finish();
-            log.warning(e.message);
+            log.warning(e.message, {{"event", "warning"}});
             return;
         }
         if (e.what == sync_event::kind::planned) {
@@ -209,7 +218,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         auto r = co_await run_sync(std::move(rules), provider, options);
         bar.finish();
         if (!r) {
-            log.error(r.error().message);
+            log.error(r.error().message, {{"event", "config_error"}});
             co_return exit_usage;
         }
         const auto& report = *r;
@@ -233,12 +242,13 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         if (!f.output_failed.empty())
             write_private(f.output_failed, scrub_secrets(render_images(failed, format)), "failed images");
         if (!f.dry_run) log_deletions(log, report);
-        log.info(summary_text(report));
+        log_summary(log, report, bar.tally().moved(), signal, f.report);
         if (!signal.empty()) {
             auto line = interrupted_text(report, s.stop_text());
             if (!f.report.empty()) line += "; report in " + f.report;
-            log.error(line);
-            if (log_file != stderr) std::cerr << "syncer: " << safe_text(line) << "\n";
+            const nlohmann::ordered_json fields = {{"event", "interrupted"}, {"cause", signal}};
+            log.error(line, fields);
+            if (log_file != stderr) stderr_line("error", "interrupted", "syncer: " + line, line, fields);
         }
         // After a signal, session::run exits 128 + its number whatever this says; after --timeout, 1 at
         // least.

@@ -63,6 +63,9 @@ sync_config load_sync_files(const sync_flags& flags);
 /// Registries opened on `s` with `rules`' credentials, one client per registry name.
 std::unique_ptr<libregistry::registry_provider>
 make_session_provider(session& s, std::vector<libregistry::credential_rule> rules);
+/// Checks --log-format and makes stderr's own lines (usage errors, warnings, the stop notice) follow it;
+/// throws usage_error for anything but text or json.
+void use_log_format(const sync_flags& flags);
 /// Runs a sync from parsed flags; returns the exit status (throws usage_error for bad input).
 int run_sync_command(const sync_flags& flags);
 /// Runs a sync of already loaded rules and credentials with the run-shaping flags of `flags` (everything but

@@ -91,6 +91,7 @@ bool pruning_failed(const sync_report& report) {
 void log_deletions(logger& log, const sync_report& report) {
     for (const auto& d : report.deletions) {
         auto fields = deletion_json(d);
+        fields["event"] = "prune";
         auto where = fmt::format("{}:{}", d.repository, d.tag);
         if (d.status == delete_status::failed)
             log.error(fmt::format("pruning {} failed: {}", where, d.reason), fields);
@@ -199,15 +200,15 @@ std::string referrers_text(const sync_report& report) {
 std::string summary_text(const sync_report& report) {
     const auto& t = report.totals;
     return fmt::format(
-               "{} images: {} copied, {} already in sync{}, {} failed{}{}; {} sent, {} blobs uploaded, {} "
+               "{}: {} copied, {} already in sync{}, {} failed{}{}; {} sent, {} uploaded, {} "
                "mounted, "
                "{} already present; {:.1f} s",
-               report.images.size(), t.copied, t.skipped,
+               plural(report.images.size(), "image", "images"), t.copied, t.skipped,
                t.excluded ? fmt::format(", {} excluded by the platform filter", t.excluded) : std::string(),
                t.failed, t.interrupted ? fmt::format(", {} interrupted", t.interrupted) : std::string(),
                t.planned ? fmt::format(", {} to copy", t.planned) : std::string(),
-               human_bytes(double(t.bytes_sent)), t.blobs_uploaded, t.blobs_mounted, t.blobs_skipped,
-               report.duration.count() / 1000.0) +
+               human_bytes(double(t.bytes_sent)), plural(std::uint64_t(t.blobs_uploaded), "blob", "blobs"),
+               t.blobs_mounted, t.blobs_skipped, report.duration.count() / 1000.0) +
            referrers_text(report) + pruning_text(report);
 }
 
@@ -216,19 +217,20 @@ std::string interrupted_text(const sync_report& report, std::string_view cause) 
     int not_started = 0;
     for (const auto& r : report.images)
         if (r.status == image_status::interrupted) ++(r.attempts > 0 ? started : not_started);
-    return fmt::format("{}: {} of {} images done ({} copied, {} already in sync{}), {} failed, {} "
-                       "stopped mid-copy, {} not started; no tag points at an incomplete image, and the next "
-                       "run resumes",
-                       cause, report.totals.copied + report.totals.skipped + report.totals.excluded,
-                       report.images.size(), report.totals.copied, report.totals.skipped,
-                       report.totals.excluded ? fmt::format(", {} excluded", report.totals.excluded)
-                                              : std::string(),
-                       report.totals.failed, started, not_started);
+    return fmt::format(
+        "{}: {} of {} done ({} copied, {} already in sync{}), {} failed, {} "
+        "stopped mid-copy, {} not started; no tag points at an incomplete image, and the next "
+        "run resumes",
+        cause, report.totals.copied + report.totals.skipped + report.totals.excluded,
+        plural(report.images.size(), "image", "images"), report.totals.copied, report.totals.skipped,
+        report.totals.excluded ? fmt::format(", {} excluded", report.totals.excluded) : std::string(),
+        report.totals.failed, started, not_started);
 }
 
 void log_image(logger& log, const image_result& r) {
     auto fields = image_json(r);
     const auto carried = referrers_outcome(r.stats.referrers);
+    fields["event"] = "image";
     if (r.status == image_status::failed)
         log.error(fmt::format("failed {} -> {}: {}", source_text(r.item), destination_text(r.item), r.reason),
                   fields);
