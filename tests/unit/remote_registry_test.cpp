@@ -1310,6 +1310,44 @@ TEST_CASE("list_referrers: a later page that is not an index, or a refusal, is a
     }
 }
 
+asio::awaitable<void> oci_subject_case(std::shared_ptr<scripted_server> server, std::string tag,
+                                       std::optional<digest> expected) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto m = parse_manifest(image_manifest(tag), manifest_type);
+    REQUIRE(m.has_value());
+    auto pushed = co_await reg.put_manifest(repo, tag, *m);
+    REQUIRE_MESSAGE(pushed.has_value(), pushed.error().message);
+    CHECK(pushed->digest == m->digest);
+    CHECK(pushed->subject == expected);
+    CHECK(server->count("PUT", "/v2/" + repo + "/manifests/" + tag) == 1);
+}
+
+TEST_CASE("put_manifest: OCI-Subject says the registry indexed the subject; absent or not a digest: not") {
+    struct row {
+        std::string tag;
+        std::string header; ///< empty: none sent
+        std::optional<digest> expected;
+    };
+    const std::vector<row> rows{
+        {"with-subject", referred.str(), referred},
+        {"without", "", std::nullopt},
+        {"not-a-digest", "sha256:nothex", std::nullopt},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.tag);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [r](const recorded& req) {
+            if (is_ping(req)) return ok("{}");
+            lh::fields headers;
+            if (!r.header.empty()) headers.emplace_back("OCI-Subject", r.header);
+            return respond(201, "", headers);
+        });
+        run(io, oci_subject_case(server, r.tag, r.expected));
+    }
+}
+
 // --- names in URLs ---------------------------------------------------------------------------------------
 
 asio::awaitable<void> bad_names_case(std::shared_ptr<scripted_server> server) {
