@@ -72,8 +72,8 @@ asio::awaitable<result<manifest>> memory_registry::get_manifest(std::string repo
     co_return it->second;
 }
 
-asio::awaitable<result<digest>> memory_registry::put_manifest(std::string repository, std::string ref,
-                                                              manifest m) {
+asio::awaitable<result<pushed_manifest>> memory_registry::put_manifest(std::string repository,
+                                                                       std::string ref, manifest m) {
     auto& r = repos_[repository];
     // Like the distribution registry: a manifest whose blobs or children are missing is refused.
     for (const auto& b : m.blobs())
@@ -85,7 +85,10 @@ asio::awaitable<result<digest>> memory_registry::put_manifest(std::string reposi
     note("manifest " + repository + " " + ref);
     r.manifests[m.digest.str()] = m;
     if (ref.find(':') == std::string::npos) r.tags[ref] = m.digest.str();
-    co_return m.digest;
+    pushed_manifest out{m.digest, std::nullopt};
+    // A registry with the referrers API indexes the subject and says so (OCI-Subject).
+    if (referrers_api && m.subject) out.subject = m.subject->digest;
+    co_return out;
 }
 
 asio::awaitable<result<bool>> memory_registry::has_blob(std::string repository, digest d) {

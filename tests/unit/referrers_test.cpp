@@ -200,3 +200,57 @@ TEST_CASE("merge_descriptors never drops or changes an existing descriptor and a
     CHECK(merge_descriptors({}, added).size() == 3);
     CHECK(digests_of(merge_descriptors(existing, {})) == digests_of(existing));
 }
+
+TEST_CASE("referrers_index writes an OCI index that parses back to the same descriptors, digest and bytes") {
+    auto sig = with("sig", "application/vnd.dev.cosign.artifact.sig.v1+json");
+    sig.annotations = {{"org.opencontainers.image.created", "2026-01-01T00:00:00Z"}, {"note", "a \"quote\""}};
+    auto plain = with("plain", "");
+    const auto index = referrers_index({sig, plain});
+    CHECK(index.kind == manifest_kind::index);
+    CHECK(index.media_type == "application/vnd.oci.image.index.v1+json");
+    CHECK(index.digest == digest_of(index.bytes));
+    CHECK(index.bytes.find(R"("schemaVersion":2)") != std::string::npos);
+    // Fields left out when not set: no empty artifactType, no empty annotations.
+    CHECK(index.bytes.find(R"("artifactType":"")") == std::string::npos);
+    CHECK(index.bytes.find(R"("annotations":{})") == std::string::npos);
+    CHECK(index.bytes.find("platform") == std::string::npos);
+
+    auto back = parse_referrers(index.bytes).value();
+    REQUIRE(back.size() == 2);
+    CHECK(digests_of(back) == digests_of({sig, plain}));
+    for (std::size_t i = 0; i < back.size(); ++i) {
+        const auto& expected = i == 0 ? sig : plain;
+        CHECK(back[i].media_type == expected.media_type);
+        CHECK(back[i].size == expected.size);
+        CHECK(back[i].artifact_type == expected.artifact_type);
+        CHECK(back[i].annotations == expected.annotations);
+    }
+    // The same descriptors give the same bytes (the digest a registry stores is stable across runs).
+    CHECK(referrers_index({sig, plain}).bytes == index.bytes);
+    CHECK(referrers_index({}).manifests.empty());
+}
+
+TEST_CASE("referrers_stats add up field by field, notes appended in order") {
+    referrers_stats a;
+    a.found = 1;
+    a.copied = 1;
+    a.bytes_sent = 10;
+    a.notes = {"first"};
+    referrers_stats b;
+    b.found = 2;
+    b.present = 2;
+    b.excluded = 1;
+    b.not_carried = 3;
+    b.fallback_updates = 1;
+    b.bytes_sent = 5;
+    b.notes = {"second"};
+    a += b;
+    CHECK(a.found == 3);
+    CHECK(a.copied == 1);
+    CHECK(a.present == 2);
+    CHECK(a.excluded == 1);
+    CHECK(a.not_carried == 3);
+    CHECK(a.fallback_updates == 1);
+    CHECK(a.bytes_sent == 15);
+    CHECK(a.notes == std::vector<std::string>{"first", "second"});
+}

@@ -1119,7 +1119,7 @@ std::string referrer_entry(std::string_view seed, std::string_view artifact_type
            std::string(seed) + R"("}})";
 }
 
-std::string referrers_index(const std::vector<std::string>& entries) {
+std::string referrers_body(const std::vector<std::string>& entries) {
     std::string out =
         R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
     for (std::size_t i = 0; i < entries.size(); ++i)
@@ -1184,33 +1184,33 @@ TEST_CASE("list_referrers: the API with Link pages and artifactType filters, els
     const referrers_row rows[] = {
         {"the API, two pages linked by Link",
          std::nullopt,
-         {{referrers_path, 200, oci_index, referrers_index({sig, sbom}),
+         {{referrers_path, 200, oci_index, referrers_body({sig, sbom}),
            "<" + referrers_path + "?n=2&last=b>; rel=\"next\"", ""},
-          {referrers_path + "?n=2&last=b", 200, oci_index, referrers_index({attestation}), "", ""}},
+          {referrers_path + "?n=2&last=b", 200, oci_index, referrers_body({attestation}), "", ""}},
          {"sig", "sbom", "attestation"},
          referrers_source::api,
          false},
         {"the API, no referrers",
          std::nullopt,
-         {{referrers_path, 200, oci_index, referrers_index({}), "", ""}},
+         {{referrers_path, 200, oci_index, referrers_body({}), "", ""}},
          {},
          referrers_source::api,
          false},
         {"an artifactType filter the registry applied (OCI-Filters-Applied)",
          spdx,
-         {{referrers_path + spdx_query, 200, oci_index, referrers_index({sbom}), "", "artifactType"}},
+         {{referrers_path + spdx_query, 200, oci_index, referrers_body({sbom}), "", "artifactType"}},
          {"sbom"},
          referrers_source::api,
          true},
         {"an artifactType filter the registry ignored: filtered here",
          spdx,
-         {{referrers_path + spdx_query, 200, oci_index, referrers_index({sig, sbom, attestation}), "", ""}},
+         {{referrers_path + spdx_query, 200, oci_index, referrers_body({sig, sbom, attestation}), "", ""}},
          {"sbom"},
          referrers_source::api,
          false},
         {"an OCI-Filters-Applied naming other filters only: filtered here",
          spdx,
-         {{referrers_path + spdx_query, 200, oci_index, referrers_index({sig, sbom}), "",
+         {{referrers_path + spdx_query, 200, oci_index, referrers_body({sig, sbom}), "",
            "annotation, other"}},
          {"sbom"},
          referrers_source::api,
@@ -1218,14 +1218,14 @@ TEST_CASE("list_referrers: the API with Link pages and artifactType filters, els
         {"no API (404): the tag schema's index",
          std::nullopt,
          {{referrers_path, 404, "application/json", R"({"errors":[{"code":"NOT_FOUND"}]})", "", ""},
-          {tag_schema_path, 200, oci_index, referrers_index({sig, attestation}), "", ""}},
+          {tag_schema_path, 200, oci_index, referrers_body({sig, attestation}), "", ""}},
          {"sig", "attestation"},
          referrers_source::tag_schema,
          false},
         {"no API (a 200 that is not an index): the tag schema's index, filtered here",
          spdx,
          {{referrers_path + spdx_query, 200, "text/html", "<html>welcome</html>", "", ""},
-          {tag_schema_path, 200, oci_index, referrers_index({sig, sbom}), "", ""}},
+          {tag_schema_path, 200, oci_index, referrers_body({sig, sbom}), "", ""}},
          {"sbom"},
          referrers_source::tag_schema,
          false},
@@ -1282,7 +1282,7 @@ TEST_CASE("list_referrers: pages that link back to an earlier page are an error 
         const bool first = r.query("page").empty();
         lh::fields headers{{"Content-Type", "application/vnd.oci.image.index.v1+json"},
                            {"Link", "<" + referrers_path + (first ? "?page=2" : "") + ">; rel=\"next\""}};
-        return ok(referrers_index({referrer_entry(first ? "a" : "b", cosign_sig)}), headers);
+        return ok(referrers_body({referrer_entry(first ? "a" : "b", cosign_sig)}), headers);
     });
     run(io, referrers_failure_case(server, errc::bad_response, "leads back to a page already read", 2));
 }
@@ -1293,7 +1293,7 @@ TEST_CASE("list_referrers: a later page that is not an index, or a refusal, is a
         auto server = scripted_server::start(io, [](const recorded& r) {
             if (is_ping(r)) return ok("{}");
             if (r.query("page").empty())
-                return ok(referrers_index({referrer_entry("a", cosign_sig)}),
+                return ok(referrers_body({referrer_entry("a", cosign_sig)}),
                           {{"Content-Type", "application/vnd.oci.image.index.v1+json"},
                            {"Link", "<" + referrers_path + "?page=2>; rel=\"next\""}});
             return ok("<html></html>", {{"Content-Type", "text/html"}});
@@ -1307,6 +1307,82 @@ TEST_CASE("list_referrers: a later page that is not an index, or a refusal, is a
             return respond(403, R"({"errors":[{"code":"DENIED","message":"no pull access"}]})");
         });
         run(io, referrers_failure_case(server, errc::denied, "no pull access", 1));
+    }
+}
+
+asio::awaitable<void> api_absent_case(std::shared_ptr<scripted_server> server, bool remembered) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    const std::vector<digest> subjects{referred, digest_of("second"), digest_of("third")};
+    for (const auto& d : subjects) {
+        auto listed = co_await reg.list_referrers(repo, d, std::nullopt);
+        REQUIRE_MESSAGE(listed.has_value(), listed.error().message);
+        CHECK(listed->source == (d == referred ? referrers_source::tag_schema : referrers_source::none));
+    }
+    int api = 0, tags = 0;
+    for (const auto& r : server->requests) {
+        if (r.path().find("/referrers/") != std::string::npos) ++api;
+        if (r.path().find("/manifests/sha256-") != std::string::npos) ++tags;
+    }
+    // Each subject's tag schema tag is read once; the API is asked once in all when its 404 meant "no API".
+    CHECK(tags == 3);
+    CHECK(api == (remembered ? 1 : 3));
+}
+
+TEST_CASE("list_referrers: after the API's first 404 the registry's tag schema is read at once") {
+    for (const bool name_unknown : {false, true}) {
+        CAPTURE(name_unknown);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [name_unknown](const recorded& r) {
+            if (is_ping(r)) return ok("{}");
+            if (r.path() == tag_schema_path)
+                return ok(referrers_body({referrer_entry("sig", cosign_sig)}),
+                          {{"Content-Type", "application/vnd.oci.image.index.v1+json"}});
+            if (r.path().find("/referrers/") != std::string::npos && name_unknown)
+                return respond(404, R"({"errors":[{"code":"NAME_UNKNOWN"}]})");
+            return respond(404, R"({"errors":[{"code":"MANIFEST_UNKNOWN"}]})");
+        });
+        // NAME_UNKNOWN says the repository is missing, not the API: every listing asks the API again.
+        run(io, api_absent_case(server, !name_unknown));
+    }
+}
+
+asio::awaitable<void> oci_subject_case(std::shared_ptr<scripted_server> server, std::string tag,
+                                       std::optional<digest> expected) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    auto m = parse_manifest(image_manifest(tag), manifest_type);
+    REQUIRE(m.has_value());
+    auto pushed = co_await reg.put_manifest(repo, tag, *m);
+    REQUIRE_MESSAGE(pushed.has_value(), pushed.error().message);
+    CHECK(pushed->digest == m->digest);
+    CHECK(pushed->subject == expected);
+    CHECK(server->count("PUT", "/v2/" + repo + "/manifests/" + tag) == 1);
+}
+
+TEST_CASE("put_manifest: OCI-Subject says the registry indexed the subject; absent or not a digest: not") {
+    struct row {
+        std::string tag;
+        std::string header; ///< empty: none sent
+        std::optional<digest> expected;
+    };
+    const std::vector<row> rows{
+        {"with-subject", referred.str(), referred},
+        {"without", "", std::nullopt},
+        {"not-a-digest", "sha256:nothex", std::nullopt},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.tag);
+        asio::io_context io;
+        auto server = scripted_server::start(io, [r](const recorded& req) {
+            if (is_ping(req)) return ok("{}");
+            lh::fields headers;
+            if (!r.header.empty()) headers.emplace_back("OCI-Subject", r.header);
+            return respond(201, "", headers);
+        });
+        run(io, oci_subject_case(server, r.tag, r.expected));
     }
 }
 

@@ -134,8 +134,10 @@ remote_registry::list_referrers(std::string repository, digest subject,
     std::set<std::string> visited;
     std::size_t bytes = 0;
     std::string target = referrers_target(repository, subject, artifact_type);
-    bool api_absent = false;
-    for (;;) {
+    // A registry that lacked the API once lacks it for the whole run: one request per subject, not two.
+    bool api_absent = s.referrers_api_absent();
+    bool remember_absent = true;
+    while (!api_absent) {
         const bool first = visited.empty();
         visited.insert(target);
         api_call c;
@@ -148,6 +150,9 @@ remote_registry::list_referrers(std::string repository, digest subject,
         if (!resp) co_return resp.error();
         if (first && resp->status == 404) {
             api_absent = true;
+            // A registry with the API may answer NAME_UNKNOWN for a repository it does not have: that says
+            // nothing about the API, so only this listing falls back.
+            remember_absent = s.error_from(*resp, verb::get, target).code != errc::name_unknown;
             break;
         }
         if (resp->status != 200) co_return s.error_from(*resp, verb::get, target);
@@ -175,6 +180,7 @@ remote_registry::list_referrers(std::string repository, digest subject,
         target = std::move(**following);
     }
     if (api_absent) {
+        if (remember_absent) s.note_referrers_api_absent();
         out.filtered_by_registry = false;
         const auto tag = referrers_tag(subject);
         auto index = co_await get_manifest(repository, tag);

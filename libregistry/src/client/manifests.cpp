@@ -136,8 +136,8 @@ asio::awaitable<result<manifest>> remote_registry::get_manifest(std::string repo
     co_return std::move(*m);
 }
 
-asio::awaitable<result<digest>> remote_registry::put_manifest(std::string repository, std::string ref,
-                                                              manifest m) {
+asio::awaitable<result<pushed_manifest>> remote_registry::put_manifest(std::string repository,
+                                                                       std::string ref, manifest m) {
     auto& s = *session_;
     if (auto ok = detail::check_names(s.name(), repository, ref); !ok) co_return ok.error();
     api_call c;
@@ -163,7 +163,12 @@ asio::awaitable<result<digest>> remote_registry::put_manifest(std::string reposi
                                  fmt::format("{}/{}:{} stored manifest {} as {}: the registry rewrote it",
                                              s.name(), repository, ref, m.digest.str(), d->str()));
     }
-    co_return m.digest;
+    pushed_manifest out{m.digest, std::nullopt};
+    // Only a digest counts: anything else is as good as no header, and the caller keeps the tag schema's
+    // index itself (distribution-spec "Pushing Manifests with Subject").
+    if (auto header = resp->header("OCI-Subject"); !header.empty())
+        if (auto d = digest::parse(header)) out.subject = std::move(*d);
+    co_return out;
 }
 
 asio::awaitable<result<bool>> remote_registry::delete_tag(std::string repository, std::string tag) {

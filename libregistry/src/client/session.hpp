@@ -77,6 +77,10 @@ public:
 
     /// Uploads after a refused one-shot PUT go in chunks.
     bool monolithic_refused() const noexcept { return monolithic_refused_; }
+    /// The registry answered a referrers API request with 404 or without an index: it has no referrers API,
+    /// and later listings read the tag schema at once.
+    bool referrers_api_absent() const noexcept { return referrers_api_absent_; }
+    void note_referrers_api_absent() noexcept { referrers_api_absent_ = true; }
 
     /// "GET https://registry/v2/..." with secrets redacted, for messages.
     std::string describe(verb method, std::string_view target) const;
@@ -124,6 +128,7 @@ private:
     token_cache tokens_;
     single_flight<result<token>> token_flights_; ///< by scope set
     bool monolithic_refused_ = false;
+    bool referrers_api_absent_ = false;
     /// What the registry's answers said about its rate limit: when requests may go out again.
     rate_limit_state rate_limit_;
     remote_statistics stats_;

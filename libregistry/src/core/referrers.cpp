@@ -1,6 +1,9 @@
 #include "libregistry/core/referrers.hpp"
 
+#include "libregistry/core/media_type.hpp"
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <set>
 #include <utility>
@@ -26,6 +29,18 @@ std::string query_value(std::string_view text) {
 }
 
 } // namespace
+
+referrers_stats& referrers_stats::operator+=(const referrers_stats& other) {
+    found += other.found;
+    copied += other.copied;
+    present += other.present;
+    excluded += other.excluded;
+    not_carried += other.not_carried;
+    fallback_updates += other.fallback_updates;
+    bytes_sent += other.bytes_sent;
+    notes.insert(notes.end(), other.notes.begin(), other.notes.end());
+    return *this;
+}
 
 std::string_view to_string(referrers_source source) noexcept {
     switch (source) {
@@ -98,6 +113,26 @@ std::vector<descriptor> filter_artifact_type(std::vector<descriptor> list,
     if (!artifact_type || artifact_type->empty()) return list;
     std::erase_if(list, [&](const descriptor& d) { return d.artifact_type != *artifact_type; });
     return list;
+}
+
+manifest referrers_index(const std::vector<descriptor>& referrers) {
+    // Keys in the order the image-spec lists them, so the index reads like the ones registries write.
+    nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+    for (const auto& d : referrers) {
+        nlohmann::ordered_json entry;
+        entry["mediaType"] = d.media_type;
+        entry["digest"] = d.digest.str();
+        entry["size"] = d.size;
+        if (!d.artifact_type.empty()) entry["artifactType"] = d.artifact_type;
+        if (!d.annotations.empty()) entry["annotations"] = d.annotations;
+        entries.push_back(std::move(entry));
+    }
+    nlohmann::ordered_json index;
+    index["schemaVersion"] = 2;
+    index["mediaType"] = std::string(media_types::oci_index);
+    index["manifests"] = std::move(entries);
+    // What was just written parses: a failure here is a bug, not input.
+    return parse_manifest(index.dump()).value();
 }
 
 std::vector<descriptor> merge_descriptors(std::vector<descriptor> existing,

@@ -1,4 +1,5 @@
 #include "libregistry/sync/copy.hpp"
+#include "libregistry/sync/referrers_copy.hpp"
 
 #include "sync/detail/blob_copier.hpp"
 #include "sync/detail/platform_filter.hpp"
@@ -59,6 +60,8 @@ public:
                 continue;
             }
             ++t->stats.manifests_pushed;
+            // Children go first, so the last push to a target is its top manifest's.
+            t->stats.subject_indexed = pushed->subject.has_value();
             if (options_.on_event)
                 options_.on_event(copy_event{copy_event::kind::manifest_pushed, m.digest, 0});
         }
@@ -135,11 +138,15 @@ private:
     detail::blob_copier blobs_;
 };
 
-} // namespace
+// What the copy read at the source, for carrying the referrers afterwards.
+struct copy_view {
+    std::optional<digest> source_digest; ///< of the manifest read or HEADed at the source
+    std::optional<manifest> pushed;      ///< what the targets that were copied received (filtered or not)
+};
 
-asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& source, reference from,
-                                                                    std::vector<copy_target> destinations,
-                                                                    copy_options options) {
+asio::awaitable<std::vector<result<copy_stats>>> copy_images(registry& source, reference from,
+                                                             std::vector<copy_target> destinations,
+                                                             copy_options options, copy_view* view) {
     auto started = std::chrono::steady_clock::now();
     auto executor = co_await asio::this_coro::executor;
     auto src_name = fmt::format("{}/{}:{}", source.name(), from.repository, from.identifier());
@@ -227,6 +234,7 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
             fail_all(not_found());
         else {
             source_ref = (*src_desc)->digest.str();
+            view->source_digest = (*src_desc)->digest;
             const auto kind = kind_of((*src_desc)->media_type);
             const bool single = kind == manifest_kind::image || kind == manifest_kind::schema1;
             if (!options.force && (!filtering || single))
@@ -245,6 +253,7 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
         fail_all(missing ? not_found() : m.error());
         co_return finish();
     }
+    view->source_digest = m->digest;
     bool filtered = false;
     std::map<digest, manifest> nested;
     if (filtering && m->kind == manifest_kind::index) {
@@ -291,11 +300,63 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& so
         group.push_back(t.get());
         refs.push_back(t->push_ref);
     }
+    view->pushed = *m;
     if (!group.empty()) {
         copy_job job(source, from.repository, options, std::move(nested));
         co_await job.copy_tree(std::move(*m), std::move(group), std::move(refs));
     }
     co_return finish();
+}
+
+} // namespace
+
+asio::awaitable<std::vector<result<copy_stats>>> copy_image_to_many(registry& source, reference from,
+                                                                    std::vector<copy_target> destinations,
+                                                                    copy_options options) {
+    auto targets = destinations;
+    copy_view view;
+    auto results = co_await copy_images(source, from, std::move(destinations), options, &view);
+    auto* context = options.referrers;
+    if (!context || !context->policy().enabled) co_return results;
+
+    // The referrers follow what each successful target holds now, copied or up to date. Every target got
+    // the same manifest (the same filter applied to the same source), so one call carries them for all.
+    std::vector<copy_target> carried;
+    std::vector<std::size_t> positions;
+    std::optional<copy_stats> first;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        if (!results[i]) continue;
+        if (!first) first = *results[i];
+        copy_target t{targets[i].destination, targets[i].to, {}};
+        carried.push_back(std::move(t));
+        positions.push_back(i);
+    }
+    if (carried.empty()) co_return results;
+    referrer_subjects subjects;
+    subjects.digest = first->manifest_digest;
+    subjects.media_type = first->media_type;
+    if (view.pushed && view.pushed->digest == subjects.digest) subjects.image = view.pushed;
+    if (first->filtered) subjects.rewritten = view.source_digest;
+    auto inner = options;
+    inner.referrers = nullptr;
+    auto src_repository = from.repository;
+    auto carried_results = co_await copy_referrers(source, std::move(src_repository), std::move(subjects),
+                                                   std::move(carried), *context, std::move(inner));
+    for (std::size_t k = 0; k < positions.size(); ++k) {
+        auto& r = results[positions[k]];
+        auto& c = carried_results[k];
+        if (c) {
+            r->referrers = std::move(*c);
+            continue;
+        }
+        // The image is in place; only what travels with it is not. The code stays the referrer's, so a
+        // retryable failure is retried.
+        auto e = c.error();
+        e.message = fmt::format("copied {}, but carrying its referrers failed: {}", r->manifest_digest.str(),
+                                e.message);
+        r = e;
+    }
+    co_return results;
 }
 
 asio::awaitable<result<copy_stats>> copy_image(registry& source, reference from, registry& destination,

@@ -108,8 +108,8 @@ public:
         detail::semaphore_guard g(permits_);
         co_return co_await inner_.get_manifest(std::move(repository), std::move(ref));
     }
-    asio::awaitable<result<digest>> put_manifest(std::string repository, std::string ref,
-                                                 manifest m) override {
+    asio::awaitable<result<pushed_manifest>> put_manifest(std::string repository, std::string ref,
+                                                          manifest m) override {
         co_await permits_.acquire();
         detail::semaphore_guard g(permits_);
         co_return co_await inner_.put_manifest(std::move(repository), std::move(ref), std::move(m));

@@ -3,11 +3,11 @@
 #include "libregistry/core/reference.hpp"
 #include "libregistry/core/tag_version.hpp"
 
+#include "sync/detail/patterns.hpp"
+
 #include <fmt/format.h>
-#include <re2/re2.h>
 
 #include <algorithm>
-#include <memory>
 
 namespace libregistry {
 
@@ -19,40 +19,6 @@ std::string_view trim(std::string_view s) {
     const auto last = s.find_last_not_of(" \t");
     return s.substr(first, last - first + 1);
 }
-
-std::string_view regex_body(std::string_view entry) {
-    return entry.substr(1, entry.size() - 2);
-}
-
-// The entries of a list, each a literal or a compiled regex.
-class matcher {
-public:
-    explicit matcher(const std::vector<std::string>& entries) {
-        for (const auto& e : entries) {
-            if (is_tag_regex(e)) {
-                const auto body = regex_body(e);
-                regexes_.push_back(
-                    std::make_unique<RE2>(re2::StringPiece(body.data(), body.size()), RE2::Quiet));
-            } else {
-                literals_.push_back(e);
-            }
-        }
-    }
-
-    bool literal(std::string_view tag) const {
-        return std::find(literals_.begin(), literals_.end(), tag) != literals_.end();
-    }
-    bool regex(const std::string& tag) const {
-        return std::any_of(regexes_.begin(), regexes_.end(),
-                           [&](const std::unique_ptr<RE2>& re) { return RE2::PartialMatch(tag, *re); });
-    }
-    bool any(const std::string& tag) const { return literal(tag) || regex(tag); }
-    bool has_regex() const { return !regexes_.empty(); }
-
-private:
-    std::vector<std::string> literals_;
-    std::vector<std::unique_ptr<RE2>> regexes_;
-};
 
 struct candidate {
     std::string tag;
@@ -79,11 +45,9 @@ result<void> check_tag_policy(const tag_policy& policy) {
     for (const auto* list : {&policy.include, &policy.exclude})
         for (const auto& e : *list) {
             if (is_tag_regex(e)) {
-                const auto body = regex_body(e);
-                const RE2 re(re2::StringPiece(body.data(), body.size()), RE2::Quiet);
-                if (!re.ok())
+                if (auto bad = detail::regex_error(e))
                     return make_error(errc::invalid_argument,
-                                      fmt::format("\"{}\": invalid tag regex: {}", e, re.error()));
+                                      fmt::format("\"{}\": invalid tag regex: {}", e, *bad));
             } else if (!is_valid_tag(e)) {
                 return make_error(errc::invalid_argument,
                                   fmt::format("\"{}\" is neither a tag (A-Z a-z 0-9 _ . -, starting with a "
@@ -129,8 +93,8 @@ std::vector<std::string> split_tag_patterns(std::string_view text) {
 result<tag_selection> select_tags(const std::vector<std::string>& listed, const tag_policy& policy,
                                   const created_times& created) {
     if (auto ok = check_tag_policy(policy); !ok) return ok.error();
-    const matcher include(policy.include);
-    const matcher exclude(policy.exclude);
+    const detail::pattern_matcher include(policy.include);
+    const detail::pattern_matcher exclude(policy.exclude);
     std::optional<semver_range> range;
     if (!policy.semver.empty()) range = *parse_semver_range(policy.semver);
 

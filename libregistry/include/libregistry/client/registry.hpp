@@ -33,6 +33,15 @@ struct upload_session {
     std::int64_t min_chunk = 0; ///< OCI-Chunk-Min-Length, when the registry sent one
 };
 
+/// What a manifest PUT came to.
+struct pushed_manifest {
+    libregistry::digest digest; ///< the digest the registry reports (the manifest's own)
+    /// The `OCI-Subject` response header (distribution-spec "Pushing Manifests with Subject"): the registry
+    /// indexed the manifest under this subject in its referrers API. nullopt when it did not say so (no
+    /// header, or not a digest): a client keeps the referrers tag schema's index itself.
+    std::optional<libregistry::digest> subject;
+};
+
 class registry {
 public:
     virtual ~registry() = default;
@@ -47,9 +56,10 @@ public:
     /// GET: the exact bytes, checked against `ref` when it is a digest and against Docker-Content-Digest.
     virtual boost::asio::awaitable<result<manifest>> get_manifest(std::string repository,
                                                                   std::string ref) = 0;
-    /// PUT the manifest's bytes under `ref` (a tag or its digest); returns the digest the registry reports.
-    virtual boost::asio::awaitable<result<digest>> put_manifest(std::string repository, std::string ref,
-                                                                manifest m) = 0;
+    /// PUT the manifest's bytes under `ref` (a tag or its digest); returns the digest the registry reports,
+    /// and the subject it indexed.
+    virtual boost::asio::awaitable<result<pushed_manifest>> put_manifest(std::string repository,
+                                                                         std::string ref, manifest m) = 0;
 
     /// HEAD: whether `repository` holds the blob.
     virtual boost::asio::awaitable<result<bool>> has_blob(std::string repository, digest d) = 0;

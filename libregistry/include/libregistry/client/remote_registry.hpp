@@ -61,8 +61,8 @@ public:
     boost::asio::awaitable<result<std::optional<descriptor>>> head_manifest(std::string repository,
                                                                             std::string ref) override;
     boost::asio::awaitable<result<manifest>> get_manifest(std::string repository, std::string ref) override;
-    boost::asio::awaitable<result<digest>> put_manifest(std::string repository, std::string ref,
-                                                        manifest m) override;
+    boost::asio::awaitable<result<pushed_manifest>> put_manifest(std::string repository, std::string ref,
+                                                                 manifest m) override;
     boost::asio::awaitable<result<bool>> has_blob(std::string repository, digest d) override;
     boost::asio::awaitable<result<std::unique_ptr<blob_reader>>> get_blob(std::string repository,
                                                                           descriptor desc) override;
@@ -77,6 +77,7 @@ public:
     /// first answer that is not an image index, means the registry has no referrers API, and the tag schema's
     /// tag is read instead (a 404 there: no referrers). The artifactType filter is sent to the registry and
     /// applied again here, since a registry may ignore it (it says so by leaving out OCI-Filters-Applied).
+    /// Once the API was found absent, this registry's later listings read the tag schema's tag at once.
     boost::asio::awaitable<result<referrer_list>>
     list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type) override;
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;

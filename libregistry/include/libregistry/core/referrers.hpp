@@ -88,6 +88,12 @@ descriptor referrer_descriptor(const manifest& referrer);
 std::vector<descriptor> filter_artifact_type(std::vector<descriptor> list,
                                              const std::optional<std::string>& artifact_type);
 
+/// The referrers tag schema's index of `referrers` (distribution-spec "Referrers Tag Schema"): an OCI image
+/// index (schemaVersion 2, mediaType application/vnd.oci.image.index.v1+json) listing each descriptor's
+/// mediaType, digest, size, and its artifactType and annotations when set, in order. Parsed back, so its
+/// bytes and digest agree.
+manifest referrers_index(const std::vector<descriptor>& referrers);
+
 /// `existing` as it is, followed by the descriptors of `added` whose digest is not in it yet (each digest
 /// once, in order). Nothing in `existing` is dropped or changed: merging into a fallback index never loses
 /// what another writer put there.

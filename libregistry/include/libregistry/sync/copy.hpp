@@ -74,6 +74,9 @@ struct copy_stats {
     int blobs_mounted = 0;
     int blobs_skipped = 0;
     int manifests_pushed = 0;
+    /// The PUT of the manifest under the target's reference answered `OCI-Subject`: the destination indexed
+    /// it under its subject (registry.hpp, pushed_manifest). False when nothing was pushed.
+    bool subject_indexed = false;
     referrers_stats referrers; ///< with copy_options::referrers
     std::chrono::milliseconds duration{0};
 };
