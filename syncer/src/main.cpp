@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
     add(syncer::add_verify_command(app));
     add(syncer::add_jobs_command(app));
     add(syncer::add_sync_image_command(app));
+    add(syncer::add_login_command(app));
+    add(syncer::add_logout_command(app));
     auto* version = app.add_subcommand("version", "Print syncer's version");
     commands.emplace(version, [] {
         std::cout << "syncer " SYNCER_VERSION "\n";

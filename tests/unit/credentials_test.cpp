@@ -277,3 +277,66 @@ TEST_CASE("auth_file::load") {
     REQUIRE_FALSE(bad.has_value());
     CHECK(contains(bad.error().message, (dir.path() / "bad.json").string() + ": not valid JSON"));
 }
+
+TEST_CASE("auth_file_with_login: stores user:password as skopeo login does, keeps everything else") {
+    const std::string before =
+        R"({"auths":{"quay.io":{"auth":"cXVheTpwdw=="},"https://127.0.0.1:5000/v1/":)"
+        R"({"auth":"b2xkOm9sZA=="}},"credHelpers":{"gcr.io":"gcloud"},"x-extra":[1,2]})";
+    auto after =
+        auth_file_with_login(before, "auth.json", "127.0.0.1:5000", credential{"tester", "s3cr:et", {}});
+    REQUIRE(after.has_value());
+    auto file = auth_file::parse(*after, "auth.json");
+    REQUIRE(file.has_value());
+    auto plan = file->resolve("127.0.0.1:5000");
+    REQUIRE(plan.inline_entry);
+    CHECK(plan.inline_entry->username == "tester");
+    CHECK(plan.inline_entry->password == "s3cr:et"); // only the first colon separates
+    // The old spelling of the same host is replaced, not left to compete with the new entry.
+    CHECK(after->find("https://127.0.0.1:5000/v1/") == std::string::npos);
+    CHECK(after->find("\"127.0.0.1:5000\": {\n\t\t\t\"auth\": \"dGVzdGVyOnMzY3I6ZXQ=\"") !=
+          std::string::npos);
+    // Other registries, helpers and unknown keys are kept, in their order.
+    CHECK(after->find("\"quay.io\": {\n\t\t\t\"auth\": \"cXVheTpwdw==\"") != std::string::npos);
+    CHECK(after->find("\"gcr.io\": \"gcloud\"") != std::string::npos);
+    CHECK(after->find("\"x-extra\"") > after->find("\"credHelpers\""));
+    CHECK(after->ends_with("}\n"));
+
+    auto fresh = auth_file_with_login("", "new.json", "registry.example", credential{"u", "p", {}});
+    REQUIRE(fresh.has_value());
+    CHECK(*fresh ==
+          "{\n\t\"auths\": {\n\t\t\"registry.example\": {\n\t\t\t\"auth\": \"dTpw\"\n\t\t}\n\t}\n}\n");
+}
+
+TEST_CASE("auth_file_without_login: removes only that host's entries; empty registry removes all") {
+    const std::string before =
+        R"({"auths":{"quay.io":{"auth":"YTpi"},"quay.io/org":{"auth":"Yzpk"},)"
+        R"("quay.io.evil":{"auth":"ZTpm"},"docker.io":{"auth":"ZzpoCg=="}},"credsStore":"pass"})";
+    auto one = auth_file_without_login(before, "auth.json", "quay.io");
+    REQUIRE(one.has_value());
+    CHECK(one->removed == 2);
+    CHECK(one->text.find("\"quay.io\"") == std::string::npos);
+    CHECK(one->text.find("quay.io/org") == std::string::npos);
+    CHECK(one->text.find("quay.io.evil") != std::string::npos);
+    CHECK(one->text.find("docker.io") != std::string::npos);
+    CHECK(one->text.find("\"credsStore\": \"pass\"") != std::string::npos);
+
+    auto none = auth_file_without_login(before, "auth.json", "ghcr.io");
+    REQUIRE(none.has_value());
+    CHECK(none->removed == 0);
+
+    auto all = auth_file_without_login(before, "auth.json", "");
+    REQUIRE(all.has_value());
+    CHECK(all->removed == 4);
+    CHECK(all->text == "{\n\t\"auths\": {},\n\t\"credsStore\": \"pass\"\n}\n");
+}
+
+TEST_CASE("auth file edits refuse files they cannot read, without quoting them") {
+    for (const char* text : {R"({"auths":{"h":{"auth":"c2VjcmV0LXB3")", "[1]", R"({"auths":[]})"}) {
+        CAPTURE(text);
+        auto r = auth_file_with_login(text, "/tmp/a.json", "h", credential{"u", "p", {}});
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().message.find("/tmp/a.json") != std::string::npos);
+        CHECK(r.error().message.find("c2VjcmV0") == std::string::npos);
+        CHECK_FALSE(auth_file_without_login(text, "/tmp/a.json", "h").has_value());
+    }
+}

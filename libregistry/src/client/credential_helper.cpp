@@ -6,6 +6,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -192,6 +193,40 @@ result<std::optional<credential>> run_credential_helper(std::string_view helper,
     auto run = run_process(*program, "get", server);
     if (!run) return run.error();
     return parse_credential_helper_answer(*program, run->status, run->out, run->err);
+}
+
+result<void> store_with_credential_helper(std::string_view helper, std::string_view server,
+                                          const credential& cred) {
+    auto program = credential_helper_program(helper);
+    if (!program) return program.error();
+    nlohmann::json input;
+    input["ServerURL"] = std::string(server);
+    if (!cred.identity_token.empty()) {
+        input["Username"] = "<token>";
+        input["Secret"] = cred.identity_token;
+    } else {
+        input["Username"] = cred.username;
+        input["Secret"] = cred.password;
+    }
+    auto run = run_process(*program, "store", input.dump());
+    if (!run) return run.error();
+    if (WIFEXITED(run->status) && WEXITSTATUS(run->status) == 0) return result<void>{};
+    // The helper's own words for the failure; its output is never the input echoed back by design, and
+    // everything printed is scrubbed of known secrets anyway.
+    auto failed = parse_credential_helper_answer(*program, run->status, run->out, run->err);
+    if (!failed) return failed.error();
+    return helper_error(*program, "store failed: it said the credentials were not found");
+}
+
+result<bool> erase_with_credential_helper(std::string_view helper, std::string_view server) {
+    auto program = credential_helper_program(helper);
+    if (!program) return program.error();
+    auto run = run_process(*program, "erase", server);
+    if (!run) return run.error();
+    if (WIFEXITED(run->status) && WEXITSTATUS(run->status) == 0) return true;
+    auto failed = parse_credential_helper_answer(*program, run->status, run->out, run->err);
+    if (!failed) return failed.error();
+    return false;
 }
 
 credential_helper_runner::credential_helper_runner(std::size_t threads)

@@ -2,6 +2,8 @@
 
 #include "client/session.hpp"
 
+#include <fmt/format.h>
+
 namespace libregistry {
 
 remote_registry::remote_registry(http::client& client, remote_options options)
@@ -11,6 +13,20 @@ remote_registry::~remote_registry() = default;
 
 std::string remote_registry::name() const {
     return session_->name();
+}
+
+boost::asio::awaitable<result<void>> remote_registry::check_credentials() {
+    detail::api_call c;
+    c.target = "/v2/";
+    auto resp = co_await session_->send(std::move(c));
+    if (!resp) co_return resp.error();
+    if (resp->status == 200) co_return result<void>{};
+    if (resp->status == 401)
+        co_return make_error(
+            errc::unauthorized,
+            fmt::format("{} refused the credentials (401)", session_->describe(detail::verb::get, "/v2/")),
+            401);
+    co_return session_->error_from(*resp, detail::verb::get, "/v2/");
 }
 
 remote_statistics remote_registry::stats() const noexcept {

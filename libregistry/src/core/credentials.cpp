@@ -267,6 +267,85 @@ auth_file::lookup_plan auth_file::resolve(std::string_view registry, std::string
     return plan;
 }
 
+namespace {
+
+using ordered = nlohmann::ordered_json;
+
+/// `text` as a JSON object with an object (or no) `auths`; "" is an empty file.
+result<ordered> parse_for_edit(std::string_view text, std::string_view path) {
+    if (trim(text).empty()) return ordered::object();
+    ordered doc;
+    try {
+        doc = ordered::parse(text.begin(), text.end());
+    } catch (const ordered::parse_error& e) {
+        // Never the parser's own message: it quotes the text near the error, which may be a password.
+        return make_error(
+            errc::credentials_error,
+            fmt::format("{}: not valid JSON (near byte {}); fix or remove the file", path, e.byte));
+    } catch (const ordered::exception&) {
+        return make_error(
+            errc::credentials_error,
+            fmt::format("{}: not valid JSON (a number out of range); fix or remove the file", path));
+    }
+    if (!doc.is_object())
+        return make_error(errc::credentials_error, fmt::format("{}: not a JSON object", path));
+    if (auto auths = doc.find("auths"); auths != doc.end() && !auths->is_null() && !auths->is_object())
+        return make_error(errc::credentials_error, fmt::format("{}: auths: expected an object", path));
+    return doc;
+}
+
+std::string dump_for_edit(const ordered& doc) {
+    return doc.dump(1, '\t', false, ordered::error_handler_t::replace) + "\n";
+}
+
+/// The keys of `auths` that name `host` (`repositories`: keys with a repository path under it too).
+std::vector<std::string> keys_for(const ordered& auths, const std::string& host, bool repositories) {
+    std::vector<std::string> keys;
+    for (const auto& item : auths.items()) {
+        const auto key = normalize_key(item.key());
+        if (key == host || (repositories && key.starts_with(host + "/"))) keys.push_back(item.key());
+    }
+    return keys;
+}
+
+} // namespace
+
+result<std::string> auth_file_with_login(std::string_view text, std::string_view path,
+                                         std::string_view registry, const credential& cred) {
+    auto doc = parse_for_edit(text, path);
+    if (!doc) return doc.error();
+    const auto host = normalize_host(registry);
+    auto& auths = (*doc)["auths"];
+    if (auths.is_null()) auths = ordered::object();
+    for (const auto& key : keys_for(auths, host, false))
+        if (key != host) auths.erase(key);
+    ordered entry = ordered::object();
+    entry["auth"] = detail::encode_base64(cred.username + ":" + cred.password);
+    auths[host] = std::move(entry);
+    return dump_for_edit(*doc);
+}
+
+result<auth_file_removal> auth_file_without_login(std::string_view text, std::string_view path,
+                                                  std::string_view registry) {
+    auto doc = parse_for_edit(text, path);
+    if (!doc) return doc.error();
+    auth_file_removal out;
+    auto auths = doc->find("auths");
+    if (auths != doc->end() && auths->is_object()) {
+        if (registry.empty()) {
+            out.removed = auths->size();
+            *auths = ordered::object();
+        } else {
+            for (const auto& key : keys_for(*auths, normalize_host(registry), true)) {
+                auths->erase(key);
+                ++out.removed;
+            }
+        }
+    }
+    out.text = dump_for_edit(*doc);
+    return out;
+}
+
 result<std::string> credential_helper_program(std::string_view helper) {
     // A slash would turn the helper name into a path to run, and an empty one names no helper.
     if (helper.empty() || helper.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)

@@ -25,6 +25,9 @@ std::function<int()> add_referrers_command(CLI::App& app);
 std::function<int()> add_delete_command(CLI::App& app);
 /// `sync`.
 std::function<int()> add_sync_command(CLI::App& app);
+/// `login` and `logout`.
+std::function<int()> add_login_command(CLI::App& app);
+std::function<int()> add_logout_command(CLI::App& app);
 /// `verify`.
 std::function<int()> add_verify_command(CLI::App& app);
 

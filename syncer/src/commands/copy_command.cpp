@@ -1,5 +1,6 @@
 // `syncer copy SRC DST`: flags -> copy_options -> libregistry::copy_image.
 #include "commands/commands.hpp"
+#include "commands/multi_arch.hpp"
 #include "commands/referrer_flags.hpp"
 #include "commands/run_limits.hpp"
 #include "output/progress.hpp"
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -35,6 +37,9 @@ struct copy_flags {
     bool force = false;
     run_limit_flags limits;
     referrer_flags referrers;
+    std::string digest_file;
+    bool all = false;
+    std::string multi_arch;
 };
 
 void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string& prefix,
@@ -60,7 +65,17 @@ int run_copy(const copy_flags& f) {
     options.jobs = std::max<std::size_t>(f.jobs, 1);
     options.retry.max_attempts = f.retry_times + 1;
     options.force = f.force;
-    for (const auto& text : f.platforms) {
+    auto platforms = f.platforms;
+    if (f.all && !f.multi_arch.empty() && f.multi_arch != "all")
+        throw usage_error(
+            fmt::format("--all and --multi-arch {} ask for different platforms: use one", f.multi_arch));
+    if (f.all || !f.multi_arch.empty()) {
+        if (!platforms.empty())
+            throw usage_error(fmt::format("{} and --platform both choose platforms: use one",
+                                          f.all ? "--all" : "--multi-arch " + f.multi_arch));
+        platforms = multi_arch_platforms(f.all ? "all" : f.multi_arch);
+    }
+    for (const auto& text : platforms) {
         auto p = parse_platform(text);
         if (!p) throw usage_error(fmt::format("--platform {}: {}", text, p.error().message));
         options.platforms.push_back(*p);
@@ -103,6 +118,18 @@ int run_copy(const copy_flags& f) {
             co_return exit_failed;
         }
         const auto& st = *r;
+        if (!f.digest_file.empty()) {
+            // As skopeo writes it: the digest the destination now holds, with no newline.
+            std::ofstream digest_out(f.digest_file, std::ios::binary | std::ios::trunc);
+            digest_out << st.manifest_digest.str();
+            digest_out.close();
+            if (!digest_out) {
+                std::cerr << fmt::format("syncer copy: {} was copied ({}), but --digestfile {} could not be "
+                                         "written\n",
+                                         to.str(), st.manifest_digest.str(), f.digest_file);
+                co_return exit_failed;
+            }
+        }
         // Notes say what could not be carried (a cycle, the depth bound, a rewritten index's own
         // referrers): worth seeing even with --quiet.
         for (const auto& note : st.referrers.notes)
@@ -152,8 +179,18 @@ std::function<int()> add_copy_command(CLI::App& app) {
         "--platform", flags->platforms,
         "Keep only os/arch[/variant] (repeatable): matching entries of an index, nested ones included (the "
         "index digest changes); a single image is copied only if it matches");
+    cmd->add_flag("--all,-a", flags->all,
+                  "Copy every platform of an index (skopeo's --all; syncer does this by default)");
+    cmd->add_option("--multi-arch", flags->multi_arch,
+                    "skopeo's choice for an index: all (syncer's default), system (only " +
+                        this_machine_platform() +
+                        ", like --platform) or index-only (refused: a registry rejects an index without its "
+                        "images)");
+    cmd->add_option("--digestfile", flags->digest_file,
+                    "Write the digest the destination now holds to FILE (no newline, as skopeo)");
     cmd->add_option("--retry-times", flags->retry_times,
-                    "Retries per request; a blob transfer that starts over shares the budget")
+                    "Retries per request (default 3, as skopeo); a blob transfer that starts over shares the "
+                    "budget")
         ->check(CLI::Range(0, 100));
     cmd->add_option("--jobs,-j", flags->jobs, "Blobs copied in parallel")->check(CLI::Range(1, 256));
     cmd->add_flag("--force", flags->force, "Push manifests even when the destination already has the digest");

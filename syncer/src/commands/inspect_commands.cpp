@@ -1,6 +1,9 @@
 // `syncer inspect`, `syncer digest`, `syncer tags`, `syncer catalog`, `syncer referrers`: read-only queries.
 #include "commands/commands.hpp"
+#include "commands/multi_arch.hpp"
 #include "commands/referrer_flags.hpp"
+#include "output/go_format.hpp"
+#include "output/inspect_template.hpp"
 #include "output/logger.hpp"
 #include "output/referrers_output.hpp"
 #include "session.hpp"
@@ -28,6 +31,9 @@ struct query_flags {
     int retry_times = 3;
     std::string format = "text";
     referrer_flags referrers;
+    std::string inspect_format; ///< inspect --format: skopeo's template or json; "" for syncer's own output
+    bool config = false;        ///< inspect --config
+    bool no_tags = false;       ///< inspect --no-tags
 };
 
 void add_query_flags(CLI::App& cmd, query_flags& f) {
@@ -46,8 +52,110 @@ int fail(const std::string& command, const error& e) {
     return exit_failed;
 }
 
+// Larger than any image config seen in practice; a registry cannot make syncer hold more.
+constexpr std::size_t max_config_size = 16 * 1024 * 1024;
+
+/// The blob `desc` of `repository`, whole, checked against its digest.
+asio::awaitable<result<std::string>> read_small_blob(remote_registry& reg, std::string repository,
+                                                     descriptor desc) {
+    auto reader = co_await reg.get_blob(repository, desc);
+    if (!reader) co_return reader.error();
+    std::string bytes;
+    std::vector<std::byte> buffer(64 * 1024);
+    for (;;) {
+        auto n = co_await (*reader)->read(std::span<std::byte>(buffer));
+        if (!n) co_return n.error();
+        if (*n == 0) break;
+        bytes.append(reinterpret_cast<const char*>(buffer.data()), *n);
+        if (bytes.size() > max_config_size)
+            co_return make_error(errc::invalid_argument,
+                                 fmt::format("{}@{}: the config is larger than {} bytes", repository,
+                                             desc.digest.str(), max_config_size));
+    }
+    if (digest_of(bytes) != desc.digest)
+        co_return make_error(
+            errc::digest_invalid,
+            fmt::format("{}@{}: the config's bytes do not match its digest", repository, desc.digest.str()));
+    co_return bytes;
+}
+
+/// skopeo's inspect: an index stands for its image for this machine's platform (as skopeo picks it); the
+/// digest is the index's own.
+int run_inspect_skopeo(const query_flags& f, const reference& ref) {
+    std::optional<inspect_template> tmpl;
+    if (!f.config) {
+        auto parsed = inspect_template::parse(f.inspect_format.empty() ? "json" : f.inspect_format);
+        if (!parsed) throw usage_error(parsed.error().message);
+        tmpl = std::move(*parsed);
+    }
+    session s(f.retry_times);
+    auto& reg = s.open(ref.registry, f.endpoint);
+    return s.run([&]() -> asio::awaitable<int> {
+        auto top = co_await reg.get_manifest(ref.repository, ref.identifier());
+        if (!top) co_return fail("inspect", top.error());
+        manifest image = *top;
+        const auto wanted = this_machine_platform();
+        // Nested indexes are followed as skopeo does: the first entry for the platform, one level at a time.
+        for (int depth = 0; image.kind == manifest_kind::index; ++depth) {
+            auto p = parse_platform(wanted);
+            const descriptor* chosen = nullptr;
+            for (const auto& entry : image.manifests)
+                if (entry.platform && p && platform_matches(*p, *entry.platform)) {
+                    chosen = &entry;
+                    break;
+                }
+            if (!chosen || depth > 4) {
+                std::cerr << fmt::format("syncer inspect: {} has no image for {}, the platform skopeo would "
+                                         "show; syncer inspect --raw prints the index\n",
+                                         ref.str(), wanted);
+                co_return exit_failed;
+            }
+            auto child = co_await reg.get_manifest(ref.repository, chosen->digest.str());
+            if (!child) co_return fail("inspect", child.error());
+            image = std::move(*child);
+        }
+        if (!image.config) {
+            std::cerr << fmt::format("syncer inspect: {} is not an image with a config ({})\n", ref.str(),
+                                     safe_text(image.media_type));
+            co_return exit_failed;
+        }
+        auto config = co_await read_small_blob(reg, ref.repository, *image.config);
+        if (!config) co_return fail("inspect", config.error());
+        if (f.config) {
+            if (f.raw) {
+                std::cout << *config << std::flush;
+                co_return exit_ok;
+            }
+            auto out = inspect_config_json(*config);
+            if (!out) co_return fail("inspect", out.error());
+            std::cout << *out << std::flush;
+            co_return exit_ok;
+        }
+        inspect_info info;
+        info.name = ref.name();
+        info.digest = top->digest.str();
+        if (auto r = read_inspect_config(*config, info); !r) co_return fail("inspect", r.error());
+        for (const auto& layer : image.layers)
+            info.layers.push_back(layer.digest.str());
+        if (!f.no_tags) {
+            auto tags = co_await reg.list_tags(ref.repository);
+            if (!tags) co_return fail("inspect", tags.error());
+            info.repo_tags = std::move(*tags);
+        }
+        auto out = tmpl->render(info);
+        if (!out) co_return fail("inspect", out.error());
+        std::cout << *out << std::flush;
+        co_return exit_ok;
+    });
+}
+
 int run_inspect(const query_flags& f) {
     auto ref = parse_cli_reference(f.target, "invalid reference");
+    if (f.raw && !f.inspect_format.empty())
+        throw usage_error("--raw prints the manifest's bytes; it takes no --format");
+    if (f.config && !f.inspect_format.empty())
+        throw usage_error("--config prints the image config; it takes no --format");
+    if (f.config || !f.inspect_format.empty()) return run_inspect_skopeo(f, ref);
     session s(f.retry_times);
     auto& reg = s.open(ref.registry, f.endpoint);
     return s.run([&]() -> asio::awaitable<int> {
@@ -86,6 +194,8 @@ int run_digest(const query_flags& f) {
 }
 
 int run_tags(const query_flags& f) {
+    if (f.format != "text" && f.format != "json")
+        throw usage_error(fmt::format("--format {}: expected text or json", f.format));
     auto ref = parse_repository(f.target);
     if (!ref) throw usage_error(fmt::format("invalid repository: {}", ref.error().message));
     session s(f.retry_times);
@@ -93,6 +203,14 @@ int run_tags(const query_flags& f) {
     return s.run([&]() -> asio::awaitable<int> {
         auto tags = co_await reg.list_tags(ref->repository);
         if (!tags) co_return fail("tags", tags.error());
+        if (f.format == "json") {
+            // skopeo list-tags' shape, byte for byte.
+            nlohmann::ordered_json out;
+            out["Repository"] = ref->registry + "/" + ref->repository;
+            out["Tags"] = *tags;
+            std::cout << go_json_indent(out) << "\n";
+            co_return exit_ok;
+        }
         for (const auto& t : *tags)
             std::cout << t << "\n";
         co_return exit_ok;
@@ -182,7 +300,13 @@ std::function<int()> add_inspect_command(CLI::App& app) {
     auto flags = std::make_shared<query_flags>();
     auto* cmd = app.add_subcommand("inspect", "Show an image's manifest or index and its digest");
     cmd->add_option("IMAGE", flags->target, "[docker://]host/repo:tag or @digest")->required();
-    cmd->add_flag("--raw", flags->raw, "Print the manifest's exact bytes only");
+    cmd->add_flag("--raw", flags->raw, "Print the manifest's exact bytes only (with --config: the config's)");
+    cmd->add_option("--format,-f", flags->inspect_format,
+                    "skopeo's output: json, or a Go template such as {{.Digest}}, {{.Labels}}, "
+                    "{{index .Labels \"key\"}}, {{range .RepoTags}}{{.}} {{end}} (fields: Name, Digest, "
+                    "RepoTags, Created, DockerVersion, Labels, Architecture, Os, Layers, Env)");
+    cmd->add_flag("--config", flags->config, "Print the image config as skopeo inspect --config does");
+    cmd->add_flag("--no-tags,-n", flags->no_tags, "With --format: leave RepoTags empty (no tag listing)");
     add_query_flags(*cmd, *flags);
     return [flags] { return run_inspect(*flags); };
 }
@@ -200,6 +324,9 @@ std::function<int()> add_tags_command(CLI::App& app) {
     auto flags = std::make_shared<query_flags>();
     auto* cmd = app.add_subcommand("tags", "List a repository's tags, one per line");
     cmd->add_option("REPOSITORY", flags->target, "[docker://]host/repo")->required();
+    cmd->add_option("--format", flags->format,
+                    "text (one tag per line) or json (skopeo list-tags' {\"Repository\", \"Tags\"})")
+        ->default_str("text");
     add_query_flags(*cmd, *flags);
     return [flags] { return run_tags(*flags); };
 }

@@ -67,6 +67,16 @@ std::shared_ptr<credential_source> first_of(std::vector<std::shared_ptr<credenti
 /// (blocking, at most 30 s). A helper that answers "credentials not found" gives nullopt.
 result<std::optional<credential>> run_credential_helper(std::string_view helper, std::string_view server);
 
+/// Runs `docker-credential-<helper> store` with `{"ServerURL","Username","Secret"}` on stdin, as `docker
+/// login` does, on the calling thread (blocking, at most 30 s). An identity token is stored with the
+/// `<token>` username.
+result<void> store_with_credential_helper(std::string_view helper, std::string_view server,
+                                          const credential& cred);
+
+/// Runs `docker-credential-<helper> erase` with `server` on stdin (blocking, at most 30 s): true when the
+/// helper erased an entry, false when it had none ("credentials not found").
+result<bool> erase_with_credential_helper(std::string_view helper, std::string_view server);
+
 /// What `file` gives for `registry`/`repository`: the credHelpers entry for the host first, then the inline
 /// entry, then credsStore; helpers run on `helpers`.
 boost::asio::awaitable<result<std::optional<credential>>>

@@ -86,6 +86,11 @@ public:
     /// Lists repositories (`/v2/_catalog`), following pagination.
     boost::asio::awaitable<result<std::vector<std::string>>> catalog();
 
+    /// GET /v2/ with this registry's credentials, as `docker login` checks them: Basic, or a Bearer token
+    /// asked for without a scope. Nothing when the registry accepts them; errc::unauthorized when it answers
+    /// 401 (or its token service refuses them); other failures as they came.
+    boost::asio::awaitable<result<void>> check_credentials();
+
     remote_statistics stats() const noexcept;
 
 private:

@@ -61,6 +61,25 @@ private:
     std::string creds_store_;
 };
 
+/// `text` (an auth file's content; "" for a file not yet written) with `cred` stored for `registry` as
+/// `skopeo login` and `docker login` store it: `auths[registry] = {"auth": base64("user:password")}`,
+/// replacing the entries whose key names the same host (`https://host/`, `host`); every other key and entry
+/// is kept as it was, in its order. Tab-indented, with a final newline. `path` is only used in messages.
+result<std::string> auth_file_with_login(std::string_view text, std::string_view path,
+                                         std::string_view registry, const credential& cred);
+
+/// What `auth_file_without_login` did: the new content and how many `auths` entries it removed.
+struct auth_file_removal {
+    std::string text;
+    std::size_t removed = 0;
+};
+
+/// `text` without the `auths` entries for `registry` (every key that names that host; keys with a
+/// repository path, `host/org`, too), or without every `auths` entry when `registry` is empty (`logout
+/// --all`); the rest as auth_file_with_login keeps it.
+result<auth_file_removal> auth_file_without_login(std::string_view text, std::string_view path,
+                                                  std::string_view registry);
+
 /// The program that serves `docker-credential-<helper>`, or an error for a name that is not one (a slash
 /// would make it a path to run).
 result<std::string> credential_helper_program(std::string_view helper);
