@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 namespace libregistry {
 
@@ -72,11 +73,19 @@ result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::pat
         fs::remove_all(*work, ec);
         return e;
     };
-    // The spool holds the archive's entries, no more: a tar is at least as large as the data it holds, and a
-    // compressed one is bounded by what it holds uncompressed (zstd's and gzip's best ratios are far below
-    // 1:1032 for real layers; 1:1032 is deflate's limit), so a decompression bomb stops at that bound.
-    const auto bound =
-        static_cast<std::int64_t>(std::min<std::uintmax_t>(archive_size, INT64_MAX / 1032) * 1032);
+    // The spool holds the archive's entries, no more: a plain tar is larger than the data it holds, and a
+    // compressed one expands at most 1032 times (deflate's limit; zstd's real ratios on layers are far
+    // below), so a decompression bomb stops at that bound.
+    std::array<std::byte, 4> head{};
+    {
+        auto peek = detail::open_regular(file);
+        if (!peek) return fail(peek.error());
+        auto n = detail::read_some(peek->get(), head, file);
+        if (!n) return fail(n.error());
+    }
+    const auto plain = detect_compression(head) == archive_compression::none;
+    const auto size = std::min<std::uintmax_t>(archive_size, INT64_MAX / 1032);
+    const auto bound = static_cast<std::int64_t>(plain ? size : size * 1032);
     const auto layout_dir = *work / "layout";
     fs::create_directories(layout_dir, ec);
     if (ec) return fail(detail::io_failure("create", layout_dir, ec.value()));
