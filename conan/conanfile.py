@@ -2,7 +2,7 @@
 
 The package holds libregistry (static libraries, headers) and the syncer binary. Consumers use the same
 names as with the CMake package that `cmake --install` writes: find_package(libregistry) and the targets
-libregistry::core, ::http, ::client, ::sync and ::registry (all of them).
+libregistry::core, ::http, ::client, ::sync, ::storage and ::registry (all of them).
 
   conan create conan/ -s compiler.cppstd=20                               # from the repository root
   conan build conan/ -s compiler.cppstd=20 -o "&:with_tests=True"        # local build in build-conan/
@@ -112,10 +112,11 @@ class SyncerConan(ConanFile):
         layer("client", ["http", "openssl::crypto", "nlohmann_json::nlohmann_json", "fmt::fmt", "boost::url"])
         layer("sync", ["client", "fmt::fmt", "re2::re2", "zlib::zlib", "zstd::zstdlib",
                        "nlohmann_json::nlohmann_json"])
+        layer("storage", ["core", "fmt::fmt", "zlib::zlib", "zstd::zstdlib", "nlohmann_json::nlohmann_json"])
 
         umbrella = self.cpp_info.components["registry"]
         umbrella.set_property("cmake_target_name", "libregistry::registry")
-        umbrella.requires = ["sync"]
+        umbrella.requires = ["sync", "storage"]
         umbrella.libs = []
         umbrella.includedirs = []
         umbrella.bindirs = []

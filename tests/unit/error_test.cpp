@@ -11,7 +11,7 @@ using namespace libregistry;
 
 namespace {
 
-constexpr errc last_errc = errc::platform_mismatch;
+constexpr errc last_errc = errc::busy;
 
 std::vector<errc> all_codes() {
     std::vector<errc> out;
@@ -92,6 +92,9 @@ TEST_CASE("error category names and messages") {
         {errc::credentials_error, "credentials error"},
         {errc::cancelled, "cancelled"},
         {errc::platform_mismatch, "no platform matches the filter"},
+        {errc::io_error, "file system error"},
+        {errc::invalid_archive, "malformed or unsafe image layout or archive"},
+        {errc::busy, "in use by another writer"},
     };
     for (const auto& r : rows)
         CHECK(make_error_code(r.code).message() == r.message);

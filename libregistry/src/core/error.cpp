@@ -49,6 +49,9 @@ constexpr std::array code_names{
     code_name{errc::invalid_argument, "", "invalid argument"},
     code_name{errc::cancelled, "", "cancelled"},
     code_name{errc::platform_mismatch, "", "no platform matches the filter"},
+    code_name{errc::io_error, "", "file system error"},
+    code_name{errc::invalid_archive, "", "malformed or unsafe image layout or archive"},
+    code_name{errc::busy, "", "in use by another writer"},
 };
 
 class category final : public boost::system::error_category {

@@ -53,6 +53,13 @@ enum class errc {
     cancelled,
     /// A platform filter matched nothing in the image: the same image gives the same answer, so no retry.
     platform_mismatch,
+    /// A local file or directory (an image layout, an archive) could not be read or written.
+    io_error,
+    /// An image layout or archive is malformed or unsafe: a bad index.json, a tar entry that escapes, a
+    /// truncated or corrupt stream.
+    invalid_archive,
+    /// Another writer holds the image layout's lock.
+    busy,
 };
 
 const boost::system::error_category& registry_category() noexcept;

@@ -1,0 +1,197 @@
+#include "libregistry/storage/layout_format.hpp"
+
+#include "libregistry/core/media_type.hpp"
+#include "libregistry/core/printable.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace libregistry {
+
+using json = nlohmann::json;
+
+namespace {
+
+error invalid(std::string_view where, std::string_view what) {
+    return make_error(errc::invalid_archive, fmt::format("{}: {}", where, what));
+}
+
+std::string in_quotes(std::string_view text) {
+    return fmt::format("\"{}\"", printable(text, 200));
+}
+
+bool is_alnum(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool is_valid_component(std::string_view c) noexcept {
+    // alphanum (separator alphanum)*: starts and ends with an alphanumeric; between runs of alphanumerics,
+    // exactly one of -._:@+ or exactly "--".
+    if (c.empty() || !is_alnum(c.front()) || !is_alnum(c.back())) return false;
+    std::size_t i = 0;
+    while (i < c.size()) {
+        if (is_alnum(c[i])) {
+            ++i;
+            continue;
+        }
+        std::size_t run = i;
+        while (run < c.size() && !is_alnum(c[run]))
+            ++run;
+        const auto sep = c.substr(i, run - i);
+        const bool one = sep.size() == 1 && std::string_view("-._:@+").find(sep[0]) != std::string_view::npos;
+        if (!one && sep != "--") return false;
+        i = run;
+    }
+    return true;
+}
+
+result<descriptor> parse_entry(const json& j, std::string_view where, std::size_t n) {
+    const auto at = fmt::format("manifests[{}]", n);
+    if (!j.is_object()) return invalid(where, at + " is not an object");
+    descriptor d;
+    const auto mt = j.find("mediaType");
+    if (mt == j.end() || !mt->is_string() || mt->get_ref<const std::string&>().empty())
+        return invalid(where, at + ".mediaType is missing or not a non-empty string");
+    d.media_type = mt->get<std::string>();
+    const auto dg = j.find("digest");
+    if (dg == j.end() || !dg->is_string()) return invalid(where, at + ".digest is missing or not a string");
+    auto parsed = digest::parse(dg->get<std::string>());
+    if (!parsed) return invalid(where, at + ".digest: " + parsed.error().message);
+    d.digest = *parsed;
+    const auto sz = j.find("size");
+    if (sz == j.end() || !sz->is_number_integer() || sz->get<std::int64_t>() < 0 ||
+        sz->get<std::int64_t>() > (std::int64_t{1} << 53))
+        return invalid(where, at + ".size is missing or not a non-negative integer");
+    d.size = sz->get<std::int64_t>();
+    if (const auto a = j.find("annotations"); a != j.end()) {
+        if (!a->is_object()) return invalid(where, at + ".annotations is not an object");
+        for (const auto& [key, value] : a->items()) {
+            if (!value.is_string())
+                return invalid(where, fmt::format("{}.annotations[{}] is not a string", at, in_quotes(key)));
+            d.annotations[key] = value.get<std::string>();
+        }
+    }
+    if (const auto ref = d.annotations.find(std::string(ref_name_annotation));
+        ref != d.annotations.end() && !is_valid_ref_name(ref->second))
+        return invalid(where, fmt::format("{}: {} {} is not a valid reference name (image-spec annotations)",
+                                          at, ref_name_annotation, in_quotes(ref->second)));
+    if (const auto p = j.find("platform"); p != j.end()) {
+        if (!p->is_object()) return invalid(where, at + ".platform is not an object");
+        platform plat;
+        const std::pair<const char*, std::string*> fields[] = {{"os", &plat.os},
+                                                               {"architecture", &plat.architecture},
+                                                               {"variant", &plat.variant},
+                                                               {"os.version", &plat.os_version}};
+        for (const auto& [key, out] : fields) {
+            const auto f = p->find(key);
+            if (f == p->end()) continue;
+            if (!f->is_string())
+                return invalid(where, fmt::format("{}.platform.{} is not a string", at, key));
+            *out = f->get<std::string>();
+        }
+        if (plat.os.empty() || plat.architecture.empty())
+            return invalid(where, at + ".platform needs os and architecture");
+        d.platform = std::move(plat);
+    }
+    if (const auto t = j.find("artifactType"); t != j.end()) {
+        if (!t->is_string()) return invalid(where, at + ".artifactType is not a string");
+        d.artifact_type = t->get<std::string>();
+    }
+    if (const auto u = j.find("urls"); u != j.end()) {
+        if (!u->is_array()) return invalid(where, at + ".urls is not an array");
+        for (const auto& url : *u) {
+            if (!url.is_string()) return invalid(where, at + ".urls holds a value that is not a string");
+            d.urls.push_back(url.get<std::string>());
+        }
+    }
+    return d;
+}
+
+} // namespace
+
+std::string oci_layout_file() {
+    return R"({"imageLayoutVersion":"1.0.0"})";
+}
+
+result<void> parse_oci_layout(std::string_view text, std::string_view where) {
+    if (text.size() > max_oci_layout_size)
+        return invalid(where,
+                       fmt::format("{} bytes, more than the {} accepted", text.size(), max_oci_layout_size));
+    const auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return invalid(where, "not a JSON object");
+    const auto v = j.find("imageLayoutVersion");
+    if (v == j.end() || !v->is_string())
+        return invalid(where, "imageLayoutVersion is missing or not a string");
+    const auto& version = v->get_ref<const std::string&>();
+    if (!version.starts_with("1."))
+        return invalid(where,
+                       fmt::format("imageLayoutVersion {} is not supported (1.0.0 is)", in_quotes(version)));
+    return {};
+}
+
+result<std::vector<descriptor>> parse_layout_index(std::string_view text, std::string_view where) {
+    if (text.size() > max_layout_index_size)
+        return invalid(
+            where, fmt::format("{} bytes, more than the {} accepted", text.size(), max_layout_index_size));
+    const auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return invalid(where, "not a JSON object");
+    const auto version = j.find("schemaVersion");
+    if (version == j.end() || !version->is_number_integer() || version->get<std::int64_t>() != 2)
+        return invalid(where, "schemaVersion is not 2");
+    if (const auto mt = j.find("mediaType"); mt != j.end())
+        if (!mt->is_string() || mt->get_ref<const std::string&>() != media_types::oci_index)
+            return invalid(where, fmt::format("mediaType is not {}", media_types::oci_index));
+    const auto manifests = j.find("manifests");
+    if (manifests == j.end() || !manifests->is_array())
+        return invalid(where, "manifests is missing or not an array");
+    std::vector<descriptor> out;
+    out.reserve(manifests->size());
+    for (const auto& entry : *manifests) {
+        auto d = parse_entry(entry, where, out.size());
+        if (!d) return d.error();
+        out.push_back(std::move(*d));
+    }
+    return out;
+}
+
+std::string layout_index_file(const std::vector<descriptor>& manifests) {
+    json list = json::array();
+    for (const auto& d : manifests) {
+        json e = json::object();
+        e["mediaType"] = d.media_type;
+        e["digest"] = d.digest.str();
+        e["size"] = d.size;
+        if (d.platform) {
+            json p = {{"architecture", d.platform->architecture}, {"os", d.platform->os}};
+            if (!d.platform->variant.empty()) p["variant"] = d.platform->variant;
+            if (!d.platform->os_version.empty()) p["os.version"] = d.platform->os_version;
+            e["platform"] = std::move(p);
+        }
+        if (!d.artifact_type.empty()) e["artifactType"] = d.artifact_type;
+        if (!d.urls.empty()) e["urls"] = d.urls;
+        if (!d.annotations.empty()) e["annotations"] = d.annotations;
+        list.push_back(std::move(e));
+    }
+    json index = {
+        {"schemaVersion", 2}, {"mediaType", media_types::oci_index}, {"manifests", std::move(list)}};
+    return index.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+bool is_valid_ref_name(std::string_view name) noexcept {
+    if (name.empty()) return false;
+    std::size_t start = 0;
+    for (;;) {
+        const auto slash = name.find('/', start);
+        if (!is_valid_component(
+                name.substr(start, slash == std::string_view::npos ? name.npos : slash - start)))
+            return false;
+        if (slash == std::string_view::npos) return true;
+        start = slash + 1;
+    }
+}
+
+std::string blob_path(const digest& d) {
+    return fmt::format("blobs/{}/{}", d.algorithm(), d.encoded());
+}
+
+} // namespace libregistry

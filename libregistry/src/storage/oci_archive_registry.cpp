@@ -1,0 +1,189 @@
+#include "libregistry/storage/oci_archive_registry.hpp"
+
+#include "libregistry/storage/tar.hpp"
+#include "storage/detail/files.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+namespace libregistry {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+result<std::vector<std::pair<std::string, fs::path>>> layout_archive_entries(const fs::path& dir) {
+    std::vector<std::pair<std::string, fs::path>> out{{"oci-layout", dir / "oci-layout"},
+                                                      {"index.json", dir / "index.json"}};
+    std::vector<std::pair<std::string, fs::path>> blobs;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(dir / "blobs", ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        const auto name = fs::relative(it->path(), dir, ec).generic_string();
+        blobs.emplace_back(name, it->path());
+    }
+    if (ec) return detail::io_failure("list", dir / "blobs", ec.value());
+    std::sort(blobs.begin(), blobs.end());
+    out.insert(out.end(), blobs.begin(), blobs.end());
+    return out;
+}
+
+oci_archive_registry::oci_archive_registry(fs::path file, fs::path work, bool writable,
+                                           std::unique_ptr<oci_layout_registry> layout)
+    : file_(std::move(file)), work_(std::move(work)), writable_(writable), layout_(std::move(layout)) {}
+
+oci_archive_registry::~oci_archive_registry() {
+    layout_.reset();
+    std::error_code ec;
+    fs::remove_all(work_, ec);
+}
+
+result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::path file,
+                                                                         oci_archive_options options) {
+    std::error_code ec;
+    if (options.writable) {
+        if (!compression_for_path(file.filename().string()))
+            return make_error(
+                errc::invalid_argument,
+                fmt::format("{}: an archive's name ends in .tar, .tar.gz, .tgz, .tar.zst or .tzst, "
+                            "which says how it is compressed",
+                            file.string()));
+        // The temp layout sits next to the archive: the same file system, so its disk use shows where the
+        // archive goes, and a crash leaves a .<name>.syncer-* directory there, never a partial archive.
+        const auto dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+        auto work = detail::create_temp_directory(dir, fmt::format(".{}.syncer-", file.filename().string()));
+        if (!work) return work.error();
+        auto layout = oci_layout_registry::open(*work / "layout", oci_layout_options{options.naming, true});
+        if (!layout) {
+            fs::remove_all(*work, ec);
+            return layout.error();
+        }
+        return std::unique_ptr<oci_archive_registry>(
+            new oci_archive_registry(std::move(file), *work, true, std::move(*layout)));
+    }
+    auto source = open_archive_file(file);
+    if (!source) return source.error();
+    const auto archive_size = fs::file_size(file, ec);
+    if (ec) return detail::io_failure("stat", file, ec.value());
+    const auto spool_parent = options.spool_dir.empty() ? fs::temp_directory_path() : options.spool_dir;
+    auto work = detail::create_temp_directory(spool_parent, "syncer-archive-");
+    if (!work) return work.error();
+    auto fail = [&](error e) -> result<std::unique_ptr<oci_archive_registry>> {
+        fs::remove_all(*work, ec);
+        return e;
+    };
+    // The spool holds the archive's entries, no more: a plain tar is larger than the data it holds, and a
+    // compressed one expands at most 1032 times (deflate's limit; zstd's real ratios on layers are far
+    // below), so a decompression bomb stops at that bound.
+    std::array<std::byte, 4> head{};
+    {
+        auto peek = detail::open_regular(file);
+        if (!peek) return fail(peek.error());
+        auto n = detail::read_some(peek->get(), head, file);
+        if (!n) return fail(n.error());
+    }
+    const auto plain = detect_compression(head) == archive_compression::none;
+    const auto size = std::min<std::uintmax_t>(archive_size, INT64_MAX / 1032);
+    const auto bound = static_cast<std::int64_t>(plain ? size : size * 1032);
+    const auto layout_dir = *work / "layout";
+    fs::create_directories(layout_dir, ec);
+    if (ec) return fail(detail::io_failure("create", layout_dir, ec.value()));
+    auto files = extract_tar(**source, file.string(), layout_dir, bound);
+    if (!files) return fail(files.error());
+    auto layout = oci_layout_registry::open(layout_dir, oci_layout_options{options.naming, false});
+    if (!layout) {
+        auto e = layout.error();
+        e.message = fmt::format("{} (in archive {})", e.message, file.string());
+        return fail(e);
+    }
+    if (auto complete = (*layout)->verify_complete(); !complete) {
+        auto e = complete.error();
+        e.message = fmt::format("{} (in archive {})", e.message, file.string());
+        return fail(e);
+    }
+    return std::unique_ptr<oci_archive_registry>(
+        new oci_archive_registry(std::move(file), *work, false, std::move(*layout)));
+}
+
+oci_layout_registry& oci_archive_registry::layout() noexcept {
+    return *layout_;
+}
+
+std::string oci_archive_registry::name() const {
+    return "oci-archive:" + file_.string();
+}
+
+asio::awaitable<result<std::optional<descriptor>>> oci_archive_registry::head_manifest(std::string repository,
+                                                                                       std::string ref) {
+    co_return layout_->lookup(repository, ref);
+}
+
+asio::awaitable<result<manifest>> oci_archive_registry::get_manifest(std::string repository,
+                                                                     std::string ref) {
+    co_return layout_->read_manifest(repository, ref);
+}
+
+asio::awaitable<result<digest>> oci_archive_registry::put_manifest(std::string repository, std::string ref,
+                                                                   manifest m) {
+    co_return layout_->write_manifest(repository, ref, m);
+}
+
+asio::awaitable<result<bool>> oci_archive_registry::has_blob(std::string, digest d) {
+    co_return layout_->contains_blob(d);
+}
+
+asio::awaitable<result<std::unique_ptr<blob_reader>>> oci_archive_registry::get_blob(std::string,
+                                                                                     descriptor desc) {
+    co_return layout_->open_blob(desc);
+}
+
+asio::awaitable<result<std::optional<upload_session>>>
+oci_archive_registry::start_upload(std::string repository, std::optional<digest> d,
+                                   std::optional<std::string> mount_from) {
+    auto r = co_await layout_->start_upload(std::move(repository), std::move(d), std::move(mount_from));
+    co_return r;
+}
+
+asio::awaitable<result<void>> oci_archive_registry::finish_upload(upload_session session, descriptor desc,
+                                                                  blob_reader& reader) {
+    auto r = co_await layout_->finish_upload(std::move(session), std::move(desc), reader);
+    co_return r;
+}
+
+asio::awaitable<void> oci_archive_registry::cancel_upload(upload_session session) {
+    co_await layout_->cancel_upload(std::move(session));
+}
+
+asio::awaitable<result<std::vector<std::string>>> oci_archive_registry::list_tags(std::string repository) {
+    auto r = co_await layout_->list_tags(std::move(repository));
+    co_return r;
+}
+
+asio::awaitable<result<referrer_list>>
+oci_archive_registry::list_referrers(std::string repository, digest subject,
+                                     std::optional<std::string> artifact_type) {
+    auto r =
+        co_await layout_->list_referrers(std::move(repository), std::move(subject), std::move(artifact_type));
+    co_return r;
+}
+
+asio::awaitable<result<bool>> oci_archive_registry::delete_tag(std::string repository, std::string tag) {
+    auto r = co_await layout_->delete_tag(std::move(repository), std::move(tag));
+    co_return r;
+}
+
+asio::awaitable<result<bool>> oci_archive_registry::delete_manifest(std::string repository, digest d) {
+    auto r = co_await layout_->delete_manifest(std::move(repository), std::move(d));
+    co_return r;
+}
+
+result<void> oci_archive_registry::finish() {
+    if (!writable_) return {};
+    if (auto r = layout_->finish(); !r) return r;
+    auto entries = layout_archive_entries(layout_->path());
+    if (!entries) return entries.error();
+    return write_tar_file(file_, *entries);
+}
+
+} // namespace libregistry
