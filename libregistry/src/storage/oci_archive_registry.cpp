@@ -124,9 +124,12 @@ asio::awaitable<result<manifest>> oci_archive_registry::get_manifest(std::string
     co_return layout_->read_manifest(repository, ref);
 }
 
-asio::awaitable<result<digest>> oci_archive_registry::put_manifest(std::string repository, std::string ref,
-                                                                   manifest m) {
-    co_return layout_->write_manifest(repository, ref, m);
+asio::awaitable<result<pushed_manifest>> oci_archive_registry::put_manifest(std::string repository,
+                                                                            std::string ref, manifest m) {
+    // A layout keeps no referrers index of its own: the copy engine writes the tag schema's index there.
+    auto written = layout_->write_manifest(repository, ref, m);
+    if (!written) co_return written.error();
+    co_return pushed_manifest{*written, std::nullopt};
 }
 
 asio::awaitable<result<bool>> oci_archive_registry::has_blob(std::string, digest d) {
