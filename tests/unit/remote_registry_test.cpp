@@ -4,6 +4,7 @@
 #include "libregistry/client/remote_registry.hpp"
 #include "libregistry/core/retry.hpp"
 
+#include "client/detail/for_each_bounded.hpp"
 #include "scripted_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -1315,11 +1317,14 @@ asio::awaitable<void> api_absent_case(std::shared_ptr<scripted_server> server, b
     lh::client client(executor, test_client_options());
     remote_registry reg(client, options_for(*server));
     const std::vector<digest> subjects{referred, digest_of("second"), digest_of("third")};
-    for (const auto& d : subjects) {
+    // All at once, as a sync lists them: the first listing finds out about the API, the others wait for it.
+    std::function<asio::awaitable<void>(std::size_t)> list_one = [&](std::size_t i) -> asio::awaitable<void> {
+        const auto& d = subjects[i];
         auto listed = co_await reg.list_referrers(repo, d, std::nullopt);
         REQUIRE_MESSAGE(listed.has_value(), listed.error().message);
         CHECK(listed->source == (d == referred ? referrers_source::tag_schema : referrers_source::none));
-    }
+    };
+    co_await libregistry::detail::for_each_bounded(subjects.size(), subjects.size(), list_one);
     int api = 0, tags = 0;
     for (const auto& r : server->requests) {
         if (r.path().find("/referrers/") != std::string::npos) ++api;

@@ -134,6 +134,17 @@ remote_registry::list_referrers(std::string repository, digest subject,
     std::set<std::string> visited;
     std::size_t bytes = 0;
     std::string target = referrers_target(repository, subject, artifact_type);
+    // Until an answer says whether the registry has the API, one listing at a time finds out (the lease is
+    // given back when this listing ends, waking the others).
+    std::optional<detail::single_flight<bool>::lease> probing;
+    while (!s.referrers_api_known()) {
+        auto lead = co_await s.referrers_probe().try_lead("referrers API");
+        if (lead) {
+            probing.emplace(std::move(*lead));
+            break;
+        }
+        co_await s.referrers_probe().wait("referrers API");
+    }
     // A registry that lacked the API once lacks it for the whole run: one request per subject, not two.
     bool api_absent = s.referrers_api_absent();
     bool remember_absent = true;
@@ -170,6 +181,7 @@ remote_registry::list_referrers(std::string repository, digest subject,
                                  fmt::format("{}: a later page of {} is not an image index: {}",
                                              s.describe(verb::get, target), what, page.error().message));
         }
+        if (first) s.note_referrers_api_present();
         if (!filter_applied(filters, "artifactType")) out.filtered_by_registry = false;
         out.descriptors.insert(out.descriptors.end(), std::make_move_iterator(page->begin()),
                                std::make_move_iterator(page->end()));

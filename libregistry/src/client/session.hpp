@@ -80,7 +80,16 @@ public:
     /// The registry answered a referrers API request with 404 or without an index: it has no referrers API,
     /// and later listings read the tag schema at once.
     bool referrers_api_absent() const noexcept { return referrers_api_absent_; }
-    void note_referrers_api_absent() noexcept { referrers_api_absent_ = true; }
+    void note_referrers_api_absent() noexcept {
+        referrers_api_absent_ = true;
+        referrers_api_known_ = true;
+    }
+    /// Whether an answer said if the registry has the referrers API (a listing, or a 404 of the route).
+    bool referrers_api_known() const noexcept { return referrers_api_known_; }
+    void note_referrers_api_present() noexcept { referrers_api_known_ = true; }
+    /// The first referrers listing of a run leads; those started meanwhile wait for it, so that a registry
+    /// without the API answers one 404, not one per subject listed at once.
+    single_flight<bool>& referrers_probe() noexcept { return referrers_probe_; }
 
     /// "GET https://registry/v2/..." with secrets redacted, for messages.
     std::string describe(verb method, std::string_view target) const;
@@ -129,6 +138,8 @@ private:
     single_flight<result<token>> token_flights_; ///< by scope set
     bool monolithic_refused_ = false;
     bool referrers_api_absent_ = false;
+    bool referrers_api_known_ = false;
+    single_flight<bool> referrers_probe_;
     /// What the registry's answers said about its rate limit: when requests may go out again.
     rate_limit_state rate_limit_;
     remote_statistics stats_;

@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 std::string_view to_string(referrer_via via) noexcept {
     switch (via) {
     case referrer_via::api:
-        return "referrers API";
+        return "api";
     case referrer_via::tag_schema:
         return "tag schema";
     case referrer_via::cosign_tag:

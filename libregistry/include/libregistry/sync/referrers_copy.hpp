@@ -28,6 +28,7 @@ namespace libregistry {
 
 /// How a referrer was found.
 enum class referrer_via { api, tag_schema, cosign_tag };
+/// "api", "tag schema", "cosign tag" (as the report and `syncer referrers --format json` show them).
 std::string_view to_string(referrer_via via) noexcept;
 
 /// One referrer found at the source: a node of the tree under an image.
