@@ -27,7 +27,7 @@ TEST_CASE("each rule is one line: origin, source selector, destinations, options
     auto listed = rule("images.yaml:2", tag_selector::listed);
     listed.source.tags = {"3.19", "3.20"};
     listed.destinations.push_back({"backup.example", "alpine", {"a", "b"}});
-    listed.platforms = {platform{"linux", "arm64", "v8"}};
+    listed.platforms = {platform{"linux", "arm64", "v8", ""}};
     listed.prune = true;
     auto regex = rule("images.yaml:3", tag_selector::regex);
     regex.source.regex = "^v1\\.";
@@ -39,7 +39,7 @@ TEST_CASE("each rule is one line: origin, source selector, destinations, options
         *digest::parse("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
 
     sync_options options;
-    options.copy.platforms = {platform{"linux", "amd64", ""}};
+    options.copy.platforms = {platform{"linux", "amd64", "", ""}};
     const auto text = rules_plan_text({every, listed, regex, pinned}, options);
     CHECK(text ==
           "images.yaml:1  docker.io/library/alpine (every tag) -> mirror.example/hub/alpine  "

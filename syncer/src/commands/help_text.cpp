@@ -150,10 +150,17 @@ std::string help_footer(std::string_view name) {
     return out;
 }
 
+void hide_empty_list_defaults(CLI::App& app) {
+    for (auto* opt : app.get_options())
+        if (opt->get_default_str() == "[]") opt->default_str("");
+}
+
 void add_help_footers(CLI::App& app) {
-    app.footer("\n" + help_footer(""));
-    for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
-        if (auto text = help_footer(sub->get_name()); !text.empty()) sub->footer("\n" + text);
+    app.footer("\n" + help_footer("") + "\n");
+    for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+        if (auto text = help_footer(sub->get_name()); !text.empty()) sub->footer("\n" + text + "\n");
+        hide_empty_list_defaults(*sub);
+    }
 }
 
 std::optional<std::string> command_word(int argc, const char* const* argv) {

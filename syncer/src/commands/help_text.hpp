@@ -10,8 +10,11 @@
 namespace syncer {
 
 /// Sets every subcommand's help footer: 2-3 examples and, where any exist, the environment variables that
-/// set one of its flags. Call after every subcommand is added.
+/// set one of its flags; and hides empty list defaults. Call after every subcommand is added.
 void add_help_footers(CLI::App& app);
+
+/// Clears the shown default of `app`'s options whose default is an empty list (CLI11 shows "=[]").
+void hide_empty_list_defaults(CLI::App& app);
 
 /// The examples and environment footer of the command `name` ("" for syncer itself, "image-syncer" for the
 /// image-syncer entry point); empty for an unknown name.

@@ -40,7 +40,7 @@ int run_image_syncer(int argc, char** argv) {
         "statuses, syncer's engine",
         "image-syncer"};
     app.option_defaults()->always_capture_default();
-    app.footer("\n" + help_footer("image-syncer"));
+    app.footer("\n" + help_footer("image-syncer") + "\n");
     sync_flags f;
     app.add_option("--auth", f.auth, "auth file path");
     app.add_option("--images", f.images, "images file path");
@@ -65,6 +65,7 @@ int run_image_syncer(int argc, char** argv) {
     app.add_option("--registry", removed_registry)->group("");
     app.add_option("--namespace", removed_namespace)->group("");
 
+    hide_empty_list_defaults(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

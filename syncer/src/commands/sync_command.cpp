@@ -369,7 +369,8 @@ void add_run_flags(CLI::App& cmd, sync_flags& f) {
            "--latest", f.latest,
            "Keep only the newest N of the listed tags (versions by precedence, other tags by creation "
            "time); for rules without their own latest")
-        ->check(CLI::Range(1, 1000000));
+        ->check(CLI::Range(1, 1000000))
+        ->default_str("");
     add_referrer_flags(cmd, f.referrers);
 }
 
