@@ -1,5 +1,6 @@
 // The syncer command line: parses flags, hands them to a subcommand, maps failures to exit statuses.
 #include "commands/commands.hpp"
+#include "commands/help_text.hpp"
 #include "commands/image_syncer_compat.hpp"
 #include "commands/labnow_commands.hpp"
 #include "commands/parse_errors.hpp"
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
     if (argc > 0 && syncer::invoked_as_image_syncer(argv[0])) return syncer::run_image_syncer(argc, argv);
     CLI::App app{"syncer: copy and mirror OCI images between registries, byte for byte", "syncer"};
     app.require_subcommand(1);
+    // Every option's help shows its default; set before the subcommands, which copy these settings.
+    app.option_defaults()->always_capture_default();
+    app.set_version_flag("--version,-V", "syncer " SYNCER_VERSION, "Print syncer's version and exit");
     // `--debug` may come before or after the subcommand.
     app.fallthrough(true);
     bool debug = false;
@@ -56,6 +60,16 @@ int main(int argc, char** argv) {
         std::cout << "syncer " SYNCER_VERSION "\n";
         return 0;
     });
+    syncer::add_help_footers(app);
+
+    // Said before CLI11 parses: it would call an unknown word an unexpected argument, or ask for a command.
+    if (auto word = syncer::command_word(argc, argv)) {
+        auto subs = app.get_subcommands([&](const CLI::App* sub) { return sub->check_name(*word); });
+        if (subs.empty()) {
+            std::cerr << "syncer: " << syncer::unknown_command_text(app, *word);
+            return syncer::exit_usage;
+        }
+    }
 
     try {
         app.parse(argc, argv);
@@ -63,8 +77,14 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
     } catch (const CLI::ParseError& e) {
         syncer::set_stderr_json(wants_json_log(app));
+        if (app.get_subcommands().empty() && dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+            std::cerr << "syncer: " << syncer::missing_command_text(app);
+            return syncer::exit_usage;
+        }
         syncer::report_parse_error(app, e, "syncer");
         return syncer::exit_usage;
     }

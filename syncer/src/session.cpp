@@ -178,6 +178,13 @@ remote_registry& session::open(const std::string& registry, const endpoint_flags
     return open(std::move(options), settings);
 }
 
+std::vector<std::pair<std::string, remote_statistics>> session::registry_stats() const {
+    std::vector<std::pair<std::string, remote_statistics>> out;
+    for (const auto& r : registries_)
+        out.emplace_back(r->name(), r->stats());
+    return out;
+}
+
 remote_registry& session::open(remote_options options, http::host_settings tls) {
     options.retry.max_attempts = std::max(1, retry_times_ + 1);
     if (max_wait) options.max_wait = *max_wait;

@@ -18,6 +18,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace CLI {
@@ -83,6 +84,10 @@ public:
                                        libregistry::http::host_settings tls);
 
     libregistry::http::client& client() { return *client_; }
+
+    /// What the client of each registry opened so far counted (requests, retries, errors, the last rate limit
+    /// remaining), by registry name, in the order they were opened.
+    std::vector<std::pair<std::string, libregistry::remote_statistics>> registry_stats() const;
 
     /// Runs `task` to completion on the io_context and returns its value, or 128 + the signal number after
     /// SIGINT or SIGTERM. The first signal requests a stop (stop_token(); the task is expected to wind down

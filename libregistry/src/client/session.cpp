@@ -266,8 +266,11 @@ asio::awaitable<result<token>> registry_session::fetch_token(challenge bearer, s
         form.params().append({"client_id", "syncer"});
         form.params().append({"refresh_token", cred->identity_token});
         std::string joined;
-        for (const auto& s : scopes)
-            joined += (joined.empty() ? "" : " ") + s.str();
+        // Appended piecewise: `"" + std::string` here trips g++ 12's false -Wrestrict.
+        for (const auto& s : scopes) {
+            if (!joined.empty()) joined += ' ';
+            joined += s.str();
+        }
         if (!joined.empty()) form.params().append({"scope", joined});
         req.body = std::string(form.encoded_query());
         req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
@@ -431,6 +434,8 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
             const rate_limit_headers limits{Exchange::header(*resp, "RateLimit-Remaining"),
                                             Exchange::header(*resp, "RateLimit-Reset"), retry_after};
             rate_limit_.observe(outcome.status, limits, c.pull, now);
+            if (auto left = parse_rate_limit_remaining(limits.remaining))
+                stats_.rate_limit_remaining = left->remaining;
             if (outcome.status == 429 || outcome.status == 503) {
                 refusal = admit(rate_limit_, c.pull, now, options_.max_wait);
                 outcome.beyond_max_wait = refusal.action == rate_limit_action::refuse;
@@ -503,11 +508,15 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
 }
 
 asio::awaitable<result<http::response>> registry_session::send(api_call c) {
-    return execute<buffered>(std::move(c));
+    auto r = co_await execute<buffered>(std::move(c));
+    if (!r) ++stats_.errors;
+    co_return r;
 }
 
 asio::awaitable<result<std::unique_ptr<http::response_stream>>> registry_session::open(api_call c) {
-    return execute<streamed>(std::move(c));
+    auto r = co_await execute<streamed>(std::move(c));
+    if (!r) ++stats_.errors;
+    co_return r;
 }
 
 } // namespace libregistry::detail

@@ -1,5 +1,6 @@
 // `syncer copy SRC DST`: flags -> copy_options -> libregistry::copy_image.
 #include "commands/commands.hpp"
+#include "commands/common_flags.hpp"
 #include "commands/multi_arch.hpp"
 #include "commands/referrer_flags.hpp"
 #include "commands/run_limits.hpp"
@@ -188,10 +189,8 @@ std::function<int()> add_copy_command(CLI::App& app) {
                         "images)");
     cmd->add_option("--digestfile", flags->digest_file,
                     "Write the digest the destination now holds to FILE (no newline, as skopeo)");
-    cmd->add_option("--retry-times", flags->retry_times,
-                    "Retries per request (default 3, as skopeo); a blob transfer that starts over shares the "
-                    "budget")
-        ->check(CLI::Range(0, 100));
+    add_retries_flag(*cmd, flags->retry_times,
+                     "Retries per request; a blob transfer that starts over shares the budget");
     cmd->add_option("--jobs,-j", flags->jobs, "Blobs copied in parallel")->check(CLI::Range(1, 256));
     cmd->add_flag("--force", flags->force, "Push manifests even when the destination already has the digest");
     cmd->add_flag("--quiet,-q", flags->quiet, "Print nothing but errors");

@@ -1,5 +1,6 @@
 // `syncer delete IMAGE`: one-off removal of a tag or a manifest, with pruning's safety (safe_delete.hpp).
 #include "commands/commands.hpp"
+#include "commands/common_flags.hpp"
 #include "session.hpp"
 #include "text.hpp"
 
@@ -90,7 +91,7 @@ std::function<int()> add_delete_command(CLI::App& app) {
     cmd->add_option("--cert-dir", flags->endpoint.cert_dir,
                     "Directory with CA certificates and client certificates");
     cmd->add_option("--authfile", flags->endpoint.auth_file, "Docker config.json / containers auth.json");
-    cmd->add_option("--retry-times", flags->retry_times, "Retries per request")->check(CLI::Range(0, 100));
+    add_retries_flag(*cmd, flags->retry_times, "Retries per request");
     return [flags] { return run_delete(*flags); };
 }
 

@@ -5,6 +5,7 @@
 // get a message saying what replaced them instead of CLI11's bare "not expected".
 #include "commands/image_syncer_compat.hpp"
 #include "commands/commands.hpp"
+#include "commands/help_text.hpp"
 #include "commands/parse_errors.hpp"
 #include "commands/sync_command.hpp"
 #include "session.hpp"
@@ -38,6 +39,8 @@ int run_image_syncer(int argc, char** argv) {
         "image-syncer (syncer): mirror images between registries; image-syncer v1.5's flags and exit "
         "statuses, syncer's engine",
         "image-syncer"};
+    app.option_defaults()->always_capture_default();
+    app.footer("\n" + help_footer("image-syncer") + "\n");
     sync_flags f;
     app.add_option("--auth", f.auth, "auth file path");
     app.add_option("--images", f.images, "images file path");
@@ -62,6 +65,7 @@ int run_image_syncer(int argc, char** argv) {
     app.add_option("--registry", removed_registry)->group("");
     app.add_option("--namespace", removed_namespace)->group("");
 
+    hide_empty_list_defaults(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,5 +1,6 @@
 // `syncer inspect`, `syncer digest`, `syncer tags`, `syncer catalog`, `syncer referrers`: read-only queries.
 #include "commands/commands.hpp"
+#include "commands/common_flags.hpp"
 #include "commands/multi_arch.hpp"
 #include "commands/referrer_flags.hpp"
 #include "output/go_format.hpp"
@@ -44,7 +45,7 @@ void add_query_flags(CLI::App& cmd, query_flags& f) {
     cmd.add_option("--cert-dir", f.endpoint.cert_dir,
                    "Directory with CA certificates and client certificates");
     cmd.add_option("--authfile", f.endpoint.auth_file, "Docker config.json / containers auth.json");
-    cmd.add_option("--retry-times", f.retry_times, "Retries per request")->check(CLI::Range(0, 100));
+    add_retries_flag(cmd, f.retry_times, "Retries per request");
 }
 
 int fail(const std::string& command, const error& e) {

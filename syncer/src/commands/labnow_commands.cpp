@@ -54,7 +54,7 @@ void add_mirror_flags(CLI::App& cmd, mirror_flags& f, const char* source_help, c
     // One value per occurrence, so a repeated flag cannot swallow the positional that follows it; none
     // (`--target-registry=` from an empty variable) is allowed here so the empty list gets its own message.
     cmd.add_option("--target-registry", f.targets, target_help)->type_size(0, 1)->allow_extra_args(false);
-    cmd.add_option("--auth-file", f.auth_file,
+    cmd.add_option("--auth,--auth-file", f.auth_file,
                    "Credentials in image-syncer's auth format (.json/.yaml/.yml); default $FILE_AUTH. "
                    "Without one: $DOCKER_REGISTRY_USERNAME/_PASSWORD for the source and "
                    "$DOCKER_MIRROR_REGISTRY_USERNAME/_PASSWORD for the targets");

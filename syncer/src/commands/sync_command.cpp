@@ -1,11 +1,14 @@
 // `syncer sync`: image-syncer's flags and files -> sync_options and rules -> libregistry::run_sync.
 #include "commands/sync_command.hpp"
 #include "commands/commands.hpp"
+#include "commands/common_flags.hpp"
 #include "config/sync_config.hpp"
 #include "credential_files.hpp"
 #include "output/logger.hpp"
+#include "output/metrics_file.hpp"
 #include "output/private_file.hpp"
 #include "output/progress.hpp"
+#include "output/rules_plan.hpp"
 #include "output/summary.hpp"
 #include "output/sync_report.hpp"
 #include "session.hpp"
@@ -17,6 +20,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -40,7 +45,7 @@ std::vector<platform> platform_filters(const std::vector<std::string>& os_flags,
         for (const auto& arch : arches) {
             platform p;
             p.os = os;
-            auto colon = arch.find(':');
+            auto colon = arch.find_first_of(":/");
             p.architecture = arch.substr(0, colon);
             if (colon != std::string::npos) p.variant = arch.substr(colon + 1);
             out.push_back(p);
@@ -50,8 +55,8 @@ std::vector<platform> platform_filters(const std::vector<std::string>& os_flags,
 
 class session_provider final : public registry_provider {
 public:
-    session_provider(session& s, std::vector<credential_rule> rules)
-        : session_(s), rules_(std::move(rules)) {}
+    session_provider(session& s, std::vector<credential_rule> rules, std::vector<std::string> auth_files)
+        : session_(s), rules_(std::move(rules)), auth_files_(std::move(auth_files)) {}
 
     registry& get(const std::string& name) override {
         auto it = opened_.find(name);
@@ -59,7 +64,7 @@ public:
         remote_options options;
         options.registry = name;
         options.credential_rules = rules_;
-        options.auth_files = default_auth_files();
+        options.auth_files = auth_files_;
         options.insecure = registry_is_insecure(rules_, name);
         for (const auto& file : options.auth_files)
             warn_if_exposed(file);
@@ -74,11 +79,32 @@ public:
 private:
     session& session_;
     std::vector<credential_rule> rules_;
+    std::vector<std::string> auth_files_;
     std::map<std::string, registry*> opened_;
 };
 
-std::unique_ptr<registry_provider> make_session_provider(session& s, std::vector<credential_rule> rules) {
-    return std::make_unique<session_provider>(s, std::move(rules));
+namespace {
+
+std::vector<std::string> run_auth_files(const std::string& authfile) {
+    if (authfile.empty()) return default_auth_files();
+    std::error_code ec;
+    if (!std::filesystem::exists(authfile, ec))
+        throw usage_error(fmt::format("--authfile {}: the file does not exist", authfile));
+    return {authfile};
+}
+
+} // namespace
+
+std::unique_ptr<registry_provider> make_session_provider(session& s, std::vector<credential_rule> rules,
+                                                         const std::string& authfile) {
+    return std::make_unique<session_provider>(s, std::move(rules), run_auth_files(authfile));
+}
+
+std::vector<platform> run_platforms(const sync_flags& f) {
+    auto out = platform_filters(f.os, f.arch);
+    for (auto& p : parse_platform_flags(f.platforms))
+        out.push_back(std::move(p));
+    return out;
 }
 
 sync_config load_sync_files(const sync_flags& f) {
@@ -136,6 +162,34 @@ tag_policy run_tag_policy(const sync_flags& f) {
     return policy;
 }
 
+namespace {
+
+// --check: what the run would find wrong in the rules before its first request, found without one: the tag
+// selection of every rule against empty tag lists (a bad regex or policy, a tag-list length mismatch), the
+// auth file, the output paths' directories; then the rules as the run would follow them.
+int check_rules(const std::vector<sync_rule>& rules, const sync_options& options, const sync_flags& f) {
+    tag_lists empty;
+    for (const auto& source : repositories_to_list(rules))
+        empty.emplace(source.name(), std::vector<std::string>{});
+    if (auto items = expand_rules(rules, empty); !items) throw usage_error(items.error().message);
+    run_auth_files(f.authfile);
+    for (const auto& [path, flag] :
+         {std::pair{f.report, "--report"}, std::pair{f.output_success, "--output-success-images"},
+          std::pair{f.output_failed, "--output-failed-images"}, std::pair{f.metrics_file, "--metrics-file"},
+          std::pair{f.log, "--log"}}) {
+        if (path.empty()) continue;
+        auto dir = std::filesystem::path(path).parent_path();
+        std::error_code ec;
+        if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+            throw usage_error(
+                fmt::format("{} {}: the directory {} does not exist", flag, path, dir.string()));
+    }
+    std::cout << rules_plan_text(rules, options);
+    return exit_ok;
+}
+
+} // namespace
+
 int run_sync_config(sync_config config, const sync_flags& f) {
     // Known before any registry is asked, so that no output can quote them, whatever a registry echoes.
     for (const auto& rule : config.auth) {
@@ -156,7 +210,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     options.copy.jobs = std::max<std::size_t>(f.jobs, 1);
     // One attempt budget for a request, whichever level retries it (the session below uses the same).
     options.copy.retry.max_attempts = options.retries + 1;
-    options.copy.platforms = platform_filters(f.os, f.arch);
+    options.copy.platforms = run_platforms(f);
     // For rules without their own `referrers:`.
     options.referrers = parse_referrer_flags(f.referrers);
     auto guard = parse_prune_guard(f.prune_max);
@@ -167,6 +221,10 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         if (!s) throw usage_error(s.error().message);
         options.shard = *s;
     }
+    if (f.prune)
+        for (auto& rule : config.images)
+            rule.prune = true;
+    if (f.check) return check_rules(config.images, options, f);
 
     std::FILE* log_file = stderr;
     // Every output path is checked before any registry is contacted, so a mistyped one costs no run.
@@ -174,6 +232,7 @@ int run_sync_config(sync_config config, const sync_flags& f) {
          {std::pair{f.report, "--report"}, std::pair{f.output_success, "--output-success-images"},
           std::pair{f.output_failed, "--output-failed-images"}})
         if (!path.empty()) open_private(path, true, flag);
+    if (!f.metrics_file.empty()) check_metrics_path(f.metrics_file);
     file_ptr owned_log(nullptr, &std::fclose);
     if (!f.log.empty()) {
         owned_log = open_private(f.log, true, "--log");
@@ -209,17 +268,35 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     s.timeout = limits.timeout;
     s.max_wait = limits.max_wait;
     options.stop = s.stop_token();
-    session_provider provider(s, config.auth);
+    session_provider provider(s, config.auth, run_auth_files(f.authfile));
     auto rules = std::move(config.images);
-    if (f.prune)
-        for (auto& rule : rules)
-            rule.prune = true;
+    const auto started = std::chrono::steady_clock::now();
+    // --metrics-file, whatever the outcome: a run that failed keeps the last success of the previous file.
+    const auto write_metrics = [&](const sync_totals& totals, int status) {
+        if (f.metrics_file.empty()) return status;
+        run_metrics m;
+        m.totals = totals;
+        m.duration_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        m.succeeded = status == exit_ok && s.stopped_by().empty() && !f.dry_run;
+        m.finished_at =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        for (auto& [name, stats] : s.registry_stats())
+            m.registries.push_back({name, stats});
+        try {
+            write_metrics_file(f.metrics_file, metrics_text(with_last_success(std::move(m), f.metrics_file)));
+        } catch (const usage_error& e) {
+            log.error(e.what());
+            return status == exit_ok ? int(exit_failed) : status;
+        }
+        return status;
+    };
     return s.run([&]() -> asio::awaitable<int> {
         auto r = co_await run_sync(std::move(rules), provider, options);
         bar.finish();
         if (!r) {
             log.error(r.error().message, {{"event", "config_error"}});
-            co_return exit_usage;
+            co_return write_metrics(sync_totals{}, exit_usage);
         }
         const auto& report = *r;
         const std::string signal = s.stopped_by();
@@ -253,21 +330,33 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         // After a signal, session::run exits 128 + its number whatever this says; after --timeout, 1 at
         // least.
         // A refused or failed prune needs a look as much as a failed image does.
-        co_return report.totals.failed > 0 || report.totals.interrupted > 0 || pruning_failed(report)
-            ? exit_failed
-            : exit_ok;
+        const int status = report.totals.failed > 0 || report.totals.interrupted > 0 || pruning_failed(report)
+                               ? exit_failed
+                               : exit_ok;
+        co_return write_metrics(report.totals, status);
     });
 }
 
 void add_run_flags(CLI::App& cmd, sync_flags& f) {
     cmd.add_option("--proc,-p", f.proc, "Images copied in parallel")->check(CLI::Range(1, 1024));
-    cmd.add_option("--retries,-r", f.retries, "Further rounds for failed images, and retries per request")
-        ->check(CLI::Range(0, 100));
+    add_retries_flag(cmd, f.retries, "Further rounds for failed images, and retries per request", true);
     cmd.add_option("--jobs,-j", f.jobs, "Blobs copied in parallel per image")->check(CLI::Range(1, 256));
     cmd.add_flag("--force", f.force, "Push manifests even when the destination already has the same digest");
     cmd.add_option("--log", f.log, "Write log lines to FILE (appending) instead of stderr");
     cmd.add_option("--log-format", f.log_format, "text or json")->default_str("text");
     cmd.add_flag("--dry-run", f.dry_run, "Print the plan and change nothing");
+    cmd.add_flag("--check", f.check,
+                 "Validate every file, variable, rule and flag, print the rules, and stop: no registry is "
+                 "contacted (exit 0: all is well, 2: a problem, named by file and line)");
+    cmd.add_option("--metrics-file", f.metrics_file,
+                   "At the end, write the run's metrics to FILE in Prometheus textfile format (for "
+                   "node_exporter's textfile collector), atomically");
+    add_authfile_flag(cmd, f.authfile,
+                      "Docker config.json / containers auth.json for registries without an auth entry; "
+                      "default: the usual search ($REGISTRY_AUTH_FILE, ...)");
+    add_platform_flag(cmd, f.platforms,
+                      "Keep only os/arch[/variant] (repeatable, comma-separated): matching entries of an "
+                      "index; an image that matches nothing is excluded. Adds to --os/--arch");
     cmd.add_option("--report", f.report, "Write a JSON report of every image and totals");
     cmd.add_flag("--prune", f.prune,
                  "After copying, delete destination tags that no rule maps to any more (every rule)");
@@ -290,7 +379,8 @@ void add_run_flags(CLI::App& cmd, sync_flags& f) {
            "--latest", f.latest,
            "Keep only the newest N of the listed tags (versions by precedence, other tags by creation "
            "time); for rules without their own latest")
-        ->check(CLI::Range(1, 1000000));
+        ->check(CLI::Range(1, 1000000))
+        ->default_str("");
     add_referrer_flags(cmd, f.referrers);
 }
 
@@ -304,7 +394,7 @@ void add_sync_flags(CLI::App& cmd, sync_flags& f) {
         "Keep only these OSes (repeatable, comma-separated): matching entries of an index; an image "
         "that matches nothing is excluded");
     cmd.add_option("--arch", f.arch,
-                   "Keep only these architectures, arch[:variant] (repeatable, comma-separated), as --os");
+                   "Keep only these architectures, arch[/variant] (repeatable, comma-separated), as --os");
     cmd.add_option("--output-success-images", f.output_success,
                    "Write the images that succeeded, in images format");
     cmd.add_option("--output-failed-images", f.output_failed,

@@ -26,6 +26,10 @@ struct sync_flags {
     std::size_t jobs = 6;
     std::vector<std::string> os;
     std::vector<std::string> arch;
+    std::vector<std::string> platforms; ///< --platform os/arch[/variant], as given
+    std::string authfile;     ///< --authfile: docker/containers auth file; empty: the default search
+    bool check = false;       ///< --check: validate and print the rules, contact no registry
+    std::string metrics_file; ///< --metrics-file: Prometheus textfile written at the end
     bool force = false;
     std::string log;
     std::string log_format = "text";
@@ -46,23 +50,28 @@ struct sync_flags {
 
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// Registers only the flags that shape a run (--proc, --retries, --jobs, --force, --log, --log-format,
-/// --dry-run, --report, --prune, --prune-max, --timeout, --min-rate, --min-rate-window, --max-wait, the
-/// tag policy flags --include-tags, --exclude-tags, --latest, and the referrers flags), with the meaning they
-/// have in `syncer sync`; for commands that build their rules from something other than image-syncer's files.
+/// --dry-run, --check, --report, --metrics-file, --prune, --prune-max, --timeout, --min-rate,
+/// --min-rate-window, --max-wait, --platform, --authfile, the tag policy flags --include-tags,
+/// --exclude-tags, --latest, and the referrers flags), with the meaning they have in `syncer sync`; for
+/// commands that build their rules from something other than image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
 class session;
 
-/// --os and --arch (`arch[:variant]`, both repeatable and comma-separated) as platform filters: every os with
-/// every arch; empty when neither is given.
+/// --os and --arch (`arch[:variant]` or `arch[/variant]`, both repeatable and comma-separated) as platform
+/// filters: every os with every arch; empty when neither is given.
 std::vector<libregistry::platform> platform_filters(const std::vector<std::string>& os_flags,
                                                     const std::vector<std::string>& arch_flags);
 
 /// Loads --config, --auth and --images (in that order, later ones adding to earlier ones); throws
 /// usage_error naming the file and line for bad input, or when neither --images nor --config is given.
 sync_config load_sync_files(const sync_flags& flags);
-/// Registries opened on `s` with `rules`' credentials, one client per registry name.
+/// Registries opened on `s` with `rules`' credentials, one client per registry name; `authfile` (--authfile)
+/// replaces the default docker/containers auth file search (throws usage_error when it does not exist).
 std::unique_ptr<libregistry::registry_provider>
-make_session_provider(session& s, std::vector<libregistry::credential_rule> rules);
+make_session_provider(session& s, std::vector<libregistry::credential_rule> rules,
+                      const std::string& authfile = "");
+/// The run's platform filters: --os/--arch combined, and every --platform; throws usage_error for a bad one.
+std::vector<libregistry::platform> run_platforms(const sync_flags& flags);
 /// Checks --log-format and makes stderr's own lines (usage errors, warnings, the stop notice) follow it;
 /// throws usage_error for anything but text or json.
 void use_log_format(const sync_flags& flags);

@@ -1,5 +1,6 @@
 // `syncer verify`: sync's rules files and flags -> verify_options and rules -> libregistry::run_verify.
 #include "commands/commands.hpp"
+#include "commands/common_flags.hpp"
 #include "commands/sync_command.hpp"
 #include "output/private_file.hpp"
 #include "output/verify_report.hpp"
@@ -40,7 +41,7 @@ int run_verify_command(const verify_flags& vf) {
     options.proc = static_cast<std::size_t>(std::max(f.proc, 1));
     options.jobs = std::max<std::size_t>(f.jobs, 1);
     options.deep = vf.deep;
-    options.platforms = platform_filters(f.os, f.arch);
+    options.platforms = run_platforms(f);
     if (!f.shard.empty()) {
         auto s = parse_shard(f.shard);
         if (!s) throw usage_error(s.error().message);
@@ -61,7 +62,7 @@ int run_verify_command(const verify_flags& vf) {
     s.timeout = limits.timeout;
     s.max_wait = limits.max_wait;
     options.stop = s.stop_token();
-    auto provider = make_session_provider(s, config.auth);
+    auto provider = make_session_provider(s, config.auth, f.authfile);
     auto rules = std::move(config.images);
     return s.run([&]() -> asio::awaitable<int> {
         auto r = co_await run_verify(std::move(rules), *provider, options);
@@ -101,9 +102,13 @@ std::function<int()> add_verify_command(CLI::App& app) {
     cmd->add_option("--proc,-p", f.proc, "Images checked in parallel")->check(CLI::Range(1, 1024));
     cmd->add_option("--jobs,-j", f.jobs, "Blobs read in parallel per image (--deep)")
         ->check(CLI::Range(1, 256));
-    cmd->add_option("--retries,-r", f.retries, "Retries per request")->check(CLI::Range(0, 100));
+    add_retries_flag(*cmd, f.retries, "Retries per request", true);
+    add_authfile_flag(*cmd, f.authfile,
+                      "Docker config.json / containers auth.json for registries without an auth entry");
+    add_platform_flag(*cmd, f.platforms,
+                      "As in sync, os/arch[/variant]: compare an index as the platform filter leaves it");
     cmd->add_option("--os", f.os, "As in sync: compare an index as the platform filter leaves it");
-    cmd->add_option("--arch", f.arch, "As in sync, arch[:variant]");
+    cmd->add_option("--arch", f.arch, "As in sync, arch[/variant]");
     cmd->add_option("--shard", f.shard, "Take only shard K of N (0 <= K < N), split by source repository");
     cmd->add_option("--log", f.log, "Write log lines to FILE (appending) instead of stderr");
     cmd->add_option("--log-format", f.log_format, "text or json")->default_str("text");

@@ -48,6 +48,11 @@ struct remote_statistics {
     std::uint64_t upload_resumes = 0; ///< PATCH chunks resent from the registry's reported offset
     std::uint64_t rate_limit_waits =
         0; ///< requests that waited for the registry's rate limit before going out
+    /// Requests that came back as errors after their retries (no connection, a last 429 or 5xx, a refused
+    /// rate limit, failed auth); answers left to the caller, a 404 say, are not errors here.
+    std::uint64_t errors = 0;
+    /// The last `RateLimit-Remaining` the registry sent (Docker Hub's pulls left); unset if it sent none.
+    std::optional<long long> rate_limit_remaining;
 };
 
 class remote_registry final : public registry {
