@@ -44,7 +44,8 @@ TEST_CASE("parse_image_location: layouts and archives") {
         {"oci:/tmp/a:library/alpine:3.19", transport_kind::oci, "/tmp/a", "library/alpine", "3.19", false,
          true},
         {"oci:/tmp/a:" + dgst.substr(0, 0) + "@" + dgst, transport_kind::oci, "/tmp/a", "", "", true, false},
-        {"oci:/tmp/a:library/alpine@" + dgst, transport_kind::oci, "/tmp/a", "library/alpine", "", true, true},
+        {"oci:/tmp/a:library/alpine@" + dgst, transport_kind::oci, "/tmp/a", "library/alpine", "", true,
+         true},
         // The path ends at the first ':', as skopeo 1.9.3 splits it: `a:b:tag` is path a, image b:tag.
         {"oci:/tmp/a:b:tag", transport_kind::oci, "/tmp/a", "b", "tag", false, true},
         {"oci-archive:bundle.tar.zst", transport_kind::oci_archive, "bundle.tar.zst", "", "", false, false},

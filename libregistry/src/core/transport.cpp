@@ -78,7 +78,8 @@ result<image_location> parse_image_location(std::string_view text) {
         auto path = rest.substr(0, colon);
         if (path.empty())
             return invalid_location(text, std::string(prefix) + " needs a path: " + std::string(prefix) +
-                                              (kind == transport_kind::oci ? "DIR" : "FILE") + "[:REFERENCE]");
+                                              (kind == transport_kind::oci ? "DIR" : "FILE") +
+                                              "[:REFERENCE]");
         std::string_view image;
         if (colon != std::string_view::npos) image = rest.substr(colon + 1);
         out.path = std::string(path);

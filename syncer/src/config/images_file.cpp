@@ -118,7 +118,8 @@ result<sync_destination> destination_from(std::string_view text) {
     if (!*storage) return registry_destination_from(text);
     sync_destination destination;
     if (!(*storage)->rest.empty()) {
-        auto parsed = registry_destination_from(fmt::format("{}{}", storage_placeholder_host, (*storage)->rest));
+        auto parsed =
+            registry_destination_from(fmt::format("{}{}", storage_placeholder_host, (*storage)->rest));
         if (!parsed) return parsed.error();
         destination = std::move(*parsed);
     }
