@@ -144,7 +144,7 @@ tag_policy run_tag_policy(const sync_flags& f) {
     return policy;
 }
 
-int run_sync_config(sync_config config, const sync_flags& f) {
+int run_sync_config(sync_config config, const sync_flags& f, storage_registries* opened) {
     // Known before any registry is asked, so that no output can quote them, whatever a registry echoes.
     for (const auto& rule : config.auth) {
         known_secrets().add_basic(rule.cred.username, rule.cred.password);
@@ -222,7 +222,8 @@ int run_sync_config(sync_config config, const sync_flags& f) {
     // Layouts and archives are opened before the run, so a missing or bad one stops it before any registry
     // is asked: sources for reading, destinations for writing (one writer per bundle, every image of every
     // rule into it).
-    storage_registries storage;
+    storage_registries own_storage;
+    auto& storage = opened != nullptr ? *opened : own_storage;
     provider.storage = &storage;
     for (const auto& rule : rules)
         for (const auto& destination : rule.destinations)
