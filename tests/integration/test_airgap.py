@@ -5,6 +5,8 @@ import contextlib
 import io
 import json
 import os
+import shutil
+import signal
 import subprocess
 import tarfile
 import unittest
@@ -33,7 +35,9 @@ class AirgapTest(harness.TempDirTestCase):
         cls.addClassCleanup(stack.close)
         cls.src = stack.enter_context(harness.Registry(name="src"))
         cls.dst = stack.enter_context(harness.Registry(name="dst"))
-        cls.images = seed.push_kinds(seed.Client.for_registry(cls.src))
+        client = seed.Client.for_registry(cls.src)
+        cls.images = seed.push_kinds(client)
+        cls.large = seed.push_large_image(client, 96, repo="large/image", tag="v1")
 
     def syncer(self, *args: str, expect: int = 0):
         result = run_syncer(*args)
@@ -135,6 +139,42 @@ class AirgapTest(harness.TempDirTestCase):
         self.assertIn("evil.tar", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "oci-layout")))
         self.assertEqual(self.dst.count("PUT", r"/v2/evil/"), 0)
+
+    def test_kill_9_during_an_export_then_a_rerun(self):
+        layout = os.path.join(self.tmp, "killed")
+        images = self.write("large.yaml", f'"{self.src.host}/{self.large.repo}:{self.large.tag}": x.invalid/y\n')
+        proc = harness.SyncerProcess("export", "--images", images, "--to", f"oci:{layout}", "--jobs", "1")
+        # Killed once the layer is on its way into the layout's temp directory.
+        tmp = os.path.join(layout, ".syncer-tmp")
+        for _ in range(600):
+            if os.path.isdir(tmp) and any(os.path.getsize(os.path.join(tmp, n)) > 0 for n in os.listdir(tmp)):
+                break
+            if proc.proc.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.01"])
+        proc.send(signal.SIGKILL)
+        proc.wait()
+        # Whatever the moment, the layout names no incomplete image: no index.json yet, or an empty one.
+        index_path = os.path.join(layout, "index.json")
+        if os.path.exists(index_path):
+            self.assertEqual([m for m in read_json(index_path)["manifests"]
+                              if m.get("annotations", {}).get("io.github.syncer.repository")], [],
+                             "a killed export left an index.json naming an image")
+        self.syncer("export", "--images", images, "--to", f"oci:{layout}")
+        self.syncer("import", f"oci:{layout}", "--to", f"{self.dst.host}/after-kill")
+        self.assertEqual(tag_digests(self.dst, f"after-kill/{self.large.repo}"), {self.large.tag: self.large.digest})
+
+    def test_umoci_unpacks_an_image_syncer_wrote(self):
+        if shutil.which("umoci") is None:
+            self.skipTest("umoci is not installed (apt-get install umoci, or ./scripts/install-deps)")
+        layout = os.path.join(self.tmp, "for-umoci")
+        image = self.images["oci-image"]
+        self.syncer("copy", self.src.ref(image.repo, image.tag), f"oci:{layout}:{image.tag}")
+        bundle = os.path.join(self.tmp, "unpacked")
+        r = subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:{image.tag}", bundle],
+                           capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertTrue(os.path.isdir(os.path.join(bundle, "rootfs")))
 
     def test_docker_archive_is_refused_naming_the_file(self):
         r = self.syncer("copy", self.src.ref(self.images["oci-image"].repo, self.images["oci-image"].tag),
