@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
     add(syncer::add_referrers_command(app));
     add(syncer::add_delete_command(app));
     add(syncer::add_sync_command(app));
+    add(syncer::add_export_command(app));
+    add(syncer::add_import_command(app));
     add(syncer::add_verify_command(app));
     add(syncer::add_jobs_command(app));
     add(syncer::add_sync_image_command(app));

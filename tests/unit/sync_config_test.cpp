@@ -166,6 +166,31 @@ TEST_CASE("format_of") {
     }
 }
 
+TEST_CASE("images file: layouts and archives as sources and destinations") {
+    const auto rules = parse_images("\"oci:/in:library/alpine:3.19,3.20\": \"oci-archive:/out/b.tar.zst\"\n"
+                                    "quay.io/org/app: [\"oci:/d\", \"oci:/d:mirror/app\"]\n"
+                                    "\"oci:/in:app\": registry.internal/app\n",
+                                    file_format::yaml, "images.yaml", test_env);
+    REQUIRE(rules.has_value());
+    REQUIRE(rules->size() == 3);
+    const auto& first = (*rules)[0];
+    CHECK(first.source.registry == "oci:/in");
+    // No host and no Docker Hub `library/`: the repository as written.
+    CHECK(first.source.repository == "library/alpine");
+    CHECK(first.source.tags == std::vector<std::string>{"3.19", "3.20"});
+    REQUIRE(first.destinations.size() == 1);
+    CHECK(first.destinations[0].registry == "oci-archive:/out/b.tar.zst");
+    // A bundle destination without a repository keeps the source's.
+    CHECK(first.destinations[0].repository == "library/alpine");
+    const auto& second = (*rules)[1];
+    REQUIRE(second.destinations.size() == 2);
+    CHECK(second.destinations[0].registry == "oci:/d");
+    CHECK(second.destinations[0].repository == "org/app");
+    CHECK(second.destinations[1].repository == "mirror/app");
+    CHECK((*rules)[2].source.repository == "app");
+    CHECK((*rules)[2].source.registry == "oci:/in");
+}
+
 TEST_CASE("parse_source: every form") {
     struct source_case {
         std::string input;
@@ -569,10 +594,13 @@ TEST_CASE("bad config files: the message names file, line, key and what is expec
          "images.json:1: source \"nginx\" has an empty destination"},
         {kind::images, "images.yaml", "nginx: []\n", "images.yaml:1: source \"nginx\" has no destinations"},
         {kind::images, "images.yaml", "\"oci:/tmp/layout\": quay.io/x\n",
-         "images.yaml:1: \"oci:/tmp/layout\": \"oci:\" is a transport syncer does not have; it reads and "
-         "writes registries: [docker://]HOST/REPOSITORY[:TAG|@DIGEST]"},
-        {kind::images, "images.yaml", "quay.io/x: \"docker-archive:/tmp/x.tar\"\n",
-         "images.yaml:1: \"quay.io/x\": destination \"docker-archive:/tmp/x.tar\": \"docker-archive:\" is a"},
+         "images.yaml:1: \"oci:/tmp/layout\": a layout or archive source names its repository: "
+         "oci:/tmp/layout:REPOSITORY[:TAGS|@DIGEST|:/REGEX/]"},
+        {kind::images, "images.yaml", "quay.io/x: \"dir:/tmp/x\"\n",
+         "images.yaml:1: \"quay.io/x\": destination \"dir:/tmp/x\": \"dir:\" is a transport syncer does "
+         "not have"},
+        {kind::images, "images.yaml", "quay.io/x: \"oci-archive::y\"\n",
+         "images.yaml:1: \"quay.io/x\": destination \"oci-archive::y\": oci-archive: needs a path"},
         {kind::images, "images.yaml", "\"nginx:a,b\": \"m:x,y,z\"\n",
          "images.yaml:1: \"nginx:a,b\": destination \"m:x,y,z\" lists 3 tags but the source lists 2 tags"},
         {kind::images, "images.yaml", "\"nginx:a,b\": \"m:x\"\n",

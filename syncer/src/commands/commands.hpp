@@ -25,6 +25,9 @@ std::function<int()> add_referrers_command(CLI::App& app);
 std::function<int()> add_delete_command(CLI::App& app);
 /// `sync`.
 std::function<int()> add_sync_command(CLI::App& app);
+/// `syncer export` and `syncer import` (commands/airgap_commands.cpp): bundles for air-gapped mirrors.
+std::function<int()> add_export_command(CLI::App& app);
+std::function<int()> add_import_command(CLI::App& app);
 /// `login` and `logout`.
 std::function<int()> add_login_command(CLI::App& app);
 std::function<int()> add_logout_command(CLI::App& app);

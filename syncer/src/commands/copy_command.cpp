@@ -7,7 +7,10 @@
 #include "output/progress.hpp"
 #include "output/referrers_output.hpp"
 #include "session.hpp"
+#include "storage_registries.hpp"
 #include "text.hpp"
+
+#include <libregistry/core/transport.hpp>
 
 #include <libregistry/sync/copy.hpp>
 #include <libregistry/sync/referrers_copy.hpp>
@@ -56,8 +59,31 @@ void add_endpoint_flags(CLI::App& cmd, endpoint_flags& flags, const std::string&
 }
 
 int run_copy(const copy_flags& f) {
-    auto from = parse_cli_reference(f.source, "invalid source reference");
-    auto to = parse_cli_reference(f.destination, "invalid destination reference");
+    auto from_location = parse_image_location(f.source);
+    if (!from_location)
+        throw usage_error(fmt::format("invalid source reference: {}", from_location.error().message));
+    auto to_location = parse_image_location(f.destination);
+    if (!to_location)
+        throw usage_error(fmt::format("invalid destination reference: {}", to_location.error().message));
+    if (from_location->is_storage() && from_location->ref.tag.empty() && !from_location->ref.digest)
+        throw usage_error(fmt::format("source {}: name the image to copy: {}:REPOSITORY:TAG (a bundle) or "
+                                      "{}:TAG",
+                                      f.source, from_location->ref.registry, from_location->ref.registry));
+    // `oci:DIR` alone as the destination: the image keeps the source's repository and tag in the bundle.
+    if (to_location->is_storage() && !to_location->named && to_location->ref.tag.empty() &&
+        !to_location->ref.digest) {
+        to_location->named = true;
+        to_location->ref.repository = from_location->ref.repository;
+        to_location->ref.tag = from_location->ref.tag;
+        to_location->ref.digest = from_location->ref.digest;
+        if (to_location->ref.repository.empty())
+            throw usage_error(fmt::format("destination {}: name the image: {}:REPOSITORY:TAG", f.destination,
+                                          to_location->ref.registry));
+    }
+    auto from = from_location->ref;
+    auto to = to_location->ref;
+    const auto from_text = from_location->str();
+    const auto to_text = to_location->str();
     const auto limits = parse_run_limits(f.limits);
     // Lives as long as the copy: the copy engine keeps what it learns about the registries in it.
     referrers_context referrers(parse_referrer_flags(f.referrers));
@@ -95,8 +121,14 @@ int run_copy(const copy_flags& f) {
     session s(f.retry_times, limits.min_rate);
     s.timeout = limits.timeout;
     s.max_wait = limits.max_wait;
-    auto& source = s.open(from.registry, src_flags);
-    auto& destination = s.open(to.registry, dst_flags);
+    storage_registries storage;
+    const auto naming = [](const image_location& l) {
+        return l.named ? layout_naming::bundle : layout_naming::single;
+    };
+    auto& source = from_location->is_storage() ? storage.open(from.registry, false, naming(*from_location))
+                                               : static_cast<registry&>(s.open(from.registry, src_flags));
+    auto& destination = to_location->is_storage() ? storage.open(to.registry, true, naming(*to_location))
+                                                  : static_cast<registry&>(s.open(to.registry, dst_flags));
     progress out(f.quiet, progress::stderr_is_terminal());
     options.on_event = [&out](const copy_event& e) { out.on_event(e); };
     options.stop = s.stop_token();
@@ -113,9 +145,14 @@ int run_copy(const copy_flags& f) {
             if (!s.stopped_by().empty())
                 std::cerr << fmt::format("syncer copy: {}: {}; {}; {} does not point at an incomplete "
                                          "image, and running the same command again resumes\n",
-                                         s.stop_text(), safe_text(r.error().message), sent, to.str());
+                                         s.stop_text(), safe_text(r.error().message), sent, to_text);
             else
                 std::cerr << fmt::format("syncer copy: {}; {}\n", safe_text(r.error().message), sent);
+            co_return exit_failed;
+        }
+        // The layout's index.json, or the archive, is written only now that the image is complete.
+        if (auto finished = storage.finish(); !finished) {
+            std::cerr << fmt::format("syncer copy: {}\n", safe_text(finished.error().message));
             co_return exit_failed;
         }
         const auto& st = *r;
@@ -127,7 +164,7 @@ int run_copy(const copy_flags& f) {
             if (!digest_out) {
                 std::cerr << fmt::format("syncer copy: {} was copied ({}), but --digestfile {} could not be "
                                          "written\n",
-                                         to.str(), st.manifest_digest.str(), f.digest_file);
+                                         to_text, st.manifest_digest.str(), f.digest_file);
                 co_return exit_failed;
             }
         }
@@ -144,13 +181,13 @@ int run_copy(const copy_flags& f) {
             const auto carried_up = carried.empty() ? std::string() : fmt::format("; {}", carried);
             const auto carried_copied = carried.empty() ? std::string() : fmt::format(", {}", carried);
             if (st.up_to_date)
-                std::cerr << fmt::format("{} is already up to date at {} ({}{}){}\n", from.str(), to.str(),
+                std::cerr << fmt::format("{} is already up to date at {} ({}{}){}\n", from_text, to_text,
                                          st.manifest_digest.str(), carried_up, rewritten);
             else
                 std::cerr << fmt::format(
                     "Copied {} to {}: {} ({} uploaded, {} mounted, {} already present, {} sent, {}{}, "
                     "{:.1f} s){}\n",
-                    from.str(), to.str(), st.manifest_digest.str(),
+                    from_text, to_text, st.manifest_digest.str(),
                     plural(std::uint64_t(st.blobs_uploaded), "blob", "blobs"), st.blobs_mounted,
                     st.blobs_skipped, human_bytes(double(st.bytes_sent)),
                     plural(std::uint64_t(st.manifests_pushed), "manifest", "manifests"), carried_copied,
@@ -166,9 +203,13 @@ std::function<int()> add_copy_command(CLI::App& app) {
     auto flags = std::make_shared<copy_flags>();
     auto* cmd =
         app.add_subcommand("copy", "Copy an image (manifest, index and blobs) from one registry to another");
-    cmd->add_option("SOURCE", flags->source, "Source image: [docker://]host/repo:tag or @digest")->required();
+    cmd->add_option("SOURCE", flags->source,
+                    "Source image: [docker://]host/repo:tag or @digest, oci:DIR:[REPO:]TAG, "
+                    "oci-archive:FILE:[REPO:]TAG")
+        ->required();
     cmd->add_option("DESTINATION", flags->destination,
-                    "Destination image: [docker://]host/repo[:tag|@digest]")
+                    "Destination image: [docker://]host/repo[:tag|@digest], oci:DIR[:[REPO:]TAG], "
+                    "oci-archive:FILE[:[REPO:]TAG]")
         ->required();
     add_endpoint_flags(*cmd, flags->src, "src", "source");
     add_endpoint_flags(*cmd, flags->dst, "dest", "destination");

@@ -12,7 +12,10 @@
 #include "output/summary.hpp"
 #include "output/sync_report.hpp"
 #include "session.hpp"
+#include "storage_registries.hpp"
 #include "text.hpp"
+
+#include <libregistry/core/transport.hpp>
 
 #include <libregistry/core/redact.hpp>
 #include <libregistry/sync/sync_runner.hpp>
@@ -58,7 +61,12 @@ public:
     session_provider(session& s, std::vector<credential_rule> rules, std::vector<std::string> auth_files)
         : session_(s), rules_(std::move(rules)), auth_files_(std::move(auth_files)) {}
 
+    /// Layouts and archives (`oci:DIR`, ...) come from here instead of the network.
+    storage_registries* storage = nullptr;
+
     registry& get(const std::string& name) override {
+        if (storage != nullptr)
+            if (auto* found = storage->find(name)) return *found;
         auto it = opened_.find(name);
         if (it != opened_.end()) return *it->second;
         remote_options options;
@@ -190,7 +198,7 @@ int check_rules(const std::vector<sync_rule>& rules, const sync_options& options
 
 } // namespace
 
-int run_sync_config(sync_config config, const sync_flags& f) {
+int run_sync_config(sync_config config, const sync_flags& f, storage_registries* opened) {
     // Known before any registry is asked, so that no output can quote them, whatever a registry echoes.
     for (const auto& rule : config.auth) {
         known_secrets().add_basic(rule.cred.username, rule.cred.password);
@@ -291,6 +299,24 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         }
         return status;
     };
+    // Layouts and archives are opened before the run, so a missing or bad one stops it before any registry
+    // is asked: sources for reading, destinations for writing (one writer per bundle, every image of every
+    // rule into it).
+    storage_registries own_storage;
+    auto& storage = opened != nullptr ? *opened : own_storage;
+    provider.storage = &storage;
+    for (const auto& rule : rules)
+        for (const auto& destination : rule.destinations)
+            if (parse_storage_registry_name(destination.registry)) storage.open(destination.registry, true);
+    for (const auto& rule : rules)
+        if (parse_storage_registry_name(rule.source.registry)) {
+            if (storage.find(rule.source.registry) != nullptr && storage.any_writable())
+                for (const auto& d : rule.destinations)
+                    if (d.registry == rule.source.registry)
+                        throw usage_error(fmt::format("{}: {} is both the source and the destination",
+                                                      rule.origin, rule.source.registry));
+            storage.open(rule.source.registry, false);
+        }
     return s.run([&]() -> asio::awaitable<int> {
         auto r = co_await run_sync(std::move(rules), provider, options);
         bar.finish();
@@ -300,6 +326,14 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         }
         const auto& report = *r;
         const std::string signal = s.stopped_by();
+        // Bundles are written once, at the end, naming only complete images: after a failed image or a stop
+        // too, so what was copied is kept (a rerun adds the rest).
+        bool bundle_failed = false;
+        if (!f.dry_run)
+            if (auto finished = storage.finish(); !finished) {
+                log.error(finished.error().message, {{"event", "bundle_error"}});
+                bundle_failed = true;
+            }
         if (f.dry_run) std::cout << plan_text(report);
         if (!f.report.empty())
             write_private(f.report, report_json(report, f.dry_run, signal).dump(2) + "\n", "the report");
@@ -330,7 +364,8 @@ int run_sync_config(sync_config config, const sync_flags& f) {
         // After a signal, session::run exits 128 + its number whatever this says; after --timeout, 1 at
         // least.
         // A refused or failed prune needs a look as much as a failed image does.
-        const int status = report.totals.failed > 0 || report.totals.interrupted > 0 || pruning_failed(report)
+        const int status = bundle_failed || report.totals.failed > 0 || report.totals.interrupted > 0 ||
+                                   pruning_failed(report)
                                ? exit_failed
                                : exit_ok;
         co_return write_metrics(report.totals, status);

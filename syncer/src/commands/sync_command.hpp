@@ -56,6 +56,7 @@ void add_sync_flags(CLI::App& cmd, sync_flags& flags);
 /// commands that build their rules from something other than image-syncer's files.
 void add_run_flags(CLI::App& cmd, sync_flags& flags);
 class session;
+class storage_registries;
 
 /// --os and --arch (`arch[:variant]` or `arch[/variant]`, both repeatable and comma-separated) as platform
 /// filters: every os with every arch; empty when neither is given.
@@ -79,7 +80,9 @@ void use_log_format(const sync_flags& flags);
 int run_sync_command(const sync_flags& flags);
 /// Runs a sync of already loaded rules and credentials with the run-shaping flags of `flags` (everything but
 /// --auth/--images/--config); for commands that build their rules another way.
-int run_sync_config(sync_config config, const sync_flags& flags);
+/// `storage`: layouts and archives the caller opened already (import's bundle); the rules' others are opened
+/// here.
+int run_sync_config(sync_config config, const sync_flags& flags, storage_registries* storage = nullptr);
 /// --include-tags, --exclude-tags and --latest as a policy for every rule; throws usage_error for a bad
 /// entry.
 libregistry::tag_policy run_tag_policy(const sync_flags& flags);

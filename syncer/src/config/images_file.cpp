@@ -7,6 +7,7 @@
 #include <libregistry/core/platform.hpp>
 #include <libregistry/core/reference.hpp>
 #include <libregistry/core/tag_version.hpp>
+#include <libregistry/core/transport.hpp>
 #include <libregistry/sync/referrer_policy.hpp>
 #include <libregistry/sync/tag_policy.hpp>
 
@@ -62,7 +63,72 @@ std::size_t tag_colon(std::string_view text) {
     return text.find(':', slash == std::string_view::npos ? 0 : slash + 1);
 }
 
+/// `oci:DIR:REST`, `oci-archive:FILE:REST`, `docker-archive:FILE:REST`: the storage registry name and REST
+/// (empty without it); nullopt for a registry. The path ends at the first ':', as in image arguments.
+struct storage_text {
+    std::string registry;
+    std::string_view rest;
+};
+result<std::optional<storage_text>> split_storage(std::string_view text) {
+    for (const std::string_view prefix : {"oci:", "oci-archive:", "docker-archive:"}) {
+        if (!text.starts_with(prefix)) continue;
+        const auto path_and_rest = text.substr(prefix.size());
+        const auto colon = path_and_rest.find(':');
+        const auto path = path_and_rest.substr(0, colon);
+        if (path.empty())
+            return config_error({}, fmt::format("{} needs a path: {}PATH[:REPOSITORY...]", prefix, prefix));
+        storage_text out;
+        out.registry = fmt::format("{}{}", prefix, path);
+        if (colon != std::string_view::npos) {
+            out.rest = path_and_rest.substr(colon + 1);
+            if (out.rest.empty())
+                return config_error({}, "the repository after the path is empty; drop the ':'");
+        }
+        return std::optional<storage_text>(std::move(out));
+    }
+    return std::optional<storage_text>();
+}
+
+result<sync_source> registry_source_from(std::string_view text);
+result<sync_destination> registry_destination_from(std::string_view text);
+
+// In a layout or archive the repository is the path as written (a bundle names images `library/alpine:3.19`),
+// with no host: it is parsed behind a placeholder host, so Docker Hub's `library/` is not added.
+constexpr std::string_view storage_placeholder_host = "localhost/";
+
 result<sync_source> source_from(std::string_view text) {
+    text = trim(text);
+    auto storage = split_storage(text);
+    if (!storage) return storage.error();
+    if (!*storage) return registry_source_from(text);
+    if ((*storage)->rest.empty())
+        return config_error({}, fmt::format("a layout or archive source names its repository: {}:REPOSITORY"
+                                            "[:TAGS|@DIGEST|:/REGEX/]",
+                                            (*storage)->registry));
+    auto source = registry_source_from(fmt::format("{}{}", storage_placeholder_host, (*storage)->rest));
+    if (!source) return source.error();
+    source->registry = std::move((*storage)->registry);
+    return source;
+}
+
+result<sync_destination> destination_from(std::string_view text) {
+    text = trim(text);
+    auto storage = split_storage(text);
+    if (!storage) return storage.error();
+    if (!*storage) return registry_destination_from(text);
+    sync_destination destination;
+    if (!(*storage)->rest.empty()) {
+        auto parsed =
+            registry_destination_from(fmt::format("{}{}", storage_placeholder_host, (*storage)->rest));
+        if (!parsed) return parsed.error();
+        destination = std::move(*parsed);
+    }
+    // No repository: each image keeps its source repository (filled in by the caller).
+    destination.registry = std::move((*storage)->registry);
+    return destination;
+}
+
+result<sync_source> registry_source_from(std::string_view text) {
     text = trim(text);
     if (text.empty()) return config_error({}, "the source is empty");
     if (auto why = transport_problem(text)) return config_error({}, *why);
@@ -104,7 +170,7 @@ result<sync_source> source_from(std::string_view text) {
     return source;
 }
 
-result<sync_destination> destination_from(std::string_view text) {
+result<sync_destination> registry_destination_from(std::string_view text) {
     text = trim(text);
     if (text.empty()) return config_error({}, "the destination is empty");
     if (auto why = transport_problem(text)) return config_error({}, *why);
@@ -410,6 +476,8 @@ result<sync_rule> images_entry(const YAML::Node& key, const YAML::Node& value, c
         auto destination = destination_from(*expanded);
         if (!destination)
             return config_error(dest_where, fmt::format("{}: {}", shown, destination.error().message));
+        // A bundle destination without a repository names each image by its source repository.
+        if (destination->repository.empty()) destination->repository = rule.source.repository;
         if (auto why = tag_mismatch(rule.source, *destination))
             return config_error(dest_where, fmt::format("{} {}", shown, *why));
         const bool duplicate =

@@ -1,6 +1,7 @@
 // Rules back in the images-file format, for --output-success-images and --output-failed-images.
 #include "config/sync_config.hpp"
 
+#include <libregistry/core/transport.hpp>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -13,16 +14,22 @@ using namespace libregistry;
 
 namespace {
 
-std::string source_key(const reference& ref) {
-    if (ref.digest) return ref.name() + "@" + ref.digest->str();
-    if (!ref.tag.empty()) return ref.name() + ":" + ref.tag;
+// `oci:DIR:REPOSITORY` for a layout or archive (the images-file form), `HOST/REPOSITORY` for a registry.
+std::string name_of(const reference& ref) {
+    if (parse_storage_registry_name(ref.registry)) return ref.registry + ":" + ref.repository;
     return ref.name();
+}
+
+std::string source_key(const reference& ref) {
+    if (ref.digest) return name_of(ref) + "@" + ref.digest->str();
+    if (!ref.tag.empty()) return name_of(ref) + ":" + ref.tag;
+    return name_of(ref);
 }
 
 // A digest destination is written without it: parse_destination takes none, and a digest source keeps its
 // digest when the destination has no tag.
 std::string destination_text(const reference& ref) {
-    return ref.tag.empty() ? ref.name() : ref.name() + ":" + ref.tag;
+    return ref.tag.empty() ? name_of(ref) : name_of(ref) + ":" + ref.tag;
 }
 
 } // namespace

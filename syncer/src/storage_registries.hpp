@@ -1,0 +1,34 @@
+#pragma once
+// The image layouts and archives a command reads or writes (`oci:DIR`, `oci-archive:FILE`), opened once each
+// by their storage registry name (libregistry/core/transport.hpp) and finished together at the end.
+#include <libregistry/core/digest.hpp>
+#include <libregistry/storage/oci_layout_registry.hpp>
+#include <libregistry/storage/storage_registry.hpp>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace syncer {
+
+class storage_registries {
+public:
+    /// The layout or archive `name` (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`), opened the first
+    /// time for reading or writing. Throws usage_error when it cannot be opened (the message names the path
+    /// and why), and for docker-archive, which this build cannot read or write yet.
+    libregistry::storage_registry&
+    open(const std::string& name, bool writable,
+         libregistry::layout_naming naming = libregistry::layout_naming::bundle);
+    /// Already opened, or nullptr.
+    libregistry::storage_registry* find(const std::string& name) const;
+    /// finish() of every one opened for writing, in the order opened; the first failure.
+    libregistry::result<void> finish();
+    bool any_writable() const { return !writable_.empty(); }
+
+private:
+    std::map<std::string, std::unique_ptr<libregistry::storage_registry>> opened_;
+    std::vector<std::string> writable_;
+};
+
+} // namespace syncer
