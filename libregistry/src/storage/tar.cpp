@@ -449,6 +449,27 @@ result<std::vector<std::string>> extract_tar(byte_source& source, std::string_vi
     }
 }
 
+result<std::vector<std::string>> extract_archive_file(const fs::path& file, const fs::path& into) {
+    auto source = open_archive_file(file);
+    if (!source) return source.error();
+    std::error_code ec;
+    const auto archive_size = fs::file_size(file, ec);
+    if (ec) return detail::io_failure("stat", file, ec.value());
+    std::array<std::byte, 4> head{};
+    {
+        auto peek = detail::open_regular(file);
+        if (!peek) return peek.error();
+        auto n = detail::read_some(peek->get(), head, file);
+        if (!n) return n.error();
+    }
+    // A plain tar is larger than the data it holds; a compressed one expands at most 1032 times (deflate's
+    // limit; zstd's real ratios on layers are far below).
+    const auto plain = detect_compression(head) == archive_compression::none;
+    const auto size = std::min<std::uintmax_t>(archive_size, INT64_MAX / 1032);
+    const auto bound = static_cast<std::int64_t>(plain ? size : size * 1032);
+    return extract_tar(**source, file.string(), into, bound);
+}
+
 result<void> write_tar_file(const fs::path& target,
                             const std::vector<std::pair<std::string, fs::path>>& entries) {
     const auto compression = compression_for_path(target.filename().string());

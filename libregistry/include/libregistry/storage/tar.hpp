@@ -144,6 +144,12 @@ private:
 result<std::vector<std::string>> extract_tar(byte_source& source, std::string_view where,
                                              const std::filesystem::path& into, std::int64_t max_bytes);
 
+/// Extracts the archive file `file` (compression by its magic bytes) into the empty directory `into` with
+/// extract_tar, bounded by what the file can hold: its own size for a plain tar, 1032 times it (deflate's
+/// largest ratio) for a compressed one, so a decompression bomb stops there. Messages name `file`.
+result<std::vector<std::string>> extract_archive_file(const std::filesystem::path& file,
+                                                      const std::filesystem::path& into);
+
 /// Writes `entries` (archive name, file on disk) as a tar archive compressed as `target`'s name says
 /// (compression_for_path; errc::invalid_argument for another name), into a temp file next to `target` that
 /// is synced and renamed over it: `target` is the old archive or the complete new one, never a partial one.
