@@ -245,7 +245,8 @@ docker_archive_registry::open(fs::path file, docker_archive_options options) {
     const auto dir = *work / "layout";
     fs::create_directories(dir, ec);
     if (ec) return fail(detail::io_failure("create", dir, ec.value()));
-    auto files = extract_archive_file(file, dir);
+    // docker save and skopeo add legacy `<id>/layer.tar` symlinks to the files manifest.json names: skipped.
+    auto files = extract_archive_file(file, dir, true);
     if (!files) return fail(files.error());
     auto text = detail::read_small_file(dir / "manifest.json", max_docker_archive_index_size);
     if (!text) {
