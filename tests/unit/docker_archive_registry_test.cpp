@@ -191,6 +191,15 @@ TEST_CASE("an index, an artifact and a schema 1 manifest are refused with what t
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.error().message.find("is an artifact (config application/vnd.example.sig)") !=
           std::string::npos);
+    manifest schema1;
+    schema1.kind = manifest_kind::schema1;
+    schema1.media_type = std::string(media_types::docker_schema1);
+    refused = run(archive->put_manifest("team/old", "1", schema1));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == errc::unsupported);
+    CHECK(refused.error().message.find("team/old:1 cannot be stored in a docker archive: its "
+                                       "application/vnd.docker.distribution.manifest.v1+json manifest") !=
+          std::string::npos);
     REQUIRE(archive->finish().has_value());
     auto back = open_archive(file, false);
     CHECK(back->images().empty());
