@@ -160,6 +160,8 @@ TEST_CASE("the only image of an archive is found without a name") {
     }
     auto archive = open_archive(file, false);
     CHECK(run(archive->head_manifest("", "")).value()->digest == image.digest);
+    CHECK(run(archive->head_manifest("", "latest")).value()->digest == image.digest);
+    CHECK(run(archive->get_manifest("", "latest")).value().digest == image.digest);
 }
 
 TEST_CASE("an index, an artifact and a schema 1 manifest are refused with what to do instead") {

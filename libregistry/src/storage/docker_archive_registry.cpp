@@ -285,7 +285,7 @@ std::string docker_archive_registry::name() const {
 result<std::optional<descriptor>> docker_archive_registry::find(const std::string& repository,
                                                                 const std::string& ref) const {
     if (writable_ || ref.find(':') != std::string::npos) return layout_->lookup(repository, ref);
-    if (ref.empty()) {
+    if (ref.empty() || repository.empty()) {
         if (images_.size() == 1) return std::optional<descriptor>{images_.front().manifest};
         std::string names;
         for (const auto& image : images_)

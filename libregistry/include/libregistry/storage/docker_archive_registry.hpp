@@ -45,7 +45,9 @@ public:
     std::string name() const override;
     /// A tag finds the image whose RepoTags has `<repository>:<tag>` (both sides normalised as docker does:
     /// `alpine`, `library/alpine` and `docker.io/library/alpine` are one name; a registry host in a RepoTag
-    /// is not compared). An empty ref finds the only image of the archive. A digest finds any manifest.
+    /// is not compared). An empty repository or ref (`docker-archive:FILE` with no NAME:TAG, which a
+    /// reference carries as repository "" and ref "latest") finds the only image of the archive, and is
+    /// refused naming every image when there are several. A digest finds any manifest.
     boost::asio::awaitable<result<std::optional<descriptor>>> head_manifest(std::string repository,
                                                                             std::string ref) override;
     boost::asio::awaitable<result<manifest>> get_manifest(std::string repository, std::string ref) override;
