@@ -57,20 +57,21 @@ std::map<std::string, std::string> archive_files(const fs::path& file) {
     }
 }
 
-/// A loadable OCI image: one uncompressed tar layer holding `file`, a config whose diff_ids name it. (OCI
-/// types: skopeo 1.9.3's oci: transport skips index.json entries of Docker media types.)
+/// A loadable OCI image: one gzip'd tar layer holding `file`, a config whose diff_ids name its uncompressed
+/// bytes. (OCI types: skopeo 1.9.3's oci: transport skips index.json entries of Docker media types.)
 manifest add_real_image(memory_registry& reg, const std::string& repo, const std::string& file,
                         const std::string& tag) {
-    const auto layer = tar_entry_bytes(file, '0', "hello from " + file + "\n") + tar_end();
+    const auto plain = tar_entry_bytes(file, '0', "hello from " + file + "\n") + tar_end();
+    const auto layer = gzip_bytes(plain);
     const auto layer_digest = reg.add_blob(repo, layer);
     const auto config = fmt::format(
         R"({{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{}"]}}}})",
-        layer_digest.str());
+        digest_of(plain).str());
     const auto config_digest = reg.add_blob(repo, config);
     const auto bytes = fmt::format(
         R"({{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}]}})", media_types::oci_manifest,
         descriptor_json("application/vnd.oci.image.config.v1+json", config_digest, config.size()),
-        descriptor_json("application/vnd.oci.image.layer.v1.tar", layer_digest, layer.size()));
+        descriptor_json("application/vnd.oci.image.layer.v1.tar+gzip", layer_digest, layer.size()));
     return reg.add_manifest(repo, bytes, tag);
 }
 
@@ -305,12 +306,17 @@ TEST_CASE("skopeo 1.9.3 reads what syncer writes, and syncer reads what skopeo w
         copy(source, "src.test/library/hello:1", *archive, "x.test/library/hello:1");
         REQUIRE(archive->finish().has_value());
     }
-    // skopeo builds its own manifest from the files (layers by diff ID), so it is the layer digests that
-    // must agree; for this image (uncompressed layer) they are the registry's.
+    // skopeo builds its own manifest from the files, naming layers by diff ID (it decompresses the gzip'd
+    // layer syncer stored as pulled), and copies them out checking them.
+    CHECK(run(open_archive(ours, false)->head_manifest("library/hello", "1")).value()->digest ==
+          image.digest);
+    const auto diff_id = digest_of(tar_entry_bytes("hello.txt", '0', "hello from hello.txt\n") + tar_end());
     const auto inspected =
         run_command(fmt::format("skopeo inspect docker-archive:{}:library/hello:1", ours.string()));
     CAPTURE(inspected);
-    CHECK(inspected.find(image.layers[0].digest.str()) != std::string::npos);
+    CHECK(inspected.find(diff_id.str()) != std::string::npos);
+    CHECK(run_command(fmt::format("skopeo copy -q docker-archive:{}:library/hello:1 oci:{}:copy",
+                                  ours.string(), (tmp.path() / "skopeo-out").string())) == "");
 
     // skopeo writes from an OCI layout syncer wrote; syncer reads skopeo's archive as skopeo reads it.
     const auto layout_dir = tmp.path() / "layout";
@@ -328,6 +334,10 @@ TEST_CASE("skopeo 1.9.3 reads what syncer writes, and syncer reads what skopeo w
     memory_registry back("dst.test");
     const auto copied = copy(*archive, "x.test/library/hello:1", back, "dst.test/library/hello:1");
     CHECK(copied.manifest_digest == digest_of(raw));
-    const auto got = back.has_manifest("library/hello", digest_of(raw).str());
-    CHECK(got);
+    CHECK(back.has_manifest("library/hello", digest_of(raw).str()));
+    // skopeo stored the layer uncompressed: syncer serves that file, whose digest is the diff ID.
+    const auto read_back = run(back.get_manifest("library/hello", digest_of(raw).str()));
+    REQUIRE(read_back.has_value());
+    REQUIRE(read_back->layers.size() == 1);
+    CHECK(read_back->layers[0].digest == diff_id);
 }
