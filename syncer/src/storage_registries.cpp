@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <libregistry/core/transport.hpp>
+#include <libregistry/storage/docker_archive_registry.hpp>
 #include <libregistry/storage/oci_archive_registry.hpp>
 
 namespace syncer {
@@ -34,12 +35,16 @@ storage_registry& storage_registries::open(const std::string& name, bool writabl
         opened = std::move(*r);
         break;
     }
-    case transport_kind::docker_archive:
+    case transport_kind::docker_archive: {
+        docker_archive_options options;
+        options.writable = writable;
+        auto r = docker_archive_registry::open(path, options);
+        if (!r) throw usage_error(fmt::format("{}: {}", name, r.error().message));
+        opened = std::move(*r);
+        break;
+    }
     case transport_kind::docker:
-        throw usage_error(
-            fmt::format("{}: docker-archive: is not supported yet by this build (the docker save "
-                        "format); use oci-archive:{} instead",
-                        name, path));
+        throw usage_error(fmt::format("{} is not an image layout or archive", name));
     }
     auto& out = *opened;
     opened_.emplace(name, std::move(opened));

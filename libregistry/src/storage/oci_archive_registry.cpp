@@ -62,10 +62,6 @@ result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::pat
         return std::unique_ptr<oci_archive_registry>(
             new oci_archive_registry(std::move(file), *work, true, std::move(*layout)));
     }
-    auto source = open_archive_file(file);
-    if (!source) return source.error();
-    const auto archive_size = fs::file_size(file, ec);
-    if (ec) return detail::io_failure("stat", file, ec.value());
     const auto spool_parent = options.spool_dir.empty() ? fs::temp_directory_path() : options.spool_dir;
     auto work = detail::create_temp_directory(spool_parent, "syncer-archive-");
     if (!work) return work.error();
@@ -73,23 +69,11 @@ result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::pat
         fs::remove_all(*work, ec);
         return e;
     };
-    // The spool holds the archive's entries, no more: a plain tar is larger than the data it holds, and a
-    // compressed one expands at most 1032 times (deflate's limit; zstd's real ratios on layers are far
-    // below), so a decompression bomb stops at that bound.
-    std::array<std::byte, 4> head{};
-    {
-        auto peek = detail::open_regular(file);
-        if (!peek) return fail(peek.error());
-        auto n = detail::read_some(peek->get(), head, file);
-        if (!n) return fail(n.error());
-    }
-    const auto plain = detect_compression(head) == archive_compression::none;
-    const auto size = std::min<std::uintmax_t>(archive_size, INT64_MAX / 1032);
-    const auto bound = static_cast<std::int64_t>(plain ? size : size * 1032);
+    // The spool holds the archive's entries, no more (extract_archive_file's bound).
     const auto layout_dir = *work / "layout";
     fs::create_directories(layout_dir, ec);
     if (ec) return fail(detail::io_failure("create", layout_dir, ec.value()));
-    auto files = extract_tar(**source, file.string(), layout_dir, bound);
+    auto files = extract_archive_file(file, layout_dir);
     if (!files) return fail(files.error());
     auto layout = oci_layout_registry::open(layout_dir, oci_layout_options{options.naming, false});
     if (!layout) {

@@ -157,7 +157,8 @@ result<std::string> safe_entry_name(std::string_view name, std::string_view wher
     return out;
 }
 
-tar_reader::tar_reader(byte_source& source, std::string where) : source_(source), where_(std::move(where)) {}
+tar_reader::tar_reader(byte_source& source, std::string where, bool skip_symlinks)
+    : source_(source), where_(std::move(where)), skip_symlinks_(skip_symlinks) {}
 
 error tar_reader::bad(std::string_view entry, std::string_view what) const {
     return invalid(where_, entry, what);
@@ -203,6 +204,14 @@ result<void> tar_reader::skip_rest() {
 }
 
 result<std::optional<tar_entry>> tar_reader::next() {
+    for (;;) {
+        bool skipped = false;
+        auto entry = next_entry(skipped);
+        if (!entry || !skipped) return entry;
+    }
+}
+
+result<std::optional<tar_entry>> tar_reader::next_entry(bool& skipped) {
     if (ended_) return std::optional<tar_entry>{};
     if (auto r = skip_rest(); !r) return r.error();
     std::optional<std::string> long_name;
@@ -282,6 +291,16 @@ result<std::optional<tar_entry>> tar_reader::next() {
             return bad(current_, fmt::format("a hard link (to \"{}\"); archives here hold regular files only",
                                              printable(h.linkname, 200)));
         case '2':
+            if (skip_symlinks_) {
+                auto name = safe_entry_name(current_, where_);
+                if (!name) return name.error();
+                if (!seen_.insert(*name).second)
+                    return bad(current_, "a second entry of this name; an archive names each file once");
+                remaining_ = size;
+                padding_ = padding_of(size);
+                skipped = true;
+                return std::optional<tar_entry>{};
+            }
             return bad(current_,
                        fmt::format("a symbolic link (to \"{}\"); archives here hold regular files only",
                                    printable(h.linkname, 200)));
@@ -406,8 +425,9 @@ result<void> tar_writer::close() {
 }
 
 result<std::vector<std::string>> extract_tar(byte_source& source, std::string_view where,
-                                             const fs::path& into, std::int64_t max_bytes) {
-    tar_reader reader(source, std::string(where));
+                                             const fs::path& into, std::int64_t max_bytes,
+                                             bool skip_symlinks) {
+    tar_reader reader(source, std::string(where), skip_symlinks);
     std::vector<std::string> files;
     std::int64_t total = 0;
     std::vector<std::byte> buffer(copy_chunk);
@@ -447,6 +467,28 @@ result<std::vector<std::string>> extract_tar(byte_source& source, std::string_vi
         }
         files.push_back((*entry)->name);
     }
+}
+
+result<std::vector<std::string>> extract_archive_file(const fs::path& file, const fs::path& into,
+                                                      bool skip_symlinks) {
+    auto source = open_archive_file(file);
+    if (!source) return source.error();
+    std::error_code ec;
+    const auto archive_size = fs::file_size(file, ec);
+    if (ec) return detail::io_failure("stat", file, ec.value());
+    std::array<std::byte, 4> head{};
+    {
+        auto peek = detail::open_regular(file);
+        if (!peek) return peek.error();
+        auto n = detail::read_some(peek->get(), head, file);
+        if (!n) return n.error();
+    }
+    // A plain tar is larger than the data it holds; a compressed one expands at most 1032 times (deflate's
+    // limit; zstd's real ratios on layers are far below).
+    const auto plain = detect_compression(head) == archive_compression::none;
+    const auto size = std::min<std::uintmax_t>(archive_size, INT64_MAX / 1032);
+    const auto bound = static_cast<std::int64_t>(plain ? size : size * 1032);
+    return extract_tar(**source, file.string(), into, bound, skip_symlinks);
 }
 
 result<void> write_tar_file(const fs::path& target,

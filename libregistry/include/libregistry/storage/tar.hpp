@@ -92,8 +92,10 @@ struct tar_entry {
 /// Reads a tar stream entry by entry. next() skips what is left of the current entry.
 class tar_reader {
 public:
-    /// `where` names the archive in messages.
-    tar_reader(byte_source& source, std::string where);
+    /// `where` names the archive in messages. With `skip_symlinks`, symbolic links are passed over (never
+    /// returned, never followed) instead of refused: docker and skopeo archives carry legacy
+    /// `<id>/layer.tar` links beside the files manifest.json names.
+    tar_reader(byte_source& source, std::string where, bool skip_symlinks = false);
 
     /// The next file or directory, or nullopt at the end of the archive. Refuses links, devices, FIFOs,
     /// unknown entry types, names that are not safe and names seen before; pax `path` and `size` and GNU
@@ -103,6 +105,8 @@ public:
     result<std::size_t> read(std::span<std::byte> buffer);
 
 private:
+    /// One entry; sets `skipped` (and returns nullopt) for a symbolic link passed over.
+    result<std::optional<tar_entry>> next_entry(bool& skipped);
     result<void> skip_rest();
     result<void> read_exact(std::span<std::byte> buffer, std::string_view what);
     result<std::string> read_meta(std::int64_t size, std::string_view what);
@@ -114,6 +118,7 @@ private:
     std::int64_t remaining_ = 0;
     std::int64_t padding_ = 0;
     bool ended_ = false;
+    bool skip_symlinks_ = false;
     std::set<std::string> seen_;
 };
 
@@ -142,7 +147,15 @@ private:
 /// directories only, created with O_EXCL|O_NOFOLLOW), refusing what tar_reader refuses and more than
 /// `max_bytes` of entry data in all. Returns the names of the files written, in archive order.
 result<std::vector<std::string>> extract_tar(byte_source& source, std::string_view where,
-                                             const std::filesystem::path& into, std::int64_t max_bytes);
+                                             const std::filesystem::path& into, std::int64_t max_bytes,
+                                             bool skip_symlinks = false);
+
+/// Extracts the archive file `file` (compression by its magic bytes) into the empty directory `into` with
+/// extract_tar, bounded by what the file can hold: its own size for a plain tar, 1032 times it (deflate's
+/// largest ratio) for a compressed one, so a decompression bomb stops there. Messages name `file`.
+result<std::vector<std::string>> extract_archive_file(const std::filesystem::path& file,
+                                                      const std::filesystem::path& into,
+                                                      bool skip_symlinks = false);
 
 /// Writes `entries` (archive name, file on disk) as a tar archive compressed as `target`'s name says
 /// (compression_for_path; errc::invalid_argument for another name), into a temp file next to `target` that
