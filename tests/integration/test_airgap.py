@@ -20,6 +20,11 @@ def read_json(path: str):
         return json.load(f)
 
 
+def read_bytes_raw(test, image) -> bytes:
+    """The source's manifest bytes of `image`."""
+    return skopeo_inspect_raw(test.src.ref(image.repo, image.tag))
+
+
 def read_bytes(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
@@ -176,11 +181,29 @@ class AirgapTest(harness.TempDirTestCase):
         self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
         self.assertTrue(os.path.isdir(os.path.join(bundle, "rootfs")))
 
-    def test_docker_archive_is_refused_naming_the_file(self):
-        r = self.syncer("copy", self.src.ref(self.images["oci-image"].repo, self.images["oci-image"].tag),
-                        f"docker-archive:{self.tmp}/img.tar:x/y:1", expect=2)
-        self.assertIn("docker-archive: is not supported yet", r.stderr)
-        self.assertIn("img.tar", r.stderr)
+    def test_docker_archive_round_trip_keeps_the_digest_and_skopeo_reads_it(self):
+        image = self.images["docker-v2"]
+        archive = os.path.join(self.tmp, "img.tar")  # skopeo reads docker archives uncompressed only
+        self.syncer("copy", "--no-referrers", self.src.ref(image.repo, image.tag),
+                    f"docker-archive:{archive}:team/app:v1")
+        self.assertTrue(os.path.isfile(archive))
+        # skopeo reads the image syncer wrote (docker save's format, layers as pulled).
+        r = subprocess.run(["skopeo", "inspect", f"docker-archive:{archive}:team/app:v1"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["Layers"]), len(json.loads(read_bytes_raw(self, image))["layers"]))
+        # Back into a registry: the source's digest, every blob in place.
+        self.syncer("copy", f"docker-archive:{archive}:team/app:v1", self.dst.ref("from-archive/app", "v1"))
+        self.assertEqual(tag_digests(self.dst, "from-archive/app"), {"v1": image.digest})
+        self.assertEqual(incomplete_tags(self.dst, ["from-archive/app"]), [])
+
+    def test_an_index_cannot_go_into_a_docker_archive(self):
+        image = self.images["oci-index"]
+        archive = os.path.join(self.tmp, "index.tar")
+        r = self.syncer("copy", "--no-referrers", self.src.ref(image.repo, image.tag),
+                        f"docker-archive:{archive}:x/y:1", expect=1)
+        self.assertIn("cannot be stored in a docker archive", r.stderr)
+        self.assertFalse(os.path.exists(archive))
 
 
 if __name__ == "__main__":
