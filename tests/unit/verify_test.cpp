@@ -227,3 +227,31 @@ TEST_CASE("deep: cosign-style tags of a verified digest must be at the destinati
     add_image({&f.dst}, "app", {"signature"}, "sha256-" + hex + ".sig");
     CHECK(run({listed}, f.p, options).totals.drift() == 0);
 }
+
+TEST_CASE("deep: referrers the source lists for a verified digest must be at the destination by digest") {
+    fixture f;
+    auto image = add_image({&f.src, &f.dst}, "app", {"a"}, "1.0");
+    const std::string config = "{}";
+    const std::string sbom = R"({"spdxVersion":"SPDX-2.3"})";
+    const auto body = fmt::format(
+        R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{}","size":2}},"layers":[{{"mediaType":"application/spdx+json","digest":"{}","size":{}}}],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{}}}}})",
+        digest_of(config).str(), digest_of(sbom).str(), sbom.size(), image.digest.str(), image.bytes.size());
+    f.src.add_blob("app", config);
+    f.src.add_blob("app", sbom);
+    auto referrer = f.src.add_manifest("app", body);
+    verify_options options;
+    options.deep = true;
+    auto report = run({whole_repo("app", "app")}, f.p, options);
+    REQUIRE(report.images.size() == 1);
+    CHECK(report.images[0].status == verify_status::incomplete);
+    REQUIRE(report.images[0].problems.size() == 1);
+    CHECK(report.images[0].problems[0].find(referrer.digest.str()) != std::string::npos);
+    CHECK(report.images[0].problems[0].find("application/spdx+json") != std::string::npos);
+    CHECK(report.images[0].problems[0].find("missing at the destination") != std::string::npos);
+    // Without --deep referrers are not looked at; once the SBOM is at the destination nothing is missing.
+    CHECK(run({whole_repo("app", "app")}, f.p).totals.drift() == 0);
+    f.dst.add_blob("app", config);
+    f.dst.add_blob("app", sbom);
+    f.dst.add_manifest("app", body);
+    CHECK(run({whole_repo("app", "app")}, f.p, options).totals.drift() == 0);
+}

@@ -3,6 +3,7 @@
 #include "libregistry/core/media_type.hpp"
 #include "libregistry/core/referrers.hpp"
 #include "libregistry/sync/layer_digest.hpp"
+#include "libregistry/sync/referrers_copy.hpp"
 
 #include "client/detail/for_each_bounded.hpp"
 #include "client/detail/single_flight.hpp"
@@ -401,10 +402,12 @@ private:
             co_return;
         }
         auto missing = co_await check_referrer_tags(r);
+        auto absent = co_await check_referrers(r);
+        missing.insert(missing.end(), absent.begin(), absent.end());
         if (!missing.empty()) {
             r.problems = std::move(missing);
             r.status = verify_status::incomplete;
-            r.reason = fmt::format("{} referrer tag(s) of {} missing or different at the destination",
+            r.reason = fmt::format("{} referrer(s) of {} missing or different at the destination",
                                    r.problems.size(), r.source_digest->str());
             co_return;
         }
@@ -442,6 +445,36 @@ private:
                 out.push_back(fmt::format("referrer tag {} of {} is {} at the destination, {} at the source",
                                           dst.str(), r.item.destination.str(), (*d)->digest.str(),
                                           (*s)->digest.str()));
+        }
+        co_return out;
+    }
+
+    // The referrers the source lists for the verified digest (the referrers API or the tag schema, and theirs
+    // in turn) must be at the destination by digest. Cosign tags are compared by check_referrer_tags.
+    asio::awaitable<std::vector<std::string>> check_referrers(verify_result r) {
+        std::vector<std::string> out;
+        const auto& source = r.item.source;
+        if (auto listed = source_tags_.find(source.registry + "/" + source.repository);
+            listed != source_tags_.end())
+            referrers_.set_tags(source.registry, source.repository, listed->second);
+        std::vector<digest> subjects{*r.source_digest};
+        auto found = co_await discover_referrers(get(source.registry), source.repository, std::move(subjects),
+                                                 referrers_);
+        if (!found) {
+            out.push_back(
+                fmt::format("listing the referrers of {}: {}", source.str(), found.error().message));
+            co_return out;
+        }
+        const auto& dst = r.item.destination;
+        for (const auto& node : found->nodes) {
+            if (node.via == referrer_via::cosign_tag) continue;
+            auto d = co_await get(dst.registry).head_manifest(dst.repository, node.desc.digest.str());
+            if (!d)
+                out.push_back(fmt::format("referrer {} of {}: {}", node.desc.digest.str(), dst.str(),
+                                          d.error().message));
+            else if (!*d)
+                out.push_back(fmt::format("referrer {} ({}) of {} is missing at the destination",
+                                          node.desc.digest.str(), node.desc.artifact_type, dst.str()));
         }
         co_return out;
     }
@@ -596,6 +629,7 @@ private:
     run_once<walk_result> walks_;
     run_once<blob_check> blobs_;
     std::set<std::string> compared_; ///< destination references the tag comparison covered
+    referrers_context referrers_;    ///< every referrer type, for --deep
     verify_report report_;
 };
 
