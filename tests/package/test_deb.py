@@ -56,6 +56,7 @@ class DebTest(unittest.TestCase):
         self.assertEqual(self.field("Package"), "syncer")
         self.assertEqual(self.field("Version"), VERSION)
         self.assertEqual(self.field("Section"), "utils")
+        self.assertEqual(self.field("Recommends"), "ca-certificates")
         self.assertIn("@", self.field("Maintainer"))
         self.assertTrue(self.field("Description").startswith("copy and mirror OCI images"))
         # dpkg-shlibdeps found the packages of the libraries syncer links.

@@ -2,7 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <functional>
+#include <cctype>
+#include <string_view>
 
 namespace syncer {
 namespace {
