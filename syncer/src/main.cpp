@@ -1,5 +1,6 @@
 // The syncer command line: parses flags, hands them to a subcommand, maps failures to exit statuses.
 #include "commands/commands.hpp"
+#include "commands/docs_commands.hpp"
 #include "commands/help_text.hpp"
 #include "commands/image_syncer_compat.hpp"
 #include "commands/labnow_commands.hpp"
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
     add(syncer::add_sync_image_command(app));
     add(syncer::add_login_command(app));
     add(syncer::add_logout_command(app));
+    add(syncer::add_completion_command(app));
+    add(syncer::add_docs_command(app));
     auto* version = app.add_subcommand("version", "Print syncer's version");
     commands.emplace(version, [] {
         std::cout << "syncer " SYNCER_VERSION "\n";

@@ -56,6 +56,7 @@ class CommandLineTest(harness.TempDirTestCase):
         for command in COMMANDS:
             self.assertRegex(result.stderr, rf"(?m)^  {re.escape(command)} ", f"{command} not listed")
         self.assertNotIn("A subcommand is required", result.stderr)
+        self.assertNotIn("__docs", result.stderr)  # hidden commands stay hidden
 
     def test_unknown_command_that_may_be_a_secret_is_not_echoed(self):
         result = run_syncer("Hunter2!secret")

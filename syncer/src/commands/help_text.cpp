@@ -121,7 +121,8 @@ bool looks_like_command_name(std::string_view word) {
 
 std::string command_list(const CLI::App& app) {
     std::size_t width = 0;
-    auto subs = app.get_subcommands([](const CLI::App*) { return true; });
+    // Hidden commands (an empty group, such as __docs) are not listed.
+    auto subs = app.get_subcommands([](const CLI::App* sub) { return !sub->get_group().empty(); });
     for (const auto* sub : subs)
         width = std::max(width, sub->get_name().size());
     std::string out;
