@@ -173,13 +173,24 @@ class AirgapTest(harness.TempDirTestCase):
         if shutil.which("umoci") is None:
             self.skipTest("umoci is not installed (apt-get install umoci, or ./scripts/install-deps)")
         layout = os.path.join(self.tmp, "for-umoci")
-        image = self.images["oci-image"]
+        # umoci unpacks real filesystem layers: one uncompressed tar holding a file (its diff_id is its digest).
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            data = b"hello from syncer\n"
+            info = tarfile.TarInfo("etc/greeting")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+        client = seed.Client.for_registry(self.src)
+        pushed = seed.push_image(client, "umoci/app", "umoci", tag="v1", layers=[buf.getvalue()],
+                                 layer_media_types=["application/vnd.oci.image.layer.v1.tar"])
+        image = type("Image", (), {"repo": "umoci/app", "tag": "v1", "digest": pushed.digest})
         self.syncer("copy", self.src.ref(image.repo, image.tag), f"oci:{layout}:{image.tag}")
         bundle = os.path.join(self.tmp, "unpacked")
         r = subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:{image.tag}", bundle],
                            capture_output=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
-        self.assertTrue(os.path.isdir(os.path.join(bundle, "rootfs")))
+        with open(os.path.join(bundle, "rootfs", "etc", "greeting"), "rb") as f:
+            self.assertEqual(f.read(), b"hello from syncer\n")
 
     def test_docker_archive_round_trip_keeps_the_digest_and_skopeo_reads_it(self):
         image = self.images["docker-v2"]

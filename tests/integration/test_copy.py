@@ -115,11 +115,24 @@ class CopyTest(unittest.TestCase):
         self.assertNotIn("rewrote", result.stderr, "a single image is copied as it is")
         self.assert_same_manifest(src_ref, dst_ref, image.digest)
         src_before, dst_before = len(self.src.requests()), len(self.dst.requests())
-        result = self.copy(src_ref, dst_ref, "--platform", "linux/amd64")
+        result = self.copy(src_ref, dst_ref, "--platform", "linux/amd64", "--no-referrers")
         self.assertIn("already up to date", result.stderr)
         src_new, dst_new = self.src.requests()[src_before:], self.dst.requests()[dst_before:]
         self.assertEqual([(r.method, r.path) for r in src_new if r.path != "/v2/"],
                          [("HEAD", f"/v2/{image.repo}/manifests/{image.tag}")])
+        self.assertEqual([(r.method, r.path) for r in dst_new if r.path != "/v2/"],
+                         [("HEAD", f"/v2/{dst_repo}/manifests/v1")])
+        # Carrying referrers (the default) adds, for an image that has none on a registry without the
+        # referrers API, the tag list (for cosign's tags) and one referrers API request: no manifest GET, and
+        # nothing more at the destination.
+        src_before, dst_before = len(self.src.requests()), len(self.dst.requests())
+        result = self.copy(src_ref, dst_ref, "--platform", "linux/amd64")
+        self.assertIn("already up to date", result.stderr)
+        src_new, dst_new = self.src.requests()[src_before:], self.dst.requests()[dst_before:]
+        self.assertEqual([(r.method, r.path.split("?")[0]) for r in src_new if r.path != "/v2/"],
+                         [("HEAD", f"/v2/{image.repo}/manifests/{image.tag}"),
+                          ("GET", f"/v2/{image.repo}/tags/list"),
+                          ("GET", f"/v2/{image.repo}/referrers/{image.digest}")])
         self.assertEqual([(r.method, r.path) for r in dst_new if r.path != "/v2/"],
                          [("HEAD", f"/v2/{dst_repo}/manifests/v1")])
 

@@ -85,8 +85,8 @@ class DebTest(unittest.TestCase):
     def test_man_pages_and_completions_are_where_debian_looks(self):
         binary = os.path.join(self.root, "usr/bin/syncer")
         help_text = run(binary, "--help").stdout
-        commands = [line.split()[0] for line in help_text.split("Subcommands:\n", 1)[1].splitlines()
-                    if line.startswith("  ")]
+        section = help_text.split("Subcommands:\n", 1)[1].split("\n\n", 1)[0]  # the footer's examples follow
+        commands = [line.split()[0] for line in section.splitlines() if line.startswith("  ")]
         man1 = os.path.join(self.root, "usr/share/man/man1")
         self.assertEqual(sorted(os.listdir(man1)), sorted(["syncer.1.gz"] + [f"syncer-{c}.1.gz" for c in commands]))
         result = run("man", "--warnings", "-l", os.path.join(man1, "syncer-copy.1.gz"),

@@ -167,7 +167,7 @@ asio::awaitable<result<std::vector<std::string>>> memory_registry::list_tags(std
 
 asio::awaitable<result<referrer_list>>
 memory_registry::list_referrers(std::string repository, digest subject,
-                                std::optional<std::string> artifact_type) {
+                                std::optional<std::string> artifact_type, bool tag_schema) {
     ++referrers_calls;
     referrer_list out;
     const auto& r = repos_[repository];
@@ -178,7 +178,7 @@ memory_registry::list_referrers(std::string repository, digest subject,
             if (m.subject && m.subject->digest == subject) out.descriptors.push_back(referrer_descriptor(m));
     } else {
         const auto tag = r.tags.find(referrers_tag(subject));
-        if (tag == r.tags.end()) co_return out;
+        if (!tag_schema || tag == r.tags.end()) co_return out;
         const auto& index = r.manifests.at(tag->second);
         if (index.kind != manifest_kind::index)
             co_return make_error(errc::bad_response, "the tag schema tag holds no index (memory registry)");

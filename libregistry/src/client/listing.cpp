@@ -123,7 +123,7 @@ asio::awaitable<result<std::vector<std::string>>> remote_registry::list_tags(std
 
 asio::awaitable<result<referrer_list>>
 remote_registry::list_referrers(std::string repository, digest subject,
-                                std::optional<std::string> artifact_type) {
+                                std::optional<std::string> artifact_type, bool tag_schema) {
     auto& s = *session_;
     if (auto ok = detail::check_names(s.name(), repository, subject.str()); !ok) co_return ok.error();
     const bool filtering = artifact_type && !artifact_type->empty();
@@ -194,6 +194,10 @@ remote_registry::list_referrers(std::string repository, digest subject,
     if (api_absent) {
         if (remember_absent) s.note_referrers_api_absent();
         out.filtered_by_registry = false;
+        if (!tag_schema) {
+            out.source = referrers_source::none;
+            co_return out;
+        }
         const auto tag = referrers_tag(subject);
         auto index = co_await get_manifest(repository, tag);
         if (!index) {

@@ -393,8 +393,8 @@ asio::awaitable<result<std::vector<std::string>>> docker_archive_registry::list_
     co_return out;
 }
 
-asio::awaitable<result<referrer_list>> docker_archive_registry::list_referrers(std::string, digest,
-                                                                               std::optional<std::string>) {
+asio::awaitable<result<referrer_list>>
+docker_archive_registry::list_referrers(std::string, digest, std::optional<std::string>, bool) {
     co_return referrer_list{};
 }
 

@@ -149,9 +149,9 @@ asio::awaitable<result<std::vector<std::string>>> oci_archive_registry::list_tag
 
 asio::awaitable<result<referrer_list>>
 oci_archive_registry::list_referrers(std::string repository, digest subject,
-                                     std::optional<std::string> artifact_type) {
-    auto r =
-        co_await layout_->list_referrers(std::move(repository), std::move(subject), std::move(artifact_type));
+                                     std::optional<std::string> artifact_type, bool tag_schema) {
+    auto r = co_await layout_->list_referrers(std::move(repository), std::move(subject),
+                                              std::move(artifact_type), tag_schema);
     co_return r;
 }
 

@@ -464,8 +464,9 @@ asio::awaitable<result<std::vector<std::string>>> oci_layout_registry::list_tags
 
 asio::awaitable<result<referrer_list>>
 oci_layout_registry::list_referrers(std::string repository, digest subject,
-                                    std::optional<std::string> artifact_type) {
+                                    std::optional<std::string> artifact_type, bool tag_schema) {
     referrer_list out;
+    if (!tag_schema) co_return out; // a layout has only the tag schema
     auto found = impl_->find(repository, referrers_tag(subject));
     if (!found) co_return found.error();
     if (!*found) co_return out;

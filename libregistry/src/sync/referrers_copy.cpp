@@ -135,13 +135,13 @@ private:
     }
 
     // One listing of `subject`'s referrers, none at all when the registry is known to lack the API and the
-    // tag schema's tag is not in the tag list.
+    // tag schema's tag is not in the tag list (nor the tag GET when the API turns out to be missing).
     asio::awaitable<result<referrer_list>> listing(digest subject) {
         const auto& name = source_.name();
-        if (context_.api_absent(name) &&
-            std::find(tags_->begin(), tags_->end(), referrers_tag(subject)) == tags_->end())
-            co_return referrer_list{};
-        auto listed = co_await source_.list_referrers(repository_, subject, std::nullopt);
+        const bool tagged = std::find(tags_->begin(), tags_->end(), referrers_tag(subject)) != tags_->end();
+        if (context_.api_absent(name) && !tagged) co_return referrer_list{};
+        // Asking about the API for the first time: the tag schema's tag is read only if the tag list has it.
+        auto listed = co_await source_.list_referrers(repository_, subject, std::nullopt, tagged);
         if (!listed) co_return listed.error();
         if (listed->source != referrers_source::api) context_.note_api_absent(name);
         co_return listed;
@@ -392,11 +392,42 @@ copy_referrers(registry& source, std::string source_repository, referrer_subject
     if (!context.policy().enabled) co_return finish();
 
     // The subjects at the source: the image, and each child of an index. A rewritten index is not at the
-    // source under its new digest; its children are.
+    // source under its new digest; its children are. The image is looked at first: that tells whether the
+    // registry has the referrers API, and without it an index in a repository whose tag list holds no tag
+    // of the tag schema or cosign cannot have referrers under its children either, so a no-op run reads no
+    // manifest for them.
+    const auto where = fmt::format("finding the referrers of {}/{}@{}", source.name(), source_repository,
+                                   subjects.digest.str());
     std::vector<digest> roots;
-    if (!subjects.rewritten) roots.push_back(subjects.digest);
+    referrer_discovery discovered;
+    auto add = [&](referrer_discovery more) {
+        for (auto& n : more.nodes)
+            if (std::none_of(discovered.nodes.begin(), discovered.nodes.end(),
+                             [&](const referrer_node& known) { return known.desc.digest == n.desc.digest; }))
+                discovered.nodes.push_back(std::move(n));
+        discovered.excluded += more.excluded;
+        discovered.too_deep += more.too_deep;
+        discovered.notes.insert(discovered.notes.end(), more.notes.begin(), more.notes.end());
+    };
+    if (!subjects.rewritten) {
+        roots.push_back(subjects.digest);
+        std::vector<digest> image{subjects.digest};
+        auto found = co_await discover_referrers(source, source_repository, std::move(image), context);
+        if (!found) {
+            fail_all(found.error(), where);
+            co_return finish();
+        }
+        add(std::move(*found));
+    }
     if (kind_of(subjects.media_type) == manifest_kind::index) {
-        if (!subjects.image) {
+        bool read_children = subjects.image.has_value();
+        if (!read_children) {
+            auto tags = co_await context.tags(source, source_repository);
+            read_children = !tags || !context.api_absent(source.name()) ||
+                            std::any_of((*tags)->begin(), (*tags)->end(),
+                                        [](const std::string& t) { return subject_of_tag(t).has_value(); });
+        }
+        if (read_children && !subjects.image) {
             auto m = co_await source.get_manifest(source_repository, subjects.digest.str());
             if (!m) {
                 fail_all(m.error(), "reading the index whose children's referrers are carried");
@@ -404,17 +435,22 @@ copy_referrers(registry& source, std::string source_repository, referrer_subject
             }
             subjects.image = std::move(*m);
         }
-        for (const auto& child : subjects.image->manifests)
-            if (std::find(roots.begin(), roots.end(), child.digest) == roots.end())
-                roots.push_back(child.digest);
+        if (read_children) {
+            std::vector<digest> children;
+            for (const auto& child : subjects.image->manifests)
+                if (std::find(roots.begin(), roots.end(), child.digest) == roots.end() &&
+                    std::find(children.begin(), children.end(), child.digest) == children.end())
+                    children.push_back(child.digest);
+            roots.insert(roots.end(), children.begin(), children.end());
+            auto found = co_await discover_referrers(source, source_repository, std::move(children), context);
+            if (!found) {
+                fail_all(found.error(), where);
+                co_return finish();
+            }
+            add(std::move(*found));
+        }
     }
-    const auto where = fmt::format("finding the referrers of {}/{}@{}", source.name(), source_repository,
-                                   subjects.digest.str());
-    auto found = co_await discover_referrers(source, source_repository, roots, context);
-    if (!found) {
-        fail_all(found.error(), where);
-        co_return finish();
-    }
+    auto found = &discovered;
     int not_carried = found->too_deep;
     std::vector<std::string> notes = found->notes;
     if (subjects.rewritten) {

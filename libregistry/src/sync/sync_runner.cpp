@@ -115,11 +115,12 @@ public:
         co_return co_await inner_.put_manifest(std::move(repository), std::move(ref), std::move(m));
     }
     asio::awaitable<result<referrer_list>> list_referrers(std::string repository, digest subject,
-                                                          std::optional<std::string> artifact_type) override {
+                                                          std::optional<std::string> artifact_type,
+                                                          bool tag_schema) override {
         co_await permits_.acquire();
         detail::semaphore_guard g(permits_);
         co_return co_await inner_.list_referrers(std::move(repository), std::move(subject),
-                                                 std::move(artifact_type));
+                                                 std::move(artifact_type), tag_schema);
     }
     asio::awaitable<result<bool>> has_blob(std::string repository, digest d) override {
         co_await permits_.acquire();

@@ -86,8 +86,11 @@ public:
     /// or, where the registry has none, from the tag schema's index (`sha256-<hex>`); `source` says which,
     /// `none` when neither exists. With `artifact_type` set, only referrers of that artifactType come back.
     /// Cosign's `sha256-<hex>.sig`-style tags are not looked at: they are in list_tags (cosign_tags_for).
+    /// `tag_schema` false: where the registry has no API, the tag schema's tag is not read (the caller knows
+    /// from the tag list that it does not exist) and the answer is `none`.
     virtual boost::asio::awaitable<result<referrer_list>>
-    list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type) = 0;
+    list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type,
+                   bool tag_schema = true) = 0;
 
     /// DELETE a tag only (OCI distribution-spec "Deleting tags"): true when deleted, false when it was gone
     /// already. errc::unsupported when the registry does not delete by tag (docker-registry 2.8 answers 400

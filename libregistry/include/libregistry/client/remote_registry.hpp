@@ -83,8 +83,9 @@ public:
     /// tag is read instead (a 404 there: no referrers). The artifactType filter is sent to the registry and
     /// applied again here, since a registry may ignore it (it says so by leaving out OCI-Filters-Applied).
     /// Once the API was found absent, this registry's later listings read the tag schema's tag at once.
-    boost::asio::awaitable<result<referrer_list>>
-    list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type) override;
+    boost::asio::awaitable<result<referrer_list>> list_referrers(std::string repository, digest subject,
+                                                                 std::optional<std::string> artifact_type,
+                                                                 bool tag_schema = true) override;
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
 

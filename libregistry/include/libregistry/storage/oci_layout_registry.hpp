@@ -64,8 +64,9 @@ public:
     boost::asio::awaitable<void> cancel_upload(upload_session session) override;
     boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
     /// The tag schema only (a layout has no referrers API): the `sha256-<hex>` tag's index, or source none.
-    boost::asio::awaitable<result<referrer_list>>
-    list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type) override;
+    boost::asio::awaitable<result<referrer_list>> list_referrers(std::string repository, digest subject,
+                                                                 std::optional<std::string> artifact_type,
+                                                                 bool tag_schema = true) override;
     /// Removes the index.json entry; the blobs stay.
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     /// Removes every entry of `repository` pointing at `d`; the blobs stay.
