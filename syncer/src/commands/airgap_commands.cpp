@@ -203,10 +203,10 @@ int run_import(const import_flags& f) {
             list += (i == 0 ? "" : ", ") + missing[i];
         if (missing.size() > shown) list += ", ...";
         co_return fmt::format(
-            "bundle {} is a delta of base bundle {} (index.json {}): {} {} {} of the {} blobs "
+            "bundle {} is a delta of base bundle {} (index.json {}): {} lacks {} of the {} blobs "
             "it leaves out ({}); import {} to {} first, then this bundle. Nothing was written",
-            bundle, delta.base, delta.base_index.str(), f.to, missing.size() == 1 ? "lacks" : "lacks",
-            missing.size(), delta.omitted.size(), list, delta.base, f.to);
+            bundle, delta.base, delta.base_index.str(), f.to, missing.size(), delta.omitted.size(), list,
+            delta.base, f.to);
     };
     return run_sync_config(std::move(config), f.run, &storage, check);
 }
