@@ -56,7 +56,10 @@ std::string bundle_name(const std::string& text, const std::string& what) {
 /// The layout of a bundle opened as oci:DIR or oci-archive:FILE.
 oci_layout_registry& layout_of(storage_registry& opened) {
     if (auto* layout = dynamic_cast<oci_layout_registry*>(&opened)) return *layout;
-    return dynamic_cast<oci_archive_registry&>(opened).layout();
+    if (auto* archive = dynamic_cast<oci_archive_registry*>(&opened)) return archive->layout();
+    throw usage_error(fmt::format("{} is not a bundle: export, import and --since take oci:DIR or "
+                                  "oci-archive:FILE",
+                                  opened.name()));
 }
 
 /// `--since OLD`: the base bundle (oci:DIR, oci-archive:FILE) or a saved copy of its index.json, as the
