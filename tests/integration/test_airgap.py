@@ -216,6 +216,72 @@ class AirgapTest(harness.TempDirTestCase):
         self.assertIn("cannot be stored in a docker archive", r.stderr)
         self.assertFalse(os.path.exists(archive))
 
+    def test_a_delta_bundle_holds_only_new_blobs_and_imports_after_its_base(self):
+        client = seed.Client.for_registry(self.src)
+        repo = "delta/app"
+        shared = seed.det_bytes("delta/shared", 30000)
+        seed.push_image(client, repo, "delta-v1", layers=[shared, seed.det_bytes("delta/v1", 5000)], tag="v1")
+        images = self.write("delta.yaml", f'"{self.src.host}/{repo}": ignored.invalid/x\n')
+        base = os.path.join(self.tmp, "base")
+        self.syncer("export", "--images", images, "--to", f"oci:{base}")
+        base_blobs = set(os.listdir(os.path.join(base, "blobs", "sha256")))
+        # A change at the source: a new tag sharing the base layer, with a new layer.
+        seed.push_image(client, repo, "delta-v2", layers=[shared, seed.det_bytes("delta/v2", 7000)], tag="v2")
+        delta = os.path.join(self.tmp, "delta.tar")
+        self.syncer("export", "--images", images, "--to", f"oci-archive:{delta}", "--since", f"oci:{base}")
+        with tarfile.open(delta) as tar:
+            names = tar.getnames()
+            record = json.load(tar.extractfile("syncer-delta.json"))
+        held = {n.split("/")[-1] for n in names if n.startswith("blobs/sha256/")}
+        v1_manifest = tag_digests(self.src, repo)["v1"].split(":")[1]
+        v2_manifest = tag_digests(self.src, repo)["v2"].split(":")[1]
+        # Only what the base lacks (v2's manifest, config and new layer), and v1's manifest: manifests always.
+        self.assertEqual(len(held), 4, names)
+        self.assertEqual(held & base_blobs, {v1_manifest})
+        self.assertIn(v2_manifest, held)
+        self.assertEqual(record["base"], f"oci:{base}")
+        self.assertEqual(record["baseIndex"], sha256(read_bytes(os.path.join(base, "index.json"))))
+        self.assertEqual(len(record["omitted"]), 3)  # v1's config and two layers, one shared with v2
+        self.assertEqual({d.split(":")[1] for d in record["omitted"]} & held, set())
+        # skopeo still reads the delta's manifests.
+        r = subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{delta}:{repo}:v2"],
+                           capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(sha256(r.stdout), "sha256:" + v2_manifest)
+
+        # The delta alone into an empty registry: refused before any write, naming a missing blob and the base.
+        r = self.syncer("import", f"oci-archive:{delta}", "--to", f"{self.dst.host}/delta-alone", expect=2)
+        self.assertIn(f"oci:{base}", r.stderr)
+        self.assertIn(sorted(record["omitted"])[0], r.stderr)
+        self.assertIn("lacks 3 of the 3 blobs", r.stderr)
+        self.assertEqual(self.dst.count("PUT", r"/v2/delta-alone/"), 0)
+        self.assertEqual(self.dst.count("POST", r"/v2/delta-alone/"), 0)
+        self.assertEqual(self.dst.count("PATCH", r"/v2/delta-alone/"), 0)
+
+        # Base, then delta: the same as a direct sync.
+        self.syncer("import", f"oci:{base}", "--to", f"{self.dst.host}/delta-both")
+        self.syncer("import", f"oci-archive:{delta}", "--to", f"{self.dst.host}/delta-both")
+        self.assertEqual(tag_digests(self.dst, f"delta-both/{repo}"), tag_digests(self.src, repo))
+        self.assertEqual(incomplete_tags(self.dst, [f"delta-both/{repo}"]), [])
+
+        # --since a saved copy of the base's index.json: the same delta.
+        saved = os.path.join(self.tmp, "saved-index.json")
+        shutil.copy(os.path.join(base, "index.json"), saved)
+        again = os.path.join(self.tmp, "delta-from-index")
+        self.syncer("export", "--images", images, "--to", f"oci:{again}", "--since", saved)
+        self.assertEqual(set(os.listdir(os.path.join(again, "blobs", "sha256"))), held)
+        again_record = read_json(os.path.join(again, "syncer-delta.json"))
+        self.assertEqual(again_record["omitted"], record["omitted"])
+        self.assertEqual(again_record["base"], saved)
+        self.assertEqual(again_record["baseIndex"], record["baseIndex"])
+
+    def test_since_an_index_json_without_the_blob_list_is_refused(self):
+        saved = self.write("foreign-index.json", '{"schemaVersion":2,"manifests":[]}')
+        r = self.syncer("export", "--images", self.images_file(), "--to", f"oci:{self.tmp}/d", "--since", saved,
+                        expect=2)
+        self.assertIn("io.github.syncer.blobs", r.stderr)
+        self.assertIn("give the bundle itself", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -383,3 +383,58 @@ TEST_CASE("list_referrers reads the tag schema's index; without it the source is
     CHECK(fallback.digest ==
           run(layout->head_manifest("team/app", referrers_tag(image.digest))).value()->digest);
 }
+
+TEST_CASE("a delta layout leaves out its base's blobs, records them, and refuses to serve them") {
+    temp_dir tmp;
+    seeded s;
+    const auto base_dir = tmp.path() / "base";
+    {
+        auto base = open_layout(base_dir, true);
+        copy(s.source, "src.test/library/alpine:3.19", *base, "oci.test/library/alpine:3.19");
+        REQUIRE(base->finish().has_value());
+    }
+    auto base_blobs = open_layout(base_dir, false)->blob_set();
+    REQUIRE(base_blobs.has_value());
+    CHECK(base_blobs->size() == 4); // the manifest, its config and two layers
+    const auto delta_dir = tmp.path() / "delta";
+    {
+        auto delta = open_layout(delta_dir, true);
+        delta_record record{"oci:" + base_dir.string(), digest_of(read_file(base_dir / "index.json")),
+                            *base_blobs};
+        delta->omit_base_blobs(record);
+        // alpine again (its manifest only) and team/app:v1, which shares "shared base" with alpine.
+        copy(s.source, "src.test/library/alpine:3.19", *delta, "oci.test/library/alpine:3.19");
+        copy(s.source, "src.test/team/app:v1", *delta, "oci.test/team/app:v1");
+        REQUIRE(delta->finish().has_value());
+    }
+    // Stored: alpine's manifest; the index, two image manifests, the arm64 config, two app layers (the amd64
+    // config is alpine's, in the base).
+    CHECK(blob_files(delta_dir) == 1 + 1 + 2 + 1 + 2);
+    auto record = parse_delta_file(read_file(delta_dir / delta_file_name), "syncer-delta.json");
+    REQUIRE(record.has_value());
+    CHECK(record->base == "oci:" + base_dir.string());
+    CHECK(record->omitted.size() == 3); // alpine's config and layers
+    for (const auto& d : record->omitted)
+        CHECK_FALSE(fs::exists(delta_dir / blob_path(d)));
+    // The index.json blob list names what is stored and what was left out.
+    auto listed = parse_layout_blob_list(read_file(delta_dir / "index.json"), "index.json");
+    REQUIRE(listed.has_value());
+    REQUIRE(listed->has_value());
+    CHECK((*listed)->size() == blob_files(delta_dir) + 3);
+
+    auto reader = open_layout(delta_dir, false);
+    REQUIRE(reader->verify_complete().has_value());
+    REQUIRE(reader->delta().has_value());
+    const auto omitted = *record->omitted.begin();
+    CHECK_FALSE(run(reader->has_blob("library/alpine", omitted)).value());
+    descriptor desc;
+    desc.digest = omitted;
+    desc.size = 1;
+    auto refused = run(reader->get_blob("library/alpine", desc));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == errc::blob_unknown);
+    CHECK(refused.error().message.find("base bundle oci:" + base_dir.string()) != std::string::npos);
+    // The manifests are all there.
+    CHECK(run(reader->get_manifest("team/app", "v1")).value().digest == s.index.digest);
+    CHECK(run(reader->get_manifest("library/alpine", "3.19")).value().digest == s.image.digest);
+}

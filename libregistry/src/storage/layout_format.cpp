@@ -154,7 +154,7 @@ result<std::vector<descriptor>> parse_layout_index(std::string_view text, std::s
     return out;
 }
 
-std::string layout_index_file(const std::vector<descriptor>& manifests) {
+std::string layout_index_file(const std::vector<descriptor>& manifests, const std::set<digest>& blobs) {
     json list = json::array();
     for (const auto& d : manifests) {
         json e = json::object();
@@ -174,7 +174,94 @@ std::string layout_index_file(const std::vector<descriptor>& manifests) {
     }
     json index = {
         {"schemaVersion", 2}, {"mediaType", media_types::oci_index}, {"manifests", std::move(list)}};
+    if (!blobs.empty()) {
+        std::string text;
+        for (const auto& b : blobs) {
+            if (!text.empty()) text += ' ';
+            text += b.str();
+        }
+        index["annotations"] = {{std::string(blob_list_annotation), std::move(text)}};
+    }
     return index.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+result<std::optional<std::set<digest>>> parse_layout_blob_list(std::string_view text,
+                                                               std::string_view where) {
+    if (auto entries = parse_layout_index(text, where); !entries) return entries.error();
+    const auto j = json::parse(text, nullptr, false);
+    const auto a = j.find("annotations");
+    if (a == j.end()) return std::optional<std::set<digest>>{};
+    if (!a->is_object()) return invalid(where, "annotations is not an object");
+    const auto list = a->find(std::string(blob_list_annotation));
+    if (list == a->end()) return std::optional<std::set<digest>>{};
+    if (!list->is_string())
+        return invalid(where, fmt::format("annotations.{} is not a string", blob_list_annotation));
+    std::set<digest> out;
+    std::string_view rest = list->get_ref<const std::string&>();
+    while (!rest.empty()) {
+        const auto space = rest.find(' ');
+        const auto item = rest.substr(0, space);
+        auto d = digest::parse(item);
+        if (!d)
+            return invalid(where, fmt::format("annotations.{}: {} is not a digest", blob_list_annotation,
+                                              in_quotes(item)));
+        out.insert(*d);
+        if (space == std::string_view::npos) break;
+        rest.remove_prefix(space + 1);
+    }
+    return std::optional<std::set<digest>>{std::move(out)};
+}
+
+std::string delta_file(const delta_record& record) {
+    json omitted = json::array();
+    for (const auto& d : record.omitted)
+        omitted.push_back(d.str());
+    const json j = {
+        {"base", record.base}, {"baseIndex", record.base_index.str()}, {"omitted", std::move(omitted)}};
+    return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+result<delta_record> parse_delta_file(std::string_view text, std::string_view where) {
+    if (text.size() > max_delta_file_size)
+        return invalid(where,
+                       fmt::format("{} bytes, more than the {} accepted", text.size(), max_delta_file_size));
+    const auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return invalid(where, "not a JSON object");
+    for (const auto& [key, value] : j.items())
+        if (key != "base" && key != "baseIndex" && key != "omitted")
+            return invalid(where, fmt::format("unknown key {}", in_quotes(key)));
+    delta_record out;
+    const auto base = j.find("base");
+    if (base == j.end() || !base->is_string() || base->get_ref<const std::string&>().empty())
+        return invalid(where, "base is missing or not a non-empty string");
+    out.base = base->get<std::string>();
+    if (out.base.size() > max_delta_base_size)
+        return invalid(where, fmt::format("base is longer than {} bytes", max_delta_base_size));
+    for (const char c : out.base)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            return invalid(where, "base holds a control character");
+    const auto index = j.find("baseIndex");
+    if (index == j.end() || !index->is_string())
+        return invalid(where, "baseIndex is missing or not a string");
+    auto index_digest = digest::parse(index->get_ref<const std::string&>());
+    if (!index_digest)
+        return invalid(where, fmt::format("baseIndex {} is not a digest",
+                                          in_quotes(index->get_ref<const std::string&>())));
+    out.base_index = *index_digest;
+    const auto omitted = j.find("omitted");
+    if (omitted == j.end() || !omitted->is_array())
+        return invalid(where, "omitted is missing or not an array");
+    for (std::size_t i = 0; i < omitted->size(); ++i) {
+        const auto& item = (*omitted)[i];
+        if (!item.is_string()) return invalid(where, fmt::format("omitted[{}] is not a string", i));
+        auto d = digest::parse(item.get_ref<const std::string&>());
+        if (!d)
+            return invalid(where, fmt::format("omitted[{}] {} is not a digest", i,
+                                              in_quotes(item.get_ref<const std::string&>())));
+        if (!out.omitted.insert(*d).second)
+            return invalid(where, fmt::format("omitted[{}] {} is listed twice", i, d->str()));
+    }
+    return out;
 }
 
 bool is_valid_ref_name(std::string_view name) noexcept {

@@ -18,6 +18,8 @@ result<std::vector<std::pair<std::string, fs::path>>> layout_archive_entries(con
                                                       {"index.json", dir / "index.json"}};
     std::vector<std::pair<std::string, fs::path>> blobs;
     std::error_code ec;
+    if (fs::exists(dir / delta_file_name, ec))
+        out.emplace_back(std::string(delta_file_name), dir / delta_file_name);
     for (fs::recursive_directory_iterator it(dir / "blobs", ec), end; !ec && it != end; it.increment(ec)) {
         if (!it->is_regular_file(ec)) continue;
         const auto name = fs::relative(it->path(), dir, ec).generic_string();
@@ -116,8 +118,9 @@ asio::awaitable<result<pushed_manifest>> oci_archive_registry::put_manifest(std:
     co_return pushed_manifest{*written, std::nullopt};
 }
 
-asio::awaitable<result<bool>> oci_archive_registry::has_blob(std::string, digest d) {
-    co_return layout_->contains_blob(d);
+asio::awaitable<result<bool>> oci_archive_registry::has_blob(std::string repository, digest d) {
+    auto found = co_await layout_->has_blob(std::move(repository), d);
+    co_return found;
 }
 
 asio::awaitable<result<std::unique_ptr<blob_reader>>> oci_archive_registry::get_blob(std::string,

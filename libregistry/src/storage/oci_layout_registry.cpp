@@ -57,6 +57,8 @@ struct oci_layout_registry::impl {
     std::vector<descriptor> entries;
     std::map<std::string, std::pair<unique_fd, fs::path>> uploads; ///< location -> temp file
     int upload_count = 0;
+    std::set<digest> base_blobs;       ///< writing a delta: every blob of the base
+    std::optional<delta_record> delta; ///< the delta read or being written
 
     std::string where() const { return dir.string(); }
     fs::path blob_file(const digest& d) const { return dir / blob_path(d); }
@@ -105,6 +107,9 @@ struct oci_layout_registry::impl {
         struct stat st {};
         return ::lstat(blob_file(d).c_str(), &st) == 0 && S_ISREG(st.st_mode);
     }
+
+    /// Stored, or left out of a delta because its base holds it.
+    bool present(const digest& d) const { return has_file(d) || (delta && delta->omitted.contains(d)); }
 
     result<void> ensure_blob_dir(const digest& d) const {
         std::error_code ec;
@@ -246,6 +251,14 @@ result<std::unique_ptr<oci_layout_registry>> oci_layout_registry::open(fs::path 
         return make_error(errc::invalid_archive,
                           fmt::format("{} is not an OCI image layout: it has no index.json", dir.string()));
     }
+    auto delta = detail::read_small_file(dir / delta_file_name, max_delta_file_size);
+    if (delta) {
+        auto parsed = parse_delta_file(*delta, (dir / delta_file_name).string());
+        if (!parsed) return parsed.error();
+        p->delta = std::move(*parsed);
+    } else if (delta.error().code != errc::not_found) {
+        return as_invalid(delta.error());
+    }
     if (options.writable) {
         // Whatever an earlier writer left half-written (it was killed) is of no use: the lock says it is
         // gone.
@@ -317,7 +330,7 @@ result<digest> oci_layout_registry::write_manifest(const std::string& repository
     }
     // What an index.json entry names must be there first: every blob of an image, every child of an index.
     for (const auto& b : m.blobs())
-        if (!impl_->has_file(b.digest))
+        if (!impl_->present(b.digest))
             return make_error(errc::manifest_blob_unknown,
                               fmt::format("manifest {} of {} names blob {}, which image layout {} lacks",
                                           m.digest.str(), repository, b.digest.str(), impl_->where()));
@@ -355,6 +368,13 @@ bool oci_layout_registry::contains_blob(const digest& d) const {
 }
 
 result<std::unique_ptr<blob_reader>> oci_layout_registry::open_blob(const descriptor& desc) const {
+    if (impl_->delta && !impl_->has_file(desc.digest) && impl_->delta->omitted.contains(desc.digest))
+        return make_error(
+            errc::blob_unknown,
+            fmt::format("blob {} is not in delta bundle {}: it was left out because base bundle {} "
+                        "holds it; import that bundle first",
+                        desc.digest.str(), impl_->where(), impl_->delta->base),
+            404);
     return detail::open_file_blob(impl_->blob_file(desc.digest), desc);
 }
 
@@ -376,7 +396,12 @@ asio::awaitable<result<pushed_manifest>> oci_layout_registry::put_manifest(std::
 }
 
 asio::awaitable<result<bool>> oci_layout_registry::has_blob(std::string, digest d) {
-    co_return contains_blob(d);
+    if (impl_->has_file(d)) co_return true;
+    if (impl_->options.writable && impl_->delta && impl_->base_blobs.contains(d)) {
+        impl_->delta->omitted.insert(d);
+        co_return true;
+    }
+    co_return false;
 }
 
 asio::awaitable<result<std::unique_ptr<blob_reader>>> oci_layout_registry::get_blob(std::string,
@@ -513,7 +538,7 @@ result<void> oci_layout_registry::verify_complete() const {
                                   fmt::format("{}: index.json entry {} is incomplete: {}", impl_->where(),
                                               printable(name, 200), m.error().message));
             for (const auto& b : m->blobs())
-                if (!impl_->has_file(b.digest))
+                if (!impl_->present(b.digest))
                     return make_error(
                         errc::invalid_archive,
                         fmt::format("{}: index.json entry {} is incomplete: manifest {} names blob {}, "
@@ -536,7 +561,41 @@ result<void> oci_layout_registry::finish() {
                 fmt::format("index.json of image layout {} would name manifest {}, which is missing; "
                             "index.json is left as it was",
                             impl_->where(), e.digest.str()));
-    return detail::replace_file(impl_->dir / "index.json", layout_index_file(impl_->entries));
+    if (impl_->delta)
+        if (auto written = detail::replace_file(impl_->dir / delta_file_name, delta_file(*impl_->delta));
+            !written)
+            return written;
+    auto blobs = blob_set();
+    if (!blobs) return blobs.error();
+    return detail::replace_file(impl_->dir / "index.json", layout_index_file(impl_->entries, *blobs));
+}
+
+void oci_layout_registry::omit_base_blobs(delta_record base) {
+    impl_->base_blobs = std::move(base.omitted);
+    // A rerun into the same delta keeps what the earlier run left out.
+    auto kept = impl_->delta ? std::move(impl_->delta->omitted) : std::set<digest>{};
+    base.omitted = std::move(kept);
+    impl_->delta = std::move(base);
+}
+
+const std::optional<delta_record>& oci_layout_registry::delta() const noexcept {
+    return impl_->delta;
+}
+
+result<std::set<digest>> oci_layout_registry::blob_set() const {
+    std::set<digest> out;
+    if (impl_->delta) out = impl_->delta->omitted;
+    std::error_code ec;
+    for (const auto* algorithm : {"sha256", "sha512"}) {
+        const auto folder = impl_->dir / "blobs" / algorithm;
+        if (!fs::exists(folder, ec)) continue;
+        for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+            auto d = digest::parse(fmt::format("{}:{}", algorithm, it->path().filename().string()));
+            if (d && it->is_regular_file(ec)) out.insert(*d);
+        }
+        if (ec) return detail::io_failure("list", folder, ec.value());
+    }
+    return out;
 }
 
 } // namespace libregistry

@@ -198,7 +198,8 @@ int check_rules(const std::vector<sync_rule>& rules, const sync_options& options
 
 } // namespace
 
-int run_sync_config(sync_config config, const sync_flags& f, storage_registries* opened) {
+int run_sync_config(sync_config config, const sync_flags& f, storage_registries* opened,
+                    const run_precheck& precheck) {
     // Known before any registry is asked, so that no output can quote them, whatever a registry echoes.
     for (const auto& rule : config.auth) {
         known_secrets().add_basic(rule.cred.username, rule.cred.password);
@@ -318,6 +319,14 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
             storage.open(rule.source.registry, false);
         }
     return s.run([&]() -> asio::awaitable<int> {
+        if (precheck) {
+            auto problem = co_await precheck(provider);
+            if (!problem.empty()) {
+                bar.finish();
+                log.error(problem, {{"event", "config_error"}});
+                co_return write_metrics(sync_totals{}, exit_usage);
+            }
+        }
         auto r = co_await run_sync(std::move(rules), provider, options);
         bar.finish();
         if (!r) {

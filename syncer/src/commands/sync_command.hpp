@@ -9,6 +9,9 @@
 #include <libregistry/sync/sync_runner.hpp>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
 
 #include <memory>
 
@@ -82,7 +85,11 @@ int run_sync_command(const sync_flags& flags);
 /// --auth/--images/--config); for commands that build their rules another way.
 /// `storage`: layouts and archives the caller opened already (import's bundle); the rules' others are opened
 /// here.
-int run_sync_config(sync_config config, const sync_flags& flags, storage_registries* storage = nullptr);
+/// `precheck`: run before anything is copied, with the run's registries; a non-empty answer is the reason the
+/// run stops there (logged as a config error, exit 2).
+using run_precheck = std::function<boost::asio::awaitable<std::string>(libregistry::registry_provider&)>;
+int run_sync_config(sync_config config, const sync_flags& flags, storage_registries* storage = nullptr,
+                    const run_precheck& precheck = {});
 /// --include-tags, --exclude-tags and --latest as a policy for every rule; throws usage_error for a bad
 /// entry.
 libregistry::tag_policy run_tag_policy(const sync_flags& flags);

@@ -6,6 +6,8 @@
 #include "libregistry/core/manifest.hpp"
 
 #include <cstddef>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,8 +39,39 @@ result<void> parse_oci_layout(std::string_view text, std::string_view where);
 /// be a valid ref name (is_valid_ref_name). errc::invalid_archive naming `where` and the entry otherwise.
 result<std::vector<descriptor>> parse_layout_index(std::string_view text, std::string_view where);
 
-/// The `index.json` of `manifests`: an OCI image index with the fields parse_layout_index reads.
-std::string layout_index_file(const std::vector<descriptor>& manifests);
+/// The `index.json` of `manifests`: an OCI image index with the fields parse_layout_index reads. A non-empty
+/// `blobs` goes into the index's own annotations as blob_list_annotation (see parse_layout_blob_list).
+std::string layout_index_file(const std::vector<descriptor>& manifests, const std::set<digest>& blobs = {});
+
+/// The index.json annotation syncer writes on a bundle's index: every blob the bundle's images use (stored
+/// or, in a delta, omitted), space-separated, so that a saved copy of index.json is enough for `export
+/// --since`.
+inline constexpr std::string_view blob_list_annotation = "io.github.syncer.blobs";
+
+/// The blob_list_annotation of an `index.json` (parsed as parse_layout_index does): nullopt when the index
+/// has none (another tool wrote it); errc::invalid_archive naming `where` for a malformed list.
+result<std::optional<std::set<digest>>> parse_layout_blob_list(std::string_view text, std::string_view where);
+
+/// The side file at the root of a delta bundle (`export --since`): the blobs the delta leaves out because its
+/// base bundle holds them.
+inline constexpr std::string_view delta_file_name = "syncer-delta.json";
+/// The bound on syncer-delta.json (about 700,000 digests).
+inline constexpr std::size_t max_delta_file_size = 64 * 1024 * 1024;
+/// The bound on the base's name.
+inline constexpr std::size_t max_delta_base_size = 4096;
+
+struct delta_record {
+    std::string base;  ///< the base bundle as `--since` named it (oci:DIR, oci-archive:FILE, index.json)
+    digest base_index; ///< the digest of the base's index.json
+    std::set<digest> omitted; ///< blobs the delta's images use but does not hold
+};
+
+/// `{"base": "...", "baseIndex": "sha256:...", "omitted": ["sha256:...", ...]}`, keys sorted, one line.
+std::string delta_file(const delta_record& record);
+/// Parses syncer-delta.json strictly: a JSON object (at most max_delta_file_size bytes) with exactly those
+/// three keys; `base` a non-empty string of at most max_delta_base_size bytes without control characters,
+/// `baseIndex` a digest, `omitted` an array of distinct digests. errc::invalid_archive naming `where`.
+result<delta_record> parse_delta_file(std::string_view text, std::string_view where);
 
 /// image-spec annotations.md, `org.opencontainers.image.ref.name`:
 ///   ref       ::= component ("/" component)*

@@ -3,11 +3,14 @@
 // `blobs/<alg>/<encoded>`) as a registry. Manifests and blobs are all blobs of the layout, shared by every
 // repository in it; tags are the `index.json` entries. docs/airgap.md describes the naming and the safety
 // guarantees.
+#include "libregistry/storage/layout_format.hpp"
 #include "libregistry/storage/storage_registry.hpp"
 
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +90,16 @@ public:
     /// blob it names, is in the layout (the blobs' bytes are checked when they are read).
     /// errc::invalid_archive naming the entry and what is missing.
     result<void> verify_complete() const;
+    /// Writing a delta (`export --since`): blobs in `base.omitted` (every blob of the base bundle) are
+    /// reported present by has_blob and accepted in manifests without being stored; finish() writes
+    /// syncer-delta.json naming `base` and the ones that were left out.
+    void omit_base_blobs(delta_record base);
+    /// Reading: the layout's syncer-delta.json, nullopt when it is not a delta. Its omitted blobs count as
+    /// present for completeness checks, has_blob reports them absent, and reading one fails
+    /// (errc::blob_unknown naming the base bundle).
+    const std::optional<delta_record>& delta() const noexcept;
+    /// Every blob the layout's images may use: those stored under blobs/, and a delta's omitted ones.
+    result<std::set<digest>> blob_set() const;
     /// Every repository of a bundle, in order of first appearance.
     std::vector<std::string> repositories() const;
 
