@@ -2,6 +2,7 @@
 // The image layouts and archives a command reads or writes (`oci:DIR`, `oci-archive:FILE`), opened once each
 // by their storage registry name (libregistry/core/transport.hpp) and finished together at the end.
 #include <libregistry/core/digest.hpp>
+#include <libregistry/core/transport.hpp>
 #include <libregistry/storage/oci_layout_registry.hpp>
 #include <libregistry/storage/storage_registry.hpp>
 
@@ -11,6 +12,9 @@
 #include <string>
 
 namespace syncer {
+
+class session;
+struct endpoint_flags;
 
 class storage_registries {
 public:
@@ -30,5 +34,22 @@ private:
     std::map<std::string, std::unique_ptr<libregistry::storage_registry>> opened_;
     std::vector<std::string> writable_;
 };
+
+/// An image argument of a command and the registry that holds it.
+struct image_argument {
+    libregistry::image_location location;
+    libregistry::registry& reg;
+    /// The name the output shows, as a registry's `host/repository`: `oci:DIR:REPOSITORY`, or `oci:DIR`
+    /// for a layout whose entries carry a tag alone.
+    std::string name() const;
+};
+
+/// Opens the image argument `text` (`[docker://]host/repo:tag`, `oci:DIR:[REPO:]TAG`, `oci-archive:...`,
+/// `docker-archive:...`): a registry client of `s` with `flags`, or the layout or archive through `storage`
+/// (`writable` only for a command that changes it). With `repository_only` (tags) the text names a
+/// repository: `host/repo`, `oci:DIR:REPO`, or `oci:DIR` for every tag of a layout written as skopeo's
+/// `oci:DIR:TAG` does. Throws usage_error naming `command` for text that is none of these.
+image_argument open_image_argument(session& s, storage_registries& storage, const std::string& text,
+                                   const endpoint_flags& flags, bool writable, bool repository_only = false);
 
 } // namespace syncer

@@ -205,6 +205,54 @@ class AirgapTest(harness.TempDirTestCase):
         self.assertIn("cannot be stored in a docker archive", r.stderr)
         self.assertFalse(os.path.exists(archive))
 
+    def test_queries_read_layouts_and_archives_as_they_read_a_registry(self):
+        image = self.images["docker-v2"]
+        src = self.src.ref(image.repo, image.tag)
+        layout = os.path.join(self.tmp, "q-layout")
+        archive = os.path.join(self.tmp, "q.tar.gz")
+        docker = os.path.join(self.tmp, "q-docker.tar")
+        self.syncer("copy", "--no-referrers", src, f"oci:{layout}:team/app:v1")
+        self.syncer("copy", "--no-referrers", src, f"oci:{layout}:team/app:v2")
+        self.syncer("copy", "--no-referrers", src, f"oci-archive:{archive}:team/app:v1")
+        self.syncer("copy", "--no-referrers", src, f"docker-archive:{docker}:team/app:v1")
+        raw = self.syncer("inspect", "--raw", src).stdout
+        config = self.syncer("inspect", "--config", src).stdout
+        for where in (f"oci:{layout}", f"oci-archive:{archive}", f"docker-archive:{docker}"):
+            with self.subTest(where=where):
+                ref = f"{where}:team/app:v1"
+                self.assertEqual(self.syncer("inspect", "--raw", ref).stdout, raw)
+                self.assertEqual(json.loads(self.syncer("inspect", ref).stdout)["digest"], image.digest)
+                self.assertEqual(self.syncer("digest", ref).stdout, image.digest + "\n")
+                self.assertEqual(self.syncer("inspect", "--format", "{{.Digest}}", ref).stdout.strip(), image.digest)
+                self.assertEqual(self.syncer("inspect", "--config", ref).stdout, config)
+                tree = json.loads(self.syncer("referrers", "--format", "json", ref).stdout)
+                self.assertEqual(tree["digest"], image.digest)
+                self.assertIn(image.digest, self.syncer("referrers", ref).stdout)
+        tags = json.loads(self.syncer("tags", "--format", "json", f"oci:{layout}:team/app").stdout)
+        self.assertEqual(tags, {"Repository": f"oci:{layout}:team/app", "Tags": ["v1", "v2"]})
+        self.assertEqual(self.syncer("tags", f"oci-archive:{archive}:team/app").stdout, "v1\n")
+        r = self.syncer("tags", f"oci:{layout}:other/repo", expect=1)
+        self.assertIn("holds no image of other/repo", r.stderr)
+        r = self.syncer("digest", f"oci:{layout}", expect=2)
+        self.assertIn("name the image", r.stderr)
+
+    def test_delete_removes_a_layout_entry_and_refuses_an_archive(self):
+        image = self.images["oci-image"]
+        layout = os.path.join(self.tmp, "d-layout")
+        archive = os.path.join(self.tmp, "d.tar")
+        for tag in ("v1", "v2"):
+            self.syncer("copy", "--no-referrers", self.src.ref(image.repo, image.tag), f"oci:{layout}:team/app:{tag}")
+        self.syncer("copy", "--no-referrers", self.src.ref(image.repo, image.tag), f"oci-archive:{archive}:team/app:v1")
+        self.syncer("delete", f"oci:{layout}:team/app:v1")
+        names = [m["annotations"]["org.opencontainers.image.ref.name"]
+                 for m in read_json(os.path.join(layout, "index.json"))["manifests"]]
+        self.assertEqual(names, ["team/app:v2"])
+        self.assertEqual(self.syncer("tags", f"oci:{layout}:team/app").stdout, "v2\n")
+        before = read_bytes(archive)
+        r = self.syncer("delete", f"oci-archive:{archive}:team/app:v1", expect=2)
+        self.assertIn("export again", r.stderr)
+        self.assertEqual(read_bytes(archive), before)
+
 
 if __name__ == "__main__":
     unittest.main()
