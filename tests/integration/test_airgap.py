@@ -253,6 +253,19 @@ class AirgapTest(harness.TempDirTestCase):
         self.assertIn("export again", r.stderr)
         self.assertEqual(read_bytes(archive), before)
 
+    def test_verify_reads_a_layout_destination(self):
+        image = self.images["oci-image"]
+        layout = os.path.join(self.tmp, "v-layout")
+        images = self.write("v-images.yaml", f'"{self.src.ref(image.repo, image.tag)}": "oci:{layout}"\n')
+        self.syncer("sync", "--images", images)
+        r = self.syncer("verify", "--images", images)
+        self.assertIn("1 in sync", r.stderr)
+        # Another tag in the layout: drift, named.
+        with open(images, "a") as f:
+            f.write(f'"{self.src.ref(self.images["docker-v2"].repo, self.images["docker-v2"].tag)}": "oci:{layout}"\n')
+        r = self.syncer("verify", "--images", images, expect=1)
+        self.assertIn("1 in sync, 1 missing", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

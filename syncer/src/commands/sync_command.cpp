@@ -104,8 +104,11 @@ std::vector<std::string> run_auth_files(const std::string& authfile) {
 } // namespace
 
 std::unique_ptr<registry_provider> make_session_provider(session& s, std::vector<credential_rule> rules,
-                                                         const std::string& authfile) {
-    return std::make_unique<session_provider>(s, std::move(rules), run_auth_files(authfile));
+                                                         const std::string& authfile,
+                                                         storage_registries* storage) {
+    auto provider = std::make_unique<session_provider>(s, std::move(rules), run_auth_files(authfile));
+    provider->storage = storage;
+    return provider;
 }
 
 std::vector<platform> run_platforms(const sync_flags& f) {
