@@ -2,8 +2,11 @@
 #include "session.hpp"
 
 #include <fmt/format.h>
+
+#include <filesystem>
 #include <libregistry/core/transport.hpp>
 #include <libregistry/storage/docker_archive_registry.hpp>
+#include <libregistry/storage/empty_registry.hpp>
 #include <libregistry/storage/oci_archive_registry.hpp>
 
 namespace syncer {
@@ -49,6 +52,18 @@ storage_registry& storage_registries::open(const std::string& name, bool writabl
     auto& out = *opened;
     opened_.emplace(name, std::move(opened));
     if (writable) writable_.push_back(name);
+    return out;
+}
+
+storage_registry& storage_registries::open_for_planning(const std::string& name) {
+    if (auto* found = find(name)) return *found;
+    auto parsed = parse_storage_registry_name(name);
+    if (!parsed) throw usage_error(fmt::format("{} is not an image layout or archive", name));
+    std::error_code ec;
+    if (std::filesystem::exists(parsed->second, ec) || ec) return open(name, false);
+    auto empty = std::make_unique<empty_registry>(name);
+    auto& out = *empty;
+    opened_.emplace(name, std::move(empty));
     return out;
 }
 

@@ -24,6 +24,9 @@ public:
     libregistry::storage_registry&
     open(const std::string& name, bool writable,
          libregistry::layout_naming naming = libregistry::layout_naming::bundle);
+    /// For a dry run: `name` opened for reading when it exists, and otherwise an empty bundle that is never
+    /// written (libregistry::empty_registry), so that nothing is created on disk.
+    libregistry::storage_registry& open_for_planning(const std::string& name);
     /// Already opened, or nullptr.
     libregistry::storage_registry* find(const std::string& name) const;
     /// finish() of every one opened for writing, in the order opened; the first failure.

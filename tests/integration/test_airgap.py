@@ -266,6 +266,25 @@ class AirgapTest(harness.TempDirTestCase):
         r = self.syncer("verify", "--images", images, expect=1)
         self.assertIn("1 in sync, 1 missing", r.stderr)
 
+    def test_a_dry_run_creates_no_bundle(self):
+        image = self.images["oci-image"]
+        images = self.write("dry-images.yaml", f'"{self.src.ref(image.repo, image.tag)}": ignored.invalid/x\n')
+        for to in ("new-layout", "new.tar.zst"):
+            with self.subTest(to=to):
+                path = os.path.join(self.tmp, f"not-yet-{to}", to)
+                bundle = f"oci:{path}" if to == "new-layout" else f"oci-archive:{path}"
+                r = self.syncer("export", "--images", images, "--to", bundle, "--dry-run")
+                # Planned against an empty bundle: the image is to be copied, and nothing is on disk.
+                self.assertIn(f"copy {self.src.ref(image.repo, image.tag)} -> {bundle}/{image.repo}:{image.tag}", r.stdout)
+                self.assertFalse(os.path.exists(os.path.dirname(path)))
+        # An existing layout is only read: its plan says up to date, and index.json is untouched.
+        layout = os.path.join(self.tmp, "dry-existing")
+        self.syncer("export", "--images", images, "--to", f"oci:{layout}")
+        before = sorted(os.listdir(layout)), read_bytes(os.path.join(layout, "index.json"))
+        r = self.syncer("export", "--images", images, "--to", f"oci:{layout}", "--dry-run")
+        self.assertIn(f"skip {self.src.ref(image.repo, image.tag)} -> oci:{layout}/{image.repo}:{image.tag}", r.stdout)
+        self.assertEqual((sorted(os.listdir(layout)), read_bytes(os.path.join(layout, "index.json"))), before)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -304,16 +304,22 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
     };
     // Layouts and archives are opened before the run, so a missing or bad one stops it before any registry
     // is asked: sources for reading, destinations for writing (one writer per bundle, every image of every
-    // rule into it).
+    // rule into it). A dry run only reads a destination, and plans against an empty one that does not exist
+    // yet, so it creates nothing.
     storage_registries own_storage;
     auto& storage = opened != nullptr ? *opened : own_storage;
     provider.storage = &storage;
     for (const auto& rule : rules)
         for (const auto& destination : rule.destinations)
-            if (parse_storage_registry_name(destination.registry)) storage.open(destination.registry, true);
+            if (parse_storage_registry_name(destination.registry)) {
+                if (f.dry_run)
+                    storage.open_for_planning(destination.registry);
+                else
+                    storage.open(destination.registry, true);
+            }
     for (const auto& rule : rules)
         if (parse_storage_registry_name(rule.source.registry)) {
-            if (storage.find(rule.source.registry) != nullptr && storage.any_writable())
+            if (storage.find(rule.source.registry) != nullptr)
                 for (const auto& d : rule.destinations)
                     if (d.registry == rule.source.registry)
                         throw usage_error(fmt::format("{}: {} is both the source and the destination",
