@@ -11,9 +11,10 @@ import subprocess
 import tarfile
 import unittest
 
+import artifacts
 import harness
 import seed
-from harness import describe, run_syncer, sha256, skopeo_inspect_raw, tag_digests, incomplete_tags
+from harness import describe, get_manifest, run_syncer, sha256, skopeo_inspect_raw, tag_digests, incomplete_tags
 
 def read_json(path: str):
     with open(path) as f:
@@ -284,6 +285,43 @@ class AirgapTest(harness.TempDirTestCase):
         r = self.syncer("export", "--images", images, "--to", f"oci:{layout}", "--dry-run")
         self.assertIn(f"skip {self.src.ref(image.repo, image.tag)} -> oci:{layout}/{image.repo}:{image.tag}", r.stdout)
         self.assertEqual((sorted(os.listdir(layout)), read_bytes(os.path.join(layout, "index.json"))), before)
+
+    def push_signed(self, repo: str):
+        """A single image tagged v1 in the source with every kind of referrer (artifacts.attach_all)."""
+        client = seed.Client.for_registry(self.src)
+        image = seed.push_image(client, repo, f"{repo}/image", tag="v1", layer_sizes=(700,))
+        return image, artifacts.attach_all(client, repo, image, repo)
+
+    def test_referrers_travel_through_a_bundle(self):
+        image, arts = self.push_signed("signed/app")
+        images = self.write("signed.yaml", f'"{self.src.ref("signed/app", "v1")}": ignored.invalid/x\n')
+        bundle = os.path.join(self.tmp, "signed.tar")
+        layout = os.path.join(self.tmp, "signed-layout")
+        self.syncer("export", "--images", images, "--to", f"oci-archive:{bundle}")
+        self.syncer("export", "--images", images, "--to", f"oci:{layout}")
+        self.syncer("import", f"oci-archive:{bundle}", "--to", f"{self.dst.host}/signed-import")
+        # docker-registry 2.8 has no referrers API: the destination's tag schema index lists them, and
+        # each is there, byte for byte.
+        fallback = json.loads(get_manifest(self.dst, "signed-import/signed/app", "sha256-" + image.digest[7:])[0])
+        listed = {m["digest"] for m in fallback["manifests"]}
+        self.assertEqual(listed, {arts[k].digest for k in ("signature", "sbom", "attestation")})
+        for kind, artifact in arts.items():
+            with self.subTest(kind=kind):
+                raw = skopeo_inspect_raw(self.dst.ref("signed-import/signed/app", artifact.digest))
+                self.assertEqual(raw, artifact.body)
+        tree = self.syncer("referrers", f"oci:{layout}:signed/app:v1").stdout
+        for kind, artifact in arts.items():
+            self.assertIn(artifact.digest, tree, kind)
+
+    def test_a_docker_archive_destination_leaves_referrers_behind_with_a_warning(self):
+        image, arts = self.push_signed("signed/docker")
+        archive = os.path.join(self.tmp, "signed-docker.tar")
+        r = self.syncer("copy", self.src.ref("signed/docker", "v1"), f"docker-archive:{archive}:team/app:v1")
+        self.assertEqual(r.stderr.count("a docker archive cannot hold referrers"), 1, r.stderr)
+        self.assertEqual(self.syncer("digest", f"docker-archive:{archive}:team/app:v1").stdout, image.digest + "\n")
+        # --no-referrers: nothing to warn about.
+        r = self.syncer("copy", "--no-referrers", self.src.ref("signed/docker", "v1"), f"docker-archive:{archive}:team/app:v1")
+        self.assertNotIn("referrers", r.stderr)
 
 
 if __name__ == "__main__":
