@@ -20,7 +20,7 @@ class storage_registries {
 public:
     /// The layout or archive `name` (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`), opened the first
     /// time for reading or writing. Throws usage_error when it cannot be opened (the message names the path
-    /// and why), and for docker-archive, which this build cannot read or write yet.
+    /// and why).
     libregistry::storage_registry&
     open(const std::string& name, bool writable,
          libregistry::layout_naming naming = libregistry::layout_naming::bundle);
