@@ -2,8 +2,11 @@
 #include "session.hpp"
 
 #include <fmt/format.h>
+
+#include <filesystem>
 #include <libregistry/core/transport.hpp>
 #include <libregistry/storage/docker_archive_registry.hpp>
+#include <libregistry/storage/empty_registry.hpp>
 #include <libregistry/storage/oci_archive_registry.hpp>
 
 namespace syncer {
@@ -52,6 +55,18 @@ storage_registry& storage_registries::open(const std::string& name, bool writabl
     return out;
 }
 
+storage_registry& storage_registries::open_for_planning(const std::string& name) {
+    if (auto* found = find(name)) return *found;
+    auto parsed = parse_storage_registry_name(name);
+    if (!parsed) throw usage_error(fmt::format("{} is not an image layout or archive", name));
+    std::error_code ec;
+    if (std::filesystem::exists(parsed->second, ec) || ec) return open(name, false);
+    auto empty = std::make_unique<empty_registry>(name);
+    auto& out = *empty;
+    opened_.emplace(name, std::move(empty));
+    return out;
+}
+
 storage_registry* storage_registries::find(const std::string& name) const {
     auto it = opened_.find(name);
     return it == opened_.end() ? nullptr : it->second.get();
@@ -67,6 +82,69 @@ result<void> storage_registries::finish() {
         }
     }
     return {};
+}
+
+} // namespace syncer
+
+namespace syncer {
+
+std::string image_argument::name() const {
+    if (!location.is_storage()) return location.ref.name();
+    if (!location.named) return location.ref.registry;
+    return fmt::format("{}:{}", location.ref.registry, location.ref.repository);
+}
+
+namespace {
+
+/// `oci:DIR:REPO` (or `oci:DIR`) as a repository argument: the image REPO:latest would be, without its tag,
+/// so that the repository is checked and normalised (docker-archive's) as an image's is.
+result<image_location> parse_storage_repository(const std::string& text) {
+    for (auto kind : {transport_kind::oci, transport_kind::oci_archive, transport_kind::docker_archive}) {
+        const auto prefix = fmt::format("{}:", to_string(kind));
+        if (!text.starts_with(prefix)) continue;
+        const auto colon = text.find(':', prefix.size());
+        const auto after = colon == std::string::npos ? std::string() : text.substr(colon + 1);
+        if (after.find_first_of(":@") != std::string::npos)
+            return make_error(errc::invalid_reference,
+                              fmt::format("{} names an image; give the repository ({}:REPOSITORY), or the "
+                                          "layout alone",
+                                          text, text.substr(0, colon)));
+        auto parsed = parse_image_location(text + ":latest");
+        if (!parsed) return parsed.error();
+        parsed->ref.tag.clear();
+        return parsed;
+    }
+    return make_error(errc::invalid_reference, fmt::format("{} is not an image layout or archive", text));
+}
+
+} // namespace
+
+image_argument open_image_argument(session& s, storage_registries& storage, const std::string& text,
+                                   const endpoint_flags& flags, bool writable, bool repository_only) {
+    const bool storage_text =
+        text.starts_with("oci:") || text.starts_with("oci-archive:") || text.starts_with("docker-archive:");
+    if (!storage_text) {
+        image_location location;
+        if (repository_only) {
+            auto ref = parse_repository(text);
+            if (!ref) throw usage_error(fmt::format("invalid repository: {}", ref.error().message));
+            location.ref = std::move(*ref);
+        } else {
+            location.ref = parse_cli_reference(text, "invalid reference");
+        }
+        auto& reg = s.open(location.ref.registry, flags);
+        return {std::move(location), reg};
+    }
+    auto location = repository_only ? parse_storage_repository(text) : parse_image_location(text);
+    if (!location)
+        throw usage_error(fmt::format("invalid {}: {}", repository_only ? "repository" : "reference",
+                                      location.error().message));
+    if (!repository_only && location->ref.tag.empty() && !location->ref.digest)
+        throw usage_error(fmt::format("{}: name the image: {}:REPOSITORY:TAG (a bundle) or {}:TAG", text,
+                                      location->ref.registry, location->ref.registry));
+    const auto naming = location->named ? layout_naming::bundle : layout_naming::single;
+    auto& reg = storage.open(location->ref.registry, writable, naming);
+    return {std::move(*location), reg};
 }
 
 } // namespace syncer

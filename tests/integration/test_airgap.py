@@ -11,9 +11,10 @@ import subprocess
 import tarfile
 import unittest
 
+import artifacts
 import harness
 import seed
-from harness import describe, run_syncer, sha256, skopeo_inspect_raw, tag_digests, incomplete_tags
+from harness import describe, get_manifest, run_syncer, sha256, skopeo_inspect_raw, tag_digests, incomplete_tags
 
 def read_json(path: str):
     with open(path) as f:
@@ -281,6 +282,123 @@ class AirgapTest(harness.TempDirTestCase):
                         expect=2)
         self.assertIn("io.github.syncer.blobs", r.stderr)
         self.assertIn("give the bundle itself", r.stderr)
+
+    def test_queries_read_layouts_and_archives_as_they_read_a_registry(self):
+        image = self.images["docker-v2"]
+        src = self.src.ref(image.repo, image.tag)
+        layout = os.path.join(self.tmp, "q-layout")
+        archive = os.path.join(self.tmp, "q.tar.gz")
+        docker = os.path.join(self.tmp, "q-docker.tar")
+        self.syncer("copy", "--no-referrers", src, f"oci:{layout}:team/app:v1")
+        self.syncer("copy", "--no-referrers", src, f"oci:{layout}:team/app:v2")
+        self.syncer("copy", "--no-referrers", src, f"oci-archive:{archive}:team/app:v1")
+        self.syncer("copy", "--no-referrers", src, f"docker-archive:{docker}:team/app:v1")
+        raw = self.syncer("inspect", "--raw", src).stdout
+        config = self.syncer("inspect", "--config", src).stdout
+        for where in (f"oci:{layout}", f"oci-archive:{archive}", f"docker-archive:{docker}"):
+            with self.subTest(where=where):
+                ref = f"{where}:team/app:v1"
+                self.assertEqual(self.syncer("inspect", "--raw", ref).stdout, raw)
+                self.assertEqual(json.loads(self.syncer("inspect", ref).stdout)["digest"], image.digest)
+                self.assertEqual(self.syncer("digest", ref).stdout, image.digest + "\n")
+                self.assertEqual(self.syncer("inspect", "--format", "{{.Digest}}", ref).stdout.strip(), image.digest)
+                self.assertEqual(self.syncer("inspect", "--config", ref).stdout, config)
+                tree = json.loads(self.syncer("referrers", "--format", "json", ref).stdout)
+                self.assertEqual(tree["digest"], image.digest)
+                self.assertIn(image.digest, self.syncer("referrers", ref).stdout)
+        tags = json.loads(self.syncer("tags", "--format", "json", f"oci:{layout}:team/app").stdout)
+        self.assertEqual(tags, {"Repository": f"oci:{layout}:team/app", "Tags": ["v1", "v2"]})
+        self.assertEqual(self.syncer("tags", f"oci-archive:{archive}:team/app").stdout, "v1\n")
+        r = self.syncer("tags", f"oci:{layout}:other/repo", expect=1)
+        self.assertIn("holds no image of other/repo", r.stderr)
+        r = self.syncer("digest", f"oci:{layout}", expect=2)
+        self.assertIn("name the image", r.stderr)
+
+    def test_delete_removes_a_layout_entry_and_refuses_an_archive(self):
+        image = self.images["oci-image"]
+        layout = os.path.join(self.tmp, "d-layout")
+        archive = os.path.join(self.tmp, "d.tar")
+        for tag in ("v1", "v2"):
+            self.syncer("copy", "--no-referrers", self.src.ref(image.repo, image.tag), f"oci:{layout}:team/app:{tag}")
+        self.syncer("copy", "--no-referrers", self.src.ref(image.repo, image.tag), f"oci-archive:{archive}:team/app:v1")
+        self.syncer("delete", f"oci:{layout}:team/app:v1")
+        names = [m["annotations"]["org.opencontainers.image.ref.name"]
+                 for m in read_json(os.path.join(layout, "index.json"))["manifests"]]
+        self.assertEqual(names, ["team/app:v2"])
+        self.assertEqual(self.syncer("tags", f"oci:{layout}:team/app").stdout, "v2\n")
+        before = read_bytes(archive)
+        r = self.syncer("delete", f"oci-archive:{archive}:team/app:v1", expect=2)
+        self.assertIn("export again", r.stderr)
+        self.assertEqual(read_bytes(archive), before)
+
+    def test_verify_reads_a_layout_destination(self):
+        image = self.images["oci-image"]
+        layout = os.path.join(self.tmp, "v-layout")
+        images = self.write("v-images.yaml", f'"{self.src.ref(image.repo, image.tag)}": "oci:{layout}"\n')
+        self.syncer("sync", "--images", images)
+        r = self.syncer("verify", "--images", images)
+        self.assertIn("1 in sync", r.stderr)
+        # Another tag in the layout: drift, named.
+        with open(images, "a") as f:
+            f.write(f'"{self.src.ref(self.images["docker-v2"].repo, self.images["docker-v2"].tag)}": "oci:{layout}"\n')
+        r = self.syncer("verify", "--images", images, expect=1)
+        self.assertIn("1 in sync, 1 missing", r.stderr)
+
+    def test_a_dry_run_creates_no_bundle(self):
+        image = self.images["oci-image"]
+        images = self.write("dry-images.yaml", f'"{self.src.ref(image.repo, image.tag)}": ignored.invalid/x\n')
+        for to in ("new-layout", "new.tar.zst"):
+            with self.subTest(to=to):
+                path = os.path.join(self.tmp, f"not-yet-{to}", to)
+                bundle = f"oci:{path}" if to == "new-layout" else f"oci-archive:{path}"
+                r = self.syncer("export", "--images", images, "--to", bundle, "--dry-run")
+                # Planned against an empty bundle: the image is to be copied, and nothing is on disk.
+                self.assertIn(f"copy {self.src.ref(image.repo, image.tag)} -> {bundle}/{image.repo}:{image.tag}", r.stdout)
+                self.assertFalse(os.path.exists(os.path.dirname(path)))
+        # An existing layout is only read: its plan says up to date, and index.json is untouched.
+        layout = os.path.join(self.tmp, "dry-existing")
+        self.syncer("export", "--images", images, "--to", f"oci:{layout}")
+        before = sorted(os.listdir(layout)), read_bytes(os.path.join(layout, "index.json"))
+        r = self.syncer("export", "--images", images, "--to", f"oci:{layout}", "--dry-run")
+        self.assertIn(f"skip {self.src.ref(image.repo, image.tag)} -> oci:{layout}/{image.repo}:{image.tag}", r.stdout)
+        self.assertEqual((sorted(os.listdir(layout)), read_bytes(os.path.join(layout, "index.json"))), before)
+
+    def push_signed(self, repo: str):
+        """A single image tagged v1 in the source with every kind of referrer (artifacts.attach_all)."""
+        client = seed.Client.for_registry(self.src)
+        image = seed.push_image(client, repo, f"{repo}/image", tag="v1", layer_sizes=(700,))
+        return image, artifacts.attach_all(client, repo, image, repo)
+
+    def test_referrers_travel_through_a_bundle(self):
+        image, arts = self.push_signed("signed/app")
+        images = self.write("signed.yaml", f'"{self.src.ref("signed/app", "v1")}": ignored.invalid/x\n')
+        bundle = os.path.join(self.tmp, "signed.tar")
+        layout = os.path.join(self.tmp, "signed-layout")
+        self.syncer("export", "--images", images, "--to", f"oci-archive:{bundle}")
+        self.syncer("export", "--images", images, "--to", f"oci:{layout}")
+        self.syncer("import", f"oci-archive:{bundle}", "--to", f"{self.dst.host}/signed-import")
+        # docker-registry 2.8 has no referrers API: the destination's tag schema index lists them, and
+        # each is there, byte for byte.
+        fallback = json.loads(get_manifest(self.dst, "signed-import/signed/app", "sha256-" + image.digest[7:])[0])
+        listed = {m["digest"] for m in fallback["manifests"]}
+        self.assertEqual(listed, {arts[k].digest for k in ("signature", "sbom", "attestation")})
+        for kind, artifact in arts.items():
+            with self.subTest(kind=kind):
+                raw = skopeo_inspect_raw(self.dst.ref("signed-import/signed/app", artifact.digest))
+                self.assertEqual(raw, artifact.body)
+        tree = self.syncer("referrers", f"oci:{layout}:signed/app:v1").stdout
+        for kind, artifact in arts.items():
+            self.assertIn(artifact.digest, tree, kind)
+
+    def test_a_docker_archive_destination_leaves_referrers_behind_with_a_warning(self):
+        image, arts = self.push_signed("signed/docker")
+        archive = os.path.join(self.tmp, "signed-docker.tar")
+        r = self.syncer("copy", self.src.ref("signed/docker", "v1"), f"docker-archive:{archive}:team/app:v1")
+        self.assertEqual(r.stderr.count("a docker archive cannot hold referrers"), 1, r.stderr)
+        self.assertEqual(self.syncer("digest", f"docker-archive:{archive}:team/app:v1").stdout, image.digest + "\n")
+        # --no-referrers: nothing to warn about.
+        r = self.syncer("copy", "--no-referrers", self.src.ref("signed/docker", "v1"), f"docker-archive:{archive}:team/app:v1")
+        self.assertNotIn("referrers", r.stderr)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,14 @@ int run_copy(const copy_flags& f) {
     // Lives as long as the copy: the copy engine keeps what it learns about the registries in it.
     referrers_context referrers(parse_referrer_flags(f.referrers));
     copy_options options;
-    if (referrers.policy().enabled) options.referrers = &referrers;
+    // docker save's format has no place for an artifact (docker load cannot read one): the image goes in, its
+    // referrers are left behind, said once rather than failing the copy.
+    if (referrers.policy().enabled && to_location->transport == transport_kind::docker_archive)
+        std::cerr << "syncer copy: warning: a docker archive cannot hold referrers (signatures, SBOMs, "
+                     "attestations): they are not carried; write oci-archive: to keep them, or pass "
+                     "--no-referrers\n";
+    else if (referrers.policy().enabled)
+        options.referrers = &referrers;
     options.jobs = std::max<std::size_t>(f.jobs, 1);
     options.retry.max_attempts = f.retry_times + 1;
     options.force = f.force;

@@ -2,6 +2,7 @@
 #include "commands/commands.hpp"
 #include "commands/common_flags.hpp"
 #include "session.hpp"
+#include "storage_registries.hpp"
 #include "text.hpp"
 
 #include <libregistry/sync/safe_delete.hpp>
@@ -27,17 +28,25 @@ struct delete_flags {
 };
 
 int run_delete(const delete_flags& f) {
-    auto ref = parse_cli_reference(f.target, "invalid reference");
+    // An archive is written whole from what it holds: taking one image out is an export without it.
+    for (const auto* archive : {"oci-archive:", "docker-archive:"})
+        if (f.target.starts_with(archive))
+            throw usage_error(fmt::format("{}: syncer does not delete from an archive, which is rewritten "
+                                          "whole: export again without the image",
+                                          safe_text(f.target)));
+    session s(f.retry_times);
+    storage_registries storage;
+    const auto target = open_image_argument(s, storage, f.target, f.endpoint, true);
+    const auto& ref = target.location.ref;
+    auto& reg = target.reg;
     bool by_digest = ref.digest.has_value();
     if (by_digest && !ref.tag.empty())
         throw usage_error(fmt::format("{}: give a tag or a digest to delete, not both", safe_text(f.target)));
     if (!by_digest && ref.tag.empty())
         throw usage_error(fmt::format("{}: give the tag (:TAG) or the digest (@sha256:...) to delete",
                                       safe_text(f.target)));
-    session s(f.retry_times);
-    auto& reg = s.open(ref.registry, f.endpoint);
     return s.run([&]() -> asio::awaitable<int> {
-        auto what = ref.str();
+        auto what = target.location.str();
         auto tags = co_await reg.list_tags(ref.repository);
         if (!tags) {
             std::cerr << "syncer delete: " << safe_text(tags.error().message) << "\n";
@@ -54,6 +63,11 @@ int run_delete(const delete_flags& f) {
             done = co_await deleter.delete_tag(ref.tag, f.force);
         switch (done.status) {
         case delete_status::deleted:
+            // A layout's index.json is rewritten only now, without the entry.
+            if (auto finished = storage.finish(); !finished) {
+                std::cerr << "syncer delete: " << safe_text(finished.error().message) << "\n";
+                co_return exit_failed;
+            }
             std::cout << safe_text(fmt::format("deleted {} ({})", what, done.reason)) << "\n";
             co_return exit_ok;
         case delete_status::absent:
@@ -80,7 +94,9 @@ std::function<int()> add_delete_command(CLI::App& app) {
     auto flags = std::make_shared<delete_flags>();
     auto* cmd = app.add_subcommand(
         "delete", "Delete a tag, or a manifest by digest, refusing to take away what other tags still need");
-    cmd->add_option("IMAGE", flags->target, "[docker://]host/repo:tag or host/repo@digest")->required();
+    cmd->add_option("IMAGE", flags->target,
+                    "[docker://]host/repo:tag or host/repo@digest, oci:DIR:[REPO:]TAG or @digest")
+        ->required();
     cmd->add_flag("--force", flags->force,
                   "Delete by digest even when other tags point at it (they go too), or referrers or a kept "
                   "index need it");

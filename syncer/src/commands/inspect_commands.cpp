@@ -8,6 +8,7 @@
 #include "output/logger.hpp"
 #include "output/referrers_output.hpp"
 #include "session.hpp"
+#include "storage_registries.hpp"
 #include "text.hpp"
 
 #include <libregistry/sync/referrers_copy.hpp>
@@ -57,8 +58,7 @@ int fail(const std::string& command, const error& e) {
 constexpr std::size_t max_config_size = 16 * 1024 * 1024;
 
 /// The blob `desc` of `repository`, whole, checked against its digest.
-asio::awaitable<result<std::string>> read_small_blob(remote_registry& reg, std::string repository,
-                                                     descriptor desc) {
+asio::awaitable<result<std::string>> read_small_blob(registry& reg, std::string repository, descriptor desc) {
     auto reader = co_await reg.get_blob(repository, desc);
     if (!reader) co_return reader.error();
     std::string bytes;
@@ -82,7 +82,7 @@ asio::awaitable<result<std::string>> read_small_blob(remote_registry& reg, std::
 
 /// skopeo's inspect: an index stands for its image for this machine's platform (as skopeo picks it); the
 /// digest is the index's own.
-int run_inspect_skopeo(const query_flags& f, const reference& ref) {
+int run_inspect_skopeo(const query_flags& f) {
     std::optional<inspect_template> tmpl;
     if (!f.config) {
         auto parsed = inspect_template::parse(f.inspect_format.empty() ? "json" : f.inspect_format);
@@ -90,7 +90,10 @@ int run_inspect_skopeo(const query_flags& f, const reference& ref) {
         tmpl = std::move(*parsed);
     }
     session s(f.retry_times);
-    auto& reg = s.open(ref.registry, f.endpoint);
+    storage_registries storage;
+    const auto target = open_image_argument(s, storage, f.target, f.endpoint, false);
+    const auto& ref = target.location.ref;
+    auto& reg = target.reg;
     return s.run([&]() -> asio::awaitable<int> {
         auto top = co_await reg.get_manifest(ref.repository, ref.identifier());
         if (!top) co_return fail("inspect", top.error());
@@ -108,7 +111,7 @@ int run_inspect_skopeo(const query_flags& f, const reference& ref) {
             if (!chosen || depth > 4) {
                 std::cerr << fmt::format("syncer inspect: {} has no image for {}, the platform skopeo would "
                                          "show; syncer inspect --raw prints the index\n",
-                                         ref.str(), wanted);
+                                         target.location.str(), wanted);
                 co_return exit_failed;
             }
             auto child = co_await reg.get_manifest(ref.repository, chosen->digest.str());
@@ -116,8 +119,8 @@ int run_inspect_skopeo(const query_flags& f, const reference& ref) {
             image = std::move(*child);
         }
         if (!image.config) {
-            std::cerr << fmt::format("syncer inspect: {} is not an image with a config ({})\n", ref.str(),
-                                     safe_text(image.media_type));
+            std::cerr << fmt::format("syncer inspect: {} is not an image with a config ({})\n",
+                                     target.location.str(), safe_text(image.media_type));
             co_return exit_failed;
         }
         auto config = co_await read_small_blob(reg, ref.repository, *image.config);
@@ -133,7 +136,7 @@ int run_inspect_skopeo(const query_flags& f, const reference& ref) {
             co_return exit_ok;
         }
         inspect_info info;
-        info.name = ref.name();
+        info.name = target.name();
         info.digest = top->digest.str();
         if (auto r = read_inspect_config(*config, info); !r) co_return fail("inspect", r.error());
         for (const auto& layer : image.layers)
@@ -151,14 +154,16 @@ int run_inspect_skopeo(const query_flags& f, const reference& ref) {
 }
 
 int run_inspect(const query_flags& f) {
-    auto ref = parse_cli_reference(f.target, "invalid reference");
     if (f.raw && !f.inspect_format.empty())
         throw usage_error("--raw prints the manifest's bytes; it takes no --format");
     if (f.config && !f.inspect_format.empty())
         throw usage_error("--config prints the image config; it takes no --format");
-    if (f.config || !f.inspect_format.empty()) return run_inspect_skopeo(f, ref);
+    if (f.config || !f.inspect_format.empty()) return run_inspect_skopeo(f);
     session s(f.retry_times);
-    auto& reg = s.open(ref.registry, f.endpoint);
+    storage_registries storage;
+    const auto target = open_image_argument(s, storage, f.target, f.endpoint, false);
+    const auto& ref = target.location.ref;
+    auto& reg = target.reg;
     return s.run([&]() -> asio::awaitable<int> {
         auto m = co_await reg.get_manifest(ref.repository, ref.identifier());
         if (!m) co_return fail("inspect", m.error());
@@ -168,7 +173,7 @@ int run_inspect(const query_flags& f) {
             co_return exit_ok;
         }
         nlohmann::ordered_json out;
-        out["name"] = ref.name();
+        out["name"] = target.name();
         out["digest"] = m->digest.str();
         out["mediaType"] = m->media_type;
         out["size"] = m->bytes.size();
@@ -179,14 +184,16 @@ int run_inspect(const query_flags& f) {
 }
 
 int run_digest(const query_flags& f) {
-    auto ref = parse_cli_reference(f.target, "invalid reference");
     session s(f.retry_times);
-    auto& reg = s.open(ref.registry, f.endpoint);
+    storage_registries storage;
+    const auto target = open_image_argument(s, storage, f.target, f.endpoint, false);
+    const auto& ref = target.location.ref;
+    auto& reg = target.reg;
     return s.run([&]() -> asio::awaitable<int> {
         auto d = co_await reg.head_manifest(ref.repository, ref.identifier());
         if (!d) co_return fail("digest", d.error());
         if (!*d) {
-            std::cerr << fmt::format("syncer digest: {} not found\n", ref.str());
+            std::cerr << fmt::format("syncer digest: {} not found\n", target.location.str());
             co_return exit_failed;
         }
         std::cout << (*d)->digest.str() << "\n";
@@ -197,17 +204,17 @@ int run_digest(const query_flags& f) {
 int run_tags(const query_flags& f) {
     if (f.format != "text" && f.format != "json")
         throw usage_error(fmt::format("--format {}: expected text or json", f.format));
-    auto ref = parse_repository(f.target);
-    if (!ref) throw usage_error(fmt::format("invalid repository: {}", ref.error().message));
     session s(f.retry_times);
-    auto& reg = s.open(ref->registry, f.endpoint);
+    storage_registries storage;
+    const auto target = open_image_argument(s, storage, f.target, f.endpoint, false, true);
+    auto& reg = target.reg;
     return s.run([&]() -> asio::awaitable<int> {
-        auto tags = co_await reg.list_tags(ref->repository);
+        auto tags = co_await reg.list_tags(target.location.ref.repository);
         if (!tags) co_return fail("tags", tags.error());
         if (f.format == "json") {
             // skopeo list-tags' shape, byte for byte.
             nlohmann::ordered_json out;
-            out["Repository"] = ref->registry + "/" + ref->repository;
+            out["Repository"] = target.name();
             out["Tags"] = *tags;
             std::cout << go_json_indent(out) << "\n";
             co_return exit_ok;
@@ -239,15 +246,17 @@ int run_catalog(const query_flags& f) {
 int run_referrers(const query_flags& f) {
     if (f.format != "text" && f.format != "json")
         throw usage_error(fmt::format("--format {}: expected text or json", f.format));
-    auto ref = parse_cli_reference(f.target, "invalid reference");
     referrers_context context(parse_referrer_flags(f.referrers));
     session s(f.retry_times);
-    auto& reg = s.open(ref.registry, f.endpoint);
+    storage_registries storage;
+    const auto target = open_image_argument(s, storage, f.target, f.endpoint, false);
+    const auto& ref = target.location.ref;
+    auto& reg = target.reg;
     return s.run([&]() -> asio::awaitable<int> {
         auto m = co_await reg.get_manifest(ref.repository, ref.identifier());
         if (!m) co_return fail("referrers", m.error());
         referrers_tree tree;
-        tree.image = ref.str();
+        tree.image = target.location.str();
         tree.digest = m->digest;
         tree.media_type = m->media_type;
         // An index's referrers and those of each of its images: signatures are often made per platform.
@@ -282,7 +291,10 @@ std::function<int()> add_referrers_command(CLI::App& app) {
         "referrers",
         "List the signatures, SBOMs and attestations that refer to an image (and to each image of "
         "an index), as a tree");
-    cmd->add_option("IMAGE", flags->target, "[docker://]host/repo:tag or @digest")->required();
+    cmd->add_option("IMAGE", flags->target,
+                    "[docker://]host/repo:tag or @digest, oci:DIR:[REPO:]TAG, oci-archive:FILE:[REPO:]TAG, "
+                    "docker-archive:FILE:NAME:TAG")
+        ->required();
     cmd->add_option("--format", flags->format, "text or json")->default_str("text");
     add_referrer_flags(*cmd, flags->referrers, false);
     add_query_flags(*cmd, *flags);
@@ -300,7 +312,10 @@ std::function<int()> add_catalog_command(CLI::App& app) {
 std::function<int()> add_inspect_command(CLI::App& app) {
     auto flags = std::make_shared<query_flags>();
     auto* cmd = app.add_subcommand("inspect", "Show an image's manifest or index and its digest");
-    cmd->add_option("IMAGE", flags->target, "[docker://]host/repo:tag or @digest")->required();
+    cmd->add_option("IMAGE", flags->target,
+                    "[docker://]host/repo:tag or @digest, oci:DIR:[REPO:]TAG, oci-archive:FILE:[REPO:]TAG, "
+                    "docker-archive:FILE:NAME:TAG")
+        ->required();
     cmd->add_flag("--raw", flags->raw, "Print the manifest's exact bytes only (with --config: the config's)");
     cmd->add_option("--format,-f", flags->inspect_format,
                     "skopeo's output: json, or a Go template such as {{.Digest}}, {{.Labels}}, "
@@ -316,7 +331,10 @@ std::function<int()> add_digest_command(CLI::App& app) {
     auto flags = std::make_shared<query_flags>();
     auto* cmd =
         app.add_subcommand("digest", "Print the digest of an image's manifest or index (one HEAD request)");
-    cmd->add_option("IMAGE", flags->target, "[docker://]host/repo:tag")->required();
+    cmd->add_option("IMAGE", flags->target,
+                    "[docker://]host/repo:tag, oci:DIR:[REPO:]TAG, oci-archive:FILE:[REPO:]TAG, "
+                    "docker-archive:FILE:NAME:TAG")
+        ->required();
     add_query_flags(*cmd, *flags);
     return [flags] { return run_digest(*flags); };
 }
@@ -324,7 +342,10 @@ std::function<int()> add_digest_command(CLI::App& app) {
 std::function<int()> add_tags_command(CLI::App& app) {
     auto flags = std::make_shared<query_flags>();
     auto* cmd = app.add_subcommand("tags", "List a repository's tags, one per line");
-    cmd->add_option("REPOSITORY", flags->target, "[docker://]host/repo")->required();
+    cmd->add_option(
+           "REPOSITORY", flags->target,
+           "[docker://]host/repo, oci:DIR[:REPO], oci-archive:FILE[:REPO], docker-archive:FILE[:NAME]")
+        ->required();
     cmd->add_option("--format", flags->format,
                     "text (one tag per line) or json (skopeo list-tags' {\"Repository\", \"Tags\"})")
         ->default_str("text");

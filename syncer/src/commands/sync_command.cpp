@@ -104,8 +104,11 @@ std::vector<std::string> run_auth_files(const std::string& authfile) {
 } // namespace
 
 std::unique_ptr<registry_provider> make_session_provider(session& s, std::vector<credential_rule> rules,
-                                                         const std::string& authfile) {
-    return std::make_unique<session_provider>(s, std::move(rules), run_auth_files(authfile));
+                                                         const std::string& authfile,
+                                                         storage_registries* storage) {
+    auto provider = std::make_unique<session_provider>(s, std::move(rules), run_auth_files(authfile));
+    provider->storage = storage;
+    return provider;
 }
 
 std::vector<platform> run_platforms(const sync_flags& f) {
@@ -302,16 +305,22 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
     };
     // Layouts and archives are opened before the run, so a missing or bad one stops it before any registry
     // is asked: sources for reading, destinations for writing (one writer per bundle, every image of every
-    // rule into it).
+    // rule into it). A dry run only reads a destination, and plans against an empty one that does not exist
+    // yet, so it creates nothing.
     storage_registries own_storage;
     auto& storage = opened != nullptr ? *opened : own_storage;
     provider.storage = &storage;
     for (const auto& rule : rules)
         for (const auto& destination : rule.destinations)
-            if (parse_storage_registry_name(destination.registry)) storage.open(destination.registry, true);
+            if (parse_storage_registry_name(destination.registry)) {
+                if (f.dry_run)
+                    storage.open_for_planning(destination.registry);
+                else
+                    storage.open(destination.registry, true);
+            }
     for (const auto& rule : rules)
         if (parse_storage_registry_name(rule.source.registry)) {
-            if (storage.find(rule.source.registry) != nullptr && storage.any_writable())
+            if (storage.find(rule.source.registry) != nullptr)
                 for (const auto& d : rule.destinations)
                     if (d.registry == rule.source.registry)
                         throw usage_error(fmt::format("{}: {} is both the source and the destination",

@@ -71,9 +71,10 @@ std::vector<libregistry::platform> platform_filters(const std::vector<std::strin
 sync_config load_sync_files(const sync_flags& flags);
 /// Registries opened on `s` with `rules`' credentials, one client per registry name; `authfile` (--authfile)
 /// replaces the default docker/containers auth file search (throws usage_error when it does not exist).
+/// Layouts and archives the rules name come from `storage`, opened there beforehand (nullptr: none).
 std::unique_ptr<libregistry::registry_provider>
 make_session_provider(session& s, std::vector<libregistry::credential_rule> rules,
-                      const std::string& authfile = "");
+                      const std::string& authfile = "", storage_registries* storage = nullptr);
 /// The run's platform filters: --os/--arch combined, and every --platform; throws usage_error for a bad one.
 std::vector<libregistry::platform> run_platforms(const sync_flags& flags);
 /// Checks --log-format and makes stderr's own lines (usage errors, warnings, the stop notice) follow it;

@@ -5,9 +5,11 @@
 #include "output/private_file.hpp"
 #include "output/verify_report.hpp"
 #include "session.hpp"
+#include "storage_registries.hpp"
 #include "text.hpp"
 
 #include <libregistry/core/redact.hpp>
+#include <libregistry/core/transport.hpp>
 #include <libregistry/sync/verify.hpp>
 
 #include <fmt/format.h>
@@ -62,7 +64,15 @@ int run_verify_command(const verify_flags& vf) {
     s.timeout = limits.timeout;
     s.max_wait = limits.max_wait;
     options.stop = s.stop_token();
-    auto provider = make_session_provider(s, config.auth, f.authfile);
+    // Layouts and archives, sources and destinations alike, are only read: opened before the run, so a
+    // missing or malformed one stops it with exit 2 before any registry is asked.
+    storage_registries storage;
+    for (const auto& rule : config.images) {
+        if (parse_storage_registry_name(rule.source.registry)) storage.open(rule.source.registry, false);
+        for (const auto& destination : rule.destinations)
+            if (parse_storage_registry_name(destination.registry)) storage.open(destination.registry, false);
+    }
+    auto provider = make_session_provider(s, config.auth, f.authfile, &storage);
     auto rules = std::move(config.images);
     return s.run([&]() -> asio::awaitable<int> {
         auto r = co_await run_verify(std::move(rules), *provider, options);
