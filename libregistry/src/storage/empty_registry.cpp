@@ -65,7 +65,7 @@ asio::awaitable<result<std::vector<std::string>>> empty_registry::list_tags(std:
 }
 
 asio::awaitable<result<referrer_list>> empty_registry::list_referrers(std::string, digest,
-                                                                      std::optional<std::string>) {
+                                                                      std::optional<std::string>, bool) {
     co_return referrer_list{};
 }
 

@@ -28,8 +28,9 @@ public:
                                                        blob_reader& reader) override;
     boost::asio::awaitable<void> cancel_upload(upload_session session) override;
     boost::asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override;
-    boost::asio::awaitable<result<referrer_list>>
-    list_referrers(std::string repository, digest subject, std::optional<std::string> artifact_type) override;
+    boost::asio::awaitable<result<referrer_list>> list_referrers(std::string repository, digest subject,
+                                                                 std::optional<std::string> artifact_type,
+                                                                 bool tag_schema = true) override;
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
     /// Nothing was written: success.
