@@ -1,7 +1,6 @@
 """Air-gapped transports (issue 16): `syncer copy` with oci: and oci-archive:, `syncer export` and `syncer
 import` of bundles, against real docker-registry processes, cross-checked with skopeo."""
 
-import contextlib
 import io
 import json
 import os
@@ -37,10 +36,7 @@ KINDS = ("docker-v2", "docker-list", "oci-image", "oci-index", "nested-index")
 class AirgapTest(harness.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         client = seed.Client.for_registry(cls.src)
         cls.images = seed.push_kinds(client)
         cls.large = seed.push_large_image(client, 96, repo="large/image", tag="v1")

@@ -1,7 +1,6 @@
 """What people type (issue 13): --version, unknown commands, --help, `--check`, one spelling per concept with
 the old spellings as aliases, and --metrics-file, against docker-registry processes on loopback."""
 
-import contextlib
 import json
 import os
 import re
@@ -107,10 +106,7 @@ class CommandLineTest(harness.TempDirTestCase):
 class CheckAndAliasesTest(harness.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         cls.image = seed.push_docker_v2(seed.Client.for_registry(cls.src))
 
     def check(self, *args: str, command: str = "sync", expect: int = 0):
@@ -200,10 +196,7 @@ class CheckAndAliasesTest(harness.TempDirTestCase):
 class MetricsFileTest(harness.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         cls.image = seed.push_docker_v2(seed.Client.for_registry(cls.src))
 
     def metrics(self, path: str) -> dict[str, float]:

@@ -1,6 +1,5 @@
 """`syncer copy` between plain-HTTP docker-registry processes on loopback, checked with skopeo and raw HTTP."""
 
-import contextlib
 import json
 import re
 import unittest
@@ -17,10 +16,7 @@ LARGE_MAX_RSS_MIB = 160
 class CopyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         cls.images = seed.push_kinds(seed.Client.for_registry(cls.src))
 
     def copy(self, src_ref: str, dst_ref: str, *flags: str, expect: int = 0):

@@ -8,7 +8,6 @@ all present and hashing to their digests, and the source's digest), and finally 
 every digest identical to the source's.
 """
 
-import contextlib
 import json
 import os
 import random
@@ -31,10 +30,7 @@ SEED = 20261130
 class CrashTest(harness.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         client = seed.Client.for_registry(cls.src)
         base = [seed.det_bytes("crash/base", seed.MIB)]
         for i, repo in enumerate(REPOS):

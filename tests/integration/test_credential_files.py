@@ -5,7 +5,6 @@ Every way syncer reads secrets from a file is covered: image-syncer's --auth and
 into the test's directory, so a developer's own ~/.docker/config.json cannot add warnings.
 """
 
-import contextlib
 import os
 import re
 import unittest
@@ -21,10 +20,7 @@ WARNING = re.compile(r"^syncer: warning: (?:credentials file|TLS client key) (\S
 class CredentialFilesTest(harness.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         seed.push_image(seed.Client.for_registry(cls.src), "creds/app", "creds/app", tag="v1")
 
     def setUp(self):

@@ -5,7 +5,6 @@ run does (a bad config, a failing image, an interrupted run), with `time` (milli
 Issue 13: the summary, warnings, config errors and the interrupt notice were text lines among the JSON ones.
 """
 
-import contextlib
 import json
 import os
 import re
@@ -24,10 +23,7 @@ TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 class JsonLogTest(harness.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         client = seed.Client.for_registry(cls.src)
         for i in range(2):
             seed.push_image(client, f"json/app{i}", f"json/app{i}", tag="v1",

@@ -50,10 +50,7 @@ def referrer_requests(requests) -> list:
 class ReferrersTest(harness.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         cls.client = seed.Client.for_registry(cls.src)
 
     # --- content -------------------------------------------------------------------------------------------

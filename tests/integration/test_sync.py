@@ -79,11 +79,7 @@ class SyncBase(harness.TempDirTestCase):
 class SyncTest(SyncBase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
-        cls.dst2 = stack.enter_context(harness.Registry(name="dst2"))
+        cls.src, cls.dst, cls.dst2 = harness.class_registries(cls, "src", "dst", "dst2")
         client = seed.Client.for_registry(cls.src)
         cls.images = seed.push_kinds(client)
         cls.regex_digests = {}

@@ -18,10 +18,7 @@ TAGS = ["1.3.9", "1.4.0", "v1.5.0", "1.5.0-rc.1", "2.0.0-rc.1", "2.0.0",
 class TagPolicyTest(harness.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
-        stack = contextlib.ExitStack()
-        cls.addClassCleanup(stack.close)
-        cls.src = stack.enter_context(harness.Registry(name="src"))
-        cls.dst = stack.enter_context(harness.Registry(name="dst"))
+        cls.src, cls.dst = harness.class_registries(cls, "src", "dst")
         cls.client = seed.Client.for_registry(cls.src)
         for i, tag in enumerate(TAGS):
             seed.push_image(cls.client, "policy/app", f"policy/app/{tag}", tag=tag, layer_sizes=(200 + i,))

@@ -645,6 +645,13 @@ def incomplete_tags(registry: Registry, repos: list[str]) -> list[str]:
     return problems
 
 
+def class_registries(cls, *names: str) -> tuple:
+    """Starts one docker-registry per name for a test class (from setUpClass), stopped by its class cleanup."""
+    stack = contextlib.ExitStack()
+    cls.addClassCleanup(stack.close)
+    return tuple(stack.enter_context(Registry(name=name)) for name in names)
+
+
 class TempDirTestCase(unittest.TestCase):
     """A test case with a fresh temporary directory per test (`self.tmp`) and `write(name, text)` into it."""
 

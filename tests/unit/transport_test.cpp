@@ -86,7 +86,9 @@ TEST_CASE("parse_image_location: refusals name the text") {
         {"oci:d:@sha256:12", R"(invalid reference "oci:d:@sha256:12": )"},
         {"dir:/tmp/x", R"("dir:" is a transport syncer does not have)"},
     };
-    for (const auto& [input, expected] : cases) {
+    for (const auto& c : cases) {
+        const auto& input = c.first;
+        const auto& expected = c.second;
         CAPTURE(input);
         auto l = parse_image_location(input);
         REQUIRE_FALSE(l.has_value());
