@@ -68,7 +68,7 @@ private:
     /// Writing: appends blob `d` (committed to the layout) to the archive and removes its file.
     result<void> append_blob(const digest& d);
     std::filesystem::path file_;
-    std::filesystem::path work_; ///< the spool or the temp layout, removed with this object
+    std::filesystem::path work_; ///< the spool, or the work directory of a writer; removed with this object
     bool writable_;
     std::unique_ptr<oci_layout_registry> layout_;
     std::unique_ptr<stream> out_; ///< writing: the temp archive being streamed; null once finished
