@@ -166,6 +166,37 @@ class AirgapTest(harness.TempDirTestCase):
         self.syncer("import", f"oci:{layout}", "--to", f"{self.dst.host}/after-kill")
         self.assertEqual(tag_digests(self.dst, f"after-kill/{self.large.repo}"), {self.large.tag: self.large.digest})
 
+    def test_kill_9_during_an_archive_export_then_a_rerun(self):
+        out = os.path.join(self.tmp, "killed-archive")
+        os.makedirs(out)
+        target = os.path.join(out, "bundle.tar")
+        images = self.write("large-archive.yaml", f'"{self.src.host}/{self.large.repo}:{self.large.tag}": x.invalid/y\n')
+        proc = harness.SyncerProcess("export", "--images", images, "--to", f"oci-archive:{target}", "--jobs", "1")
+        # Killed once the stream has bytes in it: the archive is written as the export runs.
+        streaming = False
+        for _ in range(600):
+            temps = [n for n in os.listdir(out) if n.startswith(".bundle.tar.tmp-")]
+            if temps and os.path.getsize(os.path.join(out, temps[0])) > 0:
+                streaming = True
+                break
+            if proc.proc.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.01"])
+        proc.send(signal.SIGKILL)
+        proc.wait()
+        if streaming:
+            self.assertFalse(os.path.exists(target), "a killed export left a partial archive under its name")
+            # What it leaves: the partial temp archive and the work directory, both deletable.
+            self.assertTrue(any(n.startswith(".bundle.tar.tmp-") for n in os.listdir(out)))
+        self.syncer("export", "--images", images, "--to", f"oci-archive:{target}")
+        self.syncer("import", f"oci-archive:{target}", "--to", f"{self.dst.host}/after-archive-kill")
+        self.assertEqual(tag_digests(self.dst, f"after-archive-kill/{self.large.repo}"),
+                         {self.large.tag: self.large.digest})
+        with tarfile.open(target) as tar:
+            names = tar.getnames()
+        self.assertEqual(names[-2:], ["oci-layout", "index.json"])
+        self.assertTrue(all(n.startswith("blobs/") for n in names[:-2]))
+
     def test_umoci_unpacks_an_image_syncer_wrote(self):
         if shutil.which("umoci") is None:
             self.skipTest("umoci is not installed (apt-get install umoci, or ./scripts/install-deps)")

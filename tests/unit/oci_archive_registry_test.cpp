@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 using namespace libregistry;
 using namespace libregistry::testing;
 namespace fs = std::filesystem;
@@ -175,4 +177,79 @@ TEST_CASE("an archive name must say its compression") {
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == errc::invalid_argument);
     CHECK(r.error().message.find(".tar.zst") != std::string::npos);
+}
+
+TEST_CASE("an archive export streams each blob into the archive as it commits: no temp copy of the bundle") {
+    temp_dir tmp;
+    memory_registry source("src.test");
+    const auto image = add_image(source, "library/alpine", {"layer one", "layer two"}, "3.19");
+    const auto blobs = image.blobs();
+    REQUIRE(blobs.size() == 3);
+    const auto out = tmp.path() / "out";
+    fs::create_directories(out);
+    const auto file = out / "bundle.tar.zst";
+    // Every regular file next to the target (recursively) named after blob `d`.
+    auto files_named = [&](const digest& d) {
+        std::size_t n = 0;
+        for (const auto& e : fs::recursive_directory_iterator(out))
+            if (e.is_regular_file() && e.path().filename() == std::string(d.encoded())) ++n;
+        return n;
+    };
+    {
+        auto archive = open_archive(file, true);
+        for (std::size_t i = 0; i < blobs.size(); ++i) {
+            CAPTURE(i);
+            const auto& b = blobs[i];
+            auto reader = run(source.get_blob("library/alpine", b));
+            REQUIRE(reader.has_value());
+            auto session = run(archive->start_upload("library/alpine", b.digest, std::nullopt));
+            REQUIRE(session.has_value());
+            REQUIRE(session->has_value());
+            auto done = run(archive->finish_upload(**session, b, **reader));
+            if (!done) FAIL_CHECK(done.error().message);
+            REQUIRE(done.has_value());
+            // The blob went into the archive stream: no file of it is left beside the target.
+            CHECK(files_named(b.digest) == 0);
+            for (std::size_t j = 0; j <= i; ++j)
+                CHECK(run(archive->has_blob("library/alpine", blobs[j].digest)).value());
+            for (std::size_t j = i + 1; j < blobs.size(); ++j)
+                CHECK_FALSE(run(archive->has_blob("library/alpine", blobs[j].digest)).value());
+            // A mount of a blob already written needs no upload.
+            auto mounted = run(archive->start_upload("other/repo", b.digest, std::string("library/alpine")));
+            REQUIRE(mounted.has_value());
+            CHECK_FALSE(mounted->has_value());
+        }
+        auto back = run(archive->get_blob("library/alpine", blobs[0]));
+        REQUIRE_FALSE(back.has_value());
+        CHECK(back.error().message.find("already written into archive") != std::string::npos);
+        REQUIRE(run(archive->put_manifest("library/alpine", "3.19", image)).has_value());
+        CHECK_FALSE(fs::exists(file));
+        REQUIRE(archive->finish().has_value());
+    }
+    CHECK(entries_in(out) == 1);
+    // The streamed archive reads back whole, index.json at its end.
+    const auto spool = tmp.path() / "spool";
+    fs::create_directories(spool);
+    auto archive = open_archive(file, false, spool);
+    memory_registry dst("dst.test");
+    CHECK(
+        copy(*archive, "oci.test/library/alpine:3.19", dst, "dst.test/library/alpine:3.19").manifest_digest ==
+        image.digest);
+    const auto index = nlohmann::json::parse(slurp(archive->layout().path() / "index.json"));
+    CHECK(index["manifests"].size() == 1);
+}
+
+TEST_CASE("an archive export that is not finished leaves neither the target nor a temp file behind") {
+    temp_dir tmp;
+    memory_registry source("src.test");
+    add_image(source, "library/alpine", {"layer one"}, "3.19");
+    const auto out = tmp.path() / "out";
+    fs::create_directories(out);
+    const auto file = out / "bundle.tar.gz";
+    {
+        auto archive = open_archive(file, true);
+        copy(source, "src.test/library/alpine:3.19", *archive, "oci.test/library/alpine:3.19");
+        CHECK(entries_in(out) == 2); // the temp archive and the work directory
+    }
+    CHECK(entries_in(out) == 0);
 }

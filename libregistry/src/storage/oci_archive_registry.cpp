@@ -7,6 +7,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <mutex>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace libregistry {
 
@@ -31,12 +36,32 @@ result<std::vector<std::pair<std::string, fs::path>>> layout_archive_entries(con
     return out;
 }
 
+/// The temp archive being written: one compressing tar stream, appended to by one writer at a time.
+struct oci_archive_registry::stream {
+    fs::path temp;
+    detail::unique_fd fd;
+    std::unique_ptr<byte_sink> sink;
+    std::unique_ptr<tar_writer> writer;
+    std::mutex lock;
+    /// A failed append leaves a tar stream with a partial entry: nothing more may go in.
+    std::optional<error> failed;
+};
+
 oci_archive_registry::oci_archive_registry(fs::path file, fs::path work, bool writable,
-                                           std::unique_ptr<oci_layout_registry> layout)
-    : file_(std::move(file)), work_(std::move(work)), writable_(writable), layout_(std::move(layout)) {}
+                                           std::unique_ptr<oci_layout_registry> layout,
+                                           std::unique_ptr<stream> out)
+    : file_(std::move(file)), work_(std::move(work)), writable_(writable), layout_(std::move(layout)),
+      out_(std::move(out)) {}
 
 oci_archive_registry::~oci_archive_registry() {
     layout_.reset();
+    if (out_) {
+        // Not finished: the partial temp archive goes, the target stays as it was.
+        out_->writer.reset();
+        out_->sink.reset();
+        out_->fd = detail::unique_fd();
+        ::unlink(out_->temp.c_str());
+    }
     std::error_code ec;
     fs::remove_all(work_, ec);
 }
@@ -51,8 +76,11 @@ result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::pat
                 fmt::format("{}: an archive's name ends in .tar, .tar.gz, .tgz, .tar.zst or .tzst, "
                             "which says how it is compressed",
                             file.string()));
-        // The temp layout sits next to the archive: the same file system, so its disk use shows where the
-        // archive goes, and a crash leaves a .<name>.syncer-* directory there, never a partial archive.
+        // The temp archive and the work directory (uploads in flight, manifests, index.json) sit next to
+        // the target: the same file system, so the rename is atomic and disk use shows where the archive
+        // goes. A crash leaves a .<name>.tmp-* file and a .<name>.syncer-* directory there, never a
+        // partial archive under the target's name.
+        const auto compression = *compression_for_path(file.filename().string());
         const auto dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
         auto work = detail::create_temp_directory(dir, fmt::format(".{}.syncer-", file.filename().string()));
         if (!work) return work.error();
@@ -61,8 +89,18 @@ result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::pat
             fs::remove_all(*work, ec);
             return layout.error();
         }
+        auto out = std::make_unique<stream>();
+        auto fd = detail::create_temp_file(dir, fmt::format(".{}.tmp-", file.filename().string()), out->temp);
+        if (!fd) {
+            layout->reset();
+            fs::remove_all(*work, ec);
+            return fd.error();
+        }
+        out->fd = std::move(*fd);
+        out->sink = compressing_sink(out->fd.get(), compression, out->temp);
+        out->writer = std::make_unique<tar_writer>(*out->sink, file.string());
         return std::unique_ptr<oci_archive_registry>(
-            new oci_archive_registry(std::move(file), *work, true, std::move(*layout)));
+            new oci_archive_registry(std::move(file), *work, true, std::move(*layout), std::move(out)));
     }
     const auto spool_parent = options.spool_dir.empty() ? fs::temp_directory_path() : options.spool_dir;
     auto work = detail::create_temp_directory(spool_parent, "syncer-archive-");
@@ -89,7 +127,7 @@ result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::pat
         return fail(e);
     }
     return std::unique_ptr<oci_archive_registry>(
-        new oci_archive_registry(std::move(file), *work, false, std::move(*layout)));
+        new oci_archive_registry(std::move(file), *work, false, std::move(*layout), nullptr));
 }
 
 oci_layout_registry& oci_archive_registry::layout() noexcept {
@@ -125,20 +163,51 @@ asio::awaitable<result<bool>> oci_archive_registry::has_blob(std::string reposit
 
 asio::awaitable<result<std::unique_ptr<blob_reader>>> oci_archive_registry::get_blob(std::string,
                                                                                      descriptor desc) {
+    // The copy engine reads blobs from the source only; a blob already streamed into the archive being
+    // written is gone from disk.
+    if (layout_->streamed(desc.digest))
+        co_return make_error(errc::unsupported,
+                             fmt::format("blob {} was already written into archive {}, which is being "
+                                         "written and cannot be read back until the export finishes",
+                                         desc.digest.str(), file_.string()));
     co_return layout_->open_blob(desc);
+}
+
+result<void> oci_archive_registry::append_blob(const digest& d) {
+    const std::lock_guard<std::mutex> guard(out_->lock);
+    if (out_->failed) return *out_->failed;
+    const auto path = layout_->path() / blob_path(d);
+    std::error_code ec;
+    if (layout_->streamed(d)) {
+        // A second upload of a blob already in the archive (two images sharing a layer in parallel).
+        fs::remove(path, ec);
+        return {};
+    }
+    if (auto r = out_->writer->add_path(blob_path(d), path); !r) {
+        out_->failed = r.error();
+        return r;
+    }
+    layout_->mark_streamed(d);
+    if (!fs::remove(path, ec) && ec) return detail::io_failure("remove", path, ec.value());
+    return {};
 }
 
 asio::awaitable<result<std::optional<upload_session>>>
 oci_archive_registry::start_upload(std::string repository, std::optional<digest> d,
                                    std::optional<std::string> mount_from) {
+    // Every blob of an archive serves every repository in it: a mount of one already written is done.
+    if (d && mount_from && layout_->streamed(*d)) co_return std::optional<upload_session>{};
     auto r = co_await layout_->start_upload(std::move(repository), std::move(d), std::move(mount_from));
     co_return r;
 }
 
 asio::awaitable<result<void>> oci_archive_registry::finish_upload(upload_session session, descriptor desc,
                                                                   blob_reader& reader) {
+    const auto d = desc.digest;
     auto r = co_await layout_->finish_upload(std::move(session), std::move(desc), reader);
-    co_return r;
+    if (!r || !writable_) co_return r;
+    // Verified and committed to its own file: into the stream with it, and the file goes.
+    co_return append_blob(d);
 }
 
 asio::awaitable<void> oci_archive_registry::cancel_upload(upload_session session) {
@@ -169,11 +238,36 @@ asio::awaitable<result<bool>> oci_archive_registry::delete_manifest(std::string 
 }
 
 result<void> oci_archive_registry::finish() {
-    if (!writable_) return {};
+    if (!writable_ || !out_) return {};
     if (auto r = layout_->finish(); !r) return r;
     auto entries = layout_archive_entries(layout_->path());
     if (!entries) return entries.error();
-    return write_tar_file(file_, *entries);
+    const std::lock_guard<std::mutex> guard(out_->lock);
+    if (out_->failed) return *out_->failed;
+    // What is left under blobs/ is what was not streamed: manifests (small, read back while the export
+    // runs) and blobs stored whole. oci-layout and index.json come last: the reader spools the archive
+    // before it reads them.
+    std::vector<std::pair<std::string, fs::path>> tail;
+    for (auto& entry : *entries)
+        if (entry.first.starts_with("blobs/")) tail.push_back(entry);
+    for (auto& entry : *entries)
+        if (!entry.first.starts_with("blobs/")) tail.push_back(entry);
+    auto written = [&]() -> result<void> {
+        for (const auto& [name, path] : tail)
+            if (auto r = out_->writer->add_path(name, path); !r) return r;
+        if (auto r = out_->writer->close(); !r) return r;
+        if (::fchmod(out_->fd.get(), 0644) != 0) return detail::io_failure("chmod", out_->temp, errno);
+        if (auto r = detail::sync_file(out_->fd.get(), out_->temp); !r) return r;
+        return detail::rename_durably(out_->temp, file_);
+    }();
+    if (!written) {
+        out_->failed = written.error();
+        return written;
+    }
+    out_->writer.reset();
+    out_->sink.reset();
+    out_.reset();
+    return {};
 }
 
 } // namespace libregistry

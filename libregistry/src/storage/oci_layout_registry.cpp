@@ -59,6 +59,7 @@ struct oci_layout_registry::impl {
     int upload_count = 0;
     std::set<digest> base_blobs;       ///< writing a delta: every blob of the base
     std::optional<delta_record> delta; ///< the delta read or being written
+    std::set<digest> streamed;         ///< writing: blobs handed on (mark_streamed) and removed from blobs/
 
     std::string where() const { return dir.string(); }
     fs::path blob_file(const digest& d) const { return dir / blob_path(d); }
@@ -108,8 +109,11 @@ struct oci_layout_registry::impl {
         return ::lstat(blob_file(d).c_str(), &st) == 0 && S_ISREG(st.st_mode);
     }
 
+    /// Under blobs/, or already handed on to an archive stream.
+    bool stored(const digest& d) const { return streamed.contains(d) || has_file(d); }
+
     /// Stored, or left out of a delta because its base holds it.
-    bool present(const digest& d) const { return has_file(d) || (delta && delta->omitted.contains(d)); }
+    bool present(const digest& d) const { return stored(d) || (delta && delta->omitted.contains(d)); }
 
     result<void> ensure_blob_dir(const digest& d) const {
         std::error_code ec;
@@ -364,7 +368,15 @@ result<digest> oci_layout_registry::write_blob(std::string_view bytes,
 }
 
 bool oci_layout_registry::contains_blob(const digest& d) const {
-    return impl_->has_file(d);
+    return impl_->stored(d);
+}
+
+void oci_layout_registry::mark_streamed(const digest& d) {
+    impl_->streamed.insert(d);
+}
+
+bool oci_layout_registry::streamed(const digest& d) const {
+    return impl_->streamed.contains(d);
 }
 
 result<std::unique_ptr<blob_reader>> oci_layout_registry::open_blob(const descriptor& desc) const {
@@ -396,7 +408,7 @@ asio::awaitable<result<pushed_manifest>> oci_layout_registry::put_manifest(std::
 }
 
 asio::awaitable<result<bool>> oci_layout_registry::has_blob(std::string, digest d) {
-    if (impl_->has_file(d)) co_return true;
+    if (impl_->stored(d)) co_return true;
     if (impl_->options.writable && impl_->delta && impl_->base_blobs.contains(d)) {
         impl_->delta->omitted.insert(d);
         co_return true;
@@ -414,7 +426,7 @@ oci_layout_registry::start_upload(std::string repository, std::optional<digest> 
                                   std::optional<std::string> mount_from) {
     if (!impl_->options.writable) co_return impl_->read_only();
     // Every blob of a layout serves every repository in it: a mount is a blob already there.
-    if (d && mount_from && impl_->has_file(*d)) co_return std::optional<upload_session>{};
+    if (d && mount_from && impl_->stored(*d)) co_return std::optional<upload_session>{};
     fs::path temp;
     auto fd = detail::create_temp_file(impl_->temp_dir(), "upload-", temp);
     if (!fd) co_return fd.error();
@@ -583,8 +595,8 @@ const std::optional<delta_record>& oci_layout_registry::delta() const noexcept {
 }
 
 result<std::set<digest>> oci_layout_registry::blob_set() const {
-    std::set<digest> out;
-    if (impl_->delta) out = impl_->delta->omitted;
+    std::set<digest> out = impl_->streamed;
+    if (impl_->delta) out.insert(impl_->delta->omitted.begin(), impl_->delta->omitted.end());
     std::error_code ec;
     for (const auto* algorithm : {"sha256", "sha512"}) {
         const auto folder = impl_->dir / "blobs" / algorithm;

@@ -1,8 +1,10 @@
 #pragma once
 // A tar archive of an OCI image layout (skopeo's `oci-archive:`), plain or compressed (.tar, .tar.gz/.tgz,
 // .tar.zst), as a registry. Reading extracts the archive once, in order, into a spool directory and serves
-// the layout there; writing builds a layout in a temp directory next to the archive and, at finish(), writes
-// the archive beside it and renames it into place. docs/airgap.md has the details and the disk space used.
+// the layout there. Writing streams: a temp archive next to the target is opened once through the
+// compressor, each blob is appended to it as soon as its upload is verified (and its temp file deleted), and
+// finish() appends the manifests, `oci-layout` and `index.json`, then syncs the archive and renames it into
+// place. docs/airgap.md has the details and the disk space used.
 #include "libregistry/storage/oci_layout_registry.hpp"
 
 #include <filesystem>
@@ -55,17 +57,21 @@ public:
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
 
-    /// Writing: index.json into the temp layout, then the archive of it into a temp file next to the
-    /// target, synced and renamed over it.
+    /// Writing: the manifests, `oci-layout`, `index.json` (and a delta's syncer-delta.json) appended to
+    /// the temp archive, which is then closed, synced and renamed over the target.
     result<void> finish() override;
 
 private:
+    struct stream;
     oci_archive_registry(std::filesystem::path file, std::filesystem::path work, bool writable,
-                         std::unique_ptr<oci_layout_registry> layout);
+                         std::unique_ptr<oci_layout_registry> layout, std::unique_ptr<stream> out);
+    /// Writing: appends blob `d` (committed to the layout) to the archive and removes its file.
+    result<void> append_blob(const digest& d);
     std::filesystem::path file_;
-    std::filesystem::path work_; ///< the spool or the temp layout, removed with this object
+    std::filesystem::path work_; ///< the spool, or the work directory of a writer; removed with this object
     bool writable_;
     std::unique_ptr<oci_layout_registry> layout_;
+    std::unique_ptr<stream> out_; ///< writing: the temp archive being streamed; null once finished
 };
 
 /// The files of a layout directory as archive entries: `oci-layout`, `index.json`, then `blobs/...` in

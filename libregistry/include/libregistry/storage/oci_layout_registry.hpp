@@ -84,6 +84,12 @@ public:
     /// Stores `bytes` as a blob (checked against their digest when `expected` is set).
     result<digest> write_blob(std::string_view bytes, const std::optional<digest>& expected = std::nullopt);
     bool contains_blob(const digest& d) const;
+    /// Writing: blob `d` was handed on (appended to an archive stream) and its file under blobs/ removed;
+    /// it still counts as stored for has_blob, mounts, contains_blob and blob_set (so index.json lists it),
+    /// but open_blob cannot read it any more.
+    void mark_streamed(const digest& d);
+    /// Whether mark_streamed(d) was called.
+    bool streamed(const digest& d) const;
     /// Opens a blob for reading; the reader checks the bytes against `desc` (digest and size) as they stream.
     result<std::unique_ptr<blob_reader>> open_blob(const descriptor& desc) const;
     /// Checks that every index.json entry is complete: its manifest, and recursively every child manifest and
