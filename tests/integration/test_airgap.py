@@ -427,6 +427,20 @@ class AirgapTest(harness.TempDirTestCase):
         r = self.syncer("copy", "--no-referrers", self.src.ref("signed/docker", "v1"), f"docker-archive:{archive}:team/app:v1")
         self.assertNotIn("referrers", r.stderr)
 
+    def test_a_sync_into_a_docker_archive_leaves_referrers_behind_with_a_warning(self):
+        image, _ = self.push_signed("signed/sync-docker")
+        archive = os.path.join(self.tmp, "sync-docker.tar")
+        # A whole-repository rule: the tag schema's index tag stays with its subject, not an image of its own.
+        images = self.write("to-docker.yaml",
+                            f'"{self.src.host}/signed/sync-docker": "docker-archive:{archive}"\n')
+        report = os.path.join(self.tmp, "report.json")
+        r = self.syncer("sync", "--images", images, "--report", report)
+        self.assertEqual(r.stderr.count("a docker archive cannot hold referrers"), 1, r.stderr)
+        totals = read_json(report)["totals"]
+        self.assertEqual((totals["copied"], totals["failed"]), (1, 0), r.stderr)
+        self.assertEqual(self.syncer("digest", f"docker-archive:{archive}:signed/sync-docker:v1").stdout,
+                         image.digest + "\n")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -318,6 +318,27 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
                 else
                     storage.open(destination.registry, true);
             }
+    // docker save's format has no place for an artifact: a rule writing to a docker archive leaves its
+    // referrers behind, said once per rule rather than failing every signed image.
+    for (auto& rule : rules) {
+        const bool docker_archive =
+            std::any_of(rule.destinations.begin(), rule.destinations.end(), [](const auto& d) {
+                auto storage_name = parse_storage_registry_name(d.registry);
+                return storage_name && storage_name->first == transport_kind::docker_archive;
+            });
+        const auto& policy = rule.referrers ? *rule.referrers : options.referrers;
+        if (!docker_archive || !policy.enabled) continue;
+        log.warning(
+            fmt::format("{}: a docker archive cannot hold referrers (signatures, SBOMs, attestations): "
+                        "this rule's are not carried; write oci-archive: to keep them, or set "
+                        "referrers: false",
+                        rule.origin),
+            {{"event", "warning"}});
+        // Excluded rather than off: the rule's tags of the tag schema and cosign still stay with their
+        // subjects instead of going into the archive as images of their own.
+        rule.referrers = policy;
+        rule.referrers->exclude_types = {"/.*/"};
+    }
     for (const auto& rule : rules)
         if (parse_storage_registry_name(rule.source.registry)) {
             if (storage.find(rule.source.registry) != nullptr)
