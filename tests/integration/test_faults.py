@@ -138,6 +138,11 @@ class FaultsTest(harness.TempDirTestCase):
         for i in resets:
             reset = entries[i]
             later = [e for e in entries[i + 1:] if e.method == "GET" and e.route == reset.route]
+            # A reset of a GET that was itself a resume may have used the transfer's last attempt, and the blob
+            # then reached the destination through another image's transfer of it (the run's blob ledger):
+            # assert_mirrored checked every blob there. A first GET's reset is always resumed.
+            if not later and reset.range_start is not None:
+                continue
             self.assertTrue(later, f"the blob of {reset} was never fetched again")
             resumed = later[0]
             start = resumed.range_start
