@@ -295,6 +295,17 @@ private:
         co_return out;
     }
 
+    // The report's entry for a whole rule's destination, when the rule stopped before its tags were known.
+    static image_result rule_image(const sync_rule& rule, const sync_destination& d) {
+        image_result r;
+        r.item.source.registry = rule.source.registry;
+        r.item.source.repository = rule.source.repository;
+        r.item.destination.registry = d.registry;
+        r.item.destination.repository = d.repository;
+        r.item.origin = rule.origin;
+        return r;
+    }
+
     // One failed (or interrupted) image per destination of a rule whose tags could not be listed.
     void report_unlisted(const std::vector<sync_rule>& rules, const listing& listed) {
         for (const auto& rule : rules) {
@@ -305,12 +316,7 @@ private:
             bool unlisted = listed.not_listed.count(rule.source.name()) > 0;
             if (failed == listed.failures.end() && !unlisted) continue;
             for (const auto& d : rule.destinations) {
-                image_result r;
-                r.item.source.registry = rule.source.registry;
-                r.item.source.repository = rule.source.repository;
-                r.item.destination.registry = d.registry;
-                r.item.destination.repository = d.repository;
-                r.item.origin = rule.origin;
+                auto r = rule_image(rule, d);
                 if (unlisted) {
                     r.status = image_status::interrupted;
                     r.reason =
@@ -363,12 +369,7 @@ private:
             const auto failed = failures.find(rule.source.name());
             const bool interrupted = failed == failures.end() || cut_short(failed->second);
             for (const auto& d : rule.destinations) {
-                image_result r;
-                r.item.source.registry = rule.source.registry;
-                r.item.source.repository = rule.source.repository;
-                r.item.destination.registry = d.registry;
-                r.item.destination.repository = d.repository;
-                r.item.origin = rule.origin;
+                auto r = rule_image(rule, d);
                 r.status = interrupted ? image_status::interrupted : image_status::failed;
                 r.reason = interrupted ? fmt::format("not started: the run was stopped before the creation "
                                                      "times of the tags of {} were read",
