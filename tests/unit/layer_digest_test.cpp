@@ -1,3 +1,5 @@
+#include "tar_fixtures.hpp"
+
 #include <libregistry/sync/layer_digest.hpp>
 
 #include <doctest/doctest.h>
@@ -8,6 +10,7 @@
 #include <string>
 
 using namespace libregistry;
+using libregistry::testing::gzip_bytes;
 
 namespace {
 
@@ -17,20 +20,6 @@ std::string content(std::size_t size, unsigned seed = 7) {
     std::string out(size, '\0');
     for (auto& c : out)
         c = static_cast<char>('a' + rng() % 6);
-    return out;
-}
-
-std::string gzip(const std::string& in) {
-    z_stream z{};
-    REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&z, static_cast<uLong>(in.size())) + 64, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z.avail_in = static_cast<uInt>(in.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-    out.resize(z.total_out);
-    deflateEnd(&z);
     return out;
 }
 
@@ -75,7 +64,7 @@ TEST_CASE("stored and uncompressed digests of plain, gzip and zstd layers, whate
         if (chunk == 1) {
             // One byte at a time through the decoders is slow for the big input; a smaller one suffices.
             const auto small = content(5000, 3);
-            CHECK(feed(layer_compression::gzip, gzip(small), 1).uncompressed == digest_of(small));
+            CHECK(feed(layer_compression::gzip, gzip_bytes(small), 1).uncompressed == digest_of(small));
             CHECK(feed(layer_compression::zstd, zstd(small), 1).uncompressed == digest_of(small));
             continue;
         }
@@ -85,7 +74,7 @@ TEST_CASE("stored and uncompressed digests of plain, gzip and zstd layers, whate
         CHECK(p.stored_size == static_cast<std::int64_t>(plain.size()));
         CHECK_FALSE(p.failure);
 
-        const auto gz = gzip(plain);
+        const auto gz = gzip_bytes(plain);
         auto g = feed(layer_compression::gzip, gz, chunk);
         CHECK(g.stored == digest_of(gz));
         CHECK(g.stored_size == static_cast<std::int64_t>(gz.size()));
@@ -104,20 +93,20 @@ TEST_CASE("stored and uncompressed digests of plain, gzip and zstd layers, whate
 
 TEST_CASE("several gzip members and several zstd frames are one layer, as their formats allow") {
     const auto a = content(40000, 1), b = content(30000, 2);
-    CHECK(feed(layer_compression::gzip, gzip(a) + gzip(b)).uncompressed == digest_of(a + b));
+    CHECK(feed(layer_compression::gzip, gzip_bytes(a) + gzip_bytes(b)).uncompressed == digest_of(a + b));
     CHECK(feed(layer_compression::zstd, zstd(a) + zstd(b)).uncompressed == digest_of(a + b));
 }
 
 TEST_CASE("altered content decompresses to a different digest than the original's diff_id") {
     auto altered = content(100000);
     altered[5000] = 'z';
-    CHECK(feed(layer_compression::gzip, gzip(altered)).uncompressed != digest_of(content(100000)));
+    CHECK(feed(layer_compression::gzip, gzip_bytes(altered)).uncompressed != digest_of(content(100000)));
     CHECK(feed(layer_compression::zstd, zstd(altered)).uncompressed != digest_of(content(100000)));
 }
 
 TEST_CASE("corrupt compressed data is an error naming the compression; the stored digest is still known") {
     const auto plain = content(200000);
-    auto gz = gzip(plain);
+    auto gz = gzip_bytes(plain);
     gz[gz.size() / 2] = static_cast<char>(gz[gz.size() / 2] ^ 0x55);
     gz[gz.size() / 2 + 1] = static_cast<char>(gz[gz.size() / 2 + 1] ^ 0x55);
     auto g = feed(layer_compression::gzip, gz);
@@ -144,7 +133,7 @@ TEST_CASE("corrupt compressed data is an error naming the compression; the store
 
 TEST_CASE("truncated compressed data fails at finish, saying so") {
     const auto plain = content(100000);
-    auto gz = gzip(plain);
+    auto gz = gzip_bytes(plain);
     auto g = feed(layer_compression::gzip, gz.substr(0, gz.size() - 10));
     REQUIRE(g.failure);
     CHECK(g.failure->message.find("truncated") != std::string::npos);

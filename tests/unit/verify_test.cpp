@@ -1,4 +1,5 @@
 #include "memory_registry.hpp"
+#include "tar_fixtures.hpp"
 
 #include <libregistry/sync/verify.hpp>
 
@@ -11,6 +12,7 @@
 #include <algorithm>
 
 using namespace libregistry;
+using libregistry::testing::gzip_bytes;
 using libregistry::testing::memory_registry;
 namespace asio = boost::asio;
 
@@ -34,20 +36,6 @@ verify_report run(std::vector<sync_rule> rules, provider& p, verify_options opti
     return out->value();
 }
 
-std::string gzip(const std::string& in) {
-    z_stream z{};
-    REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&z, static_cast<uLong>(in.size())) + 64, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z.avail_in = static_cast<uInt>(in.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    return out;
-}
-
 // An OCI image of gzip layers made from `contents`; the config's diff_ids are `diff_ids` when given (to make
 // one lie), else the true ones. Added to every registry in `regs`.
 manifest add_image(std::vector<memory_registry*> regs, const std::string& repo,
@@ -56,7 +44,7 @@ manifest add_image(std::vector<memory_registry*> regs, const std::string& repo,
     std::string layers_json, ids_json;
     std::vector<std::string> blobs;
     for (std::size_t i = 0; i < contents.size(); ++i) {
-        auto gz = gzip(contents[i]);
+        auto gz = gzip_bytes(contents[i]);
         blobs.push_back(gz);
         layers_json += fmt::format(
             R"({}{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":{}}})",
