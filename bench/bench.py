@@ -40,8 +40,10 @@ from typing import Callable, Iterable, Iterator
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True   # no __pycache__ left in tests/support
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import artifacts  # noqa: E402  (tests/support)
+import link  # noqa: E402  (bench/link.py)
 import harness  # noqa: E402
 import seed  # noqa: E402
 from harness import MANIFEST_TYPES, get_manifest  # noqa: E402
@@ -65,11 +67,13 @@ def default_storage() -> str:
     return tempfile.gettempdir()
 
 
-def Registry(**kwargs):  # noqa: N802 - stands in for harness.Registry, with the chosen storage
-    return harness.Registry(parent_dir=STORAGE, **kwargs)
+def Registry(**kwargs):  # noqa: N802 - stands in for harness.Registry, with the chosen storage and TLS
+    return harness.Registry(parent_dir=STORAGE, tls=TLS, **kwargs)
 
 
 STORAGE: str | None = None
+TLS = False
+ARGS: argparse.Namespace | None = None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -100,7 +104,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="directory under which the registries keep their blobs (default /dev/shm when it has "
                          "6 GiB free, else $TMPDIR): on a disk, write-back of the destination's blobs sets "
                          "the pace of the cold scenarios for every tool")
+    wan = ap.add_argument_group("WAN mode (docs/benchmarks.md, WAN)")
+    wan.add_argument("--wan", action="store_true",
+                     help="put a link emulator (bench/link.py) between the tools and each registry")
+    wan.add_argument("--rtt-ms", type=float, default=40.0, help="the link's round-trip time (default 40)")
+    wan.add_argument("--bandwidth-mbit", type=float, default=400.0,
+                     help="the link's bandwidth each way, shared by all connections to a registry (default 400)")
+    wan.add_argument("--link-loss", type=float, default=0.0,
+                     help="probability that the link resets a connection, after a random number of bytes "
+                          "(seeded; default 0)")
+    ap.add_argument("--tls", action="store_true",
+                    help="registries serve HTTPS with a CA made for the run, given to every tool")
     args = ap.parse_args(argv)
+    if args.rtt_ms < 0 or args.bandwidth_mbit <= 0:
+        ap.error("--rtt-ms must be >= 0 and --bandwidth-mbit > 0")
+    if not 0 <= args.link_loss < 1:
+        ap.error("--link-loss is a probability: 0 <= P < 1")
     if args.runs < 1:
         ap.error("--runs must be at least 1")
     if args.big_mib < 1 or args.memory_big_mib < 1:
@@ -134,6 +153,7 @@ class Manifest:
     media_type: str
     blobs: list[tuple[str, int]]        # config and layers: (digest, size)
     children: list["Manifest"]          # index entries
+    size: int = 0                       # of the manifest itself
 
     def walk(self) -> list["Manifest"]:
         """Children before parents: the order a copy must push them in."""
@@ -159,7 +179,7 @@ def read_manifest(registry: Registry, repo: str, reference: str) -> Manifest:
         blobs.append((doc["config"]["digest"], doc["config"]["size"]))
     blobs += [(layer["digest"], layer["size"]) for layer in doc.get("layers", [])]
     children = [read_manifest(registry, repo, m["digest"]) for m in doc.get("manifests", [])]
-    return Manifest(harness.sha256(raw), media_type, blobs, children)
+    return Manifest(harness.sha256(raw), media_type, blobs, children, len(raw))
 
 
 def catalog(registry: Registry, refs: list[tuple[str, str]]) -> list[Tagged]:
@@ -405,11 +425,39 @@ def clear_skopeo_cache() -> None:
 
 # --- tools -------------------------------------------------------------------------------------------------
 
+class Front:
+    """A registry as the tools reach it: directly, or (--wan) through the link emulator in front of it."""
+
+    def __init__(self, registry: harness.Registry, link_process: link.LinkProcess | None = None):
+        self.registry = registry
+        self.link = link_process
+        self.port = link_process.port if link_process else registry.port
+        self.certs_d: str | None = None     # the /etc/containers/certs.d/HOST:PORT this run installed
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.registry.scheme}://{self.host}"
+
+    @property
+    def cert_dir(self) -> str | None:
+        return self.registry.cert_dir
+
+    def link_stats(self) -> dict:
+        return self.link.stats() if self.link else {}
+
+
+CERTS_D = "/etc/containers/certs.d"
+
+
 @dataclass
 class Ctx:
     """What a tool needs to build its command for one run."""
-    src: Registry
-    dst: Registry
+    src: Front
+    dst: Front
     work: str           # a fresh directory for this run's files
     images: list[Tagged] | None
     refs: list[tuple[str, str]]
@@ -448,7 +496,9 @@ def syncer_sync_tool(name: str = "syncer", extra: tuple[str, ...] = (), whole_re
         path = os.path.join(ctx.work, "syncer.yaml")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
-        return [ctx.args.syncer, "sync", "--config", path, *extra]
+        # `sync` takes a registry's CA from /etc/containers/certs.d/HOST:PORT (Bench.front installs it).
+        report = ["--report", os.path.join(ctx.work, "report.json")] if ctx.args.wan or ctx.args.tls else []
+        return [ctx.args.syncer, "sync", "--config", path, *extra, *report]
 
     rule = "SRC/REPO: DST/REPO per repository" if whole_repos else "SRC/REPO:TAG: DST/REPO"
     return Tool(name, "syncer", f"syncer sync --config CONFIG {' '.join(extra)}".strip() + f"  ({rule})",
@@ -457,19 +507,31 @@ def syncer_sync_tool(name: str = "syncer", extra: tuple[str, ...] = (), whole_re
 
 def syncer_copy_tool(ref: tuple[str, str], name: str = "syncer", images: list[Tagged] | None = None) -> Tool:
     repo, tag = ref
-    return Tool(name, "syncer", f"syncer copy SRC/{repo}:{tag} DST/{repo}:{tag}",
-                lambda ctx: [ctx.args.syncer, "copy", f"{ctx.src.host}/{repo}:{tag}", f"{ctx.dst.host}/{repo}:{tag}"],
-                images)
+
+    def build(ctx: Ctx) -> list[str]:
+        certs = ["--src-cert-dir", ctx.src.cert_dir, "--dest-cert-dir", ctx.dst.cert_dir] if TLS else []
+        return [ctx.args.syncer, "copy", *certs, f"{ctx.src.host}/{repo}:{tag}", f"{ctx.dst.host}/{repo}:{tag}"]
+    certs = "--src-cert-dir CA --dest-cert-dir CA " if TLS else ""
+    return Tool(name, "syncer", f"syncer copy {certs}SRC/{repo}:{tag} DST/{repo}:{tag}", build, images)
 
 
 SKOPEO_TLS = ["--src-tls-verify=false", "--dest-tls-verify=false"]
 
 
+def skopeo_tls(ctx: Ctx | None = None) -> list[str]:
+    """Plain HTTP registries: verification off (skopeo's only way to speak HTTP); --tls: each registry's CA."""
+    if not TLS:
+        return SKOPEO_TLS
+    if ctx is None:
+        return ["--src-cert-dir", "CA", "--dest-cert-dir", "CA"]
+    return ["--src-cert-dir", ctx.src.cert_dir, "--dest-cert-dir", ctx.dst.cert_dir]
+
+
 def skopeo_copy_tool(ref: tuple[str, str]) -> Tool:
     repo, tag = ref
-    return Tool("skopeo", "skopeo", f"skopeo copy --all {' '.join(SKOPEO_TLS)} docker://SRC/{repo}:{tag} "
+    return Tool("skopeo", "skopeo", f"skopeo copy --all {' '.join(skopeo_tls())} docker://SRC/{repo}:{tag} "
                 f"docker://DST/{repo}:{tag}",
-                lambda ctx: ["skopeo", "copy", "--all", *SKOPEO_TLS, f"docker://{ctx.src.host}/{repo}:{tag}",
+                lambda ctx: ["skopeo", "copy", "--all", *skopeo_tls(ctx), f"docker://{ctx.src.host}/{repo}:{tag}",
                              f"docker://{ctx.dst.host}/{repo}:{tag}"])
 
 
@@ -477,16 +539,18 @@ def skopeo_sync_tool() -> Tool:
     """`skopeo sync --src yaml`: every tag of every repository (an empty tag list means all tags). Without
     --scoped the destination is DST/bench/<last path component>, which is the source name (bench/NAME)."""
     def build(ctx: Ctx) -> list[str]:
-        lines = [f"{q(ctx.src.host)}:", "  tls-verify: false", "  images:"]
+        tls = f"  cert-dir: {q(ctx.src.cert_dir)}" if TLS else "  tls-verify: false"
+        lines = [f"{q(ctx.src.host)}:", tls, "  images:"]
         lines += [f"    {q(r)}: []" for r in repos_of(ctx.refs)]
         path = os.path.join(ctx.work, "skopeo.yaml")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
-        return ["skopeo", "sync", "--all", "--src", "yaml", "--dest", "docker", *SKOPEO_TLS, path,
+        return ["skopeo", "sync", "--all", "--src", "yaml", "--dest", "docker", *skopeo_tls(ctx), path,
                 f"{ctx.dst.host}/bench"]
 
-    return Tool("skopeo", "skopeo", f"skopeo sync --all --src yaml --dest docker {' '.join(SKOPEO_TLS)} "
-                "SOURCE.yaml DST/bench  ({SRC: {tls-verify: false, images: {REPO: []}}})", build)
+    source = "cert-dir: CA" if TLS else "tls-verify: false"
+    return Tool("skopeo", "skopeo", f"skopeo sync --all --src yaml --dest docker {' '.join(skopeo_tls())} "
+                f"SOURCE.yaml DST/bench  ({{SRC: {{{source}, images: {{REPO: []}}}}}})", build)
 
 
 FLOOR_PRELUDE = r"""set -euo pipefail
@@ -554,6 +618,11 @@ def floor_noop_script(ctx: Ctx) -> str:
 def floor_tool(noop: bool = False, images: list[Tagged] | None = None) -> Tool:
     def build(ctx: Ctx) -> list[str]:
         script = floor_noop_script(ctx) if noop else floor_copy_script(ctx, images or ctx.images)
+        if TLS:   # one bundle of both registries' CAs, which every curl of the script reads
+            bundle = os.path.join(ctx.work, "ca-bundle.crt")
+            with open(bundle, "w") as f:
+                f.writelines(open(r.registry.ca_file).read() for r in (ctx.src, ctx.dst))
+            script = f"export CURL_CA_BUNDLE={shlex.quote(bundle)}\n" + script
         path = os.path.join(ctx.work, "floor.sh")
         with open(path, "w") as f:
             f.write(script)
@@ -603,6 +672,59 @@ def log_metrics(src_reqs: list, dst_reqs: list, sizes: dict[str, int]) -> dict:
     }
 
 
+def link_metrics(before: list[dict], after: list[dict]) -> dict:
+    """What the links in front of the source and the destination saw during one run (their own counts)."""
+    out = {}
+    for role, b, a in zip(("src", "dst"), before, after):
+        out[f"link_{role}_connections"] = a["connections"] - b["connections"]
+        out[f"link_{role}_resets"] = a["resets"] - b["resets"]
+        out[f"link_{role}_mib_up"] = (a["bytes_up"] - b["bytes_up"]) / MIB
+        out[f"link_{role}_mib_down"] = (a["bytes_down"] - b["bytes_down"]) / MIB
+        out[f"link_{role}_cpu_s"] = a["cpu_s"] - b["cpu_s"]
+    out["link_cpu_s"] = out["link_src_cpu_s"] + out["link_dst_cpu_s"]
+    return out
+
+
+REPORT_FIELDS = ("connections", "tls_handshakes", "tls_resumed")
+REPORT_CONCURRENCY = ("concurrency", "effective_concurrency", "max_concurrency")
+
+
+def report_metrics(path: str, ctx: Ctx) -> dict:
+    """Per registry, from syncer's `--report` JSON when it has a top-level `registries` array: `connections`,
+    `tls_handshakes` (every handshake), `tls_resumed` (those that resumed a session) and the concurrency it
+    used (`concurrency`, `effective_concurrency` or `max_concurrency`; a map of numbers counts as its largest).
+    An entry belongs to the registry whose HOST:PORT one of its strings names. Absent fields stay absent."""
+    try:
+        with open(path) as f:
+            registries = json.load(f).get("registries")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(registries, list):
+        return {}
+    out = {}
+    for role, front in (("src", ctx.src), ("dst", ctx.dst)):
+        entry = next((r for r in registries if isinstance(r, dict) and any(
+            isinstance(v, str) and (v == front.host or v.endswith("//" + front.host) or v.startswith(front.host))
+            for v in r.values())), None)
+        if entry is None:
+            continue
+        for field in REPORT_FIELDS:
+            if isinstance(entry.get(field), (int, float)):
+                out[f"syncer_{role}_{field}"] = entry[field]
+        for field in REPORT_CONCURRENCY:
+            value = entry.get(field)
+            if isinstance(value, dict):
+                value = max((v for v in value.values() if isinstance(v, (int, float))), default=None)
+            if isinstance(value, (int, float)):
+                out[f"syncer_{role}_concurrency"] = value
+                break
+        if "syncer_src_tls_handshakes" in out or "syncer_dst_tls_handshakes" in out:
+            full = [out.get(f"syncer_{r}_tls_handshakes", 0) - out.get(f"syncer_{r}_tls_resumed", 0)
+                    for r in ("src", "dst")]
+            out["syncer_full_handshakes_max"] = max(full)
+    return out
+
+
 def process_cpu(registry: Registry) -> float:
     """CPU seconds (user + sys) the registry process has used so far."""
     try:
@@ -618,7 +740,8 @@ class Heads:
     """HEAD requests on one keep-alive connection."""
 
     def __init__(self, registry: Registry):
-        self.conn = http.client.HTTPConnection(registry.host, timeout=60)
+        self.conn = http.client.HTTPSConnection(registry.host, timeout=60, context=registry.ssl_context()) \
+            if registry.tls else http.client.HTTPConnection(registry.host, timeout=60)
 
     def __call__(self, path: str, headers: dict | None = None) -> tuple[int, http.client.HTTPMessage]:
         self.conn.request("HEAD", path, headers=headers or {})
@@ -668,6 +791,45 @@ class Bench:
         self.failures = 0
         self.seq = 0
         self.launcher, self.launcher_info = make_launcher(self.work)
+        self.fronts: dict[int, Front] = {}
+        self.links_made = 0
+
+    def front(self, registry: Registry) -> Front:
+        """The registry as the tools see it: with --wan a link emulator of its own in front of it (started on
+        first use, kept until `release`); with --tls its CA where `syncer sync` looks for it."""
+        if id(registry) in self.fronts:
+            return self.fronts[id(registry)]
+        lp = None
+        if self.args.wan:
+            self.links_made += 1
+            lp = link.LinkProcess(registry.port, self.args.rtt_ms, self.args.bandwidth_mbit, self.args.link_loss,
+                                  seed=self.links_made)
+        f = Front(registry, lp)
+        self.fronts[id(registry)] = f
+        if TLS:
+            # syncer's `sync` has no --cert-dir: it reads the containers convention, certs.d/HOST:PORT/*.crt.
+            f.certs_d = os.path.join(CERTS_D, f.host)
+            os.makedirs(f.certs_d, exist_ok=True)
+            shutil.copy(registry.ca_file, os.path.join(f.certs_d, "ca.crt"))
+        return f
+
+    def release(self, registry: Registry) -> None:
+        f = self.fronts.pop(id(registry), None)
+        if f is None:
+            return
+        if f.link:
+            f.link.close()
+        if f.certs_d:
+            shutil.rmtree(f.certs_d, ignore_errors=True)
+
+    def release_all(self) -> None:
+        for f in list(self.fronts.values()):
+            self.release(f.registry)
+
+    def keep(self, tools: list[Tool]) -> list[Tool]:
+        """Under --wan the curl floor is left out: a curl process per request, each on a new connection, makes
+        it a count of connection setups, not a bound."""
+        return [t for t in tools if not (self.args.wan and t.kind == "floor")]
 
     def run_dir(self, scenario: str, tool: str, run: int) -> str:
         self.seq += 1
@@ -678,20 +840,26 @@ class Bench:
     def one_run(self, scenario: str, tool: Tool, run: int, src: Registry, dst: Registry,
                 refs: list[tuple[str, str]], images: list[Tagged] | None, cold: bool) -> dict:
         work = self.run_dir(scenario, tool.name, run)
-        ctx = Ctx(src, dst, work, tool.images or images, refs, self.args)
+        ctx = Ctx(self.front(src), self.front(dst), work, tool.images or images, refs, self.args)
         cmd = tool.build(ctx)
         if tool.kind == "skopeo":
             clear_skopeo_cache()
         src_before, dst_before = len(src.requests()), len(dst.requests())
         cpu_before = process_cpu(src) + process_cpu(dst)
+        links_before = [ctx.src.link_stats(), ctx.dst.link_stats()]
         log = os.path.join(work, "output.log")
         m = run_measured(self.launcher, cmd, log, self.args.timeout, cwd=work)
         registry_cpu = process_cpu(src) + process_cpu(dst) - cpu_before
+        links_after = [ctx.src.link_stats(), ctx.dst.link_stats()]
         src_reqs, dst_reqs = src.requests()[src_before:], dst.requests()[dst_before:]
         sizes = blob_sizes(ctx.images) if ctx.images else {}
         rec = {"tool": tool.name, "run": run, "rc": m.rc, "wall_s": m.wall, "cpu_s": m.user + m.sys,
                "user_s": m.user, "sys_s": m.sys, "rss_mib": m.maxrss_kib / 1024, "registry_cpu_s": registry_cpu,
                **log_metrics(src_reqs, dst_reqs, sizes)}
+        if self.args.wan:
+            rec.update(link_metrics(links_before, links_after))
+        if tool.kind == "syncer":
+            rec.update(report_metrics(os.path.join(work, "report.json"), ctx))
         problems = []
         if m.rc != 0:
             problems.append(f"exit status {m.rc}")
@@ -716,7 +884,10 @@ class Bench:
         for run in range(1, self.args.runs + 1):
             for tool in tools:
                 with Registry(name=f"bench-{scenario}-dst") as dst:
-                    records.append(self.one_run(scenario, tool, run, src, dst, refs, images, cold=True))
+                    try:
+                        records.append(self.one_run(scenario, tool, run, src, dst, refs, images, cold=True))
+                    finally:
+                        self.release(dst)
         return records
 
     def warm(self, scenario: str, src: Registry, dst: Registry, refs: list[tuple[str, str]],
@@ -740,9 +911,9 @@ def scenario_big(b: Bench) -> dict:
     with Registry(name="bench-big-src") as src:
         refs = seeded(src, lambda c: seed_big(c, "bench/big", mib))
         images = catalog(src, refs)
-        tools = [syncer_copy_tool(refs[0]),
-                 syncer_sync_tool("syncer --proc 16", ("--proc", "16"), whole_repos=False),
-                 skopeo_copy_tool(refs[0]), floor_tool()]
+        tools = b.keep([syncer_copy_tool(refs[0]),
+                        syncer_sync_tool("syncer --proc 16", ("--proc", "16"), whole_repos=False),
+                        skopeo_copy_tool(refs[0]), floor_tool()])
         records = b.cold("big", src, refs, images, tools)
     return {"title": f"big: 1 image, 4 layers x {mib} MiB, cold copy", "kind": "cold", "tools": tools,
             "records": records, "images": images,
@@ -753,7 +924,7 @@ def scenario_cold_sync(b: Bench, name: str, title: str, fn: Callable) -> dict:
     with Registry(name=f"bench-{name}-src") as src:
         refs = seeded(src, fn)
         images = catalog(src, refs)
-        tools = [syncer_sync_tool(), skopeo_sync_tool(), floor_tool()]
+        tools = b.keep([syncer_sync_tool(), skopeo_sync_tool(), floor_tool()])
         records = b.cold(name, src, refs, images, tools)
     return {"title": title, "kind": "cold", "tools": tools, "records": records, "images": images,
             "workload": {"repos": len(repos_of(refs)), "tags": len(refs), "blobs": distinct_blobs(images),
@@ -776,7 +947,7 @@ def scenario_noop(b: Bench) -> dict:
     with Registry(name="bench-noop-src") as src, Registry(name="bench-noop-dst") as dst:
         refs = seeded(src, seed_noop)
         seeded(dst, seed_noop)   # the same generator: byte-identical content at the destination
-        tools = [syncer_sync_tool(), skopeo_sync_tool(), floor_tool(noop=True)]
+        tools = b.keep([syncer_sync_tool(), skopeo_sync_tool(), floor_tool(noop=True)])
         records = b.warm("noop", src, dst, refs, tools)
     return {"title": f"noop: {NOOP_REPOS} repositories x {NOOP_TAGS} tags, all present at the destination",
             "kind": "noop", "tools": tools, "records": records,
@@ -789,8 +960,8 @@ def scenario_referrers(b: Bench) -> dict:
     with Registry(name="bench-referrers-src") as src, Registry(name="bench-referrers-dst") as dst:
         refs = seeded(src, seed_noop_referrers)
         seeded(dst, seed_noop_referrers)
-        tools = [syncer_sync_tool(), syncer_sync_tool("syncer --no-referrers", ("--no-referrers",)),
-                 skopeo_sync_tool(), floor_tool(noop=True)]
+        tools = b.keep([syncer_sync_tool(), syncer_sync_tool("syncer --no-referrers", ("--no-referrers",)),
+                        skopeo_sync_tool(), floor_tool(noop=True)])
         records = b.warm("referrers", src, dst, refs, tools)
     return {"title": f"referrers: the noop scenario with a signature on each of its {len(refs)} tags (tag schema), "
                      "all present at the destination",
@@ -805,7 +976,7 @@ def scenario_scale(b: Bench) -> dict:
         with Registry(name="bench-scale-src") as src, Registry(name="bench-scale-dst") as dst:
             refs = seeded(src, lambda c: seed_scale(c, n, b.args.scale_repos))
             seeded(dst, lambda c: seed_scale(c, n, b.args.scale_repos))
-            tools = [make[t]() for t in b.args.scale_tool_names]
+            tools = b.keep([make[t]() for t in b.args.scale_tool_names])
             for rec in b.warm(f"scale-{n}", src, dst, refs, tools):
                 rec["tags"] = n
                 beyond = rec["src_requests"] + rec["dst_requests"] - rec["tag_list_pages"] - rec["pings"]
@@ -901,7 +1072,8 @@ def write_blobs_file(src: Registry, images: list[Tagged], path: str) -> int:
         for image in images:
             for m in image.manifest.walk():
                 for d, _ in m.blobs:
-                    conn = http.client.HTTPConnection(src.host, timeout=600)
+                    conn = http.client.HTTPSConnection(src.host, timeout=600, context=src.ssl_context()) \
+                        if src.tls else http.client.HTTPConnection(src.host, timeout=600)
                     conn.request("GET", f"/v2/{image.repo}/blobs/{d}")
                     resp = conn.getresponse()
                     if resp.status != 200:
@@ -986,7 +1158,12 @@ RUNNERS = {"big": scenario_big, "family": scenario_family, "multiarch": scenario
 
 NUMERIC = ["wall_s", "cpu_s", "user_s", "sys_s", "rss_mib", "registry_cpu_s", "src_requests", "dst_requests",
            "src_manifest_gets", "dst_writes", "blob_puts", "distinct_blobs_put", "max_puts_per_blob", "bytes_sent",
-           "mounts", "tag_list_pages", "pings", "requests_per_tag", "tags_per_s", "errors", "referrer_requests"]
+           "mounts", "tag_list_pages", "pings", "requests_per_tag", "tags_per_s", "errors", "referrer_requests",
+           "link_src_connections", "link_dst_connections", "link_src_resets", "link_dst_resets", "link_cpu_s",
+           "link_src_mib_down", "link_dst_mib_up", "syncer_src_connections", "syncer_dst_connections",
+           "syncer_src_tls_handshakes", "syncer_dst_tls_handshakes", "syncer_src_tls_resumed",
+           "syncer_dst_tls_resumed", "syncer_src_concurrency", "syncer_dst_concurrency",
+           "syncer_full_handshakes_max"]
 
 
 def summarize(records: list[dict]) -> dict:
@@ -996,7 +1173,8 @@ def summarize(records: list[dict]) -> dict:
         values = [r[key] for r in records if key in r]
         if values:
             out[key] = statistics.median(values)
-    for key in ("src_manifest_gets", "dst_writes", "max_puts_per_blob", "requests_per_tag", "rss_mib"):
+    for key in ("src_manifest_gets", "dst_writes", "max_puts_per_blob", "requests_per_tag", "rss_mib",
+                "syncer_full_handshakes_max"):
         values = [r[key] for r in records if key in r]
         if values:
             out[f"{key}_max"] = max(values)
@@ -1026,6 +1204,87 @@ def target(label: str, measured: float | None, limit: float, fmt: str = "{:.3f}"
     return {"target": label, "measured": fmt.format(measured), "pass": bool(passed)}
 
 
+DEFAULT_CONCURRENCY = 16   # docs/sync.md: at most 16 concurrent operations per registry
+
+
+def link_limit(name: str, result: dict, args: argparse.Namespace, concurrency: float, tags: int | None = None) -> dict:
+    """What the link allows a scenario's work (docs/benchmarks.md, "The link limit"): the larger of
+    - the dependent chain: setup + the round trips no client can overlap + payload / bandwidth, and
+    - the request rounds: setup + the least requests the busiest registry must answer, `concurrency` at a time.
+    Setup is the TCP connect and, with --tls, a TLS 1.3 handshake (1 RTT each), paid once per connection slot
+    and in parallel. Request and response headers are left out (a few hundred bytes per request)."""
+    rtt, rate = args.rtt_ms / 1000, args.bandwidth_mbit * 1e6 / 8
+    setup = 1 + (1 if args.tls else 0)
+    if result["kind"] in ("noop", "scale"):
+        repos = result["workload"]["repos"]
+        tags = tags if tags is not None else result["workload"]["tags"]
+        # Source: a tag list per repository and a HEAD per tag; destination: a HEAD per tag, each after the
+        # tag list that named it. Nothing else depends on anything.
+        src_req, dst_req = repos + tags, tags
+        rounds = max(-(-src_req // concurrency), 1 + -(-dst_req // concurrency))
+        total = setup + 1 + rounds
+        return {"seconds": total * rtt, "rtts": total, "payload_s": 0.0,
+                "formula": f"{setup} setup + 1 ping + max(ceil({src_req} source requests / {concurrency:g}), "
+                           f"1 tag list + ceil({dst_req} destination HEADs / {concurrency:g})) = {total} RTT"}
+    images = result["images"]
+    single = name in ("big", "memory")
+    manifests = {(t.repo, m.digest): m for t in images for m in t.manifest.walk()}
+    levels = 1 + max((1 for t in images if t.manifest.children), default=0)
+    payload = sum(blob_sizes(images).values()) + sum(m.size for m in manifests.values())
+    holders: dict[str, set[str]] = {}
+    for t in images:
+        for m in t.manifest.walk():
+            for d, _ in m.blobs:
+                holders.setdefault(d, set()).add(t.repo)
+    uploads, mounts = len(holders), sum(len(r) - 1 for r in holders.values())
+    repos = len({t.repo for t in images})
+    # Chain: ping, tag list (sync), manifest GETs (per index level), the blob GET piped into its single-request
+    # upload (one RTT for the GET to answer, one for the PUT's response), manifest PUTs (children first).
+    chain = setup + 1 + (0 if single else 1) + levels + 2 + levels
+    src_req = (0 if single else repos) + len(manifests) + uploads
+    dst_req = uploads + mounts + len(manifests)
+    rounds = setup + 1 + -(-max(src_req, dst_req) // concurrency)
+    chain_s = chain * rtt + payload / rate
+    return {"seconds": max(chain_s, rounds * rtt), "rtts": chain, "payload_s": payload / rate,
+            "formula": f"{chain} RTT + {payload / MIB:.1f} MiB / {args.bandwidth_mbit:g} Mbit/s = {chain_s:.3f} s; "
+                       f"request rounds {rounds} RTT ({max(src_req, dst_req)} requests / {concurrency:g}) = "
+                       f"{rounds * rtt:.3f} s"}
+
+
+def wan_evaluate(name: str, result: dict, args: argparse.Namespace) -> list[dict]:
+    """Link limits per tool (and per tag count for scale), and the WAN targets of issue 14."""
+    s = result["summary"]
+    conc = [v.get(f"syncer_{r}_concurrency") for v in s.values() for r in ("src", "dst")]
+    conc = [c for c in conc if c]
+    concurrency = max(conc) if conc else DEFAULT_CONCURRENCY
+    result["link_concurrency"] = {"value": concurrency, "from": "syncer's report" if conc else "docs/sync.md"}
+    for key, v in s.items():
+        tags = int(key.rsplit("@", 1)[1]) if result["kind"] == "scale" else None
+        v["link_limit"] = link_limit(name, result, args, concurrency, tags)
+        v["link_limit_ratio"] = ratio(v.get("wall_s"), v["link_limit"]["seconds"])
+    targets = []
+
+    def ok_runs(tool: str) -> bool:
+        return tool in s and s[tool]["runs"] > 0 and s[tool]["failed_runs"] == 0
+
+    limits = {"family": 1.3, "noop": 3.0}
+    if name in limits and ok_runs("syncer"):
+        targets.append(target(f"syncer wall <= {limits[name]} x link limit "
+                              f"({s['syncer']['link_limit']['seconds']:.3f} s)",
+                              s["syncer"]["link_limit_ratio"], limits[name]))
+        targets.append(target("syncer wall <= 0.05 x skopeo",
+                              ratio(s["syncer"]["wall_s"], s["skopeo"]["wall_s"]) if ok_runs("skopeo") else None,
+                              0.05))
+    elif name in limits:
+        targets.append(target(f"syncer wall <= {limits[name]} x link limit", None, limits[name]))
+    if args.tls and name in limits:
+        worst = s.get("syncer", {}).get("syncer_full_handshakes_max_max")
+        targets.append(target(f"syncer: full TLS handshakes per registry per run <= {concurrency:g} connection "
+                              "slots (report: tls_handshakes - tls_resumed, max of runs and registries)",
+                              worst, concurrency, "{:.0f}"))
+    return targets
+
+
 def evaluate(name: str, result: dict) -> None:
     """Medians per tool (per tag count for scale), ratios pair by pair, and the issue's targets."""
     if result["kind"] == "scale":
@@ -1045,6 +1304,7 @@ def evaluate(name: str, result: dict) -> None:
                               **{k: ratio(s[a].get(k), s[b].get(k)) for k in ("wall_s", "cpu_s", "rss_mib")}})
     result["ratios"] = pairs
     targets = []
+    wan = ARGS is not None and ARGS.wan
 
     def ok_runs(tool: str) -> bool:
         return tool in s and s[tool]["runs"] > 0 and s[tool]["failed_runs"] == 0
@@ -1054,7 +1314,11 @@ def evaluate(name: str, result: dict) -> None:
             return None
         return ratio(s[a].get(key), s[b].get(key))
 
-    if name == "big":
+    if wan:     # the loopback targets on wall time and CPU are loopback's; the link has its own
+        targets += wan_evaluate(name, result, ARGS)
+    if wan and name in ("big", "memory", "airgap"):
+        pass
+    elif name == "big":
         targets.append(target("syncer wall <= 0.8 x skopeo", wall_ratio("syncer", "skopeo"), 0.8))
         targets.append(target("syncer wall <= 1.15 x floor", wall_ratio("syncer", "floor"), 1.15))
         targets.append(target("syncer CPU <= 0.25 x skopeo CPU", wall_ratio("syncer", "skopeo", "cpu_s"), 0.25))
@@ -1062,7 +1326,8 @@ def evaluate(name: str, result: dict) -> None:
         targets.append(target("syncer --proc 16 peak RSS <= 48 MiB (max of runs)",
                               s[p16].get("rss_mib_max") if ok_runs(p16) else None, 48, "{:.1f} MiB"))
     elif name == "family":
-        targets.append(target("syncer wall <= 0.4 x skopeo sync", wall_ratio("syncer", "skopeo"), 0.4))
+        if not wan:
+            targets.append(target("syncer wall <= 0.4 x skopeo sync", wall_ratio("syncer", "skopeo"), 0.4))
         blobs = distinct_blobs(result["images"])
         runs = [r for r in result["records"] if r["tool"] == "syncer"]
         once = bool(runs) and all(r["ok"] and r["max_puts_per_blob"] == 1 and r["distinct_blobs_put"] == blobs
@@ -1071,7 +1336,8 @@ def evaluate(name: str, result: dict) -> None:
         targets.append(target(f"syncer: each of the {blobs} blobs PUT exactly once per destination registry "
                               "(max PUTs of one blob, every run)", worst, 1, "{:.0f}", ok=once))
     elif name == "noop":
-        targets.append(target("syncer wall <= 0.15 x skopeo sync", wall_ratio("syncer", "skopeo"), 0.15))
+        if not wan:
+            targets.append(target("syncer wall <= 0.15 x skopeo sync", wall_ratio("syncer", "skopeo"), 0.15))
         syncer = s.get("syncer", {})
         targets.append(target("syncer: zero manifest GETs at the source (max of runs)",
                               syncer.get("src_manifest_gets_max") if ok_runs("syncer") else None, 0, "{:.0f}"))
@@ -1185,6 +1451,8 @@ def markdown_scenario(name: str, result: dict, runs: int) -> list[str]:
                  f"{v.get('requests_per_tag', 0):.3f}", fmt_methods(v["src"]), fmt_methods(v["dst"]),
                  str(v["failed_runs"])] for k, v in s.items()]
     out += table(header, rows) + [""]
+    if any("link_limit" in v for v in s.values()):
+        out += markdown_link(result)
     if result["ratios"]:
         out += table(["ratio of medians", "wall", "CPU", "peak RSS"],
                      [[p["pair"], fmt_num(p["wall_s"]), fmt_num(p["cpu_s"]), fmt_num(p["rss_mib"])]
@@ -1194,6 +1462,30 @@ def markdown_scenario(name: str, result: dict, runs: int) -> list[str]:
                      [[t["target"], t["measured"], "PASS" if t["pass"] else "FAIL"] for t in result["targets"]])
         out += [""]
     out += ["Commands:", ""] + [f"- {t.name}: `{t.shows}`" for t in result["tools"]] + [""]
+    return out
+
+
+def markdown_link(result: dict) -> list[str]:
+    """The WAN table: each tool's wall time against the link limit, and the connections each end saw."""
+    s = result["summary"]
+    conc = result["link_concurrency"]
+    out = [f"Through the link: link limit per docs/benchmarks.md at {conc['value']:g} concurrent requests per "
+           f"registry (from {conc['from']}); connections as the links counted them (accepted per run) and as "
+           "syncer's report gives them (`n/a`: not in the report).", ""]
+
+    def pair(v: dict, key: str) -> str:
+        a, b = v.get(key.format("src")), v.get(key.format("dst"))
+        return "n/a" if a is None and b is None else f"{fmt_count(a)} / {fmt_count(b)}"
+    rows = [[k, fmt_num(v.get("wall_s")), fmt_num(v["link_limit"]["seconds"]), fmt_num(v.get("link_limit_ratio")),
+             pair(v, "link_{}_connections"), pair(v, "link_{}_resets"), pair(v, "syncer_{}_connections"),
+             pair(v, "syncer_{}_tls_handshakes"), pair(v, "syncer_{}_tls_resumed"), fmt_num(v.get("link_cpu_s"))]
+            for k, v in s.items()]
+    out += table(["tool", "wall s", "link limit s", "wall / link limit", "link connections src / dst",
+                  "link resets src / dst", "syncer connections src / dst (report)",
+                  "TLS handshakes src / dst (report)", "TLS resumed src / dst (report)", "link CPU s"], rows)
+    out += ["", "Link limit: " + "; ".join(dict.fromkeys(
+        f"{k}: {v['link_limit']['formula']}" if result["kind"] == "scale" else v["link_limit"]["formula"]
+        for k, v in s.items())), ""]
     return out
 
 
@@ -1244,8 +1536,14 @@ def machine(args: argparse.Namespace) -> dict:
 def write_report(args: argparse.Namespace, info: dict, results: dict, started: str, elapsed: float) -> str:
     lines = ["# syncer benchmark results", "",
              f"Command: `{args.command}`  ",
-             f"Started: {started}, took {elapsed:.0f} s, {args.runs} run(s) per tool.", "",
-             "| machine | |", "|---|---|"]
+             f"Started: {started}, took {elapsed:.0f} s, {args.runs} run(s) per tool.", ""]
+    if args.wan:
+        lines += [f"Link (bench/link.py) in front of every registry: {args.rtt_ms:g} ms RTT, "
+                  f"{args.bandwidth_mbit:g} Mbit/s each way, connection loss {args.link_loss:g}"
+                  f"{'; registries serve HTTPS' if args.tls else ''}.", ""]
+    elif args.tls:
+        lines += ["Registries serve HTTPS (a CA per registry, made for the run).", ""]
+    lines += ["| machine | |", "|---|---|"]
     lines += [f"| {k} | {', '.join(map(str, v)) if isinstance(v, list) else v} |" for k, v in info.items()]
     lines.append("")
     verdicts = [t for r in results.values() for t in r["targets"]]
@@ -1265,7 +1563,8 @@ def write_report(args: argparse.Namespace, info: dict, results: dict, started: s
         doc["scenarios"][name] = {
             "title": r["title"], "workload": r["workload"],
             "tools": [{"name": t.name, "kind": t.kind, "command": t.shows} for t in r["tools"]],
-            "summary": r["summary"], "ratios": r["ratios"], "targets": r["targets"], "runs": r["records"]}
+            "summary": r["summary"], "ratios": r["ratios"], "targets": r["targets"], "runs": r["records"],
+            "link_concurrency": r.get("link_concurrency")}
     with open(os.path.join(args.results, "latest.json"), "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -1273,9 +1572,9 @@ def write_report(args: argparse.Namespace, info: dict, results: dict, started: s
 
 
 def main(argv: list[str]) -> int:
-    global STORAGE
+    global STORAGE, TLS, ARGS
     args = parse_args(argv)
-    STORAGE = args.storage
+    STORAGE, TLS, ARGS = args.storage, args.tls, args
     info = machine(args)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     print(f"syncer bench: {', '.join(args.scenarios)}; {args.runs} run(s) per tool; load average "
@@ -1287,11 +1586,15 @@ def main(argv: list[str]) -> int:
     try:
         for name in args.scenarios:
             print(f"{name}:", flush=True)
-            results[name] = RUNNERS[name](bench)
+            try:
+                results[name] = RUNNERS[name](bench)
+            finally:
+                bench.release_all()
             evaluate(name, results[name])
     except KeyboardInterrupt:
         print("interrupted: reporting the scenarios that finished", file=sys.stderr)
     finally:
+        bench.release_all()
         keep = args.keep_work or bench.failures
         if not keep:
             shutil.rmtree(bench.work, ignore_errors=True)
