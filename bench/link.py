@@ -132,8 +132,12 @@ class Half:
             if self.dst is None or self.dst.is_closing():
                 continue
             if item == "eof":
-                if self.dst.can_write_eof():
-                    self.dst.write_eof()
+                try:
+                    if self.dst.can_write_eof():
+                        self.dst.write_eof()
+                except OSError:     # the far side is gone already (reset): end the connection both ways
+                    self.conn.reset()
+                    return
                 self.eof_delivered = True
                 self.conn.maybe_close()
             else:
