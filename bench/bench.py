@@ -667,6 +667,7 @@ def log_metrics(src_reqs: list, dst_reqs: list, sizes: dict[str, int]) -> dict:
         "tag_list_pages": tag_lists,
         "pings": pings,
         # What looking for referrers costs: referrers API requests and reads of tag schema indexes.
+        "referrer_api_requests": sum(1 for r in all_reqs if "/referrers/" in r.path),
         "referrer_requests": sum(1 for r in all_reqs if "/referrers/" in r.path or (
             r.method == "GET" and re.search(r"/manifests/sha256-[0-9a-f]{64}$", r.path))),
     }
@@ -979,7 +980,9 @@ def scenario_scale(b: Bench) -> dict:
             tools = b.keep([make[t]() for t in b.args.scale_tool_names])
             for rec in b.warm(f"scale-{n}", src, dst, refs, tools):
                 rec["tags"] = n
-                beyond = rec["src_requests"] + rec["dst_requests"] - rec["tag_list_pages"] - rec["pings"]
+                # docker-registry has no referrers API: its /referrers/ requests are syncer's one probe per registry
+                beyond = (rec["src_requests"] + rec["dst_requests"] - rec["tag_list_pages"] - rec["pings"]
+                          - rec["referrer_api_requests"])
                 rec["requests_per_tag"] = beyond / n
                 rec["tags_per_s"] = n / rec["wall_s"] if rec["wall_s"] > 0 else 0.0
                 records.append(rec)
@@ -1358,7 +1361,8 @@ def evaluate(name: str, result: dict) -> None:
         for key, summ in s.items():
             if key.startswith("syncer @"):
                 ok = summ["failed_runs"] == 0
-                targets.append(target(f"{key} tags: <= 2 requests per tag beyond tag-list pages and /v2/ "
+                targets.append(target(f"{key} tags: <= 2 requests per tag beyond tag-list pages, /v2/ "
+                                      "and referrers API probes "
                                       "(max of runs)", summ.get("requests_per_tag_max") if ok else None, 2,
                                       "{:.3f}"))
     elif name == "memory":
