@@ -1,6 +1,7 @@
 """Air-gapped transports (issue 16): `syncer copy` with oci: and oci-archive:, `syncer export` and `syncer
 import` of bundles, against real docker-registry processes, cross-checked with skopeo."""
 
+import fcntl
 import io
 import json
 import os
@@ -189,6 +190,8 @@ class AirgapTest(harness.TempDirTestCase):
             # What it leaves: the partial temp archive and the work directory, both deletable.
             self.assertTrue(any(n.startswith(".bundle.tar.tmp-") for n in os.listdir(out)))
         self.syncer("export", "--images", images, "--to", f"oci-archive:{target}")
+        # The rerun removed what the killed writer left: its lock on them died with it.
+        self.assertEqual(os.listdir(out), ["bundle.tar"])
         self.syncer("import", f"oci-archive:{target}", "--to", f"{self.dst.host}/after-archive-kill")
         self.assertEqual(tag_digests(self.dst, f"after-archive-kill/{self.large.repo}"),
                          {self.large.tag: self.large.digest})
@@ -196,6 +199,36 @@ class AirgapTest(harness.TempDirTestCase):
             names = tar.getnames()
         self.assertEqual(names[-2:], ["oci-layout", "index.json"])
         self.assertTrue(all(n.startswith("blobs/") for n in names[:-2]))
+
+    def test_an_export_leaves_a_live_writers_temp_files_and_removes_dead_ones(self):
+        out = os.path.join(self.tmp, "shared-target")
+        os.makedirs(out)
+        target = os.path.join(out, "bundle.tar.gz")
+        # A live writer of the same target (another export, still running) holds a flock on its temp archive
+        # and its work directory; a dead one's files are unlocked.
+        live_temp, live_work = os.path.join(out, ".bundle.tar.gz.tmp-LiVe01"), os.path.join(out, ".bundle.tar.gz.syncer-LiVe01")
+        dead_temp, dead_work = os.path.join(out, ".bundle.tar.gz.tmp-DeAd01"), os.path.join(out, ".bundle.tar.gz.syncer-DeAd01")
+        for path in (live_temp, dead_temp):
+            with open(path, "wb") as f:
+                f.write(b"partial")
+        for path in (live_work, dead_work):
+            os.makedirs(os.path.join(path, "layout"))
+        held = [os.open(live_temp, os.O_RDONLY), os.open(live_work, os.O_RDONLY | os.O_DIRECTORY)]
+        try:
+            for fd in held:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            image = self.images["oci-image"]
+            self.syncer("copy", self.src.ref(image.repo, image.tag), f"oci-archive:{target}")
+            self.assertEqual(sorted(os.listdir(out)), sorted(["bundle.tar.gz", os.path.basename(live_temp),
+                                                              os.path.basename(live_work)]))
+            with open(live_temp, "rb") as f:
+                self.assertEqual(f.read(), b"partial")
+        finally:
+            for fd in held:
+                os.close(fd)
+        # Once the writer is gone, the next export of the target removes them.
+        self.syncer("copy", self.src.ref(image.repo, image.tag), f"oci-archive:{target}")
+        self.assertEqual(os.listdir(out), ["bundle.tar.gz"])
 
     def test_umoci_unpacks_an_image_syncer_wrote(self):
         if shutil.which("umoci") is None:
