@@ -182,7 +182,11 @@ public:
             ZSTD_CCtx_setParameter(zs_, ZSTD_c_compressionLevel, zstd_level);
             ZSTD_CCtx_setParameter(zs_, ZSTD_c_checksumFlag, 1);
             // A libzstd built without threads refuses the parameter: it then compresses in this thread.
-            if (zstd_workers > 0) ZSTD_CCtx_setParameter(zs_, ZSTD_c_nbWorkers, zstd_workers);
+            // Jobs of 1 MiB: the default (4 windows, 8 MiB at level 3) holds about 54 MiB in buffers, 1 MiB
+            // jobs about 11 MiB, for the same speed (measured with zstd -T1 -B1048576).
+            if (zstd_workers > 0 &&
+                !ZSTD_isError(ZSTD_CCtx_setParameter(zs_, ZSTD_c_nbWorkers, zstd_workers)))
+                ZSTD_CCtx_setParameter(zs_, ZSTD_c_jobSize, 1 << 20);
         }
     }
     ~fd_sink() override {
