@@ -1,6 +1,7 @@
 """Air-gapped transports (issue 16): `syncer copy` with oci: and oci-archive:, `syncer export` and `syncer
 import` of bundles, against real docker-registry processes, cross-checked with skopeo."""
 
+import base64
 import fcntl
 import io
 import json
@@ -14,6 +15,7 @@ import unittest
 import artifacts
 import harness
 import seed
+from fake_registry import FakeRegistry
 from harness import describe, get_manifest, run_syncer, sha256, skopeo_inspect_raw, tag_digests, incomplete_tags
 
 def read_json(path: str):
@@ -473,6 +475,69 @@ class AirgapTest(harness.TempDirTestCase):
         self.assertEqual((totals["copied"], totals["failed"]), (1, 0), r.stderr)
         self.assertEqual(self.syncer("digest", f"docker-archive:{archive}:signed/sync-docker:v1").stdout,
                          image.digest + "\n")
+
+
+    # Issue 16: a Docker schema 1 manifest's digest is not that of its bytes, so no bundle format can carry it.
+    def test_schema1_is_refused_by_every_bundle_transport_and_nothing_is_written(self):
+        with FakeRegistry() as old:
+            image = push_schema1(old, "old/app", "v1")
+            for transport, target in (("oci", "layout"), ("oci-archive", "bundle.tar.zst"),
+                                      ("docker-archive", "images.tar")):
+                with self.subTest(transport=transport):
+                    out = os.path.join(self.tmp, f"schema1-{transport}")
+                    os.makedirs(out)
+                    r = self.syncer("copy", image, f"{transport}:{os.path.join(out, target)}", expect=1)
+                    self.assertIn(f"{old.host}/old/app:v1", r.stderr)
+                    self.assertIn("schema 1", r.stderr)
+                    self.assertIn("copy it between registries", r.stderr)
+                    if transport == "oci":
+                        # The layout may exist (it was opened for writing) but names no image.
+                        index = os.path.join(out, target, "index.json")
+                        self.assertEqual(read_json(index)["manifests"] if os.path.exists(index) else [], [])
+                    else:
+                        self.assertEqual(os.listdir(out), [], "a refused copy left an archive or temp files")
+            # Among other images: the others are written, the schema 1 one is reported as failed.
+            ok = self.images["oci-image"]
+            for transport, target in (("oci", "mixed-layout"), ("oci-archive", "mixed.tar.gz"),
+                                      ("docker-archive", "mixed.tar")):
+                with self.subTest(transport=transport, among="others"):
+                    bundle = f"{transport}:{os.path.join(self.tmp, target)}"
+                    images = self.write(f"with-schema1-{transport}.yaml", f'"{image}": "{bundle}"\n'
+                                        f'"{self.src.ref(ok.repo, ok.tag)}": "{bundle}"\n')
+                    report = os.path.join(self.tmp, f"{transport}-report.json")
+                    r = self.syncer("sync", "--no-referrers", "--images", images, "--report", report, expect=1)
+                    self.assertIn("schema 1", r.stderr)
+                    totals = read_json(report)["totals"]
+                    self.assertEqual((totals["copied"], totals["failed"]), (1, 1), r.stderr)
+                    failed = [i for i in read_json(report)["images"] if i.get("status") == "failed"]
+                    self.assertEqual(len(failed), 1, read_json(report))
+                    self.assertIn("old/app", json.dumps(failed[0]))
+                    name = f"{bundle}:{ok.repo}:{ok.tag}"
+                    self.assertEqual(self.syncer("digest", name).stdout, ok.digest + "\n")
+                    self.syncer("digest", f"{bundle}:old/app:v1", expect=1)
+
+
+def push_schema1(fake: FakeRegistry, repo: str, tag: str) -> str:
+    """A signed Docker schema 1 image (two layers) on a scripted registry, as docker-registry 2.x served them
+    before schema 1 pushes were turned off; its reference."""
+    layers = [b"schema1 layer one " * 100, b"schema1 layer two " * 50]
+    fs_layers = ", ".join('{"blobSum": "%s"}' % sha256(data) for data in layers)
+    history = ", ".join('{"v1Compatibility": "{}"}' for _ in layers)
+    payload = ('{\n   "schemaVersion": 1,\n   "name": "%s",\n   "tag": "%s",\n   "architecture": "amd64",\n'
+               '   "fsLayers": [%s],\n   "history": [%s]\n}' % (repo, tag, fs_layers, history)).encode()
+    cut = len(payload) - 2  # the JWS formatTail is the payload's closing "\n}"
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    protected = b64url(json.dumps({"formatLength": cut, "formatTail": b64url(b"\n}"),
+                                   "time": "2017-06-01T10:00:00Z"}).encode())
+    signed = payload[:cut] + (',\n   "signatures": [{"header": {"alg": "ES256"}, "signature": "c2lnbmF0dXJl", '
+                              f'"protected": "{protected}"}}]\n}}').encode()
+    for data in layers:
+        fake.add_blob(repo, data)
+    fake.add_manifest(repo, signed, "application/vnd.docker.distribution.manifest.v1+prettyjws", [tag])
+    return f"{fake.host}/{repo}:{tag}"
 
 
 if __name__ == "__main__":

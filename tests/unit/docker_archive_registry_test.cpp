@@ -252,6 +252,10 @@ TEST_CASE("an index, an artifact and a schema 1 manifest are refused with what t
     CHECK(refused.error().message.find("team/old:1 cannot be stored in a docker archive: its "
                                        "application/vnd.docker.distribution.manifest.v1+json manifest") !=
           std::string::npos);
+    // Not "write oci-archive:": no bundle can hold it.
+    CHECK(refused.error().message.find("is Docker schema 1") != std::string::npos);
+    CHECK(refused.error().message.find("copy it between registries") != std::string::npos);
+    CHECK(refused.error().message.find("oci-archive: instead") == std::string::npos);
     REQUIRE(archive->finish().has_value());
     auto back = open_archive(file, false);
     CHECK(back->images().empty());

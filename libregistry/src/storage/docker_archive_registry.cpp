@@ -333,6 +333,12 @@ asio::awaitable<result<pushed_manifest>> docker_archive_registry::put_manifest(s
                                      "images only; pick one platform (a platform filter) or write "
                                      "oci-archive: instead",
                                      m.digest.str(), m.manifests.size()));
+    if (m.kind == manifest_kind::schema1)
+        co_return refuse(repository, ref,
+                         fmt::format("its {} manifest {} is Docker schema 1, whose digest is not that of its "
+                                     "bytes, so no bundle (docker-archive:, oci-archive:, oci:) can hold it; "
+                                     "copy it between registries",
+                                     m.media_type, m.digest.str()));
     if (m.kind != manifest_kind::image)
         co_return refuse(repository, ref,
                          fmt::format("its {} manifest is not a schema 2 or OCI image; copy it between "
