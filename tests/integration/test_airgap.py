@@ -516,6 +516,21 @@ class AirgapTest(harness.TempDirTestCase):
                     self.assertEqual(self.syncer("digest", name).stdout, ok.digest + "\n")
                     self.syncer("digest", f"{bundle}:old/app:v1", expect=1)
 
+    def test_catalog_lists_the_repositories_of_a_bundle(self):
+        kinds = ("docker-v2", "oci-image")
+        repos = [self.images[k].repo for k in kinds]
+        for bundle in (f"oci:{self.tmp}/catalog-layout", f"oci-archive:{self.tmp}/catalog.tar.zst",
+                       f"docker-archive:{self.tmp}/catalog-docker.tar"):
+            with self.subTest(bundle=bundle):
+                lines = [f'"{self.src.ref(self.images[k].repo, self.images[k].tag)}": "{bundle}"' for k in kinds]
+                images = self.write("catalog.yaml", "\n".join(lines) + "\n")
+                self.syncer("sync", "--no-referrers", "--images", images)
+                self.assertEqual(sorted(self.syncer("catalog", bundle).stdout.splitlines()), sorted(repos))
+                r = self.syncer("catalog", f"{bundle}:{repos[0]}:v1", expect=2)
+                self.assertIn("catalog lists a whole bundle", r.stderr)
+        r = self.syncer("catalog", f"oci-archive:{self.tmp}/missing.tar", expect=2)
+        self.assertIn("missing.tar", r.stderr)
+
 
 def push_schema1(fake: FakeRegistry, repo: str, tag: str) -> str:
     """A signed Docker schema 1 image (two layers) on a scripted registry, as docker-registry 2.x served them

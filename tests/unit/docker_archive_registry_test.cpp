@@ -127,6 +127,7 @@ TEST_CASE("images round-trip through .tar and .tar.gz docker archives with their
         {
             auto archive = open_archive(file, false, spool);
             CHECK(archive->images().size() == 2);
+            CHECK(archive->repositories() == std::vector<std::string>{"library/alpine", "team/app"});
             CHECK(run(archive->list_tags("team/app")).value() == std::vector<std::string>{"v1", "latest"});
             memory_registry back("dst.test");
             CHECK(copy(*archive, "x.test/library/alpine:3.19", back, "dst.test/library/alpine:3.19")

@@ -471,4 +471,15 @@ result<void> docker_archive_registry::finish() {
     return out_->finish(entries);
 }
 
+std::vector<std::string> docker_archive_registry::repositories() const {
+    if (writable_) return layout_->repositories();
+    std::vector<std::string> out;
+    for (const auto& image : images_)
+        for (const auto& t : image.repo_tags)
+            if (auto repository = repository_of_repo_tag(t);
+                !repository.empty() && std::find(out.begin(), out.end(), repository) == out.end())
+                out.push_back(std::move(repository));
+    return out;
+}
+
 } // namespace libregistry

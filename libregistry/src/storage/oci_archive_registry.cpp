@@ -213,4 +213,8 @@ result<void> oci_archive_registry::finish() {
     return out_->finish(tail);
 }
 
+std::vector<std::string> oci_archive_registry::repositories() const {
+    return layout_->repositories();
+}
+
 } // namespace libregistry

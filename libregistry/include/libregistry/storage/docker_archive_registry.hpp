@@ -80,6 +80,8 @@ public:
     /// archive the blobs were streamed into as they arrived, which is then closed, synced and renamed over
     /// the target.
     result<void> finish() override;
+    /// The repositories of the RepoTags (`alpine:3.19` is `library/alpine`, as docker reads it), in order.
+    std::vector<std::string> repositories() const override;
 
 private:
     docker_archive_registry(std::filesystem::path file, std::filesystem::path work, bool writable,

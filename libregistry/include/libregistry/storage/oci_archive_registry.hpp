@@ -64,6 +64,7 @@ public:
     /// Writing: the manifests, `oci-layout`, `index.json` (and a delta's syncer-delta.json) appended to
     /// the temp archive, which is then closed, synced and renamed over the target.
     result<void> finish() override;
+    std::vector<std::string> repositories() const override;
 
 private:
     oci_archive_registry(std::filesystem::path file, std::filesystem::path work, bool writable,

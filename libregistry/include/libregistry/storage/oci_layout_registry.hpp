@@ -110,8 +110,9 @@ public:
     const std::optional<delta_record>& delta() const noexcept;
     /// Every blob the layout's images may use: those stored under blobs/, and a delta's omitted ones.
     result<std::set<digest>> blob_set() const;
-    /// Every repository of a bundle, in order of first appearance.
-    std::vector<std::string> repositories() const;
+    /// Every repository of a bundle, in order of first appearance (none for entries that carry a tag alone,
+    /// as skopeo's `oci:DIR:TAG` writes them).
+    std::vector<std::string> repositories() const override;
 
 private:
     struct impl;
