@@ -81,6 +81,7 @@ struct archive_stream::impl {
     /// Blobs appended (or being appended): a second upload of one is dropped.
     std::set<digest> appended;
     bool finished = false;
+    bool closing = false; ///< finish() was called: the worker takes no more jobs
     /// Declared last: stopped and joined first, before what its jobs use is destroyed. Each verified upload
     /// is one job; its caller waits for it, so the queue holds at most one job per upload in flight (the
     /// copy engine's bound) and memory is constant: the tar writer's one read buffer and the compressor.
@@ -180,6 +181,10 @@ const fs::path& archive_stream::work() const noexcept {
 asio::awaitable<result<void>> archive_stream::append_blob(oci_layout_registry& layout, digest d) {
     // Counted as stored from now on (has_blob, mounts, index.json), as it is once the job is done; a failed
     // append fails the whole archive, so the early mark is never seen in a finished one.
+    if (impl_->closing)
+        co_return make_error(errc::unsupported,
+                             fmt::format("archive {} was finished; blob {} cannot be added to it any more",
+                                         impl_->target.string(), d.str()));
     layout.mark_streamed(d);
     const auto file = layout.path() / blob_path(d);
     auto job = [p = impl_.get(), file, d]() -> asio::awaitable<result<void>> {
@@ -193,6 +198,7 @@ asio::awaitable<result<void>> archive_stream::append_blob(oci_layout_registry& l
 result<void> archive_stream::finish(const std::vector<std::pair<std::string, fs::path>>& entries) {
     if (impl_->finished) return {};
     // Every upload waited for its own append; one abandoned by a cancelled copy finishes first.
+    impl_->closing = true;
     impl_->worker.join();
     auto& p = *impl_;
     if (p.failed) return *p.failed;

@@ -47,6 +47,7 @@ public:
 
     /// Waits for the worker, appends `entries` (archive name, file), closes the stream, syncs the archive and
     /// renames it over the target: the target is the previous archive or the complete new one.
+    /// append_blob fails from then on, whether this succeeded or not (the worker is gone).
     result<void> finish(const std::vector<std::pair<std::string, std::filesystem::path>>& entries);
 
 private:
