@@ -53,8 +53,10 @@ void remove_stale(const fs::path& dir, const std::string& name) {
         const bool temp = file.starts_with(temp_prefix) && file.size() == temp_prefix.size() + 6;
         const bool work = file.starts_with(work_prefix) && file.size() == work_prefix.size() + 6;
         if (!temp && !work) continue;
-        const auto status = it->symlink_status(ec);
-        if (ec || (temp && !fs::is_regular_file(status)) || (work && !fs::is_directory(status))) continue;
+        std::error_code status_ec;
+        const auto status = it->symlink_status(status_ec);
+        if (status_ec || (temp && !fs::is_regular_file(status)) || (work && !fs::is_directory(status)))
+            continue;
         const auto held = try_lock(it->path(), work);
         if (!held) continue;
         std::error_code removed;
