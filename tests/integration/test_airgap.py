@@ -1,6 +1,9 @@
 """Air-gapped transports (issue 16): `syncer copy` with oci: and oci-archive:, `syncer export` and `syncer
 import` of bundles, against real docker-registry processes, cross-checked with skopeo."""
 
+import base64
+import fcntl
+import gzip
 import io
 import json
 import os
@@ -13,6 +16,7 @@ import unittest
 import artifacts
 import harness
 import seed
+from fake_registry import FakeRegistry
 from harness import describe, get_manifest, run_syncer, sha256, skopeo_inspect_raw, tag_digests, incomplete_tags
 
 def read_json(path: str):
@@ -92,7 +96,13 @@ class AirgapTest(harness.TempDirTestCase):
         self.assertEqual(incomplete_tags(self.dst, ["from-skopeo/x"]), [])
 
     def test_export_import_round_trip_every_archive_kind(self):
+        # One image whose layer is gzip'd, as real layers are: the writer compresses it at another level.
+        seed.push_image(seed.Client.for_registry(self.src), "gz/app", "gz", tag="v1",
+                             layers=[gzip.compress(seed.det_bytes("gz/layer", 300000), mtime=0)],
+                             layer_media_types=["application/vnd.oci.image.layer.v1.tar+gzip"])
         images = self.images_file()
+        with open(images, "a") as f:
+            f.write(f'"{self.src.host}/gz/app:v1": ignored.invalid/x\n')
         for name in ("bundle.tar", "bundle.tar.gz", "bundle.tar.zst"):
             with self.subTest(archive=name):
                 bundle = os.path.join(self.tmp, name)
@@ -111,12 +121,19 @@ class AirgapTest(harness.TempDirTestCase):
                     repos.append(repo)
                     self.assertEqual(tag_digests(self.dst, repo).get(image.tag), image.digest, kind)
                 self.assertEqual(incomplete_tags(self.dst, repos), [])
-        # skopeo copies one image out of the archive syncer wrote.
+        # skopeo copies one image out of each archive syncer wrote (compressed layers are written at another
+        # level than the rest: in zstd, frames of their own; in gzip, stored blocks), and GNU tar lists them.
         image = self.images["oci-image"]
-        out = os.path.join(self.tmp, "skopeo-out")
-        r = subprocess.run(["skopeo", "copy", f"oci-archive:{os.path.join(self.tmp, 'bundle.tar')}:"
-                            f"{image.repo}:{image.tag}", f"oci:{out}:x"], capture_output=True, timeout=300)
-        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        for name in ("bundle.tar", "bundle.tar.gz", "bundle.tar.zst"):
+            with self.subTest(skopeo_reads=name):
+                for repo, tag in ((image.repo, image.tag), ("gz/app", "v1")):
+                    out = os.path.join(self.tmp, f"skopeo-out-{name}-{repo.replace('/', '-')}")
+                    r = subprocess.run(["skopeo", "copy", f"oci-archive:{os.path.join(self.tmp, name)}:{repo}:{tag}",
+                                        f"oci:{out}:x"], capture_output=True, timeout=300)
+                    self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+                r = subprocess.run(["tar", "-taf", os.path.join(self.tmp, name)], capture_output=True, timeout=300)
+                self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+                self.assertIn(b"index.json", r.stdout)
 
     def test_export_to_a_layout_stores_shared_blobs_once(self):
         layout = os.path.join(self.tmp, "dir")
@@ -189,6 +206,8 @@ class AirgapTest(harness.TempDirTestCase):
             # What it leaves: the partial temp archive and the work directory, both deletable.
             self.assertTrue(any(n.startswith(".bundle.tar.tmp-") for n in os.listdir(out)))
         self.syncer("export", "--images", images, "--to", f"oci-archive:{target}")
+        # The rerun removed what the killed writer left: its lock on them died with it.
+        self.assertEqual(os.listdir(out), ["bundle.tar"])
         self.syncer("import", f"oci-archive:{target}", "--to", f"{self.dst.host}/after-archive-kill")
         self.assertEqual(tag_digests(self.dst, f"after-archive-kill/{self.large.repo}"),
                          {self.large.tag: self.large.digest})
@@ -196,6 +215,36 @@ class AirgapTest(harness.TempDirTestCase):
             names = tar.getnames()
         self.assertEqual(names[-2:], ["oci-layout", "index.json"])
         self.assertTrue(all(n.startswith("blobs/") for n in names[:-2]))
+
+    def test_an_export_leaves_a_live_writers_temp_files_and_removes_dead_ones(self):
+        out = os.path.join(self.tmp, "shared-target")
+        os.makedirs(out)
+        target = os.path.join(out, "bundle.tar.gz")
+        # A live writer of the same target (another export, still running) holds a flock on its temp archive
+        # and its work directory; a dead one's files are unlocked.
+        live_temp, live_work = os.path.join(out, ".bundle.tar.gz.tmp-LiVe01"), os.path.join(out, ".bundle.tar.gz.syncer-LiVe01")
+        dead_temp, dead_work = os.path.join(out, ".bundle.tar.gz.tmp-DeAd01"), os.path.join(out, ".bundle.tar.gz.syncer-DeAd01")
+        for path in (live_temp, dead_temp):
+            with open(path, "wb") as f:
+                f.write(b"partial")
+        for path in (live_work, dead_work):
+            os.makedirs(os.path.join(path, "layout"))
+        held = [os.open(live_temp, os.O_RDONLY), os.open(live_work, os.O_RDONLY | os.O_DIRECTORY)]
+        try:
+            for fd in held:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            image = self.images["oci-image"]
+            self.syncer("copy", self.src.ref(image.repo, image.tag), f"oci-archive:{target}")
+            self.assertEqual(sorted(os.listdir(out)), sorted(["bundle.tar.gz", os.path.basename(live_temp),
+                                                              os.path.basename(live_work)]))
+            with open(live_temp, "rb") as f:
+                self.assertEqual(f.read(), b"partial")
+        finally:
+            for fd in held:
+                os.close(fd)
+        # Once the writer is gone, the next export of the target removes them.
+        self.syncer("copy", self.src.ref(image.repo, image.tag), f"oci-archive:{target}")
+        self.assertEqual(os.listdir(out), ["bundle.tar.gz"])
 
     def test_umoci_unpacks_an_image_syncer_wrote(self):
         if shutil.which("umoci") is None:
@@ -440,6 +489,84 @@ class AirgapTest(harness.TempDirTestCase):
         self.assertEqual((totals["copied"], totals["failed"]), (1, 0), r.stderr)
         self.assertEqual(self.syncer("digest", f"docker-archive:{archive}:signed/sync-docker:v1").stdout,
                          image.digest + "\n")
+
+
+    # Issue 16: a Docker schema 1 manifest's digest is not that of its bytes, so no bundle format can carry it.
+    def test_schema1_is_refused_by_every_bundle_transport_and_nothing_is_written(self):
+        with FakeRegistry() as old:
+            image = push_schema1(old, "old/app", "v1")
+            for transport, target in (("oci", "layout"), ("oci-archive", "bundle.tar.zst"),
+                                      ("docker-archive", "images.tar")):
+                with self.subTest(transport=transport):
+                    out = os.path.join(self.tmp, f"schema1-{transport}")
+                    os.makedirs(out)
+                    r = self.syncer("copy", image, f"{transport}:{os.path.join(out, target)}", expect=1)
+                    self.assertIn(f"{old.host}/old/app:v1", r.stderr)
+                    self.assertIn("schema 1", r.stderr)
+                    self.assertIn("copy it between registries", r.stderr)
+                    if transport == "oci":
+                        # The layout may exist (it was opened for writing) but names no image.
+                        index = os.path.join(out, target, "index.json")
+                        self.assertEqual(read_json(index)["manifests"] if os.path.exists(index) else [], [])
+                    else:
+                        self.assertEqual(os.listdir(out), [], "a refused copy left an archive or temp files")
+            # Among other images: the others are written, the schema 1 one is reported as failed.
+            ok = self.images["oci-image"]
+            for transport, target in (("oci", "mixed-layout"), ("oci-archive", "mixed.tar.gz"),
+                                      ("docker-archive", "mixed.tar")):
+                with self.subTest(transport=transport, among="others"):
+                    bundle = f"{transport}:{os.path.join(self.tmp, target)}"
+                    images = self.write(f"with-schema1-{transport}.yaml", f'"{image}": "{bundle}"\n'
+                                        f'"{self.src.ref(ok.repo, ok.tag)}": "{bundle}"\n')
+                    report = os.path.join(self.tmp, f"{transport}-report.json")
+                    r = self.syncer("sync", "--no-referrers", "--images", images, "--report", report, expect=1)
+                    self.assertIn("schema 1", r.stderr)
+                    totals = read_json(report)["totals"]
+                    self.assertEqual((totals["copied"], totals["failed"]), (1, 1), r.stderr)
+                    failed = [i for i in read_json(report)["images"] if i.get("status") == "failed"]
+                    self.assertEqual(len(failed), 1, read_json(report))
+                    self.assertIn("old/app", json.dumps(failed[0]))
+                    name = f"{bundle}:{ok.repo}:{ok.tag}"
+                    self.assertEqual(self.syncer("digest", name).stdout, ok.digest + "\n")
+                    self.syncer("digest", f"{bundle}:old/app:v1", expect=1)
+
+    def test_catalog_lists_the_repositories_of_a_bundle(self):
+        kinds = ("docker-v2", "oci-image")
+        repos = [self.images[k].repo for k in kinds]
+        for bundle in (f"oci:{self.tmp}/catalog-layout", f"oci-archive:{self.tmp}/catalog.tar.zst",
+                       f"docker-archive:{self.tmp}/catalog-docker.tar"):
+            with self.subTest(bundle=bundle):
+                lines = [f'"{self.src.ref(self.images[k].repo, self.images[k].tag)}": "{bundle}"' for k in kinds]
+                images = self.write("catalog.yaml", "\n".join(lines) + "\n")
+                self.syncer("sync", "--no-referrers", "--images", images)
+                self.assertEqual(sorted(self.syncer("catalog", bundle).stdout.splitlines()), sorted(repos))
+                r = self.syncer("catalog", f"{bundle}:{repos[0]}:v1", expect=2)
+                self.assertIn("catalog lists a whole bundle", r.stderr)
+        r = self.syncer("catalog", f"oci-archive:{self.tmp}/missing.tar", expect=2)
+        self.assertIn("missing.tar", r.stderr)
+
+
+def push_schema1(fake: FakeRegistry, repo: str, tag: str) -> str:
+    """A signed Docker schema 1 image (two layers) on a scripted registry, as docker-registry 2.x served them
+    before schema 1 pushes were turned off; its reference."""
+    layers = [b"schema1 layer one " * 100, b"schema1 layer two " * 50]
+    fs_layers = ", ".join('{"blobSum": "%s"}' % sha256(data) for data in layers)
+    history = ", ".join('{"v1Compatibility": "{}"}' for _ in layers)
+    payload = ('{\n   "schemaVersion": 1,\n   "name": "%s",\n   "tag": "%s",\n   "architecture": "amd64",\n'
+               '   "fsLayers": [%s],\n   "history": [%s]\n}' % (repo, tag, fs_layers, history)).encode()
+    cut = len(payload) - 2  # the JWS formatTail is the payload's closing "\n}"
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    protected = b64url(json.dumps({"formatLength": cut, "formatTail": b64url(b"\n}"),
+                                   "time": "2017-06-01T10:00:00Z"}).encode())
+    signed = payload[:cut] + (',\n   "signatures": [{"header": {"alg": "ES256"}, "signature": "c2lnbmF0dXJl", '
+                              f'"protected": "{protected}"}}]\n}}').encode()
+    for data in layers:
+        fake.add_blob(repo, data)
+    fake.add_manifest(repo, signed, "application/vnd.docker.distribution.manifest.v1+prettyjws", [tag])
+    return f"{fake.host}/{repo}:{tag}"
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ TEST_CASE("images round-trip through .tar and .tar.gz docker archives with their
         {
             auto archive = open_archive(file, false, spool);
             CHECK(archive->images().size() == 2);
+            CHECK(archive->repositories() == std::vector<std::string>{"library/alpine", "team/app"});
             CHECK(run(archive->list_tags("team/app")).value() == std::vector<std::string>{"v1", "latest"});
             memory_registry back("dst.test");
             CHECK(copy(*archive, "x.test/library/alpine:3.19", back, "dst.test/library/alpine:3.19")
@@ -147,6 +148,55 @@ TEST_CASE("images round-trip through .tar and .tar.gz docker archives with their
         CHECK(entries_in(spool) == 0);
         fs::remove_all(out);
     }
+}
+
+TEST_CASE("a docker archive export streams each blob into the archive as it commits: no temp layout") {
+    temp_dir tmp;
+    memory_registry source("src.test");
+    const auto image = add_image(source, "library/alpine", {std::string(200000, 'a'), "layer two"}, "3.19");
+    const auto out = tmp.path() / "out";
+    fs::create_directories(out);
+    const auto file = out / "images.tar.gz";
+    // Bytes of every regular file beside the target but the temp archive being written.
+    auto temp_bytes = [&] {
+        std::uintmax_t n = 0;
+        for (const auto& e : fs::recursive_directory_iterator(out))
+            if (e.is_regular_file() && e.path().filename().string().find(".tmp-") == std::string::npos)
+                n += e.file_size();
+        return n;
+    };
+    {
+        auto archive = open_archive(file, true);
+        CHECK(entries_in(out) == 2); // the temp archive and the work directory
+        for (const auto& b : image.blobs()) {
+            CAPTURE(b.digest.str());
+            auto reader = run(source.get_blob("library/alpine", b));
+            REQUIRE(reader.has_value());
+            auto session = run(archive->start_upload("library/alpine", b.digest, std::nullopt));
+            REQUIRE(session.has_value());
+            REQUIRE(session->has_value());
+            auto done = run(archive->finish_upload(**session, b, **reader));
+            if (!done) FAIL_CHECK(done.error().message);
+            REQUIRE(done.has_value());
+            // Into the stream at once: no copy of it waits in a temp layout for finish().
+            CHECK(temp_bytes() < 4096);
+            CHECK(run(archive->has_blob("library/alpine", b.digest)).value());
+        }
+        const auto back = run(archive->get_blob("library/alpine", image.layers[0]));
+        REQUIRE_FALSE(back.has_value());
+        CHECK(back.error().message.find("already written into archive") != std::string::npos);
+        REQUIRE(run(archive->put_manifest("library/alpine", "3.19", image)).has_value());
+        REQUIRE(archive->finish().has_value());
+    }
+    CHECK(entries_in(out) == 1);
+    const auto files = archive_files(file);
+    CHECK(files.size() == 2 + 1 + 1 + 2); // manifest.json and repositories, manifest, config, two layers
+    CHECK(files.at(blob_path(image.layers[0].digest)) == std::string(200000, 'a'));
+    auto archive = open_archive(file, false);
+    memory_registry back("dst.test");
+    CHECK(
+        copy(*archive, "x.test/library/alpine:3.19", back, "dst.test/library/alpine:3.19").manifest_digest ==
+        image.digest);
 }
 
 TEST_CASE("the only image of an archive is found without a name") {
@@ -203,6 +253,10 @@ TEST_CASE("an index, an artifact and a schema 1 manifest are refused with what t
     CHECK(refused.error().message.find("team/old:1 cannot be stored in a docker archive: its "
                                        "application/vnd.docker.distribution.manifest.v1+json manifest") !=
           std::string::npos);
+    // Not "write oci-archive:": no bundle can hold it.
+    CHECK(refused.error().message.find("is Docker schema 1") != std::string::npos);
+    CHECK(refused.error().message.find("copy it between registries") != std::string::npos);
+    CHECK(refused.error().message.find("oci-archive: instead") == std::string::npos);
     REQUIRE(archive->finish().has_value());
     auto back = open_archive(file, false);
     CHECK(back->images().empty());

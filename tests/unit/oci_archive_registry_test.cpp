@@ -253,3 +253,42 @@ TEST_CASE("an archive export that is not finished leaves neither the target nor 
     }
     CHECK(entries_in(out) == 0);
 }
+
+TEST_CASE("a writer removes what a killed writer of the same archive left, never a live writer's files") {
+    temp_dir tmp;
+    memory_registry source("src.test");
+    const auto image = add_image(source, "library/alpine", {"layer one"}, "3.19");
+    const auto out = tmp.path() / "out";
+    fs::create_directories(out);
+    const auto file = out / "bundle.tar.zst";
+    // What a writer killed by SIGKILL leaves: nobody holds their locks any more.
+    const auto dead_temp = out / ".bundle.tar.zst.tmp-AbC123";
+    const auto dead_work = out / ".bundle.tar.zst.syncer-XyZ789";
+    std::ofstream(dead_temp) << "partial";
+    fs::create_directories(dead_work / "layout" / "blobs");
+    std::ofstream(dead_work / "layout" / "blobs" / "x") << "partial";
+    // Look-alikes that are not a writer's files of this target stay.
+    const auto other_archive = out / ".other.tar.tmp-AbC123";
+    const auto not_a_temp = out / ".bundle.tar.zst.tmp-notmine-suffix";
+    std::ofstream(other_archive) << "x";
+    std::ofstream(not_a_temp) << "x";
+    {
+        auto first = open_archive(file, true);
+        CHECK_FALSE(fs::exists(dead_temp));
+        CHECK_FALSE(fs::exists(dead_work));
+        CHECK(fs::exists(other_archive));
+        CHECK(fs::exists(not_a_temp));
+        CHECK(entries_in(out) == 4); // first's temp archive and work directory, the two look-alikes
+        copy(source, "src.test/library/alpine:3.19", *first, "oci.test/library/alpine:3.19");
+        {
+            // A second writer of the same target while the first is alive: the first's files are locked.
+            auto second = open_archive(file, true);
+            CHECK(entries_in(out) == 6);
+        }
+        CHECK(entries_in(out) == 4);
+        REQUIRE(first->finish().has_value());
+    }
+    CHECK(entries_in(out) == 3);
+    auto archive = open_archive(file, false);
+    CHECK(run(archive->head_manifest("library/alpine", "3.19")).value()->digest == image.digest);
+}

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
+#include <zstd.h>
 
 using namespace libregistry;
 using namespace libregistry::testing;
@@ -167,4 +168,116 @@ TEST_CASE("extract_tar writes regular files only and stops at its byte bound") {
         CHECK(files.error().message.find("entry \"index.json\": the archive holds more than the 6 bytes") !=
               std::string::npos);
     }
+}
+
+namespace {
+
+/// Compresses `parts` through compressing_sink, announcing each part's compressibility first.
+std::string compress_parts(const temp_dir& tmp, archive_compression c, int zstd_workers,
+                           const std::vector<std::pair<std::string, bool>>& parts) {
+    const auto path = tmp.path() / "sink.out";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    {
+        auto sink = compressing_sink(fd, c, path, zstd_workers);
+        for (const auto& [bytes, compressible] : parts) {
+            REQUIRE(sink->set_compressible(compressible).has_value());
+            REQUIRE(sink->write(std::as_bytes(std::span(bytes.data(), bytes.size()))).has_value());
+        }
+        REQUIRE(sink->close().has_value());
+    }
+    ::close(fd);
+    return slurp(path);
+}
+
+std::string decompress(const std::string& bytes) {
+    auto source = decompressing_source(
+        memory_source(bytes), detect_compression(std::as_bytes(std::span(bytes.data(), bytes.size()))), "t");
+    std::string out;
+    std::array<std::byte, 65536> buffer{};
+    for (;;) {
+        auto n = source->read(buffer);
+        REQUIRE(n.has_value());
+        if (*n == 0) return out;
+        out.append(reinterpret_cast<const char*>(buffer.data()), *n);
+    }
+}
+
+/// Deterministic bytes that do not compress.
+std::string noise(std::size_t n) {
+    std::string out(n, '\0');
+    std::uint64_t x = 0x9e3779b97f4a7c15u;
+    for (auto& c : out) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c = static_cast<char>(x >> 56);
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("looks_compressed knows gzip, zstd, xz and bzip2 by their magic") {
+    const auto bytes = [](std::string s) { return s; };
+    const auto check = [](const std::string& s) {
+        return looks_compressed(std::as_bytes(std::span(s.data(), s.size())));
+    };
+    CHECK(check(gzip_bytes("x")));
+    CHECK(check(zstd_bytes("x")));
+    CHECK(check(bytes("\xfd"
+                      "7zXZ" +
+                      std::string(1, '\0') + "rest")));
+    CHECK(check(bytes("BZh91AY")));
+    CHECK_FALSE(check(bytes("{\"schemaVersion\":2}")));
+    CHECK_FALSE(check(bytes("\x1f")));
+    CHECK_FALSE(check(bytes("")));
+}
+
+TEST_CASE("a sink told that bytes are compressed already passes them at its cheapest level, and reads back") {
+    temp_dir tmp;
+    const std::string text = [] {
+        std::string s;
+        for (int i = 0; i < 20000; ++i)
+            s += fmt::format("{{\"digest\":\"sha256:{:064}\",\"size\":{}}}\n", i, i);
+        return s;
+    }();
+    const auto layer = gzip_bytes(noise(3 << 20));
+    const std::vector<std::pair<std::string, bool>> parts{{text, true}, {layer, false}, {text, true}};
+    const auto plain = text + layer + text;
+    for (const auto c : {archive_compression::gzip, archive_compression::zstd})
+        for (const int workers : {0, 1}) {
+            CAPTURE(to_string(c));
+            CAPTURE(workers);
+            CHECK(decompress(compress_parts(tmp, c, workers, parts)) == plain);
+        }
+
+    // zstd: each change of level ends a frame, and the compressed part's frame is level 1's (a 512 KiB
+    // window where level 3 has 2 MiB).
+    const auto zst = compress_parts(tmp, archive_compression::zstd, 0, parts);
+    std::vector<unsigned long long> windows;
+    for (std::size_t at = 0; at < zst.size();) {
+        // RFC 8878 3.1.1.1: magic, frame header descriptor, then (no single segment: the size was not known
+        // in advance) the window descriptor: 2^(10 + exponent) plus mantissa eighths of it.
+        REQUIRE(zst.size() - at > 6);
+        const auto descriptor = static_cast<unsigned char>(zst[at + 4]);
+        REQUIRE((descriptor & 0x20) == 0);
+        const auto wd = static_cast<unsigned char>(zst[at + 5]);
+        const auto base = 1ull << (10 + (wd >> 3));
+        windows.push_back(base + base / 8 * (wd & 7));
+        const auto n = ZSTD_findFrameCompressedSize(zst.data() + at, zst.size() - at);
+        REQUIRE_FALSE(ZSTD_isError(n));
+        at += n;
+    }
+    REQUIRE(windows.size() == 3);
+    CHECK(windows[1] < windows[0]);
+    CHECK(windows[2] == windows[0]);
+
+    // gzip: what is announced as compressed goes into stored blocks (level 0), so even text is not shrunk,
+    // while the same text announced as compressible is.
+    const auto stored = compress_parts(tmp, archive_compression::gzip, 0, {{text, false}});
+    const auto deflated = compress_parts(tmp, archive_compression::gzip, 0, {{text, true}});
+    CHECK(stored.size() >= text.size());
+    CHECK(deflated.size() < text.size() / 4);
+    CHECK(decompress(stored) == text);
 }

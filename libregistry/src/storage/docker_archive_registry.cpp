@@ -5,6 +5,7 @@
 #include "libregistry/storage/docker_archive_format.hpp"
 #include "libregistry/storage/layout_format.hpp"
 #include "libregistry/storage/tar.hpp"
+#include "storage/detail/archive_stream.hpp"
 #include "storage/detail/files.hpp"
 
 #include <fmt/format.h>
@@ -203,12 +204,19 @@ error refuse(const std::string& repository, const std::string& ref, std::string_
 
 docker_archive_registry::docker_archive_registry(fs::path file, fs::path work, bool writable,
                                                  std::unique_ptr<oci_layout_registry> layout,
-                                                 std::vector<docker_archive_entry> images)
+                                                 std::vector<docker_archive_entry> images,
+                                                 std::unique_ptr<detail::archive_stream> out)
     : file_(std::move(file)), work_(std::move(work)), writable_(writable), layout_(std::move(layout)),
-      images_(std::move(images)) {}
+      images_(std::move(images)), out_(std::move(out)) {}
 
 docker_archive_registry::~docker_archive_registry() {
     layout_.reset();
+    // A writer's work directory belongs to its stream, which removes it (and the temp archive, unless
+    // finished); a reader's spool is removed here.
+    if (out_) {
+        out_.reset();
+        return;
+    }
     std::error_code ec;
     fs::remove_all(work_, ec);
 }
@@ -217,23 +225,18 @@ result<std::unique_ptr<docker_archive_registry>>
 docker_archive_registry::open(fs::path file, docker_archive_options options) {
     std::error_code ec;
     if (options.writable) {
-        if (!compression_for_path(file.filename().string()))
-            return make_error(
-                errc::invalid_argument,
-                fmt::format("{}: an archive's name ends in .tar, .tar.gz, .tgz, .tar.zst or .tzst, "
-                            "which says how it is compressed",
-                            file.string()));
-        const auto dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
-        auto work = detail::create_temp_directory(dir, fmt::format(".{}.syncer-", file.filename().string()));
-        if (!work) return work.error();
-        auto layout =
-            oci_layout_registry::open(*work / "layout", oci_layout_options{layout_naming::bundle, true});
-        if (!layout) {
-            fs::remove_all(*work, ec);
-            return layout.error();
-        }
-        return std::unique_ptr<docker_archive_registry>(
-            new docker_archive_registry(std::move(file), *work, true, std::move(*layout), {}));
+        // The same streaming writer as oci-archive: each verified blob is appended to the compressed temp
+        // archive next to the target and its file removed; manifest.json and `repositories` go in at
+        // finish(). No temp layout of the whole bundle, no second copy.
+        auto out = detail::archive_stream::create(file);
+        if (!out) return out.error();
+        auto layout = oci_layout_registry::open((*out)->work() / "layout",
+                                                oci_layout_options{layout_naming::bundle, true});
+        if (!layout) return layout.error();
+        (*layout)->skip_blob_sync();
+        const auto work = (*out)->work();
+        return std::unique_ptr<docker_archive_registry>(new docker_archive_registry(
+            std::move(file), work, true, std::move(*layout), {}, std::move(*out)));
     }
     const auto spool_parent = options.spool_dir.empty() ? fs::temp_directory_path() : options.spool_dir;
     auto work = detail::create_temp_directory(spool_parent, "syncer-archive-");
@@ -330,6 +333,12 @@ asio::awaitable<result<pushed_manifest>> docker_archive_registry::put_manifest(s
                                      "images only; pick one platform (a platform filter) or write "
                                      "oci-archive: instead",
                                      m.digest.str(), m.manifests.size()));
+    if (m.kind == manifest_kind::schema1)
+        co_return refuse(repository, ref,
+                         fmt::format("its {} manifest {} is Docker schema 1, whose digest is not that of its "
+                                     "bytes, so no bundle (docker-archive:, oci-archive:, oci:) can hold it; "
+                                     "copy it between registries",
+                                     m.media_type, m.digest.str()));
     if (m.kind != manifest_kind::image)
         co_return refuse(repository, ref,
                          fmt::format("its {} manifest is not a schema 2 or OCI image; copy it between "
@@ -357,6 +366,11 @@ asio::awaitable<result<bool>> docker_archive_registry::has_blob(std::string, dig
 
 asio::awaitable<result<std::unique_ptr<blob_reader>>> docker_archive_registry::get_blob(std::string,
                                                                                         descriptor desc) {
+    if (layout_->streamed(desc.digest))
+        co_return make_error(errc::unsupported,
+                             fmt::format("blob {} was already written into archive {}, which is being "
+                                         "written and cannot be read back until the export finishes",
+                                         desc.digest.str(), file_.string()));
     co_return layout_->open_blob(desc);
 }
 
@@ -369,8 +383,11 @@ docker_archive_registry::start_upload(std::string repository, std::optional<dige
 
 asio::awaitable<result<void>> docker_archive_registry::finish_upload(upload_session session, descriptor desc,
                                                                      blob_reader& reader) {
+    const auto d = desc.digest;
     auto r = co_await layout_->finish_upload(std::move(session), std::move(desc), reader);
-    co_return r;
+    if (!r || !writable_) co_return r;
+    auto appended = co_await out_->append_blob(*layout_, d);
+    co_return appended;
 }
 
 asio::awaitable<void> docker_archive_registry::cancel_upload(upload_session session) {
@@ -444,11 +461,25 @@ result<void> docker_archive_registry::finish() {
     if (auto w = detail::replace_file(index_file, docker_archive_index_file(images)); !w) return w;
     if (auto w = detail::replace_file(repositories_file, docker_archive_repositories_file(images)); !w)
         return w;
-    std::vector<std::pair<std::string, fs::path>> entries{{"manifest.json", index_file},
-                                                          {"repositories", repositories_file}};
+    // The layers and configs are in the stream already; the manifests (kept in the work layout, read back
+    // above) follow, then manifest.json and `repositories`.
+    std::vector<std::pair<std::string, fs::path>> entries;
     for (const auto& b : blobs)
-        entries.emplace_back(b, dir / b);
-    return write_tar_file(file_, entries);
+        if (std::error_code ec; fs::is_regular_file(dir / b, ec)) entries.emplace_back(b, dir / b);
+    entries.emplace_back("manifest.json", index_file);
+    entries.emplace_back("repositories", repositories_file);
+    return out_->finish(entries);
+}
+
+std::vector<std::string> docker_archive_registry::repositories() const {
+    if (writable_) return layout_->repositories();
+    std::vector<std::string> out;
+    for (const auto& image : images_)
+        for (const auto& t : image.repo_tags)
+            if (auto repository = repository_of_repo_tag(t);
+                !repository.empty() && std::find(out.begin(), out.end(), repository) == out.end())
+                out.push_back(std::move(repository));
+    return out;
 }
 
 } // namespace libregistry

@@ -81,4 +81,8 @@ result<void> empty_registry::finish() {
     return {};
 }
 
+std::vector<std::string> empty_registry::repositories() const {
+    return {};
+}
+
 } // namespace libregistry

@@ -1,6 +1,7 @@
 #include "libregistry/storage/oci_archive_registry.hpp"
 
 #include "libregistry/storage/tar.hpp"
+#include "storage/detail/archive_stream.hpp"
 #include "storage/detail/files.hpp"
 
 #include <fmt/format.h>
@@ -8,7 +9,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <mutex>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,31 +36,19 @@ result<std::vector<std::pair<std::string, fs::path>>> layout_archive_entries(con
     return out;
 }
 
-/// The temp archive being written: one compressing tar stream, appended to by one writer at a time.
-struct oci_archive_registry::stream {
-    fs::path temp;
-    detail::unique_fd fd;
-    std::unique_ptr<byte_sink> sink;
-    std::unique_ptr<tar_writer> writer;
-    std::mutex lock;
-    /// A failed append leaves a tar stream with a partial entry: nothing more may go in.
-    std::optional<error> failed;
-};
-
 oci_archive_registry::oci_archive_registry(fs::path file, fs::path work, bool writable,
                                            std::unique_ptr<oci_layout_registry> layout,
-                                           std::unique_ptr<stream> out)
+                                           std::unique_ptr<detail::archive_stream> out)
     : file_(std::move(file)), work_(std::move(work)), writable_(writable), layout_(std::move(layout)),
       out_(std::move(out)) {}
 
 oci_archive_registry::~oci_archive_registry() {
     layout_.reset();
+    // A writer's work directory belongs to its stream, which removes it (and the temp archive, unless
+    // finished); a reader's spool is removed here.
     if (out_) {
-        // Not finished: the partial temp archive goes, the target stays as it was.
-        out_->writer.reset();
-        out_->sink.reset();
-        out_->fd = detail::unique_fd();
-        ::unlink(out_->temp.c_str());
+        out_.reset();
+        return;
     }
     std::error_code ec;
     fs::remove_all(work_, ec);
@@ -77,30 +65,19 @@ result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::pat
                             "which says how it is compressed",
                             file.string()));
         // The temp archive and the work directory (uploads in flight, manifests, index.json) sit next to
-        // the target: the same file system, so the rename is atomic and disk use shows where the archive
-        // goes. A crash leaves a .<name>.tmp-* file and a .<name>.syncer-* directory there, never a
-        // partial archive under the target's name.
-        const auto compression = *compression_for_path(file.filename().string());
-        const auto dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
-        auto work = detail::create_temp_directory(dir, fmt::format(".{}.syncer-", file.filename().string()));
-        if (!work) return work.error();
-        auto layout = oci_layout_registry::open(*work / "layout", oci_layout_options{options.naming, true});
-        if (!layout) {
-            fs::remove_all(*work, ec);
-            return layout.error();
-        }
-        auto out = std::make_unique<stream>();
-        auto fd = detail::create_temp_file(dir, fmt::format(".{}.tmp-", file.filename().string()), out->temp);
-        if (!fd) {
-            layout->reset();
-            fs::remove_all(*work, ec);
-            return fd.error();
-        }
-        out->fd = std::move(*fd);
-        out->sink = compressing_sink(out->fd.get(), compression, out->temp);
-        out->writer = std::make_unique<tar_writer>(*out->sink, file.string());
+        // the target; a crash leaves a .<name>.tmp-* file and a .<name>.syncer-* directory there, never a
+        // partial archive under the target's name, and the next writer of the target removes them.
+        auto out = detail::archive_stream::create(file);
+        if (!out) return out.error();
+        auto layout =
+            oci_layout_registry::open((*out)->work() / "layout", oci_layout_options{options.naming, true});
+        if (!layout) return layout.error();
+        // Each blob's file lives until it is appended, and a crash discards the work directory: syncing it
+        // would only wait for the disk. The archive is synced once, before its rename.
+        (*layout)->skip_blob_sync();
+        const auto work = (*out)->work();
         return std::unique_ptr<oci_archive_registry>(
-            new oci_archive_registry(std::move(file), *work, true, std::move(*layout), std::move(out)));
+            new oci_archive_registry(std::move(file), work, true, std::move(*layout), std::move(*out)));
     }
     const auto spool_parent = options.spool_dir.empty() ? fs::temp_directory_path() : options.spool_dir;
     auto work = detail::create_temp_directory(spool_parent, "syncer-archive-");
@@ -173,25 +150,6 @@ asio::awaitable<result<std::unique_ptr<blob_reader>>> oci_archive_registry::get_
     co_return layout_->open_blob(desc);
 }
 
-result<void> oci_archive_registry::append_blob(const digest& d) {
-    const std::lock_guard<std::mutex> guard(out_->lock);
-    if (out_->failed) return *out_->failed;
-    const auto path = layout_->path() / blob_path(d);
-    std::error_code ec;
-    if (layout_->streamed(d)) {
-        // A second upload of a blob already in the archive (two images sharing a layer in parallel).
-        fs::remove(path, ec);
-        return {};
-    }
-    if (auto r = out_->writer->add_path(blob_path(d), path); !r) {
-        out_->failed = r.error();
-        return r;
-    }
-    layout_->mark_streamed(d);
-    if (!fs::remove(path, ec) && ec) return detail::io_failure("remove", path, ec.value());
-    return {};
-}
-
 asio::awaitable<result<std::optional<upload_session>>>
 oci_archive_registry::start_upload(std::string repository, std::optional<digest> d,
                                    std::optional<std::string> mount_from) {
@@ -206,8 +164,10 @@ asio::awaitable<result<void>> oci_archive_registry::finish_upload(upload_session
     const auto d = desc.digest;
     auto r = co_await layout_->finish_upload(std::move(session), std::move(desc), reader);
     if (!r || !writable_) co_return r;
-    // Verified and committed to its own file: into the stream with it, and the file goes.
-    co_return append_blob(d);
+    // Verified and committed to its own file: into the stream with it (on the stream's worker thread), and
+    // the file goes.
+    auto appended = co_await out_->append_blob(*layout_, d);
+    co_return appended;
 }
 
 asio::awaitable<void> oci_archive_registry::cancel_upload(upload_session session) {
@@ -242,8 +202,6 @@ result<void> oci_archive_registry::finish() {
     if (auto r = layout_->finish(); !r) return r;
     auto entries = layout_archive_entries(layout_->path());
     if (!entries) return entries.error();
-    const std::lock_guard<std::mutex> guard(out_->lock);
-    if (out_->failed) return *out_->failed;
     // What is left under blobs/ is what was not streamed: manifests (small, read back while the export
     // runs) and blobs stored whole. oci-layout and index.json come last: the reader spools the archive
     // before it reads them.
@@ -252,22 +210,11 @@ result<void> oci_archive_registry::finish() {
         if (entry.first.starts_with("blobs/")) tail.push_back(entry);
     for (auto& entry : *entries)
         if (!entry.first.starts_with("blobs/")) tail.push_back(entry);
-    auto written = [&]() -> result<void> {
-        for (const auto& [name, path] : tail)
-            if (auto r = out_->writer->add_path(name, path); !r) return r;
-        if (auto r = out_->writer->close(); !r) return r;
-        if (::fchmod(out_->fd.get(), 0644) != 0) return detail::io_failure("chmod", out_->temp, errno);
-        if (auto r = detail::sync_file(out_->fd.get(), out_->temp); !r) return r;
-        return detail::rename_durably(out_->temp, file_);
-    }();
-    if (!written) {
-        out_->failed = written.error();
-        return written;
-    }
-    out_->writer.reset();
-    out_->sink.reset();
-    out_.reset();
-    return {};
+    return out_->finish(tail);
+}
+
+std::vector<std::string> oci_archive_registry::repositories() const {
+    return layout_->repositories();
 }
 
 } // namespace libregistry

@@ -60,6 +60,7 @@ struct oci_layout_registry::impl {
     std::set<digest> base_blobs;       ///< writing a delta: every blob of the base
     std::optional<delta_record> delta; ///< the delta read or being written
     std::set<digest> streamed;         ///< writing: blobs handed on (mark_streamed) and removed from blobs/
+    bool sync_blobs = true;            ///< false: skip_blob_sync()
 
     std::string where() const { return dir.string(); }
     fs::path blob_file(const digest& d) const { return dir / blob_path(d); }
@@ -125,6 +126,12 @@ struct oci_layout_registry::impl {
     /// Moves a finished temp file into place as blob `d`.
     result<void> commit_blob(const fs::path& temp, const digest& d) const {
         if (auto made = ensure_blob_dir(d); !made) return made;
+        if (!sync_blobs) {
+            std::error_code ec;
+            fs::rename(temp, blob_file(d), ec);
+            if (ec) return detail::io_failure("rename", temp, ec.value());
+            return {};
+        }
         return detail::rename_durably(temp, blob_file(d));
     }
 
@@ -138,7 +145,7 @@ struct oci_layout_registry::impl {
         auto fd = detail::create_temp_file(temp_dir(), "blob-", temp);
         if (!fd) return fd.error();
         auto done = detail::write_all(fd->get(), bytes, temp);
-        if (done) done = detail::sync_file(fd->get(), temp);
+        if (done && sync_blobs) done = detail::sync_file(fd->get(), temp);
         if (done) done = commit_blob(temp, d);
         if (!done) {
             ::unlink(temp.c_str());
@@ -371,6 +378,10 @@ bool oci_layout_registry::contains_blob(const digest& d) const {
     return impl_->stored(d);
 }
 
+void oci_layout_registry::skip_blob_sync() noexcept {
+    impl_->sync_blobs = false;
+}
+
 void oci_layout_registry::mark_streamed(const digest& d) {
     impl_->streamed.insert(d);
 }
@@ -472,7 +483,7 @@ asio::awaitable<result<void>> oci_layout_registry::finish_upload(upload_session 
             done = make_error(errc::digest_invalid, fmt::format("the bytes sent for blob {} hash to {}",
                                                                 desc.digest.str(), got.str()));
     }
-    if (done) done = detail::sync_file(fd.get(), temp);
+    if (done && impl_->sync_blobs) done = detail::sync_file(fd.get(), temp);
     if (done) done = impl_->commit_blob(temp, desc.digest);
     if (!done) ::unlink(temp.c_str());
     co_return done;

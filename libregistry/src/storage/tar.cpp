@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -403,6 +404,10 @@ result<void> tar_writer::add_file(std::string_view name, std::int64_t size,
 }
 
 result<void> tar_writer::add_file(std::string_view name, std::string_view bytes) {
+    if (auto r =
+            sink_.set_compressible(!looks_compressed(std::as_bytes(std::span(bytes.data(), bytes.size()))));
+        !r)
+        return r;
     auto source = memory_source(bytes);
     return add_file(name, static_cast<std::int64_t>(bytes.size()),
                     [&](std::span<std::byte> buffer) { return source->read(buffer); });
@@ -414,6 +419,14 @@ result<void> tar_writer::add_path(std::string_view name, const fs::path& path) {
     auto size = detail::file_size(fd->get(), path);
     if (!size) return size.error();
     const int raw = fd->get();
+    // A compressed layer is not compressed again: the sink passes it through at its cheapest level.
+    std::array<std::byte, 8> head{};
+    const auto got = ::pread(raw, head.data(), head.size(), 0);
+    if (got < 0) return detail::io_failure("read", path, errno);
+    if (auto r =
+            sink_.set_compressible(!looks_compressed(std::span(head.data(), static_cast<std::size_t>(got))));
+        !r)
+        return r;
     return add_file(name, *size,
                     [&](std::span<std::byte> buffer) { return detail::read_some(raw, buffer, path); });
 }

@@ -225,7 +225,25 @@ int run_tags(const query_flags& f) {
     });
 }
 
+/// `syncer catalog oci:DIR` (`oci-archive:FILE`, `docker-archive:FILE`): the repositories of a bundle.
+int run_bundle_catalog(const query_flags& f) {
+    auto location = parse_image_location(f.target);
+    if (!location) throw usage_error(fmt::format("invalid bundle: {}", location.error().message));
+    if (location->named || !location->ref.tag.empty() || location->ref.digest)
+        throw usage_error(fmt::format("{}: catalog lists a whole bundle; name it alone, as {}", f.target,
+                                      location->ref.registry));
+    storage_registries storage;
+    const auto& bundle = storage.open(location->ref.registry, false);
+    for (const auto& r : bundle.repositories())
+        std::cout << safe_text(r) << "\n";
+    std::cout.flush();
+    return exit_ok;
+}
+
 int run_catalog(const query_flags& f) {
+    if (f.target.starts_with("oci:") || f.target.starts_with("oci-archive:") ||
+        f.target.starts_with("docker-archive:"))
+        return run_bundle_catalog(f);
     auto registry = normalize_registry(f.target);
     bool host_only = f.target.find_first_of("/ \t") == std::string::npos &&
                      parse_repository(f.target + "/probe").has_value();
@@ -303,8 +321,11 @@ std::function<int()> add_referrers_command(CLI::App& app) {
 
 std::function<int()> add_catalog_command(CLI::App& app) {
     auto flags = std::make_shared<query_flags>();
-    auto* cmd = app.add_subcommand("catalog", "List a registry's repositories (/v2/_catalog), one per line");
-    cmd->add_option("REGISTRY", flags->target, "host[:port]")->required();
+    auto* cmd = app.add_subcommand(
+        "catalog", "List a registry's repositories (/v2/_catalog), or a bundle's, one per line");
+    cmd->add_option("REGISTRY", flags->target,
+                    "host[:port], oci:DIR, oci-archive:FILE or docker-archive:FILE")
+        ->required();
     add_query_flags(*cmd, *flags);
     return [flags] { return run_catalog(*flags); };
 }

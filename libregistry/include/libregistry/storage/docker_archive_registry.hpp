@@ -15,6 +15,10 @@
 
 namespace libregistry {
 
+namespace detail {
+class archive_stream;
+}
+
 struct docker_archive_options {
     bool writable = false;
     /// Reading: where the spool directory goes (the system temp directory when empty).
@@ -33,8 +37,8 @@ public:
     /// spool directory, parses manifest.json strictly and resolves every image: errc::invalid_archive naming
     /// the archive and the entry for an unsafe entry, a malformed manifest.json, a file it names that the
     /// archive lacks, a stored manifest that does not describe the entry's files.
-    /// Writing: the name must end in .tar, .tar.gz, .tgz, .tar.zst or .tzst; the archive is written at
-    /// finish() and replaces `file` whole.
+    /// Writing: the name must end in .tar, .tar.gz, .tgz, .tar.zst or .tzst; blobs stream into a temp
+    /// archive as they arrive (as oci_archive_registry's do), which replaces `file` whole at finish().
     static result<std::unique_ptr<docker_archive_registry>> open(std::filesystem::path file,
                                                                  docker_archive_options options);
     ~docker_archive_registry() override;
@@ -72,14 +76,18 @@ public:
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
 
-    /// Writing: manifest.json and `repositories` for every tagged image, then the archive of them and the
-    /// blobs they name, into a temp file next to the target, synced and renamed over it.
+    /// Writing: the manifests, manifest.json and `repositories` for every tagged image appended to the temp
+    /// archive the blobs were streamed into as they arrived, which is then closed, synced and renamed over
+    /// the target.
     result<void> finish() override;
+    /// The repositories of the RepoTags (`alpine:3.19` is `library/alpine`, as docker reads it), in order.
+    std::vector<std::string> repositories() const override;
 
 private:
     docker_archive_registry(std::filesystem::path file, std::filesystem::path work, bool writable,
                             std::unique_ptr<oci_layout_registry> layout,
-                            std::vector<docker_archive_entry> images);
+                            std::vector<docker_archive_entry> images,
+                            std::unique_ptr<detail::archive_stream> out = nullptr);
     result<std::optional<descriptor>> find(const std::string& repository, const std::string& ref) const;
 
     std::filesystem::path file_;
@@ -87,6 +95,7 @@ private:
     bool writable_;
     std::unique_ptr<oci_layout_registry> layout_;
     std::vector<docker_archive_entry> images_;
+    std::unique_ptr<detail::archive_stream> out_; ///< writing: the temp archive being streamed
 };
 
 } // namespace libregistry

@@ -35,6 +35,8 @@ public:
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
     /// Nothing was written: success.
     result<void> finish() override;
+    /// None.
+    std::vector<std::string> repositories() const override;
 
 private:
     error read_only() const;

@@ -14,6 +14,10 @@
 
 namespace libregistry {
 
+namespace detail {
+class archive_stream;
+}
+
 struct oci_archive_options {
     layout_naming naming = layout_naming::bundle;
     bool writable = false;
@@ -60,18 +64,17 @@ public:
     /// Writing: the manifests, `oci-layout`, `index.json` (and a delta's syncer-delta.json) appended to
     /// the temp archive, which is then closed, synced and renamed over the target.
     result<void> finish() override;
+    std::vector<std::string> repositories() const override;
 
 private:
-    struct stream;
     oci_archive_registry(std::filesystem::path file, std::filesystem::path work, bool writable,
-                         std::unique_ptr<oci_layout_registry> layout, std::unique_ptr<stream> out);
-    /// Writing: appends blob `d` (committed to the layout) to the archive and removes its file.
-    result<void> append_blob(const digest& d);
+                         std::unique_ptr<oci_layout_registry> layout,
+                         std::unique_ptr<detail::archive_stream> out);
     std::filesystem::path file_;
     std::filesystem::path work_; ///< the spool, or the work directory of a writer; removed with this object
     bool writable_;
     std::unique_ptr<oci_layout_registry> layout_;
-    std::unique_ptr<stream> out_; ///< writing: the temp archive being streamed; null once finished
+    std::unique_ptr<detail::archive_stream> out_; ///< writing: the temp archive being streamed
 };
 
 /// The files of a layout directory as archive entries: `oci-layout`, `index.json`, then `blobs/...` in

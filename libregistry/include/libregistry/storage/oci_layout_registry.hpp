@@ -88,6 +88,10 @@ public:
     /// it still counts as stored for has_blob, mounts, contains_blob and blob_set (so index.json lists it),
     /// but open_blob cannot read it any more.
     void mark_streamed(const digest& d);
+    /// Writing into a work directory that a crash discards anyway (an archive being written): uploaded blobs
+    /// and manifests are renamed into blobs/ without fsync of the file or the directory. index.json stays
+    /// durable.
+    void skip_blob_sync() noexcept;
     /// Whether mark_streamed(d) was called.
     bool streamed(const digest& d) const;
     /// Opens a blob for reading; the reader checks the bytes against `desc` (digest and size) as they stream.
@@ -106,8 +110,9 @@ public:
     const std::optional<delta_record>& delta() const noexcept;
     /// Every blob the layout's images may use: those stored under blobs/, and a delta's omitted ones.
     result<std::set<digest>> blob_set() const;
-    /// Every repository of a bundle, in order of first appearance.
-    std::vector<std::string> repositories() const;
+    /// Every repository of a bundle, in order of first appearance (none for entries that carry a tag alone,
+    /// as skopeo's `oci:DIR:TAG` writes them).
+    std::vector<std::string> repositories() const override;
 
 private:
     struct impl;

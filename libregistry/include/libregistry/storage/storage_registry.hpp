@@ -5,6 +5,9 @@
 #include "libregistry/client/registry.hpp"
 #include "libregistry/core/error.hpp"
 
+#include <string>
+#include <vector>
+
 namespace libregistry {
 
 class storage_registry : public registry {
@@ -15,6 +18,9 @@ public:
     /// leaves it as it was. May be called again after more writes. A back end opened for reading only
     /// returns success without doing anything.
     virtual result<void> finish() = 0;
+    /// The repositories the bundle holds images of, in order of first appearance, as the registry catalog
+    /// lists a registry's (`syncer catalog oci:DIR`).
+    virtual std::vector<std::string> repositories() const = 0;
 };
 
 } // namespace libregistry

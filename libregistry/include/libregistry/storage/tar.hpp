@@ -45,7 +45,17 @@ public:
     virtual ~byte_sink() = default;
     virtual result<void> write(std::span<const std::byte> bytes) = 0;
     virtual result<void> close() = 0;
+    /// Says whether the bytes written next are worth compressing: false for data that is compressed already
+    /// (a gzip or zstd layer), which a compressing sink then passes through at its cheapest level.
+    virtual result<void> set_compressible(bool compressible) {
+        (void)compressible;
+        return {};
+    }
 };
+
+/// Whether bytes starting with `head` are compressed already (gzip, zstd, xz or bzip2 magic): compressing
+/// them again gains nothing and costs CPU.
+bool looks_compressed(std::span<const std::byte> head) noexcept;
 
 /// `bytes` as a source (fuzz targets and tests).
 std::unique_ptr<byte_source> memory_source(std::string_view bytes);
@@ -54,8 +64,12 @@ std::unique_ptr<byte_source> decompressing_source(std::unique_ptr<byte_source> i
                                                   std::string where);
 /// Opens a file and decompresses it as its first bytes say.
 result<std::unique_ptr<byte_source>> open_archive_file(const std::filesystem::path& path);
-/// A sink that compresses into `fd` (not owned) as `c`.
-std::unique_ptr<byte_sink> compressing_sink(int fd, archive_compression c, std::filesystem::path where);
+/// A sink that compresses into `fd` (not owned) as `c`: gzip at level 6, zstd at level 3 with its content
+/// checksum; what set_compressible(false) announces goes through gzip level 0 (stored blocks) or zstd level 1
+/// (a new frame at each change of level). zstd compresses on libzstd's worker threads (ZSTD_c_nbWorkers,
+/// `zstd_workers` of them, when the library was built with them; 0 compresses in the calling thread).
+std::unique_ptr<byte_sink> compressing_sink(int fd, archive_compression c, std::filesystem::path where,
+                                            int zstd_workers = 0);
 
 /// One tar header block as read, before the safety checks.
 struct tar_header {
