@@ -40,14 +40,18 @@ class ConnectionsTest(harness.TempDirTestCase):
             for tag in TAGS:
                 seed.push_image(client, repo, f"{repo}:{tag}", tag=tag)
 
+    def auth_file(self) -> str:
+        return self.write("auth.yaml", "".join(f'"{r.host}":\n  insecure: true\n' for r in (self.src, self.dst)))
+
     def sync(self, name: str) -> tuple[dict, str]:
-        auth = self.write("auth.yaml", "".join(f'"{r.host}":\n  insecure: true\n' for r in (self.src, self.dst)))
         images = self.write("images.yaml", "".join(
             f'"{self.src.host}/{repo}": "{self.dst.host}/{repo}"\n' for repo in REPOS))
+        return self.run_reported(name, "sync", "--auth", self.auth_file(), "--images", images)
+
+    def run_reported(self, name: str, *args: str) -> tuple[dict, str]:
         report_path = os.path.join(self.tmp, f"{name}.json")
         metrics_path = os.path.join(self.tmp, f"{name}.prom")
-        result = run_syncer("sync", "--auth", auth, "--images", images, "--report", report_path,
-                            "--metrics-file", metrics_path)
+        result = run_syncer(*args, "--report", report_path, "--metrics-file", metrics_path)
         self.assertEqual(result.returncode, 0, describe(result))
         with open(report_path) as f:
             report = json.load(f)
@@ -55,9 +59,10 @@ class ConnectionsTest(harness.TempDirTestCase):
             metrics = f.read()
         return report, metrics
 
-    def assert_connections(self, report: dict, metrics: str) -> None:
+    def assert_connections(self, report: dict, metrics: str, registries: list | None = None) -> None:
         entries = registry_entries(report)
-        self.assertEqual(sorted(entries), sorted([self.src.host, self.dst.host]), report["registries"])
+        expected = [r.host for r in (registries or [self.src, self.dst])]
+        self.assertEqual(sorted(entries), sorted(expected), report["registries"])
         for host, entry in entries.items():
             with self.subTest(registry=host):
                 self.assertEqual(list(entry), ["registry", "requests", "token_fetches", "retries", "errors",
@@ -86,6 +91,19 @@ class ConnectionsTest(harness.TempDirTestCase):
         again, metrics = self.sync("no-op")
         self.assertEqual(again["totals"]["skipped"], len(REPOS) * len(TAGS), again["totals"])
         self.assert_connections(again, metrics)
+
+    def test_export_and_import_report_their_registry(self):
+        layout = os.path.join(self.tmp, "layout")
+        images = self.write("export.yaml", "".join(f'"{self.src.host}/{repo}": "{repo}"\n' for repo in REPOS))
+        exported, metrics = self.run_reported("export", "export", "--auth", self.auth_file(), "--images", images,
+                                              "--to", f"oci:{layout}")
+        self.assertEqual(exported["totals"]["copied"], len(REPOS) * len(TAGS), exported["totals"])
+        self.assert_connections(exported, metrics, [self.src])
+
+        imported, metrics = self.run_reported("import", "import", f"oci:{layout}", "--to",
+                                              f"{self.dst.host}/imported", "--auth", self.auth_file())
+        self.assertEqual(imported["totals"]["copied"], len(REPOS) * len(TAGS), imported["totals"])
+        self.assert_connections(imported, metrics, [self.dst])
 
 
 if __name__ == "__main__":
