@@ -140,6 +140,89 @@ TEST_CASE("keep-alive: a pooled connection closed while idle is replaced transpa
     CHECK(server->requests.size() == 2);
 }
 
+asio::awaitable<void> stale_upload_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    auto first = get(server->url("/v2/"));
+    auto res = co_await client.send(std::move(first));
+    REQUIRE(res.has_value());
+    asio::steady_timer pause(executor, 50ms);
+    co_await pause.async_wait(use_tuple);
+    // A streamed body cannot be sent twice: written on the stale connection, the upload would fail.
+    chunks_source source({"layer-", "bytes"});
+    lh::request put;
+    put.method = bhttp::verb::put;
+    put.url = server->url("/v2/repo/blobs/uploads/1?digest=sha256:abc");
+    put.source = &source;
+    put.content_length = 11;
+    res = co_await client.send(std::move(put));
+    REQUIRE_MESSAGE(res.has_value(), res.error().message);
+    CHECK(res->status == 201);
+    CHECK(client.stats().connections_opened == 2);
+    CHECK(client.stats().requests == 2);
+}
+
+TEST_CASE(
+    "keep-alive: a streamed upload never goes out on a pooled connection the server closed while idle") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded& request) {
+        return reply{response_text(request.method == "PUT" ? 201 : 200, "once"), true};
+    });
+    run(io, stale_upload_case(server));
+    REQUIRE(server->requests.size() == 2);
+    CHECK(server->requests[1].method == "PUT");
+    CHECK(server->requests[1].body == "layer-bytes");
+    CHECK(server->connections == 2);
+}
+
+asio::awaitable<void> burst(lh::client& client, std::shared_ptr<scripted_server> server, int requests) {
+    std::vector<asio::awaitable<void>> tasks;
+    for (int i = 0; i < requests; ++i) {
+        std::string path = "/v2/repo/manifests/";
+        path += std::to_string(i);
+        tasks.push_back([](lh::client& c, std::string url) -> asio::awaitable<void> {
+            auto req = get(std::move(url));
+            auto res = co_await c.send(std::move(req));
+            REQUIRE_MESSAGE(res.has_value(), res.error().message);
+            CHECK(res->body == "slow");
+        }(client, server->url(path)));
+    }
+    co_await run_concurrently(std::move(tasks));
+}
+
+asio::awaitable<void> bounded_connections_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    for (int i = 0; i < 5; ++i) {
+        auto req = get(server->url("/v2/"));
+        auto res = co_await client.send(std::move(req));
+        REQUIRE(res.has_value());
+    }
+    CHECK(client.stats().connections_opened == 1);
+    // 40 at once (more than the 32 idle connections a host used to keep): the idle one and 39 new.
+    co_await burst(client, server, 40);
+    CHECK(client.stats().connections_opened == 40);
+    // The next burst finds all 40 idle: a run opens no more connections than it had requests in flight.
+    co_await burst(client, server, 40);
+    CHECK(client.stats().connections_opened == 40);
+    const auto counted = client.stats(server->host_port());
+    CHECK(counted.connections_opened == 40);
+    CHECK(counted.requests == 85);
+    CHECK(client.stats().requests == 85);
+}
+
+TEST_CASE(
+    "keep-alive: sequential requests share one connection, K concurrent ones open K, kept for the next K") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded& request) {
+        if (request.target == "/v2/") return ok("quick");
+        return reply{response_text(200, "slow"), false, 100ms};
+    });
+    run(io, bounded_connections_case(server));
+    CHECK(server->connections == 40);
+    CHECK(server->requests.size() == 85);
+}
+
 asio::awaitable<void> upload_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
     lh::client client(executor, test_client_options());
@@ -299,7 +382,8 @@ asio::awaitable<void> redirect_case(std::shared_ptr<scripted_server> origin,
         lh::request req;
         req.method = bhttp::verb::put;
         req.url = origin->url("/v2/same");
-        req.body = "x";
+        // Not `= "x"`: g++ 12 sees a false -Wrestrict in that assignment inside this coroutine.
+        req.body.push_back('x');
         auto res = co_await client.send(std::move(req));
         REQUIRE(res.has_value());
         CHECK(res->status == 307);
@@ -915,6 +999,93 @@ TEST_CASE("TLS: a client certificate from cert_dir (name.cert + name.key)") {
     auto server = scripted_server::start(io, [](const recorded&) { return ok("mutual"); },
                                          {.tls = test_pki::get().server_context(true)});
     run(io, client_cert_case(server));
+}
+
+asio::awaitable<void> resumption_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, tls_options(true, (test_pki::get().dir() / "certs").string()));
+    auto first = get(server->url("/v2/"));
+    first.tally = "registry.example";
+    auto res = co_await client.send(std::move(first));
+    REQUIRE_MESSAGE(res.has_value(), res.error().message);
+    // Three at once: the idle connection and two new ones, which resume the first one's session.
+    std::vector<asio::awaitable<void>> tasks;
+    for (int i = 0; i < 3; ++i)
+        tasks.push_back([](lh::client& c, std::string url) -> asio::awaitable<void> {
+            auto req = get(std::move(url));
+            req.tally = "registry.example";
+            auto answer = co_await c.send(std::move(req));
+            REQUIRE_MESSAGE(answer.has_value(), answer.error().message);
+            CHECK(answer->body == "slow");
+        }(client, server->url("/v2/repo/tags/list")));
+    co_await run_concurrently(std::move(tasks));
+    const auto counted = client.stats("registry.example");
+    CHECK(counted.connections_opened == 3);
+    CHECK(counted.tls_handshakes == 1);
+    CHECK(counted.tls_resumed == 2);
+    CHECK(counted.requests == 4);
+    CHECK(client.stats(server->host_port()).requests == 0);
+    CHECK(client.stats().tls_resumed == 2);
+}
+
+TEST_CASE("TLS: new connections to a host resume the session of the first one (one full handshake)") {
+    asio::io_context io;
+    auto server = scripted_server::start(io,
+                                         [](const recorded& request) {
+                                             if (request.target == "/v2/") return ok("quick");
+                                             return reply{response_text(200, "slow"), false, 100ms};
+                                         },
+                                         {.tls = test_pki::get().server_context()});
+    run(io, resumption_case(server));
+    CHECK(server->connections == 3);
+}
+
+asio::awaitable<void> fetch_closing(lh::client& client, std::string url) {
+    auto req = get(std::move(url));
+    auto res = co_await client.send(std::move(req));
+    REQUIRE_MESSAGE(res.has_value(), res.error().message);
+    CHECK(res->body == "closing");
+}
+
+asio::awaitable<void> resumption_scope_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto settings = std::make_shared<lh::host_settings>(
+        lh::host_settings{false, true, (test_pki::get().dir() / "certs").string()});
+    auto options = test_client_options();
+    options.settings_for = [settings](std::string_view) { return *settings; };
+    lh::client client(executor, options);
+    const auto fetch = [&client](std::string url) { return fetch_closing(client, std::move(url)); };
+    const std::string by_address = server->url("/v2/");
+    const std::string name = "localhost:" + std::to_string(server->port());
+    const std::string by_name = "https://" + name + "/v2/";
+    // The server closes every connection, so each request opens one.
+    co_await fetch(by_address);
+    co_await fetch(by_address);
+    CHECK(client.stats().tls_handshakes == 1);
+    CHECK(client.stats().tls_resumed == 1);
+    // Other settings for the same host: what was verified under the first ones is not taken on trust.
+    *settings = lh::host_settings{false, false, ""};
+    co_await fetch(by_address);
+    CHECK(client.stats().tls_handshakes == 2);
+    co_await fetch(by_address);
+    CHECK(client.stats().tls_resumed == 2);
+    // The same server under another name is another host: a full handshake.
+    co_await fetch(by_name);
+    CHECK(client.stats().tls_handshakes == 3);
+    CHECK(client.stats().tls_resumed == 2);
+    CHECK(client.stats().connections_opened == 5);
+    CHECK(client.stats(name).tls_handshakes == 1);
+}
+
+TEST_CASE("TLS: a session is resumed only with the host and the TLS settings it was made with") {
+    asio::io_context io;
+    auto server = scripted_server::start(io,
+                                         [](const recorded&) {
+                                             return reply{response_text(200, "closing"), true};
+                                         },
+                                         {.tls = test_pki::get().server_context()});
+    run(io, resumption_scope_case(server));
+    CHECK(server->connections == 5);
 }
 
 asio::awaitable<void> connect_proxy_case(std::shared_ptr<scripted_server> proxy) {

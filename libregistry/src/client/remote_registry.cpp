@@ -29,8 +29,13 @@ boost::asio::awaitable<result<void>> remote_registry::check_credentials() {
     co_return session_->error_from(*resp, detail::verb::get, "/v2/");
 }
 
-remote_statistics remote_registry::stats() const noexcept {
-    return session_->stats();
+remote_statistics remote_registry::stats() const {
+    remote_statistics out = session_->stats();
+    const auto transport = session_->client().stats(session_->name());
+    out.connections = transport.connections_opened;
+    out.tls_handshakes = transport.tls_handshakes;
+    out.tls_resumed = transport.tls_resumed;
+    return out;
 }
 
 } // namespace libregistry

@@ -186,6 +186,8 @@ asio::awaitable<result<void>> registry_session::ping() {
 // decision as API requests.
 asio::awaitable<result<http::response>>
 registry_session::send_unauthenticated(http::request req, std::size_t body_limit, bool fallback_available) {
+    // Connections to a token service count as this registry's, like its own.
+    req.tally = options_.registry;
     for (int attempt = 1;; ++attempt) {
         ++stats_.requests;
         auto resp = co_await client_.send(req, body_limit);
@@ -409,6 +411,7 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
         req.body = c.body;
         req.source = c.source;
         req.content_length = c.content_length;
+        req.tally = options_.registry;
         // Before authorizing, so that a token is not left to expire during the wait.
         if (auto admitted = co_await await_rate_limit(c.pull); admitted.action == rate_limit_action::refuse)
             co_return rate_limit_refusal(admitted, c.method, c.target);

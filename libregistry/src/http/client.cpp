@@ -21,6 +21,7 @@
 #include <charconv>
 #include <deque>
 #include <optional>
+#include <poll.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -169,6 +170,16 @@ public:
     void arm(std::chrono::steady_clock::duration timeout) { tcp().expires_after(timeout); }
     void park() { tcp().expires_never(); }
 
+    /// An idle connection with anything to read was closed by the server (its FIN, a TLS close_notify, a
+    /// reset) or is out of step (bytes nobody asked for): no request may be written on it. Asking the socket
+    /// costs no round trip, unlike finding out from a request that fails and, when it streamed its body,
+    /// cannot be sent again.
+    bool closed_while_idle() {
+        if (buffer.size() != 0) return true;
+        pollfd readable{tcp().socket().native_handle(), POLLIN, 0};
+        return ::poll(&readable, 1, 0) != 0;
+    }
+
     asio::awaitable<error_code> write_header(request_serializer& serializer) {
         if (tls_) {
             auto [ec, n] = co_await bhttp::async_write_header(*tls_, serializer, use_tuple);
@@ -231,19 +242,30 @@ private:
 struct pool_state {
     std::size_t max_idle = 0;
     client::statistics stats;
+    std::unordered_map<std::string, client::statistics> tallies; ///< by request::tally
     std::unordered_map<std::string, std::deque<std::unique_ptr<connection>>> idle;
     std::shared_ptr<connection_set> open = std::make_shared<connection_set>();
     std::uint64_t aborts = 0;                             ///< client::abort calls so far
     std::unordered_set<asio::steady_timer*> pauses;       ///< client::pause calls in progress
     std::optional<std::chrono::milliseconds> after_abort; ///< the timeouts client::abort imposed
 
+    void count(const std::string& tally, std::uint64_t client::statistics::*counter) {
+        ++(stats.*counter);
+        ++(tallies[tally].*counter);
+    }
+
+    /// An idle connection to `key` that the server has not closed, if there is one; those it closed go.
     std::unique_ptr<connection> take(const std::string& key) {
         auto it = idle.find(key);
-        if (it == idle.end() || it->second.empty()) return nullptr;
-        // The most recently used connection is the one least likely to have been closed by the server.
-        auto conn = std::move(it->second.back());
-        it->second.pop_back();
-        return conn;
+        if (it == idle.end()) return nullptr;
+        auto& list = it->second;
+        while (!list.empty()) {
+            // The most recently used connection is the one least likely to have been closed by the server.
+            auto conn = std::move(list.back());
+            list.pop_back();
+            if (!conn->closed_while_idle()) return conn;
+        }
+        return nullptr;
     }
 
     void put(std::unique_ptr<connection> conn) {
@@ -466,11 +488,12 @@ struct client::impl {
 
     asio::awaitable<result<std::unique_ptr<stream_impl>>> open(request req);
     asio::awaitable<result<std::unique_ptr<stream_impl>>> exchange(const request* req, endpoint ep);
-    asio::awaitable<attempt> transact(connection* conn, const request* req, endpoint ep);
+    asio::awaitable<attempt> transact(connection* conn, const request* req, endpoint ep, std::string tally);
     asio::awaitable<error_code> write_body(connection* conn, request_serializer& serializer,
                                            rate_floor& floor, bool& slow);
     asio::awaitable<result<std::unique_ptr<connection>>> connect(endpoint ep, std::string proxy,
-                                                                 host_settings settings, std::string what);
+                                                                 host_settings settings, std::string what,
+                                                                 std::string key, std::string tally);
     asio::awaitable<result<void>> tunnel(connection* conn, endpoint ep, proxy_endpoint proxy,
                                          std::string what);
 };
@@ -563,6 +586,7 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
                                  ep.authority + " as insecure");
     const std::string proxy = options.proxy.proxy_for(ep.scheme, ep.host, ep.port);
     const std::string key = ep.origin() + (proxy.empty() ? "" : " via " + proxy);
+    const std::string tally = req->tally.empty() ? ep.host_port() : req->tally;
     // A request under way when abort() is called fails as cancelled, whatever step it was at.
     const std::uint64_t generation = pool->aborts;
 
@@ -570,7 +594,7 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
         std::unique_ptr<connection> conn = round == 0 ? pool->take(key) : nullptr;
         const bool reused = conn != nullptr;
         if (!conn) {
-            auto made = co_await connect(ep, proxy, settings, what);
+            auto made = co_await connect(ep, proxy, settings, what, key, tally);
             if (pool->aborts != generation) co_return cancelled(what);
             if (!made) {
                 if (options.debug)
@@ -581,7 +605,7 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
             conn = std::move(*made);
             conn->key = key;
         }
-        attempt sent = co_await transact(conn.get(), req, ep);
+        attempt sent = co_await transact(conn.get(), req, ep, tally);
         if (options.debug) options.debug(scrub_secrets(describe_exchange(*req, ep, sent, reused, proxy)));
         if (conn->aborted || pool->aborts != generation) co_return cancelled(what);
         if (sent.failure) co_return *sent.failure;
@@ -599,7 +623,8 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
     co_return make_error(errc::connection_failed, what + " failed: the server keeps closing the connection");
 }
 
-asio::awaitable<attempt> client::impl::transact(connection* conn, const request* req, endpoint ep) {
+asio::awaitable<attempt> client::impl::transact(connection* conn, const request* req, endpoint ep,
+                                                std::string tally) {
     const std::string what = std::string(bhttp::to_string(req->method)) + " " + redact_url(ep.url);
     request_message message{req->method, conn->absolute_form ? ep.url : ep.target, 11};
     message.set(bhttp::field::host, ep.authority);
@@ -629,7 +654,7 @@ asio::awaitable<attempt> client::impl::transact(connection* conn, const request*
 
     attempt out;
     request_serializer serializer{message};
-    ++pool->stats.requests;
+    pool->count(tally, &statistics::requests);
     conn->arm(idle_timeout());
     out.ec = co_await conn->write_header(serializer);
     if (out.ec) co_return out;
@@ -718,8 +743,10 @@ asio::awaitable<error_code> client::impl::write_body(connection* conn, request_s
     }
 }
 
-asio::awaitable<result<std::unique_ptr<connection>>>
-client::impl::connect(endpoint ep, std::string proxy, host_settings settings, std::string what) {
+asio::awaitable<result<std::unique_ptr<connection>>> client::impl::connect(endpoint ep, std::string proxy,
+                                                                           host_settings settings,
+                                                                           std::string what, std::string key,
+                                                                           std::string tally) {
     std::optional<proxy_endpoint> via;
     std::string dial_host = ep.host;
     std::uint16_t dial_port = ep.port;
@@ -754,7 +781,7 @@ client::impl::connect(endpoint ep, std::string proxy, host_settings settings, st
                              what + " failed: " + (via ? "cannot connect to " + dialled + ": " : "") +
                                  describe(connect_ec));
     }
-    ++pool->stats.connections_opened;
+    pool->count(tally, &statistics::connections_opened);
     error_code ignored;
     conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
 
@@ -770,13 +797,14 @@ client::impl::connect(endpoint ep, std::string proxy, host_settings settings, st
     auto context = tls.get(settings);
     if (!context) co_return make_error(errc::tls_error, what + " failed: " + context.error().message);
     conn->start_tls(*context);
-    if (auto prepared =
-            detail::prepare_tls_connection(conn->tls()->native_handle(), ep.host, settings.tls_verify);
-        !prepared)
+    SSL* native = conn->tls()->native_handle();
+    if (auto prepared = detail::prepare_tls_connection(native, ep.host, settings.tls_verify); !prepared)
         co_return make_error(errc::tls_error, what + " failed: " + prepared.error().message);
+    tls.resume(native, settings, key);
     conn->arm(connect_timeout());
     auto [handshake_ec] = co_await conn->tls()->async_handshake(ssl::stream_base::client, use_tuple);
     if (handshake_ec) {
+        tls.forget(settings, key);
         if (is_timeout(handshake_ec))
             co_return make_error(errc::timeout, what + " failed: TLS handshake with " + ep.host_port() +
                                                     " timed out after " +
@@ -786,7 +814,8 @@ client::impl::connect(endpoint ep, std::string proxy, host_settings settings, st
             what + ": TLS handshake with " + ep.host_port() +
                 " failed: " + detail::describe_handshake_failure(conn->tls()->native_handle(), handshake_ec));
     }
-    ++pool->stats.tls_handshakes;
+    pool->count(tally,
+                detail::handshake_resumed(native) ? &statistics::tls_resumed : &statistics::tls_handshakes);
     co_return conn;
 }
 
@@ -904,6 +933,12 @@ const client_options& client::options() const noexcept {
 
 client::statistics client::stats() const noexcept {
     return impl_->pool->stats;
+}
+
+client::statistics client::stats(std::string_view tally) const {
+    const auto& tallies = impl_->pool->tallies;
+    auto it = tallies.find(std::string(tally));
+    return it == tallies.end() ? statistics{} : it->second;
 }
 
 } // namespace libregistry::http

@@ -78,7 +78,78 @@ result<void> load_cert_dir(ssl::context& context, const std::string& dir) {
     return {};
 }
 
+/// What a connection's SSL object carries for on_new_session: where its sessions go. The SSL object owns it
+/// (free_tag), so a ticket arriving on any connection, however late, finds a valid tag.
+struct session_tag {
+    std::weak_ptr<tls_session_store> store;
+    std::string key;
+};
+
+void free_tag(void*, void* tag, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<session_tag*>(tag);
+}
+
+int tag_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_tag);
+    return index;
+}
+
+/// OpenSSL's new-session callback: called once per TLS 1.2 handshake and once per TLS 1.3 ticket. The store
+/// keeps a copy, never a session an SSL object uses: freeing a connection that was not shut down with a
+/// close_notify (ours are closed, or the server closes them) marks the SSL object's session as not
+/// resumable, and the next connection would then do a full handshake.
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+    const auto* tag = static_cast<session_tag*>(SSL_get_ex_data(ssl, tag_index()));
+    if (tag == nullptr || SSL_SESSION_is_resumable(session) != 1) return 0;
+    auto store = tag->store.lock();
+    if (!store) return 0;
+    if (SSL_SESSION* copy = SSL_SESSION_dup(session)) store->put(tag->key, copy);
+    return 0;
+}
+
+std::string session_key(const host_settings& settings, const std::string& origin) {
+    // The cert_dir cannot hold a newline in practice, and the verify flag leads: keys of different settings
+    // never collide.
+    return (settings.tls_verify ? "verify\n" : "no-verify\n") + settings.cert_dir + "\n" + origin;
+}
+
 } // namespace
+
+void tls_session_store::put(const std::string& key, SSL_SESSION* session) {
+    sessions_[key].reset(session);
+}
+
+SSL_SESSION* tls_session_store::find(const std::string& key) const {
+    auto it = sessions_.find(key);
+    return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void tls_session_store::forget(const std::string& key) {
+    sessions_.erase(key);
+}
+
+tls_contexts::tls_contexts() : sessions_(std::make_shared<tls_session_store>()) {}
+
+void tls_contexts::resume(SSL* ssl, const host_settings& settings, const std::string& origin) {
+    auto key = session_key(settings, origin);
+    // A copy again (see on_new_session), so the kept session stays resumable whatever becomes of this
+    // connection. SSL_set_session takes its own reference; a session it refuses means a full handshake.
+    if (SSL_SESSION* kept = sessions_->find(key))
+        if (SSL_SESSION* copy = SSL_SESSION_dup(kept)) {
+            SSL_set_session(ssl, copy);
+            SSL_SESSION_free(copy);
+        }
+    auto tag = std::make_unique<session_tag>(session_tag{sessions_, std::move(key)});
+    if (SSL_set_ex_data(ssl, tag_index(), tag.get()) == 1) tag.release();
+}
+
+void tls_contexts::forget(const host_settings& settings, const std::string& origin) {
+    sessions_->forget(session_key(settings, origin));
+}
+
+bool handshake_resumed(SSL* ssl) {
+    return SSL_session_reused(ssl) == 1;
+}
 
 result<std::shared_ptr<ssl::context>> tls_contexts::get(const host_settings& settings) {
     auto key = std::make_pair(settings.tls_verify, settings.cert_dir);
@@ -94,6 +165,11 @@ result<std::shared_ptr<ssl::context>> tls_contexts::get(const host_settings& set
     context->set_verify_mode(settings.tls_verify ? ssl::verify_peer : ssl::verify_none);
     if (!settings.cert_dir.empty())
         if (auto loaded = load_cert_dir(*context, settings.cert_dir); !loaded) return loaded.error();
+    // The client side of OpenSSL's session cache, without its store: which session a connection offers is
+    // decided per host in resume(), the callback only collects what servers issue.
+    SSL_CTX* native = context->native_handle();
+    SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(native, on_new_session);
 
     cache_.emplace(std::move(key), context);
     return context;

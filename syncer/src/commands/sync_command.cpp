@@ -375,7 +375,8 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
             }
         if (f.dry_run) std::cout << plan_text(report);
         if (!f.report.empty())
-            write_private(f.report, report_json(report, f.dry_run, signal).dump(2) + "\n", "the report");
+            write_private(f.report, report_json(report, f.dry_run, signal, s.registry_stats()).dump(2) + "\n",
+                          "the report");
         // Interrupted images go with the failed ones, so `--images FAILED` finishes the run. Excluded ones
         // (nothing matched the platform filter) go in neither: nothing was copied, and nothing failed.
         std::vector<sync_item> succeeded, failed;

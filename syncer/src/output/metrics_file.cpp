@@ -98,6 +98,16 @@ std::string metrics_text(const run_metrics& m) {
         {"syncer_registry_errors",
          "Requests to the registry that failed for good in the last run (after their retries)",
          &remote_statistics::errors},
+        {"syncer_registry_connections",
+         "Connections the last run's requests to the registry opened (its token service and redirects "
+         "included)",
+         &remote_statistics::connections},
+        {"syncer_registry_tls_handshakes",
+         "Full TLS handshakes of the connections the last run opened for the registry",
+         &remote_statistics::tls_handshakes},
+        {"syncer_registry_tls_resumed",
+         "TLS handshakes that resumed a session of an earlier connection, in the last run for the registry",
+         &remote_statistics::tls_resumed},
     };
     for (const auto& [name, help, member] : counters) {
         if (m.registries.empty()) break;

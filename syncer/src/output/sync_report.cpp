@@ -102,7 +102,21 @@ void log_deletions(logger& log, const sync_report& report) {
     }
 }
 
-nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std::string_view interrupted_by) {
+nlohmann::ordered_json registry_stats_json(const std::string& registry, const remote_statistics& stats) {
+    nlohmann::ordered_json j;
+    j["registry"] = registry;
+    j["requests"] = stats.requests;
+    j["token_fetches"] = stats.token_fetches;
+    j["retries"] = stats.retries;
+    j["errors"] = stats.errors;
+    j["connections"] = stats.connections;
+    j["tls_handshakes"] = stats.tls_handshakes;
+    j["tls_resumed"] = stats.tls_resumed;
+    return j;
+}
+
+nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std::string_view interrupted_by,
+                                   const registry_statistics& registries) {
     nlohmann::ordered_json j;
     j["version"] = 1;
     j["dry_run"] = dry_run;
@@ -145,6 +159,10 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std:
                             {"would_delete", r.would_delete},
                             {"rule", r.origin}});
     j["prune_refusals"] = std::move(refusals);
+    auto per_registry = nlohmann::ordered_json::array();
+    for (const auto& [name, stats] : registries)
+        per_registry.push_back(registry_stats_json(name, stats));
+    j["registries"] = std::move(per_registry);
     // Image errors quote registries, which may echo credentials.
     scrub_secrets_in(j);
     return j;

@@ -2,19 +2,32 @@
 // Rendering a sync run for people and machines: the --report JSON, the --dry-run plan, log lines.
 #include "output/logger.hpp"
 
+#include <libregistry/client/remote_registry.hpp>
 #include <libregistry/sync/sync_runner.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace syncer {
 
-/// The --report document: every image with its outcome, and totals. See docs/sync.md. `interrupted_by` names
-/// what stopped the run ("SIGINT", "SIGTERM", "timeout"), empty when nothing did.
+/// What the run's client counted per registry (name, counters), in the order the registries were opened.
+using registry_statistics = std::vector<std::pair<std::string, libregistry::remote_statistics>>;
+
+/// The --report document: every image with its outcome, totals, and what each registry of the run was asked
+/// (`registries`). See docs/sync.md. `interrupted_by` names what stopped the run ("SIGINT", "SIGTERM",
+/// "timeout"), empty when nothing did.
 nlohmann::ordered_json report_json(const libregistry::sync_report& report, bool dry_run,
-                                   std::string_view interrupted_by = {});
+                                   std::string_view interrupted_by = {},
+                                   const registry_statistics& registries = {});
+
+/// One entry of the report's `registries` array: the registry's requests, token fetches, retries, errors,
+/// the connections its requests opened and their TLS handshakes (full, resumed).
+nlohmann::ordered_json registry_stats_json(const std::string& registry,
+                                           const libregistry::remote_statistics& stats);
 
 /// One line per image of a plan: `copy SRC -> DST (reason)` / `skip ...` / `fail ...`; then one per tag
 /// pruning would delete, `delete DST:TAG (reason)`, and per repository it refuses, `keep DST (reason)`.

@@ -51,6 +51,11 @@ struct remote_statistics {
     /// Requests that came back as errors after their retries (no connection, a last 429 or 5xx, a refused
     /// rate limit, failed auth); answers left to the caller, a 404 say, are not errors here.
     std::uint64_t errors = 0;
+    /// Connections this registry's requests opened (to it, its token service, storage it redirected to),
+    /// and their TLS handshakes: full ones, and those that resumed an earlier connection's session.
+    std::uint64_t connections = 0;
+    std::uint64_t tls_handshakes = 0;
+    std::uint64_t tls_resumed = 0;
     /// The last `RateLimit-Remaining` the registry sent (Docker Hub's pulls left); unset if it sent none.
     std::optional<long long> rate_limit_remaining;
 };
@@ -97,7 +102,7 @@ public:
     /// 401 (or its token service refuses them); other failures as they came.
     boost::asio::awaitable<result<void>> check_credentials();
 
-    remote_statistics stats() const noexcept;
+    remote_statistics stats() const;
 
 private:
     std::unique_ptr<detail::registry_session> session_;

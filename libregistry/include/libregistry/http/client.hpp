@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -70,7 +71,11 @@ struct client_options {
     /// Appended to the message of a min_rate failure to say how to change the minimum (the CLI names its
     /// flags); may be empty.
     std::string min_rate_hint;
-    std::size_t max_idle_per_host = 32;
+    /// Idle keep-alive connections kept per host; by default every one. A pool never holds more connections
+    /// to a host than requests were in flight to it at once, so a cap only ever closes connections the next
+    /// burst of requests opens again (with a TCP and TLS handshake each). 0 closes every connection after
+    /// its request.
+    std::size_t max_idle_per_host = std::numeric_limits<std::size_t>::max();
     int max_redirects = 10;
     proxy_settings proxy = proxy_settings::from_environment();
     /// Settings per host (host[:port] as in the URL); default-constructed settings when unset.
@@ -99,6 +104,10 @@ struct request {
     body_source* source = nullptr;
     std::int64_t content_length = -1;
     bool follow_redirects = true; ///< GET and HEAD only
+    /// The key the client counts this request under in `stats(key)`, with the connections it opens and their
+    /// TLS handshakes, wherever they go (a token service, a redirect to blob storage); the URL's host:port
+    /// when empty. A registry client passes its registry's name.
+    std::string tally;
 };
 
 struct response {
@@ -153,13 +162,17 @@ public:
     /// minutes) cannot hold up a client that is being shut down.
     boost::asio::awaitable<void> pause(std::chrono::milliseconds delay);
 
-    /// Counters for tests and benchmarks.
+    /// Counters for reports, tests and benchmarks.
     struct statistics {
         std::uint64_t connections_opened = 0;
-        std::uint64_t tls_handshakes = 0;
-        std::uint64_t requests = 0;
+        std::uint64_t tls_handshakes = 0; ///< full handshakes (certificates sent and verified)
+        std::uint64_t tls_resumed = 0;    ///< handshakes that resumed a session the host issued earlier
+        std::uint64_t requests = 0;       ///< requests written, resends on a fresh connection included
     };
+    /// All requests'.
     statistics stats() const noexcept;
+    /// Those of the requests counted under `tally` (request::tally, or the host:port they went to).
+    statistics stats(std::string_view tally) const;
 
 private:
     struct impl;
