@@ -145,9 +145,24 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std:
                             {"would_delete", r.would_delete},
                             {"rule", r.origin}});
     j["prune_refusals"] = std::move(refusals);
+    auto registries = nlohmann::ordered_json::array();
+    for (const auto& c : report.concurrency)
+        registries.push_back({{"registry", c.registry}, {"concurrency", concurrency_json(c)}});
+    j["registries"] = std::move(registries);
     // Image errors quote registries, which may echo credentials.
     scrub_secrets_in(j);
     return j;
+}
+
+nlohmann::ordered_json concurrency_json(const registry_concurrency& c) {
+    const auto kind = [](const concurrency_summary& s) {
+        return nlohmann::ordered_json{{"start", s.start},
+                                      {"max", s.max},
+                                      {"final", s.final},
+                                      {"cap", s.cap},
+                                      {"decreases", s.decreases}};
+    };
+    return {{"metadata", kind(c.metadata)}, {"blobs", kind(c.blobs)}};
 }
 
 std::string plan_text(const sync_report& report) {
