@@ -8,7 +8,7 @@ namespace {
 
 // Latency holds while a window's median stays below factor x floor + slack (the header says why).
 constexpr int rising_factor = 2;
-constexpr std::chrono::microseconds rising_slack{10'000};
+constexpr std::chrono::microseconds rising_slack{25'000};
 
 } // namespace
 

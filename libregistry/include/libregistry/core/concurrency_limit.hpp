@@ -7,9 +7,10 @@
 // and finish and when the registry throttles (client/detail/adaptive_semaphore.hpp does, for sync_runner).
 //
 // Latency "holds" while the median latency of a window stays within 2x the lowest window median seen plus
-// 10 ms: the slack keeps loopback and LAN registries, whose floor is a fraction of a millisecond, from
-// reading scheduling noise as queueing. A window without latency samples (whole blob transfers, whose time
-// depends on their size) judges by throttles alone.
+// 25 ms: the slack keeps loopback and LAN registries, whose floor is a fraction of a millisecond, from
+// reading the client's own scheduling (one thread answering dozens of calls) as queueing at the registry;
+// with 10 ms a no-op sync on a busy loopback halved its limits 8-10 times a run. A window without latency
+// samples (whole blob transfers, whose time depends on their size) judges by throttles alone.
 #include <chrono>
 #include <cstddef>
 #include <optional>

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <utility>
 
 namespace libregistry::detail {
@@ -20,18 +21,21 @@ public:
     /// latency sample.
     class permit {
     public:
-        permit(permit&& o) noexcept : s_(std::exchange(o.s_, nullptr)), started_(o.started_) {}
+        permit(permit&& o) noexcept
+            : s_(std::exchange(o.s_, nullptr)), started_(o.started_),
+              throttles_at_start_(o.throttles_at_start_) {}
         permit(const permit&) = delete;
         permit& operator=(const permit&) = delete;
         ~permit() {
             if (s_) s_->release(std::nullopt);
         }
         /// `sample`: the call's time says something about the registry's load (it succeeded, and its time
-        /// does not depend on a size).
+        /// does not depend on a size). A call during which the registry throttled gives no sample either: its
+        /// time may hold a retry's backoff or a rate-limit wait, and the throttle has spoken already.
         void finish(bool sample) {
             if (!s_) return;
             std::optional<concurrency_limit::duration> latency;
-            if (sample)
+            if (sample && s_->throttles_ == throttles_at_start_)
                 latency = std::chrono::duration_cast<concurrency_limit::duration>(
                     std::chrono::steady_clock::now() - started_);
             std::exchange(s_, nullptr)->release(latency);
@@ -39,9 +43,11 @@ public:
 
     private:
         friend class adaptive_semaphore;
-        explicit permit(adaptive_semaphore& s) : s_(&s), started_(std::chrono::steady_clock::now()) {}
+        explicit permit(adaptive_semaphore& s)
+            : s_(&s), started_(std::chrono::steady_clock::now()), throttles_at_start_(s.throttles_) {}
         adaptive_semaphore* s_;
         std::chrono::steady_clock::time_point started_;
+        std::uint64_t throttles_at_start_;
     };
 
     adaptive_semaphore(boost::asio::any_io_executor executor, concurrency_settings settings)
@@ -56,7 +62,10 @@ public:
     }
 
     /// The registry throttled a request: the limit halves (once per window); calls above it finish first.
-    void throttled() { limit_.throttled(); }
+    void throttled() {
+        ++throttles_;
+        limit_.throttled();
+    }
 
     concurrency_summary summary() const noexcept { return limit_.summary(); }
 
@@ -69,6 +78,7 @@ private:
 
     concurrency_limit limit_;
     boost::asio::steady_timer timer_;
+    std::uint64_t throttles_ = 0;
 };
 
 } // namespace libregistry::detail
