@@ -230,6 +230,13 @@ class MetricsFileTest(harness.TempDirTestCase):
         # syncer's count is the registry's access log plus one: the ping tries HTTPS first, which a plain-HTTP
         # registry refuses at the TLS handshake, before anything is logged.
         self.assertEqual(first[f'syncer_registry_requests{{registry="{d}"}}'], dst_requests + 1)
+        # The adaptive limits of each registry, between their starts (8 and 4) and caps (64 and 16).
+        for r in (s, d):
+            for kind, start, cap in (("metadata", 8, 64), ("blobs", 4, 16)):
+                final = first[f'syncer_registry_concurrency{{registry="{r}",kind="{kind}"}}']
+                highest = first[f'syncer_registry_concurrency_max{{registry="{r}",kind="{kind}"}}']
+                self.assertTrue(1 <= final <= highest, (r, kind, final, highest))
+                self.assertTrue(start <= highest <= cap, (r, kind, highest))
 
         bad = self.write("bad.yaml", f"{q(s + '/no/such-repo:v1')}: {q(d + '/metrics/missing')}\n")
         result = run_syncer("sync", "--images", bad, "--metrics-file", metrics, "--retries", "0")

@@ -11,8 +11,8 @@ import harness
 import seed
 from harness import describe, run_syncer
 
-# sync_options::per_registry: operations in flight per registry, each with at most one request in flight.
-PER_REGISTRY = 16
+# Calls in flight per registry (sync_options::metadata_concurrency + blob_concurrency caps), one request each.
+PER_REGISTRY = 64 + 16  # the adaptive caps per registry: metadata requests + blob transfers (docs/sync.md)
 REPOS = [f"conn/app-{i}" for i in range(6)]
 TAGS = ["v1", "v2"]
 

@@ -19,9 +19,10 @@ from harness import describe, get_manifest, run_syncer, sha256, tags_of, verify_
 REPOS = 50
 TAGS_PER_IMAGE = 10  # two images per repository: 20 tags each, 1000 in all
 PROC = 8
-# syncer's concurrency settings (sync_runner.hpp sync_options::per_registry, --proc, --jobs): calls in flight
-# per registry, images copied at once, blobs copied at once per image.
-PER_REGISTRY = 16
+# syncer's concurrency settings (core/concurrency_limit.hpp's default caps of the adaptive limits per
+# registry, metadata requests and blob transfers; --proc, --jobs): calls in flight per registry at most,
+# images copied at once, blobs copied at once per image.
+PER_REGISTRY = 64 + 16
 JOBS = 6
 HOSTS = 2  # the front (source) and the destination registry
 # Measured on a busy shared 2-core machine (2026-11-30, five runs): peak RSS 27.9-28.3 MiB, peak sockets 32,

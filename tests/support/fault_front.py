@@ -42,6 +42,8 @@ Switches, all off by default:
                            with no Retry-After.
   host / token_host        the addresses the registry and token listeners bind to (default 127.0.0.1).
 
+`max_in_flight(listener)` is the most requests a listener ("registry", "token", "storage") was serving at once.
+
 Fault kinds (FAULTS):
   429                429 TOOMANYREQUESTS with `Retry-After: retry_after` (1 s by default)
   503                503 with Retry-After (on the storage listener: an S3 SlowDown-style XML body)
@@ -302,6 +304,7 @@ class _Handler(LoopbackHandler):
         self._entry = entry
         self.front._log(entry)
         body = _RequestBody(self)
+        self.front._begin(entry.listener)
         try:
             self.front._serve(self, entry, body)
         except _Done:
@@ -311,6 +314,7 @@ class _Handler(LoopbackHandler):
             self.close_connection = True
             self.drop_backend()
         finally:
+            self.front._end(entry.listener)
             entry.bytes_in = body.read
             entry.finished = time.time()
             self._entry = None
@@ -395,6 +399,8 @@ class FaultFront:
         self._pages: dict[str, tuple[str, int]] = {}
         self._mutated: dict[tuple[str, str], tuple[bytes, str]] = {}  # (repo, digest) -> (bytes, media type)
         self.page_tokens: list[str] = []
+        self._in_flight: Counter = Counter()  # requests being served now, by listener
+        self._max_in_flight: Counter = Counter()
         self.tls_probes: Counter = Counter()
 
         self._servers: dict[str, _Server] = {}
@@ -471,6 +477,20 @@ class FaultFront:
     def _tls_probe(self, role: str) -> None:
         with self._lock:
             self.tls_probes[role] += 1
+
+    def _begin(self, listener: str) -> None:
+        with self._lock:
+            self._in_flight[listener] += 1
+            self._max_in_flight[listener] = max(self._max_in_flight[listener], self._in_flight[listener])
+
+    def _end(self, listener: str) -> None:
+        with self._lock:
+            self._in_flight[listener] -= 1
+
+    def max_in_flight(self, listener: str = "registry") -> int:
+        """The most requests the listener was serving at once (from the request line to the answer's end)."""
+        with self._lock:
+            return self._max_in_flight[listener]
 
     def _log(self, entry: Entry) -> None:
         with self._lock:

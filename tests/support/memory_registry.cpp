@@ -1,5 +1,9 @@
 #include "memory_registry.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
 #include <cstring>
 
@@ -55,6 +59,13 @@ bool memory_registry::has_blob_in(const std::string& repository, const digest& d
 asio::awaitable<result<std::optional<descriptor>>> memory_registry::head_manifest(std::string repository,
                                                                                   std::string ref) {
     ++manifest_heads;
+    if (manifest_heads <= throttled_heads && on_throttle_) on_throttle_();
+    if (yielding_heads) {
+        heads_in_flight_max = std::max(heads_in_flight_max, ++heads_in_flight);
+        auto executor = co_await asio::this_coro::executor;
+        co_await asio::post(executor, asio::use_awaitable);
+        --heads_in_flight;
+    }
     auto& r = repos_[repository];
     auto key = r.tags.count(ref) ? r.tags[ref] : ref;
     auto it = r.manifests.find(key);

@@ -54,6 +54,15 @@ public:
     bool referrers_api = true;
     int referrers_calls = 0;
 
+    /// HEADs of manifests yield to the io_context before answering, so that calls overlap as a network's
+    /// do; heads_in_flight_max is the most that were in progress at once.
+    bool yielding_heads = false;
+    int heads_in_flight = 0;
+    int heads_in_flight_max = 0;
+    /// The first this many manifest HEADs are throttled: the on_throttle observer hears of each, as it does
+    /// of a 429 the HTTP client retries, and the HEAD then answers.
+    int throttled_heads = 0;
+
     bool has_manifest(const std::string& repository, const std::string& ref) const;
     bool has_blob_in(const std::string& repository, const digest& d) const;
 
@@ -78,6 +87,7 @@ public:
                                                                  bool tag_schema = true) override;
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
+    void on_throttle(std::function<void()> observer) override { on_throttle_ = std::move(observer); }
 
 private:
     void note(std::string entry);
@@ -88,6 +98,7 @@ private:
         std::set<digest> blobs;
     };
     std::string name_;
+    std::function<void()> on_throttle_;
     std::map<std::string, repo> repos_;
     std::map<digest, std::string> blob_bytes_;
     int sessions_ = 0;

@@ -1528,6 +1528,9 @@ asio::awaitable<void> shared_pause_case(std::shared_ptr<scripted_server> server,
     const auto executor = co_await asio::this_coro::executor;
     lh::client client(executor, test_client_options());
     remote_registry reg(client, options_for(*server));
+    // What the sync runner's adaptive limits hear (registry::on_throttle).
+    std::uint64_t throttles = 0;
+    reg.on_throttle([&throttles] { ++throttles; });
     // The GET of `first` is answered 429; five more GETs start once the client has read that answer.
     int succeeded = 0;
     std::vector<asio::awaitable<void>> tasks;
@@ -1547,10 +1550,12 @@ asio::awaitable<void> shared_pause_case(std::shared_ptr<scripted_server> server,
         for (auto r = log->begin() + 1; r != log->end(); ++r)
             CHECK(r->at - throttled >= 1s);
         CHECK(reg.stats().rate_limit_waits >= 5);
+        CHECK(throttles == 1 + reg.stats().rate_limit_waits); // the 429, and every wait for its Retry-After
     } else {
         // Docker Hub's headers say neither when nor how long: the 429 was retried with backoff, and the
         // other requests were not held back.
         CHECK(reg.stats().rate_limit_waits == 0);
+        CHECK(throttles == 1); // the 429
     }
 }
 

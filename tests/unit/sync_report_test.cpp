@@ -86,6 +86,21 @@ TEST_CASE("report_json: a run without referrers reports zero totals") {
     CHECK_FALSE(j["images"][0].contains("referrers"));
 }
 
+TEST_CASE("report_json: the adaptive concurrency of every registry the run called") {
+    sync_report report;
+    report.concurrency = {{"quay.io", {8, 32, 16, 64, 2}, {4, 4, 4, 16, 0}},
+                          {"mirror.example:5000", {4, 4, 4, 4, 0}, {2, 2, 1, 2, 1}}};
+    const auto j = report_json(report, false);
+    REQUIRE(j["registries"].size() == 2);
+    CHECK(j["registries"][0].dump() ==
+          R"({"registry":"quay.io","concurrency":{"metadata":{"start":8,"max":32,"final":16,"cap":64,)"
+          R"("decreases":2},"blobs":{"start":4,"max":4,"final":4,"cap":16,"decreases":0}}})");
+    CHECK(j["registries"][1]["registry"] == "mirror.example:5000");
+    CHECK(j["registries"][1]["concurrency"]["blobs"]["final"] == 1);
+    CHECK(j["registries"][1]["concurrency"]["blobs"]["decreases"] == 1);
+    CHECK(report_json(sync_report{}, false)["registries"] == nlohmann::ordered_json::array());
+}
+
 TEST_CASE("plan_text: a dry run counts the referrers each image would bring") {
     sync_report report;
     auto signed_image = image("1.0", image_status::planned);

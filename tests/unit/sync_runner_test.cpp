@@ -892,3 +892,59 @@ TEST_CASE("an interrupted run prunes nothing, even in a repository whose copies 
         return e.starts_with("untag") || e.starts_with("delete");
     }));
 }
+
+TEST_CASE("calls into a registry stay within its adaptive limit, which grows while nothing throttles") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    for (int i = 0; i < 60; ++i) {
+        add_image(src, "app", {"x"}, fmt::format("t{}", i));
+        add_image(dst, "app", {"x"}, fmt::format("t{}", i));
+    }
+    src.yielding_heads = dst.yielding_heads = true;
+    sync_options options;
+    options.metadata_concurrency = {2, 6};
+    auto report = run({all_tags("app", {"app"})}, p, options);
+    CHECK(report.totals.skipped == 60);
+    CHECK(src.heads_in_flight_max <= 6);
+    CHECK(dst.heads_in_flight_max <= 6);
+    CHECK(src.heads_in_flight_max > 2); // it grew
+    REQUIRE(report.concurrency.size() == 2);
+    const auto& source =
+        report.concurrency[1].registry == "src" ? report.concurrency[1] : report.concurrency[0];
+    CHECK(source.registry == "src");
+    CHECK(source.metadata.start == 2);
+    CHECK(source.metadata.max == 6);
+    CHECK(source.metadata.cap == 6);
+    CHECK(source.blobs == concurrency_summary{4, 4, 4, 16, 0}); // no blob call: the default, untouched
+}
+
+TEST_CASE("a registry that throttles (on_throttle) halves its limits, once per window") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    for (int i = 0; i < 60; ++i) {
+        add_image(src, "app", {"x"}, fmt::format("t{}", i));
+        add_image(dst, "app", {"x"}, fmt::format("t{}", i));
+    }
+    src.yielding_heads = dst.yielding_heads = true;
+    src.throttled_heads = 60;
+    sync_options options;
+    options.metadata_concurrency = {8, 8};
+    auto report = run({all_tags("app", {"app"})}, p, options);
+    CHECK(report.totals.skipped == 60);
+    REQUIRE(report.concurrency.size() == 2);
+    for (const auto& c : report.concurrency) {
+        CAPTURE(c.registry);
+        if (c.registry == "src") {
+            // Every HEAD throttled: 8 -> 4 -> 2 -> 1, one halving per window of calls; blobs halve too.
+            CHECK(c.metadata.decreases == 3);
+            // Calls that started before the last halving may end a window without a throttle: one back.
+            CHECK(c.metadata.final <= 2);
+            CHECK(c.blobs.final == 2); // no blob call ended the window of its first halving
+            CHECK(src.heads_in_flight_max <= 8);
+        } else {
+            CHECK(c.metadata.decreases == 0);
+        }
+    }
+}

@@ -29,6 +29,10 @@ boost::asio::awaitable<result<void>> remote_registry::check_credentials() {
     co_return session_->error_from(*resp, detail::verb::get, "/v2/");
 }
 
+void remote_registry::on_throttle(std::function<void()> observer) {
+    session_->on_throttle(std::move(observer));
+}
+
 remote_statistics remote_registry::stats() const {
     remote_statistics out = session_->stats();
     const auto transport = session_->client().stats(session_->name());

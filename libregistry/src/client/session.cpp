@@ -126,6 +126,7 @@ asio::awaitable<rate_limit_verdict> registry_session::await_rate_limit(bool pull
         if (verdict.action != rate_limit_action::wait) co_return verdict;
         const auto delay = std::chrono::ceil<std::chrono::milliseconds>(verdict.until - now);
         ++stats_.rate_limit_waits;
+        if (on_throttle_) on_throttle_();
         const auto started = std::chrono::steady_clock::now();
         co_await pause(delay);
         // Only abort() ends a pause early: the client is shutting down, and the request goes out to fail (or
@@ -440,6 +441,7 @@ asio::awaitable<result<typename Exchange::value_type>> registry_session::execute
             if (auto left = parse_rate_limit_remaining(limits.remaining))
                 stats_.rate_limit_remaining = left->remaining;
             if (outcome.status == 429 || outcome.status == 503) {
+                if (on_throttle_) on_throttle_();
                 refusal = admit(rate_limit_, c.pull, now, options_.max_wait);
                 outcome.beyond_max_wait = refusal.action == rate_limit_action::refuse;
             }

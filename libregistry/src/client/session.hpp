@@ -67,6 +67,8 @@ public:
     const std::string& name() const noexcept { return options_.registry; }
     const remote_options& options() const noexcept { return options_; }
     remote_statistics& stats() noexcept { return stats_; }
+    /// Called on every 429 or 503 answer and every wait for the rate limit (registry::on_throttle).
+    void on_throttle(std::function<void()> observer) { on_throttle_ = std::move(observer); }
     http::client& client() noexcept { return client_; }
 
     /// Sends `c` and reads the whole answer. Passing failures, 429 and 5xx are retried (when `replayable`);
@@ -143,6 +145,7 @@ private:
     /// What the registry's answers said about its rate limit: when requests may go out again.
     rate_limit_state rate_limit_;
     remote_statistics stats_;
+    std::function<void()> on_throttle_;
 };
 
 } // namespace libregistry::detail

@@ -3,8 +3,8 @@
 #include "libregistry/core/retry.hpp"
 #include "libregistry/sync/referrers_copy.hpp"
 
+#include "client/detail/adaptive_semaphore.hpp"
 #include "client/detail/for_each_bounded.hpp"
-#include "client/detail/semaphore.hpp"
 #include "client/detail/single_flight.hpp"
 #include "sync/detail/image_created.hpp"
 
@@ -88,85 +88,124 @@ asio::awaitable<void> wait_or_stop(std::chrono::milliseconds delay, std::stop_to
     co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
-// Bounds the concurrent calls into one registry; a call holds its permit until it returns (for an upload, for
-// the whole transfer).
+// Bounds the concurrent calls into one registry with two adaptive limits (core/concurrency_limit.hpp): one
+// for metadata requests, one for blob transfers. A call holds its permit until it returns (for an upload,
+// for the whole transfer). Each call's latency and the registry's throttles (registry::on_throttle, and a
+// 429 or 503 that comes back after the client's retries) steer the limits; a throttle halves both, as a
+// registry's rate limit counts every request.
 class limited_registry final : public registry {
 public:
-    limited_registry(registry& inner, asio::any_io_executor ex, std::size_t limit)
-        : inner_(inner), permits_(ex, limit) {}
+    limited_registry(registry& inner, asio::any_io_executor ex, concurrency_settings metadata,
+                     concurrency_settings blobs)
+        : inner_(inner), metadata_(ex, metadata), blobs_(ex, blobs) {
+        inner_.on_throttle([this] { throttled(); });
+    }
+    ~limited_registry() override { inner_.on_throttle({}); }
+    limited_registry(const limited_registry&) = delete;
+    limited_registry& operator=(const limited_registry&) = delete;
+
+    registry_concurrency concurrency() const {
+        return registry_concurrency{inner_.name(), metadata_.summary(), blobs_.summary()};
+    }
 
     std::string name() const override { return inner_.name(); }
 
     asio::awaitable<result<std::optional<descriptor>>> head_manifest(std::string repository,
                                                                      std::string ref) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.head_manifest(std::move(repository), std::move(ref));
+        auto permit = co_await metadata_.acquire();
+        auto r = co_await inner_.head_manifest(std::move(repository), std::move(ref));
+        settle(permit, r, true);
+        co_return r;
     }
     asio::awaitable<result<manifest>> get_manifest(std::string repository, std::string ref) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.get_manifest(std::move(repository), std::move(ref));
+        auto permit = co_await metadata_.acquire();
+        auto r = co_await inner_.get_manifest(std::move(repository), std::move(ref));
+        settle(permit, r, true);
+        co_return r;
     }
     asio::awaitable<result<pushed_manifest>> put_manifest(std::string repository, std::string ref,
                                                           manifest m) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.put_manifest(std::move(repository), std::move(ref), std::move(m));
+        auto permit = co_await metadata_.acquire();
+        auto r = co_await inner_.put_manifest(std::move(repository), std::move(ref), std::move(m));
+        settle(permit, r, true);
+        co_return r;
     }
     asio::awaitable<result<referrer_list>> list_referrers(std::string repository, digest subject,
                                                           std::optional<std::string> artifact_type,
                                                           bool tag_schema) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.list_referrers(std::move(repository), std::move(subject),
-                                                 std::move(artifact_type), tag_schema);
+        auto permit = co_await metadata_.acquire();
+        auto r = co_await inner_.list_referrers(std::move(repository), std::move(subject),
+                                                std::move(artifact_type), tag_schema);
+        // Paged, and a tag schema's index read after a missing API: its time is not one request's.
+        settle(permit, r, false);
+        co_return r;
     }
     asio::awaitable<result<bool>> has_blob(std::string repository, digest d) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.has_blob(std::move(repository), std::move(d));
+        auto permit = co_await metadata_.acquire();
+        auto r = co_await inner_.has_blob(std::move(repository), std::move(d));
+        settle(permit, r, true);
+        co_return r;
     }
     asio::awaitable<result<std::unique_ptr<blob_reader>>> get_blob(std::string repository,
                                                                    descriptor desc) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.get_blob(std::move(repository), std::move(desc));
+        auto permit = co_await blobs_.acquire();
+        auto r = co_await inner_.get_blob(std::move(repository), std::move(desc));
+        settle(permit, r, true); // the answer's headers: the body is read after
+        co_return r;
     }
     asio::awaitable<result<std::optional<upload_session>>>
     start_upload(std::string repository, std::optional<digest> d, std::optional<std::string> from) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.start_upload(std::move(repository), std::move(d), std::move(from));
+        auto permit = co_await blobs_.acquire();
+        auto r = co_await inner_.start_upload(std::move(repository), std::move(d), std::move(from));
+        settle(permit, r, true);
+        co_return r;
     }
     asio::awaitable<result<void>> finish_upload(upload_session session, descriptor desc,
                                                 blob_reader& reader) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.finish_upload(std::move(session), std::move(desc), reader);
+        auto permit = co_await blobs_.acquire();
+        auto r = co_await inner_.finish_upload(std::move(session), std::move(desc), reader);
+        settle(permit, r, false); // its time is the blob's size over the slower side's rate
+        co_return r;
     }
     asio::awaitable<void> cancel_upload(upload_session session) override {
         co_await inner_.cancel_upload(std::move(session));
     }
     asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.list_tags(std::move(repository));
+        auto permit = co_await metadata_.acquire();
+        auto r = co_await inner_.list_tags(std::move(repository));
+        settle(permit, r, false); // paged: as many round trips as the repository has pages of tags
+        co_return r;
     }
     asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.delete_tag(std::move(repository), std::move(tag));
+        auto permit = co_await metadata_.acquire();
+        auto r = co_await inner_.delete_tag(std::move(repository), std::move(tag));
+        settle(permit, r, true);
+        co_return r;
     }
     asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override {
-        co_await permits_.acquire();
-        detail::semaphore_guard g(permits_);
-        co_return co_await inner_.delete_manifest(std::move(repository), std::move(d));
+        auto permit = co_await metadata_.acquire();
+        auto r = co_await inner_.delete_manifest(std::move(repository), std::move(d));
+        settle(permit, r, true);
+        co_return r;
     }
 
 private:
+    void throttled() {
+        metadata_.throttled();
+        blobs_.throttled();
+    }
+
+    // A success is a latency sample (when `timed`); a 429 or 503 the client gave up on is a throttle, heard
+    // here too for back ends that do not report them through on_throttle.
+    template <typename T>
+    void settle(detail::adaptive_semaphore::permit& permit, const result<T>& r, bool timed) {
+        if (!r && (r.error().http_status == 429 || r.error().http_status == 503)) throttled();
+        permit.finish(timed && r.has_value());
+    }
+
     registry& inner_;
-    detail::async_semaphore permits_;
+    detail::adaptive_semaphore metadata_;
+    detail::adaptive_semaphore blobs_;
 };
 
 // What the tag listings of a run came to.
@@ -227,6 +266,8 @@ public:
         report_.duration =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
         report_.stopped = stopping();
+        for (const auto& [name, limited] : limited_)
+            report_.concurrency.push_back(limited->concurrency());
         co_return std::move(report_);
     }
 
@@ -242,9 +283,9 @@ private:
         auto it = limited_.find(name);
         if (it == limited_.end())
             it = limited_
-                     .emplace(name, std::make_unique<limited_registry>(
-                                        provider_.get(name), executor_,
-                                        std::max<std::size_t>(options_.per_registry, 1)))
+                     .emplace(name, std::make_unique<limited_registry>(provider_.get(name), executor_,
+                                                                       options_.metadata_concurrency,
+                                                                       options_.blob_concurrency))
                      .first;
         return *it->second;
     }
@@ -291,7 +332,7 @@ private:
                 co_await wait_or_stop(round_pause(attempt + 1), options_.stop);
             }
         };
-        co_await detail::for_each_bounded(repositories.size(), options_.per_registry, list_one);
+        co_await detail::for_each_bounded(repositories.size(), options_.metadata_concurrency.cap, list_one);
         co_return out;
     }
 
@@ -361,7 +402,7 @@ private:
             else
                 failures.emplace(source.name(), time.error());
         };
-        co_await detail::for_each_bounded(wanted.size(), options_.per_registry, fetch_one);
+        co_await detail::for_each_bounded(wanted.size(), options_.metadata_concurrency.cap, fetch_one);
         std::erase_if(rules, [&](const sync_rule& rule) {
             if (rule.policy.empty()) return false;
             auto selected = rule_tags(rule, tags, created);
@@ -414,7 +455,7 @@ private:
                 o.destination = (*d)->digest;
             out.observed[i] = !o.failure || !cut_short(*o.failure);
         };
-        co_await detail::for_each_bounded(items.size(), options_.per_registry * 2, observe);
+        co_await detail::for_each_bounded(items.size(), options_.metadata_concurrency.cap * 2, observe);
         co_return out;
     }
 
@@ -679,7 +720,7 @@ private:
             image.stats.referrers.excluded = found->excluded;
             image.stats.referrers.not_carried = found->too_deep;
         };
-        co_await detail::for_each_bounded(wanted.size(), options_.per_registry, count_one);
+        co_await detail::for_each_bounded(wanted.size(), options_.metadata_concurrency.cap, count_one);
     }
 
     void record(image_result& image, const result<copy_stats>& r, int round) {
@@ -768,7 +809,7 @@ private:
                 in.destination_tags[d.name()] = std::move(*tags);
             }
         };
-        co_await detail::for_each_bounded(repositories.size(), options_.per_registry, list_one);
+        co_await detail::for_each_bounded(repositories.size(), options_.metadata_concurrency.cap, list_one);
         in.interrupted = stopping();
 
         auto targets = plan_prune(in);

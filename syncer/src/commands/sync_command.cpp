@@ -220,6 +220,8 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
     options.force = f.force;
     options.dry_run = f.dry_run;
     options.copy.jobs = std::max<std::size_t>(f.jobs, 1);
+    options.metadata_concurrency = capped(options.metadata_concurrency, f.max_concurrency);
+    options.blob_concurrency = capped(options.blob_concurrency, f.max_blob_concurrency);
     // One attempt budget for a request, whichever level retries it (the session below uses the same).
     options.copy.retry.max_attempts = options.retries + 1;
     options.copy.platforms = run_platforms(f);
@@ -284,10 +286,12 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
     auto rules = std::move(config.images);
     const auto started = std::chrono::steady_clock::now();
     // --metrics-file, whatever the outcome: a run that failed keeps the last success of the previous file.
+    std::vector<registry_concurrency> concurrency; // the run's, once it has ended
     const auto write_metrics = [&](const sync_totals& totals, int status) {
         if (f.metrics_file.empty()) return status;
         run_metrics m;
         m.totals = totals;
+        m.concurrency = concurrency;
         m.duration_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         m.succeeded = status == exit_ok && s.stopped_by().empty() && !f.dry_run;
@@ -364,6 +368,7 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
             co_return write_metrics(sync_totals{}, exit_usage);
         }
         const auto& report = *r;
+        concurrency = report.concurrency;
         const std::string signal = s.stopped_by();
         // Bundles are written once, at the end, naming only complete images: after a failed image or a stop
         // too, so what was copied is kept (a rerun adds the rest).
@@ -416,6 +421,18 @@ void add_run_flags(CLI::App& cmd, sync_flags& f) {
     cmd.add_option("--proc,-p", f.proc, "Images copied in parallel")->check(CLI::Range(1, 1024));
     add_retries_flag(cmd, f.retries, "Further rounds for failed images, and retries per request", true);
     cmd.add_option("--jobs,-j", f.jobs, "Blobs copied in parallel per image")->check(CLI::Range(1, 256));
+    cmd.add_option("--max-concurrency", f.max_concurrency,
+                   fmt::format("The most manifest, tag list and HEAD requests in flight per registry; the "
+                               "limit adapts between 1 and N (default: starts at {}, grows to {})",
+                               default_metadata_concurrency.start, default_metadata_concurrency.cap))
+        ->check(CLI::Range(1, 1024))
+        ->default_str("");
+    cmd.add_option("--max-blob-concurrency", f.max_blob_concurrency,
+                   fmt::format("The most blob transfers in flight per registry; the limit adapts between 1 "
+                               "and N (default: starts at {}, grows to {})",
+                               default_blob_concurrency.start, default_blob_concurrency.cap))
+        ->check(CLI::Range(1, 1024))
+        ->default_str("");
     cmd.add_flag("--force", f.force, "Push manifests even when the destination already has the same digest");
     cmd.add_option("--log", f.log, "Write log lines to FILE (appending) instead of stderr");
     cmd.add_option("--log-format", f.log_format, "text or json")->default_str("text");

@@ -27,6 +27,8 @@ struct sync_flags {
     int proc = 5;
     int retries = 2;
     std::size_t jobs = 6;
+    std::size_t max_concurrency = 0;      ///< --max-concurrency; 0: the library's default cap
+    std::size_t max_blob_concurrency = 0; ///< --max-blob-concurrency; 0: the library's default cap
     std::vector<std::string> os;
     std::vector<std::string> arch;
     std::vector<std::string> platforms; ///< --platform os/arch[/variant], as given
@@ -52,7 +54,8 @@ struct sync_flags {
 };
 
 void add_sync_flags(CLI::App& cmd, sync_flags& flags);
-/// Registers only the flags that shape a run (--proc, --retries, --jobs, --force, --log, --log-format,
+/// Registers only the flags that shape a run (--proc, --retries, --jobs, --max-concurrency,
+/// --max-blob-concurrency, --force, --log, --log-format,
 /// --dry-run, --check, --report, --metrics-file, --prune, --prune-max, --timeout, --min-rate,
 /// --min-rate-window, --max-wait, --platform, --authfile, the tag policy flags --include-tags,
 /// --exclude-tags, --latest, and the referrers flags), with the meaning they have in `syncer sync`; for

@@ -127,6 +127,26 @@ std::string metrics_text(const run_metrics& m) {
                 out += fmt::format("syncer_registry_rate_limit_remaining{{registry=\"{}\"}} {}\n",
                                    escape_label_value(r.registry), *r.stats.rate_limit_remaining);
     }
+    if (!m.concurrency.empty()) {
+        using summary = concurrency_summary;
+        for (const auto& [name, help, member] :
+             {std::tuple{
+                  "syncer_registry_concurrency",
+                  "Calls into the registry the last run allowed at once at its end (the adaptive limit), "
+                  "by kind: metadata requests or blob transfers",
+                  &summary::final},
+              std::tuple{
+                  "syncer_registry_concurrency_max",
+                  "The highest number of calls into the registry the last run allowed at once, by kind",
+                  &summary::max}}) {
+            header(out, name, help);
+            for (const auto& r : m.concurrency)
+                for (const auto& [kind, s] :
+                     {std::pair{"metadata", &r.metadata}, std::pair{"blobs", &r.blobs}})
+                    out += fmt::format("{}{{registry=\"{}\",kind=\"{}\"}} {}\n", name,
+                                       escape_label_value(r.registry), kind, s->*member);
+        }
+    }
     return out;
 }
 

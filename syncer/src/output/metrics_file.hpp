@@ -28,6 +28,8 @@ struct run_metrics {
     /// (nullopt: never, as far as the file knows).
     std::optional<double> last_success;
     std::vector<registry_metrics> registries;
+    /// The adaptive limits of each registry the run called.
+    std::vector<libregistry::registry_concurrency> concurrency;
 };
 
 /// A label value escaped as the exposition format requires: `\` as `\\`, `"` as `\"`, a line feed as `\n`.

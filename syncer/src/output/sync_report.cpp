@@ -3,6 +3,7 @@
 #include "output/progress.hpp"
 #include "output/referrers_output.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <libregistry/core/redact.hpp>
 
@@ -159,13 +160,33 @@ nlohmann::ordered_json report_json(const sync_report& report, bool dry_run, std:
                             {"would_delete", r.would_delete},
                             {"rule", r.origin}});
     j["prune_refusals"] = std::move(refusals);
+    // One entry per registry: its request and connection counters, and what its adaptive limits did.
     auto per_registry = nlohmann::ordered_json::array();
     for (const auto& [name, stats] : registries)
         per_registry.push_back(registry_stats_json(name, stats));
+    for (const auto& c : report.concurrency) {
+        auto same = std::find_if(per_registry.begin(), per_registry.end(),
+                                 [&](const auto& e) { return e["registry"] == c.registry; });
+        if (same == per_registry.end())
+            per_registry.push_back({{"registry", c.registry}, {"concurrency", concurrency_json(c)}});
+        else
+            (*same)["concurrency"] = concurrency_json(c);
+    }
     j["registries"] = std::move(per_registry);
     // Image errors quote registries, which may echo credentials.
     scrub_secrets_in(j);
     return j;
+}
+
+nlohmann::ordered_json concurrency_json(const registry_concurrency& c) {
+    const auto kind = [](const concurrency_summary& s) {
+        return nlohmann::ordered_json{{"start", s.start},
+                                      {"max", s.max},
+                                      {"final", s.final},
+                                      {"cap", s.cap},
+                                      {"decreases", s.decreases}};
+    };
+    return {{"metadata", kind(c.metadata)}, {"blobs", kind(c.blobs)}};
 }
 
 std::string plan_text(const sync_report& report) {

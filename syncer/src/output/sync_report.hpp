@@ -29,6 +29,10 @@ nlohmann::ordered_json report_json(const libregistry::sync_report& report, bool 
 nlohmann::ordered_json registry_stats_json(const std::string& registry,
                                            const libregistry::remote_statistics& stats);
 
+/// The `concurrency` object of a registry's entry in the report's `registries`: per kind (metadata requests,
+/// blob transfers) the adaptive limit's start, highest value, value at the end, cap and halvings.
+nlohmann::ordered_json concurrency_json(const libregistry::registry_concurrency& c);
+
 /// One line per image of a plan: `copy SRC -> DST (reason)` / `skip ...` / `fail ...`; then one per tag
 /// pruning would delete, `delete DST:TAG (reason)`, and per repository it refuses, `keep DST (reason)`.
 std::string plan_text(const libregistry::sync_report& report);

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -100,6 +101,10 @@ public:
     /// was gone already. errc::unsupported, with a message saying what to configure, when the registry
     /// refuses deletes (405, UNSUPPORTED).
     virtual boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) = 0;
+    /// Sets what to call whenever the registry throttles a request: answers 429 or 503, or holds requests
+    /// back for its rate limit (the client retries and waits by itself, so callers hear of it only here).
+    /// An empty function stops the calls. Back ends without rate limits never call it.
+    virtual void on_throttle(std::function<void()> observer) { (void)observer; }
 };
 
 } // namespace libregistry

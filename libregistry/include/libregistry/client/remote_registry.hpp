@@ -93,6 +93,7 @@ public:
                                                                  bool tag_schema = true) override;
     boost::asio::awaitable<result<bool>> delete_tag(std::string repository, std::string tag) override;
     boost::asio::awaitable<result<bool>> delete_manifest(std::string repository, digest d) override;
+    void on_throttle(std::function<void()> observer) override;
 
     /// Lists repositories (`/v2/_catalog`), following pagination.
     boost::asio::awaitable<result<std::vector<std::string>>> catalog();

@@ -1,10 +1,11 @@
 #pragma once
 // Carries out a sync: lists tags once per repository, HEADs both sides of every (source tag, destination),
 // plans with plan_sync, and copies what differs with one scheduler for the whole run (a global bound on
-// parallel images, a bound per registry, one blob ledger so shared layers cross the wire once per
+// parallel images, adaptive bounds per registry, one blob ledger so shared layers cross the wire once per
 // destination registry), then retries failed images in further rounds. Last, for rules that prune, deletes
 // the destination tags no rule maps to any more (plan_prune decides, safe_deleter deletes).
 #include "libregistry/client/registry.hpp"
+#include "libregistry/core/concurrency_limit.hpp"
 #include "libregistry/sync/copy.hpp"
 #include "libregistry/sync/prune_plan.hpp"
 #include "libregistry/sync/safe_delete.hpp"
@@ -80,6 +81,13 @@ struct prune_refusal {
     std::size_t would_delete = 0;
 };
 
+/// What the adaptive limits of one registry did (core/concurrency_limit.hpp).
+struct registry_concurrency {
+    std::string registry;
+    concurrency_summary metadata;
+    concurrency_summary blobs;
+};
+
 struct sync_report {
     std::vector<image_result> images;
     sync_totals totals;
@@ -89,6 +97,8 @@ struct sync_report {
     std::vector<std::string> warnings;
     std::vector<prune_result> deletions;
     std::vector<prune_refusal> prune_refusals;
+    /// Per registry the run called, by name.
+    std::vector<registry_concurrency> concurrency;
 };
 
 struct sync_event {
@@ -100,9 +110,13 @@ struct sync_event {
 };
 
 struct sync_options {
-    std::size_t proc = 5;          ///< images copied at once
-    std::size_t per_registry = 16; ///< concurrent operations per registry
-    int retries = 2;               ///< further rounds for failed images
+    std::size_t proc = 5; ///< images copied at once
+    /// Concurrent calls per registry, adapted while the run goes (core/concurrency_limit.hpp): manifest, tag
+    /// list, referrers, blob HEAD and delete requests, and blob transfers. The cap of the first also bounds
+    /// how many listings and HEADs each phase starts at once.
+    concurrency_settings metadata_concurrency = default_metadata_concurrency;
+    concurrency_settings blob_concurrency = default_blob_concurrency;
+    int retries = 2; ///< further rounds for failed images
     bool force = false;
     bool dry_run = false;
     libregistry::shard shard;
