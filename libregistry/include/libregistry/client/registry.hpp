@@ -31,6 +31,9 @@ struct upload_session {
     std::string location;
     std::int64_t offset = 0;
     std::int64_t min_chunk = 0; ///< OCI-Chunk-Min-Length, when the registry sent one
+    /// False: nothing was sent yet. The registry's finish_upload opens the session itself, or sends the blob
+    /// in one request (remote_registry's single POST); cancel_upload has nothing to give back.
+    bool opened = true;
 };
 
 /// What a manifest PUT came to.
