@@ -69,6 +69,9 @@ public:
     remote_statistics& stats() noexcept { return stats_; }
     http::client& client() noexcept { return client_; }
 
+    /// Fetches tokens for several repositories' scopes at once, in batches; see remote_registry::prepare.
+    boost::asio::awaitable<void> prepare(std::vector<std::string> repositories, bool push);
+
     /// Sends `c` and reads the whole answer. Passing failures, 429 and 5xx are retried (when `replayable`);
     /// a final 429 or 5xx comes back as an error carrying its attempts. Other statuses are the caller's.
     boost::asio::awaitable<result<http::response>> send(api_call c);

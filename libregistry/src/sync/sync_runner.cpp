@@ -204,6 +204,7 @@ public:
         std::erase_if(rules, [&](const sync_rule& r) { return !in_shard(r.source, options_.shard); });
         for (auto& rule : rules)
             if (!rule.referrers) rule.referrers = options_.referrers;
+        co_await prepare(reads_of(rules), repository_access::pull);
         auto repositories = repositories_to_list(rules);
         auto listed = co_await list_tags(std::move(repositories));
         report_unlisted(rules, listed);
@@ -220,8 +221,10 @@ public:
         auto to_copy = plan(*items, resolved);
         if (options_.dry_run)
             co_await count_referrers();
-        else
+        else {
+            co_await prepare(writes_of(to_copy), repository_access::push);
             co_await copy_rounds(std::move(to_copy));
+        }
         co_await prune(rules, std::move(*items), listed, std::move(foreign));
         report_.totals = tally(report_.images);
         report_.duration =
@@ -259,6 +262,45 @@ private:
 
     void announce(const image_result& image) {
         if (options_.on_event) options_.on_event(sync_event{sync_event::kind::image_done, &image, 0, {}});
+    }
+
+    using repositories_by_registry = std::map<std::string, std::set<std::string>>;
+
+    // Every repository the rules read: their sources, and their destinations (HEADed before anything is
+    // written).
+    static repositories_by_registry reads_of(const std::vector<sync_rule>& rules) {
+        repositories_by_registry out;
+        for (const auto& rule : rules) {
+            out[rule.source.registry].insert(rule.source.repository);
+            for (const auto& d : rule.destinations)
+                out[d.registry].insert(d.repository);
+        }
+        return out;
+    }
+
+    repositories_by_registry writes_of(const std::vector<std::size_t>& to_copy) const {
+        repositories_by_registry out;
+        for (auto i : to_copy) {
+            const auto& destination = report_.images[i].item.destination;
+            out[destination.registry].insert(destination.repository);
+        }
+        return out;
+    }
+
+    // Tells each registry which of its repositories the run is about to read or write (registry::prepare),
+    // all registries at once: with Docker token auth, a few token requests for all of them instead of one
+    // per repository. The registries themselves, not the per-registry limit: these are hints, not requests
+    // of the run.
+    asio::awaitable<void> prepare(repositories_by_registry repositories, repository_access access) {
+        if (stopping()) co_return;
+        std::vector<std::pair<std::string, std::vector<std::string>>> work;
+        for (auto& [name, names] : repositories)
+            work.emplace_back(name, std::vector<std::string>(names.begin(), names.end()));
+        std::function<asio::awaitable<void>(std::size_t)> prepare_one =
+            [&](std::size_t i) -> asio::awaitable<void> {
+            co_await provider_.get(work[i].first).prepare(work[i].second, access);
+        };
+        co_await detail::for_each_bounded(work.size(), work.size(), prepare_one);
     }
 
     // Tag lists, once per repository, whatever number of rules need them.

@@ -45,9 +45,22 @@ struct pushed_manifest {
     std::optional<libregistry::digest> subject;
 };
 
+/// What a run is about to do in a repository: read it, or read and write it.
+enum class repository_access { pull, push };
+
 class registry {
 public:
     virtual ~registry() = default;
+
+    /// A hint: these repositories are about to be read (or written). A registry that authorizes per
+    /// repository may ask for them all at once (remote_registry: one Docker token request for several
+    /// scopes); the default does nothing. Nothing is reported: every later request still authorizes itself.
+    virtual boost::asio::awaitable<void> prepare(std::vector<std::string> repositories,
+                                                 repository_access access) {
+        (void)repositories;
+        (void)access;
+        co_return;
+    }
 
     /// host[:port] as normalised in references (`docker.io` for Docker Hub); equal names mean mounts can
     /// work.
