@@ -55,6 +55,7 @@ bool memory_registry::has_blob_in(const std::string& repository, const digest& d
 asio::awaitable<result<std::optional<descriptor>>> memory_registry::head_manifest(std::string repository,
                                                                                   std::string ref) {
     ++manifest_heads;
+    if (on_read) on_read("head " + repository + " " + ref);
     auto& r = repos_[repository];
     auto key = r.tags.count(ref) ? r.tags[ref] : ref;
     auto it = r.manifests.find(key);

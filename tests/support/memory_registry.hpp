@@ -36,6 +36,8 @@ public:
     /// Called with each entry as it is added to `log`, and with "session REPO" when an upload session opens;
     /// lets a test act (request a stop) at a precise point of a copy.
     std::function<void(const std::string&)> on_write;
+    /// Called with "head REPO REF" as a manifest HEAD starts: the order of reads across registries.
+    std::function<void(const std::string&)> on_read;
     /// Upload sessions given back with cancel_upload.
     int cancelled_uploads = 0;
     /// finish_upload of a blob fails with the first error queued for its digest (after reading the bytes),

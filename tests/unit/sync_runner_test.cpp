@@ -467,6 +467,23 @@ TEST_CASE("a stop in the middle of an image pushes no manifest for it and retrie
     }
 }
 
+TEST_CASE("both sides of an item are HEADed at once: the destination's HEAD does not wait for the source's") {
+    // Issue 14: a no-op run's chain per item was HEAD source, then HEAD destination.
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "app", {"only-layer"}, "1");
+    std::vector<std::string> reads;
+    src.on_read = [&](const std::string& entry) { reads.push_back("src " + entry); };
+    dst.on_read = [&](const std::string& entry) { reads.push_back("dst " + entry); };
+    auto report = run({all_tags("app", {"app"})}, p);
+    CHECK(report.totals.copied == 1);
+    REQUIRE(reads.size() >= 2);
+    // The destination's HEAD went out before the source's, so it cannot have waited for its answer.
+    CHECK(reads[0] == "dst head app 1");
+    CHECK(reads[1] == "src head app 1");
+}
+
 TEST_CASE("a stop while an upload session opens gives the session back") {
     memory_registry src("src"), dst("dst");
     provider p;

@@ -3,11 +3,13 @@
 #include "libregistry/core/retry.hpp"
 #include "libregistry/sync/referrers_copy.hpp"
 
+#include "client/detail/awaitable_event.hpp"
 #include "client/detail/for_each_bounded.hpp"
 #include "client/detail/semaphore.hpp"
 #include "client/detail/single_flight.hpp"
 #include "sync/detail/image_created.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -427,7 +429,7 @@ private:
         co_return created;
     }
 
-    // HEAD both sides of every item.
+    // HEAD both sides of every item, the two at once.
     asio::awaitable<resolution> resolve(std::vector<sync_item> items) {
         resolution out{std::vector<observation>(items.size()), std::vector<bool>(items.size(), false)};
         std::function<asio::awaitable<void>(std::size_t)> observe =
@@ -435,7 +437,23 @@ private:
             if (stopping()) co_return;
             const auto& item = items[i];
             auto& o = out.observations[i];
+            // Both sides at once: the destination's HEAD does not wait for the source's answer (it is only
+            // wasted on a source tag that is gone).
+            std::optional<result<std::optional<descriptor>>> d;
+            std::exception_ptr failure;
+            detail::awaitable_event destination_seen(executor_);
+            auto head_destination = [&]() -> asio::awaitable<void> {
+                d = co_await get(item.destination.registry)
+                        .head_manifest(item.destination.repository, item.destination.identifier());
+            };
+            auto finished = [&](std::exception_ptr e) {
+                failure = e;
+                destination_seen.set();
+            };
+            asio::co_spawn(executor_, head_destination, finished);
             auto head = co_await head_source(item.source);
+            co_await destination_seen.wait();
+            if (failure) std::rethrow_exception(failure);
             if (head.failure) {
                 o.failure = head.failure;
                 out.observed[i] = !cut_short(*head.failure);
@@ -447,13 +465,10 @@ private:
                 out.observed[i] = true;
                 co_return;
             }
-            if (stopping()) co_return;
-            auto d = co_await get(item.destination.registry)
-                         .head_manifest(item.destination.repository, item.destination.identifier());
-            if (!d)
-                o.failure = d.error();
-            else if (*d)
-                o.destination = (*d)->digest;
+            if (!*d)
+                o.failure = d->error();
+            else if (**d)
+                o.destination = (**d)->digest;
             out.observed[i] = !o.failure || !cut_short(*o.failure);
         };
         co_await detail::for_each_bounded(items.size(), options_.per_registry * 2, observe);
