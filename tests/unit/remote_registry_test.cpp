@@ -472,6 +472,84 @@ asio::awaitable<void> expiry_case(std::shared_ptr<scripted_server> server,
     CHECK(server->requests[mark + 2].header("Authorization") == "Bearer tok-3");
 }
 
+asio::awaitable<void> prepare_case(std::shared_ptr<scripted_server> server, std::vector<std::string> repos,
+                                   repository_access access, std::vector<std::size_t> batches) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    co_await reg.prepare(repos, access);
+    std::vector<std::size_t> asked;
+    std::vector<std::string> scopes;
+    for (const auto& r : server->requests)
+        if (r.path() == "/token") {
+            CHECK(r.target.size() < 4000); // a request line proxies take
+            asked.push_back(r.query("scope").size());
+            for (auto& sc : r.query("scope"))
+                scopes.push_back(sc);
+        }
+    std::sort(asked.rbegin(), asked.rend());
+    CHECK(asked == batches);
+    const std::string actions = access == repository_access::push ? ":pull,push" : ":pull";
+    std::vector<std::string> expected;
+    for (const auto& name : repos)
+        expected.push_back("repository:" + name + actions);
+    std::sort(scopes.begin(), scopes.end());
+    std::sort(expected.begin(), expected.end());
+    CHECK(scopes == expected);
+    // Every repository's reads are authorized by a cached token now: no further token request.
+    const auto fetched = reg.stats().token_fetches;
+    for (const auto& name : repos) {
+        auto m = co_await reg.get_manifest(name, "latest");
+        CHECK_MESSAGE(m.has_value(), (m ? std::string() : m.error().message));
+    }
+    CHECK(reg.stats().token_fetches == fetched);
+}
+
+TEST_CASE("prepare: one token request for up to 10 repositories' scopes (2,000 bytes), cached for each") {
+    struct row {
+        const char* name;
+        std::size_t count;
+        std::size_t name_length; ///< of each repository name
+        repository_access access;
+        std::vector<std::size_t> batches;
+    };
+    const std::vector<row> rows{
+        {"25 short names: 10, 10, 5", 25, 8, repository_access::pull, {10, 10, 5}},
+        {"push tokens also read", 12, 8, repository_access::push, {10, 2}},
+        {"names of 180 bytes: still 10 per request", 12, 180, repository_access::pull, {10, 2}},
+        {"names of 250 bytes: the 2,000 bytes bound the batch to 7",
+         12,
+         250,
+         repository_access::pull,
+         {7, 5}},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.name);
+        std::vector<std::string> repos;
+        for (std::size_t i = 0; i < r.count; ++i) {
+            auto name = fmt::format("team/r{:02}", i);
+            name += std::string(r.name_length - std::min(r.name_length, name.size()), 'a');
+            repos.push_back(name);
+        }
+        asio::io_context io;
+        // Tokens are "tok-+NAME+NAME+": a manifest answers only a token that names its repository.
+        auto server = scripted_server::start(io, [](const recorded& req) {
+            if (is_ping(req)) return respond(401, "", {{"WWW-Authenticate", bearer_challenge(req)}});
+            if (req.path() == "/token") {
+                std::string granted = "+";
+                for (const auto& sc : req.query("scope"))
+                    granted += sc.substr(sc.find(':') + 1, sc.rfind(':') - sc.find(':') - 1) + "+";
+                return ok(R"({"token":"tok-)" + granted + R"(","expires_in":300})");
+            }
+            const auto name = req.path().substr(4, req.path().find("/manifests/") - 4);
+            if (!contains(req.header("Authorization"), "+" + name + "+"))
+                return respond(401, "", {{"WWW-Authenticate", bearer_challenge(req)}});
+            return manifest_reply(image_manifest(name));
+        });
+        run(io, prepare_case(server, repos, r.access, r.batches));
+    }
+}
+
 TEST_CASE("Bearer: a 401 on a cached token fetches a fresh one once and retries; a second 401 is final") {
     asio::io_context io;
     auto state = std::make_shared<token_registry>();
