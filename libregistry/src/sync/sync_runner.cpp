@@ -451,8 +451,16 @@ private:
                 destination_seen.set();
             };
             asio::co_spawn(executor_, head_destination, finished);
-            auto head = co_await head_source(item.source);
+            source_head head;
+            std::exception_ptr thrown;
+            try {
+                head = co_await head_source(item.source);
+            } catch (...) {
+                thrown =
+                    std::current_exception(); // rethrown once the other HEAD, which uses this frame, is done
+            }
             co_await destination_seen.wait();
+            if (thrown) std::rethrow_exception(thrown);
             if (failure) std::rethrow_exception(failure);
             if (head.failure) {
                 o.failure = head.failure;

@@ -133,8 +133,15 @@ asio::awaitable<result<void>> blob_copier::open_both(target& t, descriptor desc)
     // The download starts first (co_spawn runs it up to its first wait), then the upload session is opened
     // while it is under way.
     asio::co_spawn(executor, open_download, finished);
-    auto session = co_await t.destination.start_upload(t.repository(), desc.digest, std::nullopt);
+    result<std::optional<upload_session>> session = std::optional<upload_session>{};
+    std::exception_ptr thrown;
+    try {
+        session = co_await t.destination.start_upload(t.repository(), desc.digest, std::nullopt);
+    } catch (...) {
+        thrown = std::current_exception(); // rethrown once the download, which uses this frame, is done
+    }
     co_await ready.wait();
+    if (thrown) std::rethrow_exception(thrown);
     if (failure) std::rethrow_exception(failure);
     if (!session) co_return session.error();
     if (!*session) co_return result<void>{}; // nothing to send after all
