@@ -1,5 +1,9 @@
 #include "memory_registry.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
 #include <cstring>
 
@@ -158,6 +162,10 @@ void memory_registry::note(std::string entry) {
 asio::awaitable<result<std::vector<std::string>>> memory_registry::list_tags(std::string repository) {
     if (++list_calls <= list_failures)
         co_return make_error(errc::server_error, "503 Service Unavailable (injected)", 503);
+    if (auto yields = list_yields.find(repository); yields != list_yields.end())
+        for (int i = 0; i < yields->second; ++i)
+            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    if (on_read) on_read("listed " + repository);
     auto it = repos_.find(repository);
     if (it == repos_.end()) co_return make_error(errc::name_unknown, "repository unknown", 404);
     std::vector<std::string> out;

@@ -44,6 +44,9 @@ public:
     /// which is then dropped; uploads_tried counts the calls per digest.
     std::map<digest, std::deque<error>> failing_uploads;
     std::map<digest, int> uploads_tried;
+    /// list_tags of these repositories gives way to other work this many times before it answers (a slow
+    /// listing, without a clock); "listed REPO" goes to on_read when a listing answers.
+    std::map<std::string, int> list_yields;
     /// list_tags fails with a retryable 503 this many times before it answers.
     int list_failures = 0;
     int list_calls = 0;

@@ -208,7 +208,7 @@ public:
             if (!rule.referrers) rule.referrers = options_.referrers;
         co_await prepare(reads_of(rules), repository_access::pull);
         auto repositories = repositories_to_list(rules);
-        auto listed = co_await list_tags(std::move(repositories));
+        auto listed = co_await list_tags(std::move(repositories), rules);
         report_unlisted(rules, listed);
         auto created = co_await fetch_created(rules, listed.tags);
         for (const auto& rule : rules) {
@@ -306,7 +306,8 @@ private:
     }
 
     // Tag lists, once per repository, whatever number of rules need them.
-    asio::awaitable<listing> list_tags(std::vector<sync_source> repositories) {
+    asio::awaitable<listing> list_tags(std::vector<sync_source> repositories,
+                                       const std::vector<sync_rule>& rules) {
         listing out;
         std::function<asio::awaitable<void>(std::size_t)> list_one =
             [&](std::size_t i) -> asio::awaitable<void> {
@@ -322,6 +323,7 @@ private:
                 if (tags) {
                     if (auto invalid = remove_invalid_tags(*tags); !invalid.empty())
                         warn(invalid_tags_warning(s.name(), invalid));
+                    prefetch_heads(rules, s.name(), *tags);
                     out.tags[s.name()] = std::move(*tags);
                     co_return;
                 }
@@ -429,6 +431,58 @@ private:
         co_return created;
     }
 
+    // As soon as a repository's tags are listed, its items' HEADs go out, while other repositories are still
+    // being listed; resolve() then finds them done or in flight. Only rules the tag list alone decides:
+    // `latest: N` may need creation times read after every listing. What the plan later drops was HEADed for
+    // nothing; the plan itself is unchanged.
+    void prefetch_heads(const std::vector<sync_rule>& rules, const std::string& repository,
+                        const std::vector<std::string>& tags) {
+        if (stopping()) return;
+        std::vector<sync_rule> mine;
+        for (const auto& rule : rules)
+            if (rule.source.name() == repository && !rule.policy.latest) mine.push_back(rule);
+        if (mine.empty()) return;
+        tag_lists listed{{repository, tags}};
+        auto items = expand_rules(mine, listed);
+        if (!items) return; // expand_rules reports it again after the listings
+        for (const auto& item : *items) {
+            if (prefetching_ == 0) prefetches_done_ = std::make_unique<detail::awaitable_event>(executor_);
+            prefetching_ += 2;
+            auto source = [this, ref = item.source]() -> asio::awaitable<void> {
+                if (stopping()) co_return;
+                auto head = co_await head_source(ref);
+                (void)head;
+            };
+            auto destination = [this, ref = item.destination]() -> asio::awaitable<void> {
+                if (stopping()) co_return;
+                auto head = co_await head_destination(ref);
+                (void)head;
+            };
+            asio::co_spawn(executor_, destination, [this](std::exception_ptr) { prefetched(); });
+            asio::co_spawn(executor_, source, [this](std::exception_ptr) { prefetched(); });
+        }
+    }
+
+    void prefetched() {
+        if (--prefetching_ == 0) prefetches_done_->set();
+    }
+
+    // The destination's HEAD of `ref`, once per run, shared like head_source.
+    asio::awaitable<result<std::optional<descriptor>>> head_destination(reference ref) {
+        auto key = ref.str();
+        for (;;) {
+            if (auto known = destination_heads_.find(key); known != destination_heads_.end())
+                co_return known->second;
+            if (auto lease = co_await destination_flights_.try_lead(key)) {
+                auto r = co_await get(ref.registry).head_manifest(ref.repository, ref.identifier());
+                destination_heads_.emplace(key, r);
+                lease->finish(r);
+                co_return r;
+            }
+            if (auto shared = co_await destination_flights_.wait(key)) co_return std::move(*shared);
+        }
+    }
+
     // HEAD both sides of every item, the two at once.
     asio::awaitable<resolution> resolve(std::vector<sync_item> items) {
         resolution out{std::vector<observation>(items.size()), std::vector<bool>(items.size(), false)};
@@ -442,15 +496,14 @@ private:
             std::optional<result<std::optional<descriptor>>> d;
             std::exception_ptr failure;
             detail::awaitable_event destination_seen(executor_);
-            auto head_destination = [&]() -> asio::awaitable<void> {
-                d = co_await get(item.destination.registry)
-                        .head_manifest(item.destination.repository, item.destination.identifier());
+            auto look_at_destination = [&]() -> asio::awaitable<void> {
+                d = co_await head_destination(item.destination);
             };
             auto finished = [&](std::exception_ptr e) {
                 failure = e;
                 destination_seen.set();
             };
-            asio::co_spawn(executor_, head_destination, finished);
+            asio::co_spawn(executor_, look_at_destination, finished);
             source_head head;
             std::exception_ptr thrown;
             try {
@@ -480,6 +533,8 @@ private:
             out.observed[i] = !o.failure || !cut_short(*o.failure);
         };
         co_await detail::for_each_bounded(items.size(), options_.per_registry * 2, observe);
+        // Prefetched HEADs of items the plan dropped may still be out; they use this runner.
+        if (prefetching_ > 0) co_await prefetches_done_->wait();
         co_return out;
     }
 
@@ -881,7 +936,11 @@ private:
     blob_ledger ledger_;
     std::map<std::string, std::unique_ptr<limited_registry>> limited_;
     detail::single_flight<source_head> head_flights_;
-    std::map<std::string, source_head> source_heads_; ///< finished source HEADs, by reference
+    detail::single_flight<result<std::optional<descriptor>>> destination_flights_;
+    std::map<std::string, result<std::optional<descriptor>>> destination_heads_; ///< by reference
+    std::size_t prefetching_ = 0;                              ///< prefetched HEADs still out
+    std::unique_ptr<detail::awaitable_event> prefetches_done_; ///< set when the last of them is back
+    std::map<std::string, source_head> source_heads_;          ///< finished source HEADs, by reference
     /// What the plan saw at the destination of each image it copies, by index in report_.images.
     std::map<std::size_t, std::optional<digest>> seen_at_destination_;
     sync_report report_;
