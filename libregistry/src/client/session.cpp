@@ -361,6 +361,7 @@ asio::awaitable<void> registry_session::prepare(std::vector<std::string> reposit
     if (auto p = co_await ensure_pinged(); !p) co_return;
     const auto* bearer = find_challenge("bearer");
     if (!bearer) co_return;
+    const challenge current = *bearer; // a 401 meanwhile may replace challenges_
     std::sort(repositories.begin(), repositories.end());
     repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
     struct batch {
@@ -396,7 +397,6 @@ asio::awaitable<void> registry_session::prepare(std::vector<std::string> reposit
         open->scopes.push_back(std::move(wanted));
         open->bytes += bytes;
     }
-    const challenge current = *bearer;
     std::function<asio::awaitable<void>(std::size_t)> fetch_one =
         [&](std::size_t i) -> asio::awaitable<void> {
         const auto& b = batches[i];

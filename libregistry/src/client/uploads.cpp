@@ -373,7 +373,10 @@ asio::awaitable<result<void>> post_buffered(detail::registry_session& s, std::st
     std::optional<upload_session> session;
     if (resp->status == 202) {
         auto opened = opened_session(s, *resp, repository, c.target);
-        if (!opened) co_return opened.error();
+        if (!opened) {
+            settle(single_post::refused);
+            co_return opened.error();
+        }
         session = std::move(*opened);
     } else if (!refuses_single_post(resp->status)) {
         co_return make_error(errc::bad_response, fmt::format("{} failed: {} answered {}", where,
