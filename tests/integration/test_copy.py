@@ -182,6 +182,24 @@ class CopyTest(unittest.TestCase):
                              f"the second copy sent {method} to blob uploads although every blob was present")
         self.assert_same_manifest(self.src.ref(image.repo, image.tag), self.dst.ref(dst_repo, "v1"), image.digest)
 
+    def test_single_post_refused_by_docker_registry_costs_no_request(self):
+        # docker-registry 2.8 ignores a POST ?digest= body and opens a session (202): the one probing body is
+        # sent again into that session, and every other blob opens a session at once (issue 14).
+        image = self.images["oci-index"]
+        dst_repo = "single-post/oci-index"
+        uploads = rf"^/v2/{re.escape(dst_repo)}/blobs/uploads/"
+        self.copy(self.src.ref(image.repo, image.tag), self.dst.ref(dst_repo, "v1"))
+        requests = self.dst.requests()
+        posts = [r for r in requests if r.method == "POST" and re.search(uploads, r.path)]
+        probes = [r for r in posts if "digest=" in r.path]
+        self.assertEqual(len(probes), 1, f"expected one single-POST probe: {posts}")
+        self.assertEqual(probes[0].status, 202)
+        self.assertTrue(all(r.status == 202 for r in posts), posts)
+        committed = [r for r in requests if r.method == "PUT" and re.search(uploads, r.path) and r.status == 201]
+        self.assertEqual(len(committed), len(posts), "every POST should open the session one PUT commits")
+        self.assert_same_manifest(self.src.ref(image.repo, image.tag), self.dst.ref(dst_repo, "v1"), image.digest)
+        self.assert_complete(self.dst, dst_repo, image.digest)
+
     def test_copy_within_registry_mounts_blobs(self):
         image = self.images["family-alpha"]
         dst_repo = "mounted/alpha"

@@ -14,6 +14,7 @@ import os
 import socket
 import time
 import unittest
+import urllib.parse
 
 import harness
 import seed
@@ -249,6 +250,62 @@ class FaultsTest(harness.TempDirTestCase):
             print(f"\n[token expiry] {result.elapsed:.1f} s, {len(front.token_requests())} + "
                   f"{len(dfront.token_requests())} token requests, {len(front.issued_tokens)} + "
                   f"{len(dfront.issued_tokens)} tokens")
+
+    # --- 2b. one token request for several repositories (issue 14) ------------------------------------------
+    def token_scopes(self, front) -> list[list[str]]:
+        """The scopes each token request asked for, e.g. ["repository:a/b:pull", ...]."""
+        out = []
+        for e in front.token_requests():
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(e.path).query)
+            out.append([item for value in query.get("scope", []) for item in value.split()])
+        return out
+
+    @staticmethod
+    def names(scopes: list[str]) -> set[str]:
+        return {item.split(":")[1] for item in scopes}
+
+    def test_one_token_request_for_several_repositories(self):
+        repos = sorted(self.expected)
+        with FaultFront(self.src, name="src-front", bearer=True, users={READER: READER_PASS}) as front, \
+                FaultFront(self.dst, name="dst-front", bearer=True, users={PUSHER: PUSHER_PASS}) as dfront:
+            auth = self.write("auth.yaml", auth_yaml({
+                front.host: {"username": READER, "password": READER_PASS},
+                dfront.host: {"username": PUSHER, "password": PUSHER_PASS}}))
+            images = self.write("images.yaml", images_yaml(self.mapping(front.host, dfront.host, "batched", repos)))
+            result = self.sync("--auth", auth, "--images", images, fronts=(front, dfront))
+            self.assertEqual(result.report["totals"]["failed"], 0, result.report)
+            self.assert_mirrored("batched", repos)
+            # 12 repositories, at most 10 scopes per token request: 2 requests for the source's pulls; at the
+            # destination 2 for the HEADs (pull) and 2 for the writes (push). Cross-repository mounts need a
+            # token of their own (push here, pull there), as before.
+            source = self.token_scopes(front)
+            self.assertEqual(len(source), 2, front.log_text(listener="token"))
+            self.assertEqual(set().union(*map(self.names, source)), set(repos))
+            # A mount's token (push here, pull there) mixes actions; the batches ask for one action each.
+            batched = [s for s in self.token_scopes(dfront) if len({i.rsplit(":", 1)[1] for i in s}) == 1]
+            self.assertEqual(len(batched), 4, dfront.log_text(listener="token"))
+            for action in ("pull", "pull,push"):
+                asked = [s for s in batched if s[0].endswith(":" + action)]
+                self.assertEqual(set().union(*map(self.names, asked)), {f"batched/{r}" for r in repos}, action)
+            self.assertEqual([e for e in front.requests(listener="registry") if e.status == 401
+                              and e.auth_scheme == "bearer"], [], "a batched token was refused")
+
+    def test_a_token_granting_fewer_repositories_falls_back_per_repository(self):
+        repos = sorted(self.expected)[:6]
+        with FaultFront(self.src, name="src-front", bearer=True, users={READER: READER_PASS},
+                        max_repositories=2) as front:
+            auth = self.write("auth.yaml", auth_yaml({front.host: {"username": READER, "password": READER_PASS}}))
+            images = self.write("images.yaml", images_yaml(self.mapping(front.host, self.dst.host, "capped", repos)))
+            result = self.sync("--auth", auth, "--images", images, fronts=(front,))
+            self.assertEqual(result.report["totals"]["failed"], 0, result.report)
+            self.assert_mirrored("capped", repos)
+            scopes = self.token_scopes(front)
+            self.assertEqual(self.names(scopes[0]), set(repos), "the first token request should ask for all six")
+            # The 4 repositories the batched token left out each got a token of their own after a 401.
+            refused = [e for e in front.requests(listener="registry") if e.status == 401 and e.auth_scheme == "bearer"]
+            self.assertTrue(refused, "no request was refused: the test proves nothing")
+            alone = [self.names(s).pop() for s in scopes[1:] if len(s) == 1]
+            self.assertEqual(sorted(alone), repos[2:], front.log_text(listener="token"))
 
     # --- 3. credentials go to the realm only ----------------------------------------------------------------
     def test_credentials_reach_only_the_token_endpoints(self):

@@ -262,6 +262,42 @@ class ProtocolEdgeTest(unittest.TestCase):
                 resumed += 1
             self.assertEqual(resumed, fake.patch_resets, fake.log_text())
 
+    # --- 6b. single POST uploads (issue 14: one request per blob where the registry takes it) -------------
+    def test_single_post_uploads_one_request_per_blob(self):
+        with FakeRegistry(single_post=True) as fake:
+            repo = "single/large"
+            self.syncer("copy", self.real.ref(self.large.repo, self.large.tag), fake.ref(repo, "v1"), fake=fake)
+            self.assert_in_fake(fake, repo, "v1", self.large.digest)
+            uploads = rf"^/v2/{repo}/blobs/uploads/"
+            blobs = self.blob_digests(fake, repo, self.large.digest)
+            posts = fake.requests(method="POST", path_regex=uploads)
+            # The first blob sent probes; once one single POST worked, every later blob goes that way too, but
+            # blobs started while the probe was out open a session as usual.
+            single = [r for r in posts if r.status == 201 and r.query.get("digest")]
+            self.assertGreaterEqual(len(single), 1, fake.log_text())
+            for r in single:
+                self.assertEqual(r.body_size, next(len(fake.blob(repo, d)) for d in r.query["digest"]))
+            opened = [r for r in posts if r.status == 202]
+            self.assertEqual(len(single) + len(opened), len(blobs), fake.log_text())
+            self.assertEqual(len(fake.requests(method="PUT", path_regex=uploads)), len(opened), fake.log_text())
+            self.assertEqual(fake.requests(method="PATCH", path_regex=uploads), [])
+
+    def test_single_post_ignored_falls_back_to_the_opened_session(self):
+        with FakeRegistry() as fake:
+            repo = "single/ignored"
+            self.syncer("copy", self.real.ref(self.large.repo, self.large.tag), fake.ref(repo, "v1"), fake=fake)
+            self.assert_in_fake(fake, repo, "v1", self.large.digest)
+            uploads = rf"^/v2/{repo}/blobs/uploads/"
+            blobs = self.blob_digests(fake, repo, self.large.digest)
+            posts = fake.requests(method="POST", path_regex=uploads)
+            # One body went in a POST (202: ignored) and again into the session it opened; no POST is wasted.
+            with_body = [r for r in posts if r.body_size > 0]
+            self.assertEqual(len(with_body), 1, fake.log_text())
+            self.assertEqual(with_body[0].status, 202)
+            self.assertEqual(len(posts), len(blobs), fake.log_text())
+            puts = fake.requests(method="PUT", path_regex=uploads)
+            self.assertEqual(sorted(r.query["digest"][0] for r in puts if r.status == 201), sorted(blobs))
+
     # --- 7. connection reset in the middle of a blob --------------------------------------------------------
     def test_blob_download_resumes_with_range(self):
         with FakeRegistry(reset_blob_once=True) as fake:

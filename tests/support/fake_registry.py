@@ -30,6 +30,9 @@ Switches, all off by default:
                            400 to any request carrying an Authorization header.
   page_size=N              tag lists come N per page with `Link: <...?n=N&last=OPAQUE>; rel="next"`; the token
                            is an opaque string, not a tag, and an unknown `last` is refused with 400.
+  single_post=True         a `POST .../blobs/uploads/?digest=` with the blob as its body commits it (201), the
+                           distribution-spec's single POST. Without it the body is ignored and a session opens
+                           (202), as docker-registry 2.8 does.
   monolithic_refused=True  a blob PUT (or POST ?digest=) with a non-empty body is refused with 400 UNSUPPORTED;
                            data must come in PATCH chunks. chunk_min=N adds `OCI-Chunk-Min-Length: N` to upload
                            sessions and answers 416 when a chunk other than the last was shorter.
@@ -296,7 +299,7 @@ class FakeRegistry:
                  allow: Callable[[str, str, str], bool] | None = None, expires_in: int = 300,
                  blob_redirect: bool = False, page_size: int | None = None,
                  monolithic_refused: bool = False, chunk_min: int = 0, reset_blob_once: bool = False,
-                 reset_patch_once: bool = False,
+                 reset_patch_once: bool = False, single_post: bool = False,
                  no_digest_header: bool = False, html_errors: bool = False, fail_first: int = 0,
                  retry_after: str = "1", check_references: bool = True, pull_limit: int | None = None,
                  basic: bool = False, echo_auth: bool = False, pull_reset: int | None = None,
@@ -317,6 +320,7 @@ class FakeRegistry:
         self.blob_redirect = blob_redirect
         self.page_size = page_size
         self.monolithic_refused = monolithic_refused
+        self.single_post = single_post
         self.chunk_min = chunk_min
         self.reset_blob_once = reset_blob_once
         self.reset_patch_once = reset_patch_once
@@ -851,7 +855,8 @@ class FakeRegistry:
                 if self.monolithic_refused and body:
                     raise _Response(400, _error_body("UNSUPPORTED", "monolithic uploads are not supported; "
                                                                     "send the blob in PATCH chunks"))
-                self._commit(name, d, body)
+                if self.single_post or not body:
+                    self._commit(name, d, body)
             self._new_session(name)
         upload_id = rest.split("/")[0]
         with self._lock:

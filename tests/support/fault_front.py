@@ -16,6 +16,8 @@ Switches, all off by default:
   users={name: password}   accounts of the token endpoint (Basic on GET); without any, anyone gets any token.
   anonymous_pull=True      with users, a token request without credentials still gets pull (public images).
   allow=f(user, repo, action) -> bool   restricts what the token endpoint grants.
+  max_repositories=N       one token grants the scopes of at most N repositories, however many a request asks
+                           for (token_auth.TokenService); requests for the others answer 401 insufficient_scope.
   blob_redirect=True       blob GETs answer 307 to a "storage" listener (another port) serving the bytes from the
                            backend; it answers 400 to any request carrying Authorization, as S3 does for presigned
                            URLs.
@@ -350,12 +352,13 @@ class FaultFront:
                  stall: dict[str, int] | None = None, trickle: dict[str, int] | None = None,
                  drag_min: int = 64 * 1024, stall_seconds: float = 120, trickle_chunk: int = 100,
                  trickle_delay: float = 0.1, throttle_every: int = 0, throttle_shape: str = "ietf",
-                 host: str = "127.0.0.1", token_host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", token_host: str = "127.0.0.1", max_repositories: int | None = None):
         self.backend_host = backend if isinstance(backend, str) else backend.host
         self.name = name
         self.bearer = bearer
         self.auth = TokenService(service=SERVICE, users=users, anonymous_pull=anonymous_pull, allow=allow,
-                                 expires_in=expires_in, token_prefix="front-tok-")
+                                 expires_in=expires_in, token_prefix="front-tok-",
+                                 max_repositories=max_repositories)
         self.blob_redirect = blob_redirect
         self.page_size = page_size
         self.fault_rate = fault_rate

@@ -59,6 +59,7 @@ bool memory_registry::has_blob_in(const std::string& repository, const digest& d
 asio::awaitable<result<std::optional<descriptor>>> memory_registry::head_manifest(std::string repository,
                                                                                   std::string ref) {
     ++manifest_heads;
+    if (on_read) on_read("head " + repository + " " + ref);
     if (manifest_heads <= throttled_heads && on_throttle_) on_throttle_();
     if (yielding_heads) {
         heads_in_flight_max = std::max(heads_in_flight_max, ++heads_in_flight);
@@ -168,6 +169,10 @@ void memory_registry::note(std::string entry) {
 asio::awaitable<result<std::vector<std::string>>> memory_registry::list_tags(std::string repository) {
     if (++list_calls <= list_failures)
         co_return make_error(errc::server_error, "503 Service Unavailable (injected)", 503);
+    if (auto yields = list_yields.find(repository); yields != list_yields.end())
+        for (int i = 0; i < yields->second; ++i)
+            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    if (on_read) on_read("listed " + repository);
     auto it = repos_.find(repository);
     if (it == repos_.end()) co_return make_error(errc::name_unknown, "repository unknown", 404);
     std::vector<std::string> out;

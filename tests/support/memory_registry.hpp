@@ -36,12 +36,17 @@ public:
     /// Called with each entry as it is added to `log`, and with "session REPO" when an upload session opens;
     /// lets a test act (request a stop) at a precise point of a copy.
     std::function<void(const std::string&)> on_write;
+    /// Called with "head REPO REF" as a manifest HEAD starts: the order of reads across registries.
+    std::function<void(const std::string&)> on_read;
     /// Upload sessions given back with cancel_upload.
     int cancelled_uploads = 0;
     /// finish_upload of a blob fails with the first error queued for its digest (after reading the bytes),
     /// which is then dropped; uploads_tried counts the calls per digest.
     std::map<digest, std::deque<error>> failing_uploads;
     std::map<digest, int> uploads_tried;
+    /// list_tags of these repositories gives way to other work this many times before it answers (a slow
+    /// listing, without a clock); "listed REPO" goes to on_read when a listing answers.
+    std::map<std::string, int> list_yields;
     /// list_tags fails with a retryable 503 this many times before it answers.
     int list_failures = 0;
     int list_calls = 0;

@@ -76,13 +76,15 @@ class TokenService:
         for (Docker Hub, Quay and GHCR for public images); push always needs an account.
     identity_token / identity_user: the refresh token the OAuth2 POST form accepts, and the user it stands for.
     allow=f(user, repo, action) -> bool: further restricts what is granted.
+    max_repositories=N: one token grants the scopes of at most N repositories (the first N asked for, by name);
+        the others of that request are left out of the token, as a token service that caps a request does.
     `realm` and `service` go into challenges; `realm` may be set after the server's port is known.
     """
 
     def __init__(self, *, realm: str = "", service: str = "fake", users: dict[str, str] | None = None,
                  anonymous_pull: bool = False, identity_token: str | None = None,
                  identity_user: str = "<token>", allow: Callable[[str, str, str], bool] | None = None,
-                 expires_in: int = 300, token_prefix: str = "fake-tok-"):
+                 expires_in: int = 300, token_prefix: str = "fake-tok-", max_repositories: int | None = None):
         self.realm = realm
         self.service = service
         self.users = dict(users or {})
@@ -92,6 +94,7 @@ class TokenService:
         self.allow = allow
         self.expires_in = expires_in
         self.token_prefix = token_prefix
+        self.max_repositories = max_repositories
         self._lock = threading.Lock()
         self._grants: dict[str, Grant] = {}
         self.issued_tokens: list[str] = []
@@ -193,6 +196,9 @@ class TokenService:
         else:
             return 405, error_body("UNSUPPORTED", "GET or POST"), []
         granted = {s for s in requested if self._permitted(user, s)}
+        if self.max_repositories is not None:
+            kept = sorted({(kind, name) for kind, name, _ in granted})[:self.max_repositories]
+            granted = {s for s in granted if (s[0], s[1]) in kept}
         token = self.token_prefix + secrets.token_urlsafe(24)
         with self._lock:
             self._grants[token] = Grant(user, granted, time.time() + self.expires_in)

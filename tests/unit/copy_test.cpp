@@ -98,6 +98,23 @@ TEST_CASE("an image arrives with the same digest, blobs before the manifest") {
         CHECK(position(dst.log, "blob mirror/app " + b.digest.str()) < tag_at);
 }
 
+TEST_CASE("a missing blob's upload session is opened while its download starts, not after it") {
+    // Issue 14: HEAD, then POST and the source GET at once; before, the GET waited for the POST's answer.
+    memory_registry src("src.example"), dst("dst.example");
+    auto m = add_image(src, "app", {"layer-one", "layer-two"}, "1.0");
+    std::vector<int> gets_at_session;
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("session ")) gets_at_session.push_back(src.blob_gets);
+    };
+    auto stats =
+        run(copy_image(src, image("src.example/app:1.0"), dst, image("dst.example/mirror/app"), {})).value();
+    CHECK(stats.blobs_uploaded == 3);
+    REQUIRE(gets_at_session.size() == 3);
+    // The k-th session opens once at least k downloads have started: each POST went out beside its GET.
+    for (std::size_t k = 0; k < gets_at_session.size(); ++k)
+        CHECK(gets_at_session[k] >= static_cast<int>(k + 1));
+}
+
 TEST_CASE("a second copy writes nothing and fetches no manifest") {
     memory_registry src("src.example"), dst("dst.example");
     add_image(src, "app", {"a", "b"}, "1.0");

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -469,6 +470,84 @@ asio::awaitable<void> expiry_case(std::shared_ptr<scripted_server> server,
     CHECK(server->requests[mark].header("Authorization") == "Bearer tok-2");
     CHECK(server->requests[mark + 1].path() == "/token");
     CHECK(server->requests[mark + 2].header("Authorization") == "Bearer tok-3");
+}
+
+asio::awaitable<void> prepare_case(std::shared_ptr<scripted_server> server, std::vector<std::string> repos,
+                                   repository_access access, std::vector<std::size_t> batches) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    co_await reg.prepare(repos, access);
+    std::vector<std::size_t> asked;
+    std::vector<std::string> scopes;
+    for (const auto& r : server->requests)
+        if (r.path() == "/token") {
+            CHECK(r.target.size() < 4000); // a request line proxies take
+            asked.push_back(r.query("scope").size());
+            for (auto& sc : r.query("scope"))
+                scopes.push_back(sc);
+        }
+    std::sort(asked.rbegin(), asked.rend());
+    CHECK(asked == batches);
+    const std::string actions = access == repository_access::push ? ":pull,push" : ":pull";
+    std::vector<std::string> expected;
+    for (const auto& name : repos)
+        expected.push_back("repository:" + name + actions);
+    std::sort(scopes.begin(), scopes.end());
+    std::sort(expected.begin(), expected.end());
+    CHECK(scopes == expected);
+    // Every repository's reads are authorized by a cached token now: no further token request.
+    const auto fetched = reg.stats().token_fetches;
+    for (const auto& name : repos) {
+        auto m = co_await reg.get_manifest(name, "latest");
+        CHECK_MESSAGE(m.has_value(), (m ? std::string() : m.error().message));
+    }
+    CHECK(reg.stats().token_fetches == fetched);
+}
+
+TEST_CASE("prepare: one token request for up to 10 repositories' scopes (2,000 bytes), cached for each") {
+    struct row {
+        const char* name;
+        std::size_t count;
+        std::size_t name_length; ///< of each repository name
+        repository_access access;
+        std::vector<std::size_t> batches;
+    };
+    const std::vector<row> rows{
+        {"25 short names: 10, 10, 5", 25, 8, repository_access::pull, {10, 10, 5}},
+        {"push tokens also read", 12, 8, repository_access::push, {10, 2}},
+        {"names of 180 bytes: still 10 per request", 12, 180, repository_access::pull, {10, 2}},
+        {"names of 250 bytes: the 2,000 bytes bound the batch to 7",
+         12,
+         250,
+         repository_access::pull,
+         {7, 5}},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.name);
+        std::vector<std::string> repos;
+        for (std::size_t i = 0; i < r.count; ++i) {
+            auto name = fmt::format("team/r{:02}", i);
+            name += std::string(r.name_length - std::min(r.name_length, name.size()), 'a');
+            repos.push_back(name);
+        }
+        asio::io_context io;
+        // Tokens are "tok-+NAME+NAME+": a manifest answers only a token that names its repository.
+        auto server = scripted_server::start(io, [](const recorded& req) {
+            if (is_ping(req)) return respond(401, "", {{"WWW-Authenticate", bearer_challenge(req)}});
+            if (req.path() == "/token") {
+                std::string granted = "+";
+                for (const auto& sc : req.query("scope"))
+                    granted += sc.substr(sc.find(':') + 1, sc.rfind(':') - sc.find(':') - 1) + "+";
+                return ok(R"({"token":"tok-)" + granted + R"(","expires_in":300})");
+            }
+            const auto name = req.path().substr(4, req.path().find("/manifests/") - 4);
+            if (!contains(req.header("Authorization"), "+" + name + "+"))
+                return respond(401, "", {{"WWW-Authenticate", bearer_challenge(req)}});
+            return manifest_reply(image_manifest(name));
+        });
+        run(io, prepare_case(server, repos, r.access, r.batches));
+    }
 }
 
 TEST_CASE("Bearer: a 401 on a cached token fetches a fresh one once and retries; a second 401 is final") {
@@ -975,8 +1054,14 @@ asio::awaitable<void> upload_case(std::shared_ptr<scripted_server> server,
     CHECK(refused.error().code == errc::unsupported);
     CHECK(contains(refused.error().message, desc.digest.str()));
     CHECK(server->count("PATCH", "/v2/" + repo + "/blobs/uploads/session-1") == 0);
-    CHECK(server->requests.back().method == "PUT");
-    CHECK(server->requests.back().body == blob);
+    // The single POST went first (this registry opens a session instead), then the PUT into that session,
+    // refused; the session opened inside finish_upload is given back.
+    REQUIRE(server->requests.size() >= 3);
+    const auto& put = server->requests[server->requests.size() - 2];
+    CHECK(put.method == "PUT");
+    CHECK(put.body == blob);
+    CHECK(server->requests.back().method == "DELETE");
+    CHECK(server->requests.back().path() == "/v2/" + repo + "/blobs/uploads/session-1");
 
     // The next upload to this registry goes in PATCH chunks; the first PATCH breaks after 70,000 bytes.
     auto second = co_await reg.start_upload(repo, d, no_mount);
@@ -1018,6 +1103,150 @@ TEST_CASE("uploads: a refused monolithic PUT switches the registry to PATCH chun
     auto server = scripted_server::start(
         io, [state](const recorded& r) { return (*state)(r); }, server_opts);
     run(io, upload_case(server, state, pattern(200'000)));
+}
+
+/// How a registry answers `POST ?digest=` with a body (distribution-spec "Pushing a blob monolithically").
+enum class single_post_mode {
+    accepts, ///< 201: the blob is committed
+    ignores, ///< 202 with a session, the body ignored (docker-registry 2.8)
+    refuses, ///< 400 UNSUPPORTED
+};
+
+struct single_post_registry {
+    single_post_mode mode;
+    std::map<std::string, std::string> sessions;  ///< path -> the bytes received
+    std::map<std::string, std::string> committed; ///< digest -> bytes
+    int opened = 0;
+
+    reply commit(const std::string& d, const std::string& bytes) {
+        if (digest_of(bytes).str() != d) return respond(400, R"({"errors":[{"code":"DIGEST_INVALID"}]})");
+        committed[d] = bytes;
+        return respond(201, "", {{"Docker-Content-Digest", d}});
+    }
+
+    reply operator()(const recorded& r) {
+        const std::string uploads = "/v2/" + repo + "/blobs/uploads/";
+        if (is_ping(r)) return ok("{}");
+        if (r.method == "POST" && r.path() == uploads) {
+            const auto digests = r.query("digest");
+            if (!digests.empty() && !r.body.empty()) {
+                if (mode == single_post_mode::accepts) return commit(digests[0], r.body);
+                if (mode == single_post_mode::refuses)
+                    return respond(400, R"({"errors":[{"code":"UNSUPPORTED"}]})");
+            }
+            const auto location = uploads + "session-" + std::to_string(++opened);
+            sessions[location];
+            return respond(202, "", {{"Location", location}, {"Range", "0-0"}});
+        }
+        auto session = sessions.find(r.path());
+        if (session == sessions.end()) return respond(404, R"({"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]})");
+        if (r.method == "PUT") {
+            const auto bytes = session->second + r.body;
+            sessions.erase(session);
+            return commit(r.query("digest").at(0), bytes);
+        }
+        return respond(405, "");
+    }
+};
+
+/// What each request was: method, "digest" when it carried ?digest=, the path (uploads or a session), the
+/// body's size.
+std::vector<std::string> upload_requests(const scripted_server& server) {
+    std::vector<std::string> out;
+    for (const auto& r : server.requests) {
+        if (is_ping(r)) continue;
+        const bool to_uploads = r.path() == "/v2/" + repo + "/blobs/uploads/";
+        out.push_back(fmt::format("{}{} {} {}", r.method, r.query("digest").empty() ? "" : " digest",
+                                  to_uploads ? "uploads" : r.path().substr(r.path().rfind('/') + 1),
+                                  r.body.size()));
+    }
+    return out;
+}
+
+asio::awaitable<void> single_post_case(std::shared_ptr<scripted_server> server,
+                                       std::shared_ptr<single_post_registry> state,
+                                       std::vector<std::string> blobs, std::vector<std::string> expected) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    remote_registry reg(client, options_for(*server));
+    const std::optional<std::string> no_mount;
+    for (const auto& blob : blobs) {
+        const auto desc = layer_descriptor(blob);
+        const std::optional<digest> d = desc.digest;
+        auto session = co_await reg.start_upload(repo, d, no_mount);
+        REQUIRE_MESSAGE(session.has_value(), session.error().message);
+        REQUIRE(session->has_value());
+        string_reader reader(blob);
+        auto sent = co_await reg.finish_upload(**session, desc, reader);
+        REQUIRE_MESSAGE(sent.has_value(), sent.error().message);
+        CHECK(state->committed[desc.digest.str()] == blob);
+    }
+    CHECK(upload_requests(*server) == expected);
+}
+
+TEST_CASE("uploads: a single POST with the body where the registry takes it, else a session, learnt once") {
+    // A small blob probes; a 2 MiB one is streamed in a single POST only once the registry is known to take
+    // them.
+    const std::string small = pattern(1000);
+    const std::string big = pattern(2 * 1024 * 1024 + 7);
+    const std::string last = pattern(500) + "x";
+    const auto n = [](const std::string& b) { return std::to_string(b.size()); };
+    struct row {
+        const char* name;
+        single_post_mode mode;
+        std::vector<std::string> expected;
+    };
+    const std::vector<row> rows{
+        {"accepts: one request per blob",
+         single_post_mode::accepts,
+         {"POST digest uploads " + n(small), "POST digest uploads " + n(big),
+          "POST digest uploads " + n(last)}},
+        {"ignores (202, as docker-registry 2.8): the session it opened takes the body; later uploads open "
+         "one "
+         "at once",
+         single_post_mode::ignores,
+         {"POST digest uploads " + n(small), "PUT digest session-1 " + n(small), "POST uploads 0",
+          "PUT digest session-2 " + n(big), "POST uploads 0", "PUT digest session-3 " + n(last)}},
+        {"refuses (400): a session is opened for the same body; later uploads open one at once",
+         single_post_mode::refuses,
+         {"POST digest uploads " + n(small), "POST uploads 0", "PUT digest session-1 " + n(small),
+          "POST uploads 0", "PUT digest session-2 " + n(big), "POST uploads 0",
+          "PUT digest session-3 " + n(last)}},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.name);
+        asio::io_context io;
+        auto state = std::make_shared<single_post_registry>();
+        state->mode = r.mode;
+        auto server = scripted_server::start(io, [state](const recorded& req) { return (*state)(req); });
+        run(io, single_post_case(server, state, {small, big, last}, r.expected));
+    }
+}
+
+TEST_CASE("uploads: a blob whose bytes do not match its digest is not sent in a single POST") {
+    asio::io_context io;
+    auto state = std::make_shared<single_post_registry>();
+    state->mode = single_post_mode::accepts;
+    auto server = scripted_server::start(io, [state](const recorded& req) { return (*state)(req); });
+    auto body = [](std::shared_ptr<scripted_server> server) -> asio::awaitable<void> {
+        const auto executor = co_await asio::this_coro::executor;
+        lh::client client(executor, test_client_options());
+        remote_registry reg(client, options_for(*server));
+        const std::string blob = pattern(4000);
+        auto desc = layer_descriptor(blob);
+        desc.digest = digest_of("something else");
+        desc.size = static_cast<std::int64_t>(blob.size());
+        const std::optional<digest> d = desc.digest;
+        const std::optional<std::string> no_mount;
+        auto session = co_await reg.start_upload(repo, d, no_mount);
+        REQUIRE_MESSAGE(session.has_value(), session.error().message);
+        string_reader reader(blob);
+        auto sent = co_await reg.finish_upload(**session, desc, reader);
+        REQUIRE(sent.has_error());
+        CHECK(sent.error().code == errc::digest_mismatch);
+        CHECK(upload_requests(*server).empty());
+    };
+    run(io, body(server));
 }
 
 // --- listings --------------------------------------------------------------------------------------------

@@ -467,6 +467,55 @@ TEST_CASE("a stop in the middle of an image pushes no manifest for it and retrie
     }
 }
 
+TEST_CASE("both sides of an item are HEADed at once: the destination's HEAD does not wait for the source's") {
+    // Issue 14: a no-op run's chain per item was HEAD source, then HEAD destination. (Here the HEADs go out
+    // right after the listing; resolve() overlaps them the same way for items nothing prefetched.)
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "app", {"only-layer"}, "1");
+    std::vector<std::string> reads;
+    src.on_read = [&](const std::string& entry) { reads.push_back("src " + entry); };
+    dst.on_read = [&](const std::string& entry) { reads.push_back("dst " + entry); };
+    auto report = run({all_tags("app", {"app"})}, p);
+    CHECK(report.totals.copied == 1);
+    std::erase_if(reads, [](const std::string& r) { return r.find(" head ") == std::string::npos; });
+    REQUIRE(reads.size() >= 2);
+    // The destination's HEAD went out before the source's, so it cannot have waited for its answer.
+    CHECK(reads[0] == "dst head app 1");
+    CHECK(reads[1] == "src head app 1");
+}
+
+TEST_CASE("a repository's HEADs start when its tags are listed, before a slower listing answers") {
+    // Issue 14: every listing, then every HEAD; now a fast repository's items are HEADed while a slow one is
+    // still being listed. The plan and the outcome are the same.
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "fast", {"fast-layer"}, "1");
+    add_image(src, "slow", {"slow-layer"}, "1");
+    src.list_yields["slow"] = 50;
+    std::vector<std::string> reads;
+    src.on_read = [&](const std::string& entry) { reads.push_back("src " + entry); };
+    dst.on_read = [&](const std::string& entry) { reads.push_back("dst " + entry); };
+    auto report = run({all_tags("fast", {"fast"}), all_tags("slow", {"slow"})}, p);
+    CHECK(report.totals.copied == 2);
+    const auto at = [&](const std::string& entry) {
+        auto it = std::find(reads.begin(), reads.end(), entry);
+        REQUIRE_MESSAGE(it != reads.end(), "missing read: " << entry);
+        return it - reads.begin();
+    };
+    std::string order;
+    for (const auto& r : reads)
+        order += r + "; ";
+    CAPTURE(order);
+    CHECK(at("src head fast 1") < at("src listed slow"));
+    CHECK(at("dst head fast 1") < at("src listed slow"));
+    // Each HEAD once, prefetched or not.
+    CHECK(std::count(reads.begin(), reads.end(), "src head fast 1") == 1);
+    CHECK(std::count(reads.begin(), reads.end(), "dst head slow 1") == 1);
+}
+
 TEST_CASE("a stop while an upload session opens gives the session back") {
     memory_registry src("src"), dst("dst");
     provider p;
@@ -482,7 +531,10 @@ TEST_CASE("a stop while an upload session opens gives the session back") {
     CHECK(report.totals.interrupted == 1);
     CHECK(dst.cancelled_uploads == 1);
     CHECK(dst.log.empty());
-    CHECK(report.images.front().reason.find("stopped before sending blob") != std::string::npos);
+    // The reason is the first blob failure recorded: the blob whose session opened ("stopped before sending
+    // blob"), or the image's other blob, which notices the stop while the first waits for its download.
+    CAPTURE(report.images.front().reason);
+    CHECK(report.images.front().reason.find("stopped before") != std::string::npos);
 }
 
 TEST_CASE("a stop before the run lists, HEADs and writes nothing") {

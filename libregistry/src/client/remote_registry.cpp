@@ -15,6 +15,11 @@ std::string remote_registry::name() const {
     return session_->name();
 }
 
+boost::asio::awaitable<void> remote_registry::prepare(std::vector<std::string> repositories,
+                                                      repository_access access) {
+    co_await session_->prepare(std::move(repositories), access == repository_access::push);
+}
+
 boost::asio::awaitable<result<void>> remote_registry::check_credentials() {
     detail::api_call c;
     c.target = "/v2/";

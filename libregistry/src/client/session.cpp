@@ -9,6 +9,8 @@
 #include "libregistry/core/registry_error.hpp"
 #include "libregistry/core/retry.hpp"
 
+#include "client/detail/for_each_bounded.hpp"
+
 #include <boost/url.hpp>
 #include <fmt/format.h>
 
@@ -350,6 +352,71 @@ asio::awaitable<result<std::string>> registry_session::authorization(std::string
     if (find_challenge("basic") && *cred && !(*cred)->username.empty())
         co_return basic_authorization((*cred)->username, (*cred)->password);
     co_return std::string{};
+}
+
+// Docker token auth takes several `scope=` parameters in one request; the token then carries them all. A run
+// that knows its repositories asks for them in a few requests, sent at once, instead of one per repository,
+// and caches the token under each scope alone, as the requests for one repository look it up. Batches stay
+// small (a URL of a few KiB at most): token services and proxies cap request lines.
+asio::awaitable<void> registry_session::prepare(std::vector<std::string> repositories, bool push) {
+    constexpr std::size_t max_scopes = 10;
+    constexpr std::size_t max_scope_bytes = 2000;
+    if (auto p = co_await ensure_pinged(); !p) co_return;
+    const auto* bearer = find_challenge("bearer");
+    if (!bearer) co_return;
+    const challenge current = *bearer; // a 401 meanwhile may replace challenges_
+    std::sort(repositories.begin(), repositories.end());
+    repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
+    struct batch {
+        std::optional<credential> cred;
+        std::vector<scope> scopes;
+        std::size_t bytes = 0;
+    };
+    const auto same = [](const std::optional<credential>& a, const std::optional<credential>& b) {
+        if (a.has_value() != b.has_value()) return false;
+        return !a || (a->username == b->username && a->password == b->password &&
+                      a->identity_token == b->identity_token);
+    };
+    std::vector<batch> batches;
+    for (const auto& repository : repositories) {
+        if (!is_valid_repository_path(repository)) continue;
+        auto wanted = push ? push_scope(repository) : pull_scope(repository);
+        const std::vector<scope> alone{wanted};
+        if (tokens_.get(options_.registry, alone, token_cache::clock::now())) continue;
+        auto cred = co_await credentials_->find(options_.registry, repository);
+        if (!cred) continue; // the request itself reports a credential lookup that fails
+        if (*cred) {
+            known_secrets().add_basic((*cred)->username, (*cred)->password);
+            known_secrets().add((*cred)->identity_token);
+        }
+        const auto bytes = wanted.str().size();
+        auto open = std::find_if(batches.begin(), batches.end(), [&](const batch& b) {
+            return same(b.cred, *cred) && b.scopes.size() < max_scopes && b.bytes + bytes <= max_scope_bytes;
+        });
+        if (open == batches.end()) {
+            batches.push_back(batch{*cred, {}, 0});
+            open = std::prev(batches.end());
+        }
+        open->scopes.push_back(std::move(wanted));
+        open->bytes += bytes;
+    }
+    std::function<asio::awaitable<void>(std::size_t)> fetch_one =
+        [&](std::size_t i) -> asio::awaitable<void> {
+        const auto& b = batches[i];
+        const auto now = token_cache::clock::now();
+        auto t = co_await fetch_token(current, b.scopes, b.cred);
+        if (!t) co_return; // each request fetches its own token, as without the hint
+        for (const auto& sc : b.scopes) {
+            const std::vector<scope> alone{sc};
+            tokens_.put(options_.registry, alone, *t, now);
+            // A token with push also reads: HEADs and GETs of the repository use it too.
+            if (push) {
+                const std::vector<scope> read{pull_scope(sc.name)};
+                tokens_.put(options_.registry, read, *t, now);
+            }
+        }
+    };
+    co_await for_each_bounded(batches.size(), batches.size(), fetch_one);
 }
 
 // Adds Authorization to `req`, but only when it goes to the registry's own host: credentials never follow a

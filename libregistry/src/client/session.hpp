@@ -71,6 +71,9 @@ public:
     void on_throttle(std::function<void()> observer) { on_throttle_ = std::move(observer); }
     http::client& client() noexcept { return client_; }
 
+    /// Fetches tokens for several repositories' scopes at once, in batches; see remote_registry::prepare.
+    boost::asio::awaitable<void> prepare(std::vector<std::string> repositories, bool push);
+
     /// Sends `c` and reads the whole answer. Passing failures, 429 and 5xx are retried (when `replayable`);
     /// a final 429 or 5xx comes back as an error carrying its attempts. Other statuses are the caller's.
     boost::asio::awaitable<result<http::response>> send(api_call c);
@@ -79,6 +82,12 @@ public:
 
     /// Uploads after a refused one-shot PUT go in chunks.
     bool monolithic_refused() const noexcept { return monolithic_refused_; }
+    /// What is known of the registry taking a blob in one `POST ?digest=` with its body (distribution-spec
+    /// "Pushing a blob monolithically", single POST). `probing`: one upload is finding out; others meanwhile
+    /// open a session as usual, so that at most one body is sent twice.
+    enum class single_post { unknown, probing, works, refused };
+    single_post single_post_state() const noexcept { return single_post_; }
+    void note_single_post(single_post state) noexcept { single_post_ = state; }
     /// The registry answered a referrers API request with 404 or without an index: it has no referrers API,
     /// and later listings read the tag schema at once.
     bool referrers_api_absent() const noexcept { return referrers_api_absent_; }
@@ -139,6 +148,7 @@ private:
     token_cache tokens_;
     single_flight<result<token>> token_flights_; ///< by scope set
     bool monolithic_refused_ = false;
+    single_post single_post_ = single_post::unknown;
     bool referrers_api_absent_ = false;
     bool referrers_api_known_ = false;
     single_flight<bool> referrers_probe_;

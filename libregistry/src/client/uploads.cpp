@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 
 namespace libregistry {
 
@@ -177,15 +178,48 @@ private:
     const std::string& data_;
 };
 
-} // namespace
+// A blob held in memory (the single POST's body), read again for the session a registry opened instead.
+class memory_reader final : public blob_reader {
+public:
+    explicit memory_reader(const std::string& data) : data_(data) {}
+    asio::awaitable<result<std::size_t>> read(std::span<std::byte> buffer) override {
+        const auto n = std::min(buffer.size(), data_.size() - at_);
+        std::memcpy(buffer.data(), data_.data() + at_, n);
+        at_ += n;
+        co_return n;
+    }
 
-asio::awaitable<result<std::optional<upload_session>>>
-remote_registry::start_upload(std::string repository, std::optional<digest> d,
-                              std::optional<std::string> mount_from) {
-    auto& s = *session_;
-    if (auto ok = detail::check_names(s.name(), repository); !ok) co_return ok.error();
-    if (mount_from)
-        if (auto ok = detail::check_names(s.name(), *mount_from); !ok) co_return ok.error();
+private:
+    const std::string& data_;
+    std::size_t at_ = 0;
+};
+
+/// The session a 202 answer to a POST opened.
+result<upload_session> opened_session(detail::registry_session& s, const http::response& resp,
+                                      const std::string& repository, std::string_view target) {
+    auto location = resp.header("Location");
+    if (location.empty())
+        return make_error(errc::bad_response,
+                          fmt::format("{}: the registry opened an upload without a Location",
+                                      s.describe(verb::post, target)));
+    upload_session session;
+    session.repository = repository;
+    session.location = std::string(location);
+    if (auto min = resp.header("OCI-Chunk-Min-Length"); !min.empty())
+        session.min_chunk = std::strtoll(std::string(min).c_str(), nullptr, 10);
+    return session;
+}
+
+error upload_failed(const detail::registry_session& s, const std::string& repository, error e) {
+    e.message = fmt::format("starting a blob upload to {}/{} failed: {}", s.name(), repository, e.message);
+    return e;
+}
+
+// POST /v2/<name>/blobs/uploads/ with no body: a session, or nullopt when `mount_from` mounted the blob.
+asio::awaitable<result<std::optional<upload_session>>> open_upload(detail::registry_session& s,
+                                                                   std::string repository,
+                                                                   std::optional<digest> d,
+                                                                   std::optional<std::string> mount_from) {
     auto c = upload_call(verb::post, fmt::format("/v2/{}/blobs/uploads/", repository), repository);
     if (mount_from && d) {
         // distribution-spec "Mounting a blob from another repository": one token with push on the target and
@@ -194,31 +228,19 @@ remote_registry::start_upload(std::string repository, std::optional<digest> d,
         c.scopes.push_back(pull_scope(*mount_from));
     }
     c.headers.emplace_back("Content-Length", "0");
-    auto failed = [&](error e) {
-        e.message =
-            fmt::format("starting a blob upload to {}/{} failed: {}", s.name(), repository, e.message);
-        return e;
-    };
     auto resp = co_await s.send(c);
-    if (!resp) co_return failed(resp.error());
+    if (!resp) co_return upload_failed(s, repository, resp.error());
     if (resp->status == 201 && mount_from) co_return std::optional<upload_session>{};
-    if (resp->status != 202) co_return failed(s.error_from(*resp, verb::post, c.target));
-    auto location = resp->header("Location");
-    if (location.empty())
-        co_return make_error(errc::bad_response,
-                             fmt::format("{}: the registry opened an upload without a Location",
-                                         s.describe(verb::post, c.target)));
-    upload_session session;
-    session.repository = repository;
-    session.location = std::string(location);
-    if (auto min = resp->header("OCI-Chunk-Min-Length"); !min.empty())
-        session.min_chunk = std::strtoll(std::string(min).c_str(), nullptr, 10);
-    co_return std::optional<upload_session>{std::move(session)};
+    if (resp->status != 202)
+        co_return upload_failed(s, repository, s.error_from(*resp, verb::post, c.target));
+    auto session = opened_session(s, *resp, repository, c.target);
+    if (!session) co_return session.error();
+    co_return std::optional<upload_session>{std::move(*session)};
 }
 
-asio::awaitable<result<void>> remote_registry::finish_upload(upload_session session, descriptor desc,
-                                                             blob_reader& reader) {
-    auto& s = *session_;
+// The body goes into an open session: one streamed PUT, or PATCH chunks where the registry wants them.
+asio::awaitable<result<void>> send_into(detail::registry_session& s, upload_session session, descriptor desc,
+                                        blob_reader& reader) {
     auto where = fmt::format("uploading blob {} to {}/{}", desc.digest.str(), s.name(), session.repository);
     auto failed = [&](error e) {
         e.message = fmt::format("{} failed: {}", where, e.message);
@@ -279,7 +301,173 @@ asio::awaitable<result<void>> remote_registry::finish_upload(upload_session sess
     co_return result<void>{};
 }
 
+// send_into a session opened here rather than by the caller's start_upload: a failure gives it back, as the
+// caller's cancel_upload cannot.
+asio::awaitable<result<void>> send_opened(detail::registry_session& s, upload_session session,
+                                          descriptor desc, blob_reader& reader) {
+    auto sent = co_await send_into(s, session, std::move(desc), reader);
+    if (!sent) {
+        auto c = upload_call(verb::delete_, session.location, session.repository);
+        c.replayable = false;
+        co_await s.send(c);
+    }
+    co_return sent;
+}
+
+// Single POST (distribution-spec "Pushing a blob monolithically"): `POST ?digest=` with the body; 201 means
+// the blob is committed, one request instead of POST then PUT. A registry without it (docker-registry 2.8)
+// ignores the body and answers 202 with a session: the body, held in memory for that, goes there instead, and
+// this registry's later uploads open sessions at once. Bodies up to `single_post_buffered` are held, so the
+// request can also be resent after a passing failure; larger ones, once the registry is known to take single
+// POSTs, are streamed.
+constexpr std::int64_t single_post_buffered = 1024 * 1024;
+constexpr std::int64_t single_post_limit = 64 * 1024 * 1024;
+
+using single_post = detail::registry_session::single_post;
+
+// Any 4xx but an auth failure or a rate limit says the registry does not take a body on POST: a 400
+// UNSUPPORTED, 404, 405, 413, 415.
+bool refuses_single_post(int status) {
+    return status >= 400 && status < 500 && status != 401 && status != 403 && status != 429;
+}
+
+api_call single_post_call(const std::string& repository, const digest& d) {
+    auto c = upload_call(verb::post, fmt::format("/v2/{}/blobs/uploads/?digest={}", repository, d.str()),
+                         repository);
+    c.headers.emplace_back("Content-Type", "application/octet-stream");
+    return c;
+}
+
+asio::awaitable<result<void>> post_buffered(detail::registry_session& s, std::string repository,
+                                            descriptor desc, blob_reader& reader) {
+    const auto before = s.single_post_state();
+    auto settle = [&](single_post state) {
+        if (s.single_post_state() == single_post::probing) s.note_single_post(state);
+    };
+    verifying_source source(reader, desc, desc.size);
+    std::string data;
+    for (;;) {
+        auto piece = co_await source.next();
+        if (!piece) {
+            settle(before == single_post::probing ? single_post::unknown : before);
+            co_return piece.error();
+        }
+        if (piece->empty()) break;
+        data.append(reinterpret_cast<const char*>(piece->data()), piece->size());
+    }
+    auto where = fmt::format("uploading blob {} to {}/{}", desc.digest.str(), s.name(), repository);
+    auto c = single_post_call(repository, desc.digest);
+    c.body = data;
+    auto resp = co_await s.send(c);
+    if (!resp || resp->status == 401 || resp->status == 403 || resp->status >= 429) {
+        // Nothing learnt about single POSTs: a later upload asks again.
+        settle(single_post::unknown);
+        auto e = resp ? s.error_from(*resp, verb::post, c.target) : resp.error();
+        e.message = fmt::format("{} failed: {}", where, e.message);
+        co_return e;
+    }
+    if (resp->status == 201) {
+        settle(single_post::works);
+        co_return result<void>{};
+    }
+    std::optional<upload_session> session;
+    if (resp->status == 202) {
+        auto opened = opened_session(s, *resp, repository, c.target);
+        if (!opened) {
+            settle(single_post::refused);
+            co_return opened.error();
+        }
+        session = std::move(*opened);
+    } else if (!refuses_single_post(resp->status)) {
+        co_return make_error(errc::bad_response, fmt::format("{} failed: {} answered {}", where,
+                                                             s.describe(verb::post, c.target), resp->status));
+    }
+    if (s.single_post_state() != single_post::refused) s.note_single_post(single_post::refused);
+    if (!session) {
+        auto opened = co_await open_upload(s, repository, desc.digest, std::nullopt);
+        if (!opened) co_return opened.error();
+        session = std::move(**opened);
+    }
+    memory_reader again(data);
+    co_return co_await send_opened(s, std::move(*session), std::move(desc), again);
+}
+
+asio::awaitable<result<void>> post_streamed(detail::registry_session& s, std::string repository,
+                                            descriptor desc, blob_reader& reader) {
+    auto where = fmt::format("uploading blob {} to {}/{}", desc.digest.str(), s.name(), repository);
+    verifying_source source(reader, desc, desc.size);
+    auto c = single_post_call(repository, desc.digest);
+    c.source = &source;
+    c.content_length = desc.size;
+    auto resp = co_await s.send(c);
+    if (source.failure()) co_return *source.failure();
+    if (!resp) {
+        auto e = resp.error();
+        e.message = fmt::format("{} failed: {}", where, e.message);
+        co_return e;
+    }
+    if (resp->status == 201) co_return result<void>{};
+    auto e = s.error_from(*resp, verb::post, c.target);
+    if (resp->status == 202 || refuses_single_post(resp->status)) {
+        // The body is spent: give back the session the registry opened, and let the copy engine try once
+        // more, which opens one itself.
+        s.note_single_post(single_post::refused);
+        if (auto opened = opened_session(s, *resp, repository, c.target); opened) {
+            auto cancel = upload_call(verb::delete_, opened->location, repository);
+            cancel.replayable = false;
+            co_await s.send(cancel);
+        }
+        e = make_error(errc::unsupported,
+                       fmt::format("{} answered {} instead of taking the blob in one request; uploads to {} "
+                                   "open a session from now on",
+                                   s.describe(verb::post, c.target), resp->status, s.name()));
+    }
+    e.message = fmt::format("{} failed: {}", where, e.message);
+    co_return e;
+}
+
+} // namespace
+
+// With a digest and nothing to mount, the POST waits for finish_upload: with the body at hand it may be the
+// only request (single POST).
+asio::awaitable<result<std::optional<upload_session>>>
+remote_registry::start_upload(std::string repository, std::optional<digest> d,
+                              std::optional<std::string> mount_from) {
+    auto& s = *session_;
+    if (auto ok = detail::check_names(s.name(), repository); !ok) co_return ok.error();
+    if (mount_from)
+        if (auto ok = detail::check_names(s.name(), *mount_from); !ok) co_return ok.error();
+    if (d && !mount_from && s.single_post_state() != single_post::refused && !s.monolithic_refused()) {
+        upload_session deferred;
+        deferred.repository = std::move(repository);
+        deferred.opened = false;
+        co_return std::optional<upload_session>{std::move(deferred)};
+    }
+    co_return co_await open_upload(s, std::move(repository), std::move(d), std::move(mount_from));
+}
+
+asio::awaitable<result<void>> remote_registry::finish_upload(upload_session session, descriptor desc,
+                                                             blob_reader& reader) {
+    auto& s = *session_;
+    if (!session.opened) {
+        const auto state = s.single_post_state();
+        const bool usable = desc.size >= 0 && !s.monolithic_refused();
+        if (usable && desc.size <= single_post_buffered &&
+            (state == single_post::works || state == single_post::unknown)) {
+            if (state == single_post::unknown) s.note_single_post(single_post::probing);
+            co_return co_await post_buffered(s, session.repository, std::move(desc), reader);
+        }
+        if (usable && desc.size <= single_post_limit && state == single_post::works)
+            co_return co_await post_streamed(s, session.repository, std::move(desc), reader);
+        auto opened = co_await open_upload(s, session.repository, desc.digest, std::nullopt);
+        if (!opened) co_return opened.error();
+        co_return co_await send_opened(s, std::move(**opened), std::move(desc), reader);
+    }
+    co_return co_await send_into(s, std::move(session), std::move(desc), reader);
+}
+
 asio::awaitable<void> remote_registry::cancel_upload(upload_session session) {
+    if (!session.opened) co_return;
     auto c = upload_call(verb::delete_, session.location, session.repository);
     c.replayable = false;
     co_await session_->send(c);

@@ -4,10 +4,12 @@
 #include "libregistry/sync/referrers_copy.hpp"
 
 #include "client/detail/adaptive_semaphore.hpp"
+#include "client/detail/awaitable_event.hpp"
 #include "client/detail/for_each_bounded.hpp"
 #include "client/detail/single_flight.hpp"
 #include "sync/detail/image_created.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -243,8 +245,9 @@ public:
         std::erase_if(rules, [&](const sync_rule& r) { return !in_shard(r.source, options_.shard); });
         for (auto& rule : rules)
             if (!rule.referrers) rule.referrers = options_.referrers;
+        co_await prepare(reads_of(rules), repository_access::pull);
         auto repositories = repositories_to_list(rules);
-        auto listed = co_await list_tags(std::move(repositories));
+        auto listed = co_await list_tags(std::move(repositories), rules);
         report_unlisted(rules, listed);
         auto created = co_await fetch_created(rules, listed.tags);
         for (const auto& rule : rules) {
@@ -259,8 +262,10 @@ public:
         auto to_copy = plan(*items, resolved);
         if (options_.dry_run)
             co_await count_referrers();
-        else
+        else {
+            co_await prepare(writes_of(to_copy), repository_access::push);
             co_await copy_rounds(std::move(to_copy));
+        }
         co_await prune(rules, std::move(*items), listed, std::move(foreign));
         report_.totals = tally(report_.images);
         report_.duration =
@@ -302,8 +307,48 @@ private:
         if (options_.on_event) options_.on_event(sync_event{sync_event::kind::image_done, &image, 0, {}});
     }
 
+    using repositories_by_registry = std::map<std::string, std::set<std::string>>;
+
+    // Every repository the rules read: their sources, and their destinations (HEADed before anything is
+    // written).
+    static repositories_by_registry reads_of(const std::vector<sync_rule>& rules) {
+        repositories_by_registry out;
+        for (const auto& rule : rules) {
+            out[rule.source.registry].insert(rule.source.repository);
+            for (const auto& d : rule.destinations)
+                out[d.registry].insert(d.repository);
+        }
+        return out;
+    }
+
+    repositories_by_registry writes_of(const std::vector<std::size_t>& to_copy) const {
+        repositories_by_registry out;
+        for (auto i : to_copy) {
+            const auto& destination = report_.images[i].item.destination;
+            out[destination.registry].insert(destination.repository);
+        }
+        return out;
+    }
+
+    // Tells each registry which of its repositories the run is about to read or write (registry::prepare),
+    // all registries at once: with Docker token auth, a few token requests for all of them instead of one
+    // per repository. The registries themselves, not the per-registry limit: these are hints, not requests
+    // of the run.
+    asio::awaitable<void> prepare(repositories_by_registry repositories, repository_access access) {
+        if (stopping()) co_return;
+        std::vector<std::pair<std::string, std::vector<std::string>>> work;
+        for (auto& [name, names] : repositories)
+            work.emplace_back(name, std::vector<std::string>(names.begin(), names.end()));
+        std::function<asio::awaitable<void>(std::size_t)> prepare_one =
+            [&](std::size_t i) -> asio::awaitable<void> {
+            co_await provider_.get(work[i].first).prepare(work[i].second, access);
+        };
+        co_await detail::for_each_bounded(work.size(), work.size(), prepare_one);
+    }
+
     // Tag lists, once per repository, whatever number of rules need them.
-    asio::awaitable<listing> list_tags(std::vector<sync_source> repositories) {
+    asio::awaitable<listing> list_tags(std::vector<sync_source> repositories,
+                                       const std::vector<sync_rule>& rules) {
         listing out;
         std::function<asio::awaitable<void>(std::size_t)> list_one =
             [&](std::size_t i) -> asio::awaitable<void> {
@@ -319,6 +364,7 @@ private:
                 if (tags) {
                     if (auto invalid = remove_invalid_tags(*tags); !invalid.empty())
                         warn(invalid_tags_warning(s.name(), invalid));
+                    prefetch_heads(rules, s.name(), *tags);
                     out.tags[s.name()] = std::move(*tags);
                     co_return;
                 }
@@ -426,7 +472,59 @@ private:
         co_return created;
     }
 
-    // HEAD both sides of every item.
+    // As soon as a repository's tags are listed, its items' HEADs go out, while other repositories are still
+    // being listed; resolve() then finds them done or in flight. Only rules the tag list alone decides:
+    // `latest: N` may need creation times read after every listing. What the plan later drops was HEADed for
+    // nothing; the plan itself is unchanged.
+    void prefetch_heads(const std::vector<sync_rule>& rules, const std::string& repository,
+                        const std::vector<std::string>& tags) {
+        if (stopping()) return;
+        std::vector<sync_rule> mine;
+        for (const auto& rule : rules)
+            if (rule.source.name() == repository && !rule.policy.latest) mine.push_back(rule);
+        if (mine.empty()) return;
+        tag_lists listed{{repository, tags}};
+        auto items = expand_rules(mine, listed);
+        if (!items) return; // expand_rules reports it again after the listings
+        for (const auto& item : *items) {
+            if (prefetching_ == 0) prefetches_done_ = std::make_unique<detail::awaitable_event>(executor_);
+            prefetching_ += 2;
+            auto source = [this, ref = item.source]() -> asio::awaitable<void> {
+                if (stopping()) co_return;
+                auto head = co_await head_source(ref);
+                (void)head;
+            };
+            auto destination = [this, ref = item.destination]() -> asio::awaitable<void> {
+                if (stopping()) co_return;
+                auto head = co_await head_destination(ref);
+                (void)head;
+            };
+            asio::co_spawn(executor_, destination, [this](std::exception_ptr) { prefetched(); });
+            asio::co_spawn(executor_, source, [this](std::exception_ptr) { prefetched(); });
+        }
+    }
+
+    void prefetched() {
+        if (--prefetching_ == 0) prefetches_done_->set();
+    }
+
+    // The destination's HEAD of `ref`, once per run, shared like head_source.
+    asio::awaitable<result<std::optional<descriptor>>> head_destination(reference ref) {
+        auto key = ref.str();
+        for (;;) {
+            if (auto known = destination_heads_.find(key); known != destination_heads_.end())
+                co_return known->second;
+            if (auto lease = co_await destination_flights_.try_lead(key)) {
+                auto r = co_await get(ref.registry).head_manifest(ref.repository, ref.identifier());
+                destination_heads_.emplace(key, r);
+                lease->finish(r);
+                co_return r;
+            }
+            if (auto shared = co_await destination_flights_.wait(key)) co_return std::move(*shared);
+        }
+    }
+
+    // HEAD both sides of every item, the two at once.
     asio::awaitable<resolution> resolve(std::vector<sync_item> items) {
         resolution out{std::vector<observation>(items.size()), std::vector<bool>(items.size(), false)};
         std::function<asio::awaitable<void>(std::size_t)> observe =
@@ -434,7 +532,30 @@ private:
             if (stopping()) co_return;
             const auto& item = items[i];
             auto& o = out.observations[i];
-            auto head = co_await head_source(item.source);
+            // Both sides at once: the destination's HEAD does not wait for the source's answer (it is only
+            // wasted on a source tag that is gone).
+            std::optional<result<std::optional<descriptor>>> d;
+            std::exception_ptr failure;
+            detail::awaitable_event destination_seen(executor_);
+            auto look_at_destination = [&]() -> asio::awaitable<void> {
+                d = co_await head_destination(item.destination);
+            };
+            auto finished = [&](std::exception_ptr e) {
+                failure = e;
+                destination_seen.set();
+            };
+            asio::co_spawn(executor_, look_at_destination, finished);
+            source_head head;
+            std::exception_ptr thrown;
+            try {
+                head = co_await head_source(item.source);
+            } catch (...) {
+                thrown =
+                    std::current_exception(); // rethrown once the other HEAD, which uses this frame, is done
+            }
+            co_await destination_seen.wait();
+            if (thrown) std::rethrow_exception(thrown);
+            if (failure) std::rethrow_exception(failure);
             if (head.failure) {
                 o.failure = head.failure;
                 out.observed[i] = !cut_short(*head.failure);
@@ -446,16 +567,15 @@ private:
                 out.observed[i] = true;
                 co_return;
             }
-            if (stopping()) co_return;
-            auto d = co_await get(item.destination.registry)
-                         .head_manifest(item.destination.repository, item.destination.identifier());
-            if (!d)
-                o.failure = d.error();
-            else if (*d)
-                o.destination = (*d)->digest;
+            if (!*d)
+                o.failure = d->error();
+            else if (**d)
+                o.destination = (**d)->digest;
             out.observed[i] = !o.failure || !cut_short(*o.failure);
         };
         co_await detail::for_each_bounded(items.size(), options_.metadata_concurrency.cap * 2, observe);
+        // Prefetched HEADs of items the plan dropped may still be out; they use this runner.
+        if (prefetching_ > 0) co_await prefetches_done_->wait();
         co_return out;
     }
 
@@ -857,7 +977,11 @@ private:
     blob_ledger ledger_;
     std::map<std::string, std::unique_ptr<limited_registry>> limited_;
     detail::single_flight<source_head> head_flights_;
-    std::map<std::string, source_head> source_heads_; ///< finished source HEADs, by reference
+    detail::single_flight<result<std::optional<descriptor>>> destination_flights_;
+    std::map<std::string, result<std::optional<descriptor>>> destination_heads_; ///< by reference
+    std::size_t prefetching_ = 0;                              ///< prefetched HEADs still out
+    std::unique_ptr<detail::awaitable_event> prefetches_done_; ///< set when the last of them is back
+    std::map<std::string, source_head> source_heads_;          ///< finished source HEADs, by reference
     /// What the plan saw at the destination of each image it copies, by index in report_.images.
     std::map<std::size_t, std::optional<digest>> seen_at_destination_;
     sync_report report_;

@@ -32,6 +32,9 @@ struct upload_session {
     std::string location;
     std::int64_t offset = 0;
     std::int64_t min_chunk = 0; ///< OCI-Chunk-Min-Length, when the registry sent one
+    /// False: nothing was sent yet. The registry's finish_upload opens the session itself, or sends the blob
+    /// in one request (remote_registry's single POST); cancel_upload has nothing to give back.
+    bool opened = true;
 };
 
 /// What a manifest PUT came to.
@@ -43,9 +46,22 @@ struct pushed_manifest {
     std::optional<libregistry::digest> subject;
 };
 
+/// What a run is about to do in a repository: read it, or read and write it.
+enum class repository_access { pull, push };
+
 class registry {
 public:
     virtual ~registry() = default;
+
+    /// A hint: these repositories are about to be read (or written). A registry that authorizes per
+    /// repository may ask for them all at once (remote_registry: one Docker token request for several
+    /// scopes); the default does nothing. Nothing is reported: every later request still authorizes itself.
+    virtual boost::asio::awaitable<void> prepare(std::vector<std::string> repositories,
+                                                 repository_access access) {
+        (void)repositories;
+        (void)access;
+        co_return;
+    }
 
     /// host[:port] as normalised in references (`docker.io` for Docker Hub); equal names mean mounts can
     /// work.

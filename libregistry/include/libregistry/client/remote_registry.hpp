@@ -68,6 +68,13 @@ public:
 
     std::string name() const override;
 
+    /// Fetches Docker bearer tokens for the repositories' scopes in batches (at most 10 scopes and 2,000
+    /// bytes of scope per token request, several requests at once) and caches each token for every scope it
+    /// was asked for. A token service that grants less makes a later request answer 401 insufficient_scope;
+    /// that request then fetches a token for its own repository, as without this hint.
+    boost::asio::awaitable<void> prepare(std::vector<std::string> repositories,
+                                         repository_access access) override;
+
     boost::asio::awaitable<result<std::optional<descriptor>>> head_manifest(std::string repository,
                                                                             std::string ref) override;
     boost::asio::awaitable<result<manifest>> get_manifest(std::string repository, std::string ref) override;

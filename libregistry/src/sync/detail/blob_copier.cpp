@@ -2,7 +2,13 @@
 
 #include "libregistry/core/retry.hpp"
 
+#include "client/detail/awaitable_event.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
+
+#include <exception>
 
 namespace libregistry::detail {
 
@@ -84,6 +90,17 @@ asio::awaitable<result<void>> blob_copier::transfer(target& t, descriptor desc,
 
 asio::awaitable<result<void>> blob_copier::send(target& t, descriptor desc,
                                                 std::optional<std::string> mount_from) {
+    if (!mount_from) {
+        auto present = co_await t.destination.has_blob(t.repository(), desc.digest);
+        if (!present) co_return present.error();
+        if (*present) {
+            ++t.stats.blobs_skipped;
+            co_return result<void>{};
+        }
+        // The blob is missing: opening the upload and opening the download are independent, so both go out
+        // at once, one round trip instead of two before the bytes flow.
+        co_return co_await open_both(t, std::move(desc));
+    }
     auto prepared = co_await prepare(t, desc, mount_from);
     if (!prepared) co_return prepared.error();
     if (!*prepared) co_return result<void>{};
@@ -99,6 +116,41 @@ asio::awaitable<result<void>> blob_copier::send(target& t, descriptor desc,
         co_return reader.error();
     }
     co_return co_await upload(t, session, desc, **reader);
+}
+
+asio::awaitable<result<void>> blob_copier::open_both(target& t, descriptor desc) {
+    const auto executor = co_await asio::this_coro::executor;
+    std::optional<result<std::unique_ptr<blob_reader>>> reader;
+    std::exception_ptr failure;
+    awaitable_event ready(executor);
+    auto open_download = [&]() -> asio::awaitable<void> {
+        reader = co_await source_.get_blob(source_repository_, desc);
+    };
+    auto finished = [&](std::exception_ptr e) {
+        failure = e;
+        ready.set();
+    };
+    // The download starts first (co_spawn runs it up to its first wait), then the upload session is opened
+    // while it is under way.
+    asio::co_spawn(executor, open_download, finished);
+    result<std::optional<upload_session>> session = std::optional<upload_session>{};
+    std::exception_ptr thrown;
+    try {
+        session = co_await t.destination.start_upload(t.repository(), desc.digest, std::nullopt);
+    } catch (...) {
+        thrown = std::current_exception(); // rethrown once the download, which uses this frame, is done
+    }
+    co_await ready.wait();
+    if (thrown) std::rethrow_exception(thrown);
+    if (failure) std::rethrow_exception(failure);
+    if (!session) co_return session.error();
+    if (!*session) co_return result<void>{}; // nothing to send after all
+    if (stopping() || !*reader) {
+        co_await t.destination.cancel_upload(**session);
+        if (!*reader) co_return reader->error();
+        co_return stopped("sending blob " + desc.digest.str());
+    }
+    co_return co_await upload(t, **session, desc, ***reader);
 }
 
 // HEAD, then POST (with a mount when possible): an upload session, or nullopt when nothing is left to send.

@@ -41,6 +41,8 @@ private:
     /// One try: HEAD and POST, then the download streamed into the upload.
     boost::asio::awaitable<result<void>> send(target& t, descriptor desc,
                                               std::optional<std::string> mount_from);
+    /// After a HEAD found the blob missing: POST (no mount) and the source GET at once, then the upload.
+    boost::asio::awaitable<result<void>> open_both(target& t, descriptor desc);
     boost::asio::awaitable<result<std::optional<upload_session>>>
     prepare(target& t, descriptor desc, std::optional<std::string> mount_from);
     boost::asio::awaitable<result<void>> upload(target& t, upload_session session, descriptor desc,
