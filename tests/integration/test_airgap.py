@@ -505,9 +505,12 @@ class AirgapTest(harness.TempDirTestCase):
                     self.assertIn("schema 1", r.stderr)
                     self.assertIn("copy it between registries", r.stderr)
                     if transport == "oci":
-                        # The layout may exist (it was opened for writing) but names no image.
+                        # The layout may exist (it was opened for writing) but names no image, and holds none
+                        # of the image's blobs: the refusal comes before any blob is sent.
                         index = os.path.join(out, target, "index.json")
                         self.assertEqual(read_json(index)["manifests"] if os.path.exists(index) else [], [])
+                        blobs = [f for _, _, files in os.walk(os.path.join(out, target, "blobs")) for f in files]
+                        self.assertEqual(blobs, [], "a refused copy left blobs in the layout")
                     else:
                         self.assertEqual(os.listdir(out), [], "a refused copy left an archive or temp files")
             # Among other images: the others are written, the schema 1 one is reported as failed.

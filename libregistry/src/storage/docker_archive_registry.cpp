@@ -323,38 +323,44 @@ asio::awaitable<result<manifest>> docker_archive_registry::get_manifest(std::str
     co_return layout_->read_manifest(repository, (*found)->digest.str());
 }
 
+result<void> docker_archive_registry::can_store(const std::string& repository, const std::string& ref,
+                                                const manifest& m) const {
+    if (m.kind == manifest_kind::index)
+        return refuse(repository, ref,
+                      fmt::format("{} is an index of {} manifests, and the format holds single-platform "
+                                  "images only; pick one platform (a platform filter) or write "
+                                  "oci-archive: instead",
+                                  m.digest.str(), m.manifests.size()));
+    if (m.kind == manifest_kind::schema1)
+        return refuse(repository, ref,
+                      fmt::format("its {} manifest {} is Docker schema 1, whose digest is not that of its "
+                                  "bytes, so no bundle (docker-archive:, oci-archive:, oci:) can hold it; "
+                                  "copy it between registries",
+                                  m.media_type, m.digest.str()));
+    if (m.kind != manifest_kind::image)
+        return refuse(repository, ref,
+                      fmt::format("its {} manifest is not a schema 2 or OCI image; copy it between "
+                                  "registries or write oci-archive:",
+                                  m.media_type));
+    if (!m.config || (m.config->media_type != docker_config_type && m.config->media_type != oci_config_type))
+        return refuse(repository, ref,
+                      fmt::format("{} is an artifact (config {}), which docker load cannot read; write "
+                                  "oci-archive: instead",
+                                  m.digest.str(), m.config ? m.config->media_type : std::string("none")));
+    for (const auto& l : m.layers)
+        if (is_foreign_layer(l.media_type))
+            return refuse(repository, ref,
+                          fmt::format("layer {} is a foreign layer the archive would not hold; write "
+                                      "oci-archive: instead",
+                                      l.digest.str()));
+    return {};
+}
+
 asio::awaitable<result<pushed_manifest>> docker_archive_registry::put_manifest(std::string repository,
                                                                                std::string ref, manifest m) {
     if (!writable_)
         co_return make_error(errc::unsupported, fmt::format("{} is open for reading only", name()));
-    if (m.kind == manifest_kind::index)
-        co_return refuse(repository, ref,
-                         fmt::format("{} is an index of {} manifests, and the format holds single-platform "
-                                     "images only; pick one platform (a platform filter) or write "
-                                     "oci-archive: instead",
-                                     m.digest.str(), m.manifests.size()));
-    if (m.kind == manifest_kind::schema1)
-        co_return refuse(repository, ref,
-                         fmt::format("its {} manifest {} is Docker schema 1, whose digest is not that of its "
-                                     "bytes, so no bundle (docker-archive:, oci-archive:, oci:) can hold it; "
-                                     "copy it between registries",
-                                     m.media_type, m.digest.str()));
-    if (m.kind != manifest_kind::image)
-        co_return refuse(repository, ref,
-                         fmt::format("its {} manifest is not a schema 2 or OCI image; copy it between "
-                                     "registries or write oci-archive:",
-                                     m.media_type));
-    if (!m.config || (m.config->media_type != docker_config_type && m.config->media_type != oci_config_type))
-        co_return refuse(repository, ref,
-                         fmt::format("{} is an artifact (config {}), which docker load cannot read; write "
-                                     "oci-archive: instead",
-                                     m.digest.str(), m.config ? m.config->media_type : std::string("none")));
-    for (const auto& l : m.layers)
-        if (is_foreign_layer(l.media_type))
-            co_return refuse(repository, ref,
-                             fmt::format("layer {} is a foreign layer the archive would not hold; write "
-                                         "oci-archive: instead",
-                                         l.digest.str()));
+    if (auto storable = can_store(repository, ref, m); !storable) co_return storable.error();
     auto written = layout_->write_manifest(repository, ref, m);
     if (!written) co_return written.error();
     co_return pushed_manifest{*written, std::nullopt};

@@ -125,6 +125,11 @@ asio::awaitable<result<manifest>> oci_archive_registry::get_manifest(std::string
     co_return layout_->read_manifest(repository, ref);
 }
 
+result<void> oci_archive_registry::can_store(const std::string& repository, const std::string& ref,
+                                             const manifest& m) const {
+    return layout_->can_store(repository, ref, m);
+}
+
 asio::awaitable<result<pushed_manifest>> oci_archive_registry::put_manifest(std::string repository,
                                                                             std::string ref, manifest m) {
     // A layout keeps no referrers index of its own: the copy engine writes the tag schema's index there.

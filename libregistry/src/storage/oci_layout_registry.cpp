@@ -319,16 +319,22 @@ result<manifest> oci_layout_registry::read_manifest(const std::string& repositor
     return impl_->read((*found)->digest, (*found)->media_type);
 }
 
-result<digest> oci_layout_registry::write_manifest(const std::string& repository, const std::string& ref,
-                                                   const manifest& m) {
-    if (!impl_->options.writable) return impl_->read_only();
-    if (auto ok = impl_->check_repository(repository); !ok) return ok.error();
+result<void> oci_layout_registry::can_store(const std::string& repository, const std::string&,
+                                            const manifest& m) const {
     if (m.kind == manifest_kind::schema1 || digest_of(m.bytes, m.digest.algorithm()) != m.digest)
         return make_error(
             errc::unsupported,
             fmt::format("the {} manifest {} of {} cannot be stored in an image layout (its digest is "
                         "not that of its bytes: Docker schema 1); copy it between registries",
                         m.media_type, m.digest.str(), repository));
+    return {};
+}
+
+result<digest> oci_layout_registry::write_manifest(const std::string& repository, const std::string& ref,
+                                                   const manifest& m) {
+    if (!impl_->options.writable) return impl_->read_only();
+    if (auto ok = impl_->check_repository(repository); !ok) return ok.error();
+    if (auto storable = can_store(repository, ref, m); !storable) return storable.error();
     const bool by_digest = is_digest_ref(ref);
     if (by_digest) {
         auto d = digest::parse(ref);

@@ -297,6 +297,12 @@ asio::awaitable<std::vector<result<copy_stats>>> copy_images(registry& source, r
                                                 filtered ? " (the platform filter rewrote the index)" : ""));
             continue;
         }
+        // Refused before any blob is sent: a back end that cannot hold the manifest gets nothing of it.
+        if (auto storable = t->destination.can_store(t->repository(), t->push_ref, *m); !storable) {
+            t->failure = storable.error();
+            t->failure->message = fmt::format("{}: {}", src_name, t->failure->message);
+            continue;
+        }
         group.push_back(t.get());
         refs.push_back(t->push_ref);
     }

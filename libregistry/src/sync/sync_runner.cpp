@@ -111,6 +111,10 @@ public:
     }
 
     std::string name() const override { return inner_.name(); }
+    result<void> can_store(const std::string& repository, const std::string& ref,
+                           const manifest& m) const override {
+        return inner_.can_store(repository, ref, m);
+    }
 
     asio::awaitable<result<std::optional<descriptor>>> head_manifest(std::string repository,
                                                                      std::string ref) override {

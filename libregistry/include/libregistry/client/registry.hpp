@@ -78,6 +78,18 @@ public:
     virtual boost::asio::awaitable<result<pushed_manifest>> put_manifest(std::string repository,
                                                                          std::string ref, manifest m) = 0;
 
+    /// Whether `m` can be stored under `repository`:`ref` at all, asked before any of its blobs is sent, so
+    /// content a back end cannot hold (an image layout: Docker schema 1; a docker archive: an index or an
+    /// artifact) fails with nothing written. Registries hold anything: the default says yes. put_manifest
+    /// still refuses what it cannot store.
+    virtual result<void> can_store(const std::string& repository, const std::string& ref,
+                                   const manifest& m) const {
+        (void)repository;
+        (void)ref;
+        (void)m;
+        return {};
+    }
+
     /// HEAD: whether `repository` holds the blob.
     virtual boost::asio::awaitable<result<bool>> has_blob(std::string repository, digest d) = 0;
     /// GET, streamed; `desc.size` bounds what is accepted.

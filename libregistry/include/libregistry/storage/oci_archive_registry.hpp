@@ -45,6 +45,8 @@ public:
     boost::asio::awaitable<result<manifest>> get_manifest(std::string repository, std::string ref) override;
     boost::asio::awaitable<result<pushed_manifest>> put_manifest(std::string repository, std::string ref,
                                                                  manifest m) override;
+    result<void> can_store(const std::string& repository, const std::string& ref,
+                           const manifest& m) const override;
     boost::asio::awaitable<result<bool>> has_blob(std::string repository, digest d) override;
     boost::asio::awaitable<result<std::unique_ptr<blob_reader>>> get_blob(std::string repository,
                                                                           descriptor desc) override;
