@@ -22,7 +22,7 @@ from harness import describe, run_syncer
 REPOS = 4
 TAGS = 40
 # The defaults of core/concurrency_limit.hpp, as docs/sync.md documents them.
-METADATA_START = 8
+METADATA_START = 16
 METADATA_CAP = 64
 
 

@@ -19,15 +19,15 @@
 namespace libregistry {
 
 struct concurrency_settings {
-    std::size_t start = 8; ///< the limit at the first call
-    std::size_t cap = 64;  ///< the most it grows to
+    std::size_t start = 16; ///< the limit at the first call
+    std::size_t cap = 64;   ///< the most it grows to
 
     friend bool operator==(const concurrency_settings&, const concurrency_settings&) = default;
 };
 
 /// Defaults per registry: manifest, tag list, referrers and blob HEAD requests (`metadata`), and blob
 /// transfers (`blobs`: a download's GET, an upload's POST and its body).
-inline constexpr concurrency_settings default_metadata_concurrency{8, 64};
+inline constexpr concurrency_settings default_metadata_concurrency{16, 64};
 inline constexpr concurrency_settings default_blob_concurrency{4, 16};
 
 /// `s` bounded by a user's maximum (`--max-concurrency`): the cap becomes `max`, and so does the start when
