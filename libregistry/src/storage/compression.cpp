@@ -317,6 +317,14 @@ std::optional<archive_compression> compression_for_path(std::string_view path) n
     return std::nullopt;
 }
 
+result<archive_compression> compression_for_target(const std::filesystem::path& target) {
+    if (auto c = compression_for_path(target.filename().string())) return *c;
+    return make_error(errc::invalid_argument,
+                      fmt::format("{}: an archive's name ends in .tar, .tar.gz, .tgz, .tar.zst or .tzst, "
+                                  "which says how it is compressed",
+                                  printable(target.string(), 1000)));
+}
+
 archive_compression detect_compression(std::span<const std::byte> head) noexcept {
     const auto at = [&](std::size_t i) { return std::to_integer<unsigned>(head[i]); };
     if (head.size() >= 2 && at(0) == 0x1f && at(1) == 0x8b) return archive_compression::gzip;

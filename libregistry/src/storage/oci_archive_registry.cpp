@@ -58,12 +58,7 @@ result<std::unique_ptr<oci_archive_registry>> oci_archive_registry::open(fs::pat
                                                                          oci_archive_options options) {
     std::error_code ec;
     if (options.writable) {
-        if (!compression_for_path(file.filename().string()))
-            return make_error(
-                errc::invalid_argument,
-                fmt::format("{}: an archive's name ends in .tar, .tar.gz, .tgz, .tar.zst or .tzst, "
-                            "which says how it is compressed",
-                            file.string()));
+        if (auto compression = compression_for_target(file); !compression) return compression.error();
         // The temp archive and the work directory (uploads in flight, manifests, index.json) sit next to
         // the target; a crash leaves a .<name>.tmp-* file and a .<name>.syncer-* directory there, never a
         // partial archive under the target's name, and the next writer of the target removes them.

@@ -506,12 +506,8 @@ result<std::vector<std::string>> extract_archive_file(const fs::path& file, cons
 
 result<void> write_tar_file(const fs::path& target,
                             const std::vector<std::pair<std::string, fs::path>>& entries) {
-    const auto compression = compression_for_path(target.filename().string());
-    if (!compression)
-        return make_error(errc::invalid_argument,
-                          fmt::format("{}: an archive's name ends in .tar, .tar.gz, .tgz, .tar.zst or .tzst, "
-                                      "which says how it is compressed",
-                                      target.string()));
+    const auto compression = compression_for_target(target);
+    if (!compression) return compression.error();
     const auto dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
     fs::path temp;
     auto fd = detail::create_temp_file(dir, fmt::format(".{}.tmp-", target.filename().string()), temp);

@@ -28,6 +28,9 @@ std::string_view to_string(archive_compression c) noexcept;
 /// The compression an archive's file name asks for: `.tar` none, `.tar.gz` and `.tgz` gzip, `.tar.zst` and
 /// `.tzst` zstd; nullopt for any other name.
 std::optional<archive_compression> compression_for_path(std::string_view path) noexcept;
+/// compression_for_path of the archive `target` is to be written to, or errc::invalid_argument naming it and
+/// the names that say how an archive is compressed.
+result<archive_compression> compression_for_target(const std::filesystem::path& target);
 
 /// The compression of a stream from its first bytes: gzip (1f 8b), zstd (28 b5 2f fd), else none.
 archive_compression detect_compression(std::span<const std::byte> head) noexcept;

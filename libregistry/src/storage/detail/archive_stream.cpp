@@ -125,12 +125,8 @@ archive_stream::~archive_stream() {
 
 result<std::unique_ptr<archive_stream>> archive_stream::create(const fs::path& target) {
     const auto name = target.filename().string();
-    const auto compression = compression_for_path(name);
-    if (!compression)
-        return make_error(errc::invalid_argument,
-                          fmt::format("{}: an archive's name ends in .tar, .tar.gz, .tgz, .tar.zst or .tzst, "
-                                      "which says how it is compressed",
-                                      target.string()));
+    const auto compression = compression_for_target(target);
+    if (!compression) return compression.error();
     // Next to the target: the same file system, so the rename is atomic and disk use shows where the
     // archive goes.
     const auto dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
