@@ -945,15 +945,20 @@ TEST_CASE("an interrupted run prunes nothing, even in a repository whose copies 
     }));
 }
 
-TEST_CASE("calls into a registry stay within its adaptive limit, which grows while nothing throttles") {
-    memory_registry src("src"), dst("dst");
-    provider p;
+// 60 tags of `app`, the same at both ends, whose HEADs yield (so calls overlap and are counted in flight).
+static void in_sync_with_yielding_heads(memory_registry& src, memory_registry& dst, provider& p) {
     p.regs = {{"src", &src}, {"dst", &dst}};
     for (int i = 0; i < 60; ++i) {
         add_image(src, "app", {"x"}, fmt::format("t{}", i));
         add_image(dst, "app", {"x"}, fmt::format("t{}", i));
     }
     src.yielding_heads = dst.yielding_heads = true;
+}
+
+TEST_CASE("calls into a registry stay within its adaptive limit, which grows while nothing throttles") {
+    memory_registry src("src"), dst("dst");
+    provider p;
+    in_sync_with_yielding_heads(src, dst, p);
     sync_options options;
     options.metadata_concurrency = {2, 6};
     auto report = run({all_tags("app", {"app"})}, p, options);
@@ -974,12 +979,7 @@ TEST_CASE("calls into a registry stay within its adaptive limit, which grows whi
 TEST_CASE("a registry that throttles (on_throttle) halves its limits, once per window") {
     memory_registry src("src"), dst("dst");
     provider p;
-    p.regs = {{"src", &src}, {"dst", &dst}};
-    for (int i = 0; i < 60; ++i) {
-        add_image(src, "app", {"x"}, fmt::format("t{}", i));
-        add_image(dst, "app", {"x"}, fmt::format("t{}", i));
-    }
-    src.yielding_heads = dst.yielding_heads = true;
+    in_sync_with_yielding_heads(src, dst, p);
     src.throttled_heads = 60;
     sync_options options;
     options.metadata_concurrency = {8, 8};
