@@ -1,7 +1,6 @@
 """Air-gapped transports (issue 16): `syncer copy` with oci: and oci-archive:, `syncer export` and `syncer
 import` of bundles, against real docker-registry processes, cross-checked with skopeo."""
 
-import base64
 import fcntl
 import gzip
 import io
@@ -553,22 +552,10 @@ def push_schema1(fake: FakeRegistry, repo: str, tag: str) -> str:
     """A signed Docker schema 1 image (two layers) on a scripted registry, as docker-registry 2.x served them
     before schema 1 pushes were turned off; its reference."""
     layers = [b"schema1 layer one " * 100, b"schema1 layer two " * 50]
-    fs_layers = ", ".join('{"blobSum": "%s"}' % sha256(data) for data in layers)
-    history = ", ".join('{"v1Compatibility": "{}"}' for _ in layers)
-    payload = ('{\n   "schemaVersion": 1,\n   "name": "%s",\n   "tag": "%s",\n   "architecture": "amd64",\n'
-               '   "fsLayers": [%s],\n   "history": [%s]\n}' % (repo, tag, fs_layers, history)).encode()
-    cut = len(payload) - 2  # the JWS formatTail is the payload's closing "\n}"
-
-    def b64url(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    protected = b64url(json.dumps({"formatLength": cut, "formatTail": b64url(b"\n}"),
-                                   "time": "2017-06-01T10:00:00Z"}).encode())
-    signed = payload[:cut] + (',\n   "signatures": [{"header": {"alg": "ES256"}, "signature": "c2lnbmF0dXJl", '
-                              f'"protected": "{protected}"}}]\n}}').encode()
+    _, signed = artifacts.signed_schema1(repo, tag, layers)
     for data in layers:
         fake.add_blob(repo, data)
-    fake.add_manifest(repo, signed, "application/vnd.docker.distribution.manifest.v1+prettyjws", [tag])
+    fake.add_manifest(repo, signed, artifacts.SCHEMA1_SIGNED, [tag])
     return f"{fake.host}/{repo}:{tag}"
 
 

@@ -12,6 +12,7 @@ import tempfile
 import unittest
 import urllib.parse
 
+import artifacts
 import harness
 import seed
 from fake_registry import FakeRegistry
@@ -449,24 +450,11 @@ class ProtocolEdgeTest(unittest.TestCase):
         payload without signatures), and `copy` printed `(-1 B)` per layer and `0 B sent`."""
         layers = [b"schema1 layer one " * 100, b"schema1 layer two " * 50]
         layer_digests = [sha256(data) for data in layers]
-        fs_layers = ", ".join('{"blobSum": "%s"}' % d for d in layer_digests)
-        history = ", ".join('{"v1Compatibility": "{}"}' for _ in layers)
-        payload = ('{\n   "schemaVersion": 1,\n   "name": "old/app",\n   "tag": "v1",\n   "architecture": "amd64",\n'
-                   f'   "fsLayers": [{fs_layers}],\n   "history": [{history}]\n}}').encode()
-        cut = len(payload) - 2  # the payload ends in "\n}", the formatTail
-
-        def b64url(data: bytes) -> str:
-            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-        protected = b64url(json.dumps({"formatLength": cut, "formatTail": b64url(b"\n}"),
-                                       "time": "2017-06-01T10:00:00Z"}).encode())
-        signed = payload[:cut] + (',\n   "signatures": [{"header": {"alg": "ES256"}, "signature": "c2lnbmF0dXJl", '
-                                  f'"protected": "{protected}"}}]\n}}').encode()
+        payload, signed = artifacts.signed_schema1("old/app", "v1", layers)
         with FakeRegistry() as src, FakeRegistry() as dst:
             for data in layers:
                 src.add_blob("old/app", data)
-            stored_as = src.add_manifest("old/app", signed, "application/vnd.docker.distribution.manifest.v1+prettyjws",
-                                         ["v1"])
+            stored_as = src.add_manifest("old/app", signed, artifacts.SCHEMA1_SIGNED, ["v1"])
             self.assertEqual(stored_as, sha256(payload), "the fake names schema 1 as registries do")
             image = f"{src.host}/old/app:v1"
             digest = self.syncer("digest", image, fake=src).stdout.strip()

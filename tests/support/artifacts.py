@@ -231,3 +231,26 @@ def push_multi_platform(client, repo: str, seed_text: str, tag: str | None,
                 for p in platforms]
     entries = [c.json(platform=seed._platform(p)) for c, p in zip(children, platforms)]
     return seed.push_index(client, repo, tag, entries), children
+
+
+SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+
+def signed_schema1(repo: str, tag: str, layers: list[bytes]) -> tuple[bytes, bytes]:
+    """A signed Docker schema 1 manifest of `layers`, as docker-registry 2.x served them: (payload, signed
+    bytes). Its digest is the payload's (without the signatures), the way libtrust's JWS formatLength and
+    formatTail delimit it."""
+    fs_layers = ", ".join('{"blobSum": "%s"}' % sha256(data) for data in layers)
+    history = ", ".join('{"v1Compatibility": "{}"}' for _ in layers)
+    payload = ('{\n   "schemaVersion": 1,\n   "name": "%s",\n   "tag": "%s",\n   "architecture": "amd64",\n'
+               '   "fsLayers": [%s],\n   "history": [%s]\n}' % (repo, tag, fs_layers, history)).encode()
+    cut = len(payload) - 2  # the JWS formatTail is the payload's closing "\n}"
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    protected = b64url(json.dumps({"formatLength": cut, "formatTail": b64url(b"\n}"),
+                                   "time": "2017-06-01T10:00:00Z"}).encode())
+    signed = payload[:cut] + (',\n   "signatures": [{"header": {"alg": "ES256"}, "signature": "c2lnbmF0dXJl", '
+                              f'"protected": "{protected}"}}]\n}}').encode()
+    return payload, signed
