@@ -372,12 +372,7 @@ asio::awaitable<result<bool>> docker_archive_registry::has_blob(std::string, dig
 
 asio::awaitable<result<std::unique_ptr<blob_reader>>> docker_archive_registry::get_blob(std::string,
                                                                                         descriptor desc) {
-    if (layout_->streamed(desc.digest))
-        co_return make_error(errc::unsupported,
-                             fmt::format("blob {} was already written into archive {}, which is being "
-                                         "written and cannot be read back until the export finishes",
-                                         desc.digest.str(), file_.string()));
-    co_return layout_->open_blob(desc);
+    co_return detail::open_archive_blob(*layout_, desc, file_);
 }
 
 asio::awaitable<result<std::optional<upload_session>>>
@@ -389,11 +384,9 @@ docker_archive_registry::start_upload(std::string repository, std::optional<dige
 
 asio::awaitable<result<void>> docker_archive_registry::finish_upload(upload_session session, descriptor desc,
                                                                      blob_reader& reader) {
-    const auto d = desc.digest;
-    auto r = co_await layout_->finish_upload(std::move(session), std::move(desc), reader);
-    if (!r || !writable_) co_return r;
-    auto appended = co_await out_->append_blob(*layout_, d);
-    co_return appended;
+    auto r = co_await detail::finish_archive_upload(*layout_, writable_ ? out_.get() : nullptr,
+                                                    std::move(session), std::move(desc), reader);
+    co_return r;
 }
 
 asio::awaitable<void> docker_archive_registry::cancel_upload(upload_session session) {

@@ -140,34 +140,23 @@ asio::awaitable<result<bool>> oci_archive_registry::has_blob(std::string reposit
 
 asio::awaitable<result<std::unique_ptr<blob_reader>>> oci_archive_registry::get_blob(std::string,
                                                                                      descriptor desc) {
-    // The copy engine reads blobs from the source only; a blob already streamed into the archive being
-    // written is gone from disk.
-    if (layout_->streamed(desc.digest))
-        co_return make_error(errc::unsupported,
-                             fmt::format("blob {} was already written into archive {}, which is being "
-                                         "written and cannot be read back until the export finishes",
-                                         desc.digest.str(), file_.string()));
-    co_return layout_->open_blob(desc);
+    co_return detail::open_archive_blob(*layout_, desc, file_);
 }
 
 asio::awaitable<result<std::optional<upload_session>>>
 oci_archive_registry::start_upload(std::string repository, std::optional<digest> d,
                                    std::optional<std::string> mount_from) {
-    // Every blob of an archive serves every repository in it: a mount of one already written is done.
-    if (d && mount_from && layout_->streamed(*d)) co_return std::optional<upload_session>{};
+    // Every blob of an archive serves every repository in it: the layout takes a mount of one already
+    // written (streamed) as done.
     auto r = co_await layout_->start_upload(std::move(repository), std::move(d), std::move(mount_from));
     co_return r;
 }
 
 asio::awaitable<result<void>> oci_archive_registry::finish_upload(upload_session session, descriptor desc,
                                                                   blob_reader& reader) {
-    const auto d = desc.digest;
-    auto r = co_await layout_->finish_upload(std::move(session), std::move(desc), reader);
-    if (!r || !writable_) co_return r;
-    // Verified and committed to its own file: into the stream with it (on the stream's worker thread), and
-    // the file goes.
-    auto appended = co_await out_->append_blob(*layout_, d);
-    co_return appended;
+    auto r = co_await detail::finish_archive_upload(*layout_, writable_ ? out_.get() : nullptr,
+                                                    std::move(session), std::move(desc), reader);
+    co_return r;
 }
 
 asio::awaitable<void> oci_archive_registry::cancel_upload(upload_session session) {

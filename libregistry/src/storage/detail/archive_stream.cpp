@@ -218,4 +218,24 @@ result<void> archive_stream::finish(const std::vector<std::pair<std::string, fs:
     return {};
 }
 
+result<std::unique_ptr<blob_reader>> open_archive_blob(const oci_layout_registry& layout,
+                                                       const descriptor& desc, const fs::path& archive) {
+    if (layout.streamed(desc.digest))
+        return make_error(errc::unsupported,
+                          fmt::format("blob {} was already written into archive {}, which is being "
+                                      "written and cannot be read back until the export finishes",
+                                      desc.digest.str(), archive.string()));
+    return layout.open_blob(desc);
+}
+
+asio::awaitable<result<void>> finish_archive_upload(oci_layout_registry& layout, archive_stream* out,
+                                                    upload_session session, descriptor desc,
+                                                    blob_reader& reader) {
+    const auto d = desc.digest;
+    auto r = co_await layout.finish_upload(std::move(session), std::move(desc), reader);
+    if (!r || !out) co_return r;
+    auto appended = co_await out->append_blob(layout, d);
+    co_return appended;
+}
+
 } // namespace libregistry::detail

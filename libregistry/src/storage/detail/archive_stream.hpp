@@ -4,6 +4,7 @@
 // never holds up the downloads of the I/O thread), finished by appending the small files last, syncing and
 // renaming it over the target. Used by the writers of oci_archive_registry and docker_archive_registry;
 // docs/airgap.md ("Writing streams") has the disk space, the memory bound and the crash behaviour.
+#include "libregistry/client/registry.hpp"
 #include "libregistry/core/digest.hpp"
 #include "libregistry/core/error.hpp"
 
@@ -55,5 +56,19 @@ private:
     explicit archive_stream(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
 };
+
+/// get_blob of an archive registry (oci-archive:, docker-archive:) from its layout: a blob already streamed
+/// into `archive`, which is being written, is refused (its file is gone, and the archive cannot be read back
+/// until the export finishes; the copy engine reads blobs from the source only).
+result<std::unique_ptr<blob_reader>> open_archive_blob(const oci_layout_registry& layout,
+                                                       const descriptor& desc,
+                                                       const std::filesystem::path& archive);
+
+/// finish_upload of an archive registry: the blob is verified and committed to its file in `layout`, then,
+/// when the archive is being written (`out` set), appended to the stream on its worker thread and the file
+/// removed (archive_stream::append_blob).
+boost::asio::awaitable<result<void>> finish_archive_upload(oci_layout_registry& layout, archive_stream* out,
+                                                           upload_session session, descriptor desc,
+                                                           blob_reader& reader);
 
 } // namespace libregistry::detail
