@@ -2,6 +2,7 @@
 // A temporary directory for unit tests, removed with everything in it at scope exit.
 #include <doctest/doctest.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,5 +39,13 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+/// How many entries (files, directories, anything) `dir` holds, not counting what is inside subdirectories.
+inline std::size_t entries_in(const std::filesystem::path& dir) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir))
+        ++n;
+    return n;
+}
 
 } // namespace libregistry::testing

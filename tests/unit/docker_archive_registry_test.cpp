@@ -28,13 +28,6 @@ std::unique_ptr<docker_archive_registry> open_archive(const fs::path& file, bool
     return std::move(*r);
 }
 
-std::size_t entries_in(const fs::path& dir) {
-    std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir))
-        ++n;
-    return n;
-}
-
 /// The entry names and contents of an archive, read with the project's tar reader.
 std::map<std::string, std::string> archive_files(const fs::path& file) {
     auto source = open_archive_file(file);

@@ -2,6 +2,7 @@
 // the previous file after a failed run, and the atomic write.
 #include "output/metrics_file.hpp"
 #include "session.hpp"
+#include "temp_dir.hpp"
 
 #include <libregistry/core/redact.hpp>
 
@@ -58,15 +59,6 @@ std::string read(const std::filesystem::path& p) {
     out << in.rdbuf();
     return out.str();
 }
-
-struct scratch_dir {
-    std::filesystem::path path;
-    scratch_dir() {
-        std::string t = (std::filesystem::temp_directory_path() / "metrics_file_test.XXXXXX").string();
-        path = ::mkdtemp(t.data());
-    }
-    ~scratch_dir() { std::filesystem::remove_all(path); }
-};
 
 } // namespace
 
@@ -129,8 +121,8 @@ TEST_CASE("label values are escaped as the exposition format requires") {
 }
 
 TEST_CASE("the last success is now after a success, and the previous file's after a failure") {
-    scratch_dir dir;
-    const auto path = (dir.path / "syncer.prom").string();
+    libregistry::testing::temp_dir dir("metrics_file_test");
+    const auto path = (dir.path() / "syncer.prom").string();
     auto ok = sample();
     ok.succeeded = true;
     ok.finished_at = 1714000100;
@@ -156,8 +148,8 @@ TEST_CASE("the last success is now after a success, and the previous file's afte
 }
 
 TEST_CASE("the file is replaced atomically, mode 0644, with no temporary left and no known secret") {
-    scratch_dir dir;
-    const auto path = (dir.path / "syncer.prom").string();
+    libregistry::testing::temp_dir dir("metrics_file_test");
+    const auto path = (dir.path() / "syncer.prom").string();
     known_secrets().add("metrics-test-S3cret");
     auto m = sample();
     m.registries = {{"metrics-test-S3cret.example", {}}};
@@ -167,10 +159,7 @@ TEST_CASE("the file is replaced atomically, mode 0644, with no temporary left an
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0644);
     CHECK(read(path).find("metrics-test-S3cret") == std::string::npos);
-    int entries = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path))
-        ++entries;
-    CHECK(entries == 1);
+    CHECK(libregistry::testing::entries_in(dir.path()) == 1);
 }
 
 TEST_CASE("a metrics path in a missing directory is refused before the run") {

@@ -31,13 +31,6 @@ std::unique_ptr<oci_archive_registry> open_archive(const fs::path& file, bool wr
     return std::move(*r);
 }
 
-std::size_t entries_in(const fs::path& dir) {
-    std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir))
-        ++n;
-    return n;
-}
-
 } // namespace
 
 TEST_CASE("images, indexes and nested indexes round-trip through .tar, .tar.gz and .tar.zst bundles") {
