@@ -1,5 +1,7 @@
 #include "libregistry/core/manifest.hpp"
 
+#include "core/detail/quote.hpp"
+
 #include "core/detail/base64.hpp"
 
 #include <nlohmann/json.hpp>
@@ -26,13 +28,7 @@ struct problem {
 template <class T>
 using checked = boost::system::result<T, problem>;
 
-// Appending, not `"\"" + std::string(s)`: g++ 12 reports a false -Wrestrict on the latter.
-std::string in_quotes(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out.append(1, '"').append(s).append(1, '"');
-    return out;
-}
+using detail::in_quotes;
 
 std::string join(std::string_view parent, std::string_view key) {
     return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);

@@ -1,5 +1,7 @@
 #include "libregistry/core/reference.hpp"
 
+#include "core/detail/quote.hpp"
+
 #include "core/detail/ascii.hpp"
 
 #include <algorithm>
@@ -32,18 +34,8 @@ bool is_hex(char c) noexcept {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-// Appending, not `"\"" + std::string(s)`: g++ 12 reports a false -Wrestrict on the latter.
-std::string in_quotes(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out.append(1, '"').append(s).append(1, '"');
-    return out;
-}
-
-error invalid_reference(std::string_view input, std::string_view why) {
-    return make_error(errc::invalid_reference,
-                      "invalid reference " + in_quotes(input) + ": " + std::string(why));
-}
+using detail::in_quotes;
+using detail::invalid_reference;
 
 /// pathComponent: `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`. Returns why it does not match, if it does not.
 std::optional<std::string> path_component_problem(std::string_view c) {

@@ -1,5 +1,7 @@
 #include "libregistry/core/transport.hpp"
 
+#include "core/detail/quote.hpp"
+
 #include <array>
 #include <utility>
 
@@ -13,18 +15,8 @@ constexpr std::array<std::pair<std::string_view, transport_kind>, 3> storage_tra
     {"oci:", transport_kind::oci},
 }};
 
-std::string quoted(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out.append(1, '"').append(s).append(1, '"');
-    return out;
-}
-
-error invalid_location(std::string_view input, std::string_view why) {
-    std::string message = "invalid reference ";
-    message.append(quoted(input)).append(": ").append(why);
-    return make_error(errc::invalid_reference, std::move(message));
-}
+using detail::in_quotes;
+using detail::invalid_reference;
 
 } // namespace
 
@@ -77,9 +69,9 @@ result<image_location> parse_image_location(std::string_view text) {
         const auto colon = rest.find(':');
         auto path = rest.substr(0, colon);
         if (path.empty())
-            return invalid_location(text, std::string(prefix) + " needs a path: " + std::string(prefix) +
-                                              (kind == transport_kind::oci ? "DIR" : "FILE") +
-                                              "[:REFERENCE]");
+            return invalid_reference(text, std::string(prefix) + " needs a path: " + std::string(prefix) +
+                                               (kind == transport_kind::oci ? "DIR" : "FILE") +
+                                               "[:REFERENCE]");
         std::string_view image;
         if (colon != std::string_view::npos) image = rest.substr(colon + 1);
         out.path = std::string(path);
@@ -89,11 +81,11 @@ result<image_location> parse_image_location(std::string_view text) {
         auto name = image.substr(0, at);
         if (at != std::string_view::npos) {
             auto d = digest::parse(image.substr(at + 1));
-            if (!d) return invalid_location(text, d.error().message);
+            if (!d) return invalid_reference(text, d.error().message);
             out.ref.digest = std::move(*d);
         }
         if (name.empty()) {
-            if (!out.ref.digest) return invalid_location(text, "the reference after the path is empty");
+            if (!out.ref.digest) return invalid_reference(text, "the reference after the path is empty");
             return out;
         }
         // A tag never contains ':' or '/', so the last ':' ends a repository.
@@ -103,33 +95,33 @@ result<image_location> parse_image_location(std::string_view text) {
                                     slash != std::string_view::npos || kind == transport_kind::docker_archive;
         if (!has_repository) {
             if (!is_valid_tag(name))
-                return invalid_location(text, quoted(name) + " is not a tag; give TAG, @DIGEST or "
-                                                             "REPOSITORY:TAG after the path");
+                return invalid_reference(text, in_quotes(name) + " is not a tag; give TAG, @DIGEST or "
+                                                                 "REPOSITORY:TAG after the path");
             out.ref.tag = std::string(name);
             return out;
         }
         std::string_view repository = name;
         if (!out.ref.digest) {
             if (last_colon == std::string_view::npos)
-                return invalid_location(text, quoted(name) + " names a repository without a tag; give "
-                                                             "REPOSITORY:TAG or REPOSITORY@DIGEST");
+                return invalid_reference(text, in_quotes(name) + " names a repository without a tag; give "
+                                                                 "REPOSITORY:TAG or REPOSITORY@DIGEST");
             repository = name.substr(0, last_colon);
             const auto tag = name.substr(last_colon + 1);
-            if (!is_valid_tag(tag)) return invalid_location(text, quoted(tag) + " is not a valid tag");
+            if (!is_valid_tag(tag)) return invalid_reference(text, in_quotes(tag) + " is not a valid tag");
             out.ref.tag = std::string(tag);
         } else if (last_colon != std::string_view::npos) {
-            return invalid_location(text, "give a tag or a digest, not both");
+            return invalid_reference(text, "give a tag or a digest, not both");
         }
         if (kind == transport_kind::docker_archive) {
             // docker save's RepoTags: a docker reference, `alpine:3.19` or `host/repo:tag`.
             auto parsed = parse_repository(repository);
-            if (!parsed) return invalid_location(text, parsed.error().message);
+            if (!parsed) return invalid_reference(text, parsed.error().message);
             out.ref.repository = parsed->name();
         } else {
             if (!is_valid_repository_path(repository))
-                return invalid_location(text, quoted(repository) +
-                                                  " is not a repository path (lowercase components "
-                                                  "separated by '/', as library/alpine)");
+                return invalid_reference(text, in_quotes(repository) +
+                                                   " is not a repository path (lowercase components "
+                                                   "separated by '/', as library/alpine)");
             out.ref.repository = std::string(repository);
         }
         out.named = true;
