@@ -104,6 +104,16 @@ result<std::optional<tag_selection>> rule_tags(const sync_rule& rule, const tag_
     return std::optional{std::move(*selected)};
 }
 
+sync_item rule_item(const sync_rule& rule, const sync_destination& d) {
+    sync_item item;
+    item.source.registry = rule.source.registry;
+    item.source.repository = rule.source.repository;
+    item.destination.registry = d.registry;
+    item.destination.repository = d.repository;
+    item.origin = rule.origin;
+    return item;
+}
+
 result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags,
                                             const repository_created_times& created) {
     std::vector<sync_item> out;

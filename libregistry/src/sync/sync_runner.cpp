@@ -389,11 +389,7 @@ private:
     // The report's entry for a whole rule's destination, when the rule stopped before its tags were known.
     static image_result rule_image(const sync_rule& rule, const sync_destination& d) {
         image_result r;
-        r.item.source.registry = rule.source.registry;
-        r.item.source.repository = rule.source.repository;
-        r.item.destination.registry = d.registry;
-        r.item.destination.repository = d.repository;
-        r.item.origin = rule.origin;
+        r.item = rule_item(rule, d);
         return r;
     }
 

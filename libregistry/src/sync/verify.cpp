@@ -149,11 +149,7 @@ public:
             if (needs_list && failed != list_failures_.end()) {
                 for (const auto& d : rule.destinations) {
                     verify_result r;
-                    r.item.source.registry = rule.source.registry;
-                    r.item.source.repository = rule.source.repository;
-                    r.item.destination.registry = d.registry;
-                    r.item.destination.repository = d.repository;
-                    r.item.origin = rule.origin;
+                    r.item = rule_item(rule, d);
                     r.status = stopping() ? verify_status::interrupted : verify_status::failed;
                     r.reason = fmt::format("listing tags of {}: {}", rule.source.name(), failed->second);
                     add(std::move(r));
@@ -343,12 +339,8 @@ private:
             for (const auto& tag : *tags) {
                 if (mine.count(tag)) continue;
                 verify_result r;
-                r.item.source.registry = t.rule->source.registry;
-                r.item.source.repository = t.rule->source.repository;
-                r.item.destination.registry = t.destination.registry;
-                r.item.destination.repository = t.destination.repository;
+                r.item = rule_item(*t.rule, t.destination);
                 r.item.destination.tag = tag;
-                r.item.origin = t.rule->origin;
                 r.status = verify_status::extra;
                 r.reason = fmt::format("{}:{} is not written by any rule (not a tag the source selects)",
                                        t.destination.name(), tag);

@@ -102,6 +102,11 @@ result<std::optional<tag_selection>> rule_tags(const sync_rule& rule, const tag_
 result<std::vector<sync_item>> expand_rules(const std::vector<sync_rule>& rules, const tag_lists& tags,
                                             const repository_created_times& created = {});
 
+/// The item standing for a whole rule's destination `d` when no tag of the rule is known (its listing failed,
+/// or a stop came first): the source and destination repositories, without tag or digest, and the rule's
+/// origin; reports name it so.
+sync_item rule_item(const sync_rule& rule, const sync_destination& d);
+
 /// `--shard K/N`: K in [0, N).
 struct shard {
     unsigned index = 0;
