@@ -164,12 +164,8 @@ class AirgapTest(harness.TempDirTestCase):
         proc = harness.SyncerProcess("export", "--images", images, "--to", f"oci:{layout}", "--jobs", "1")
         # Killed once the layer is on its way into the layout's temp directory.
         tmp = os.path.join(layout, ".syncer-tmp")
-        for _ in range(600):
-            if os.path.isdir(tmp) and any(os.path.getsize(os.path.join(tmp, n)) > 0 for n in os.listdir(tmp)):
-                break
-            if proc.proc.poll() is not None:
-                break
-            subprocess.run(["sleep", "0.01"])
+        wait_while_running(proc, lambda: os.path.isdir(tmp) and any(
+            os.path.getsize(os.path.join(tmp, n)) > 0 for n in os.listdir(tmp)))
         proc.send(signal.SIGKILL)
         proc.wait()
         # Whatever the moment, the layout names no incomplete image: no index.json yet, or an empty one.
@@ -189,15 +185,11 @@ class AirgapTest(harness.TempDirTestCase):
         images = self.write("large-archive.yaml", f'"{self.src.host}/{self.large.repo}:{self.large.tag}": x.invalid/y\n')
         proc = harness.SyncerProcess("export", "--images", images, "--to", f"oci-archive:{target}", "--jobs", "1")
         # Killed once the stream has bytes in it: the archive is written as the export runs.
-        streaming = False
-        for _ in range(600):
+        def stream_has_bytes() -> bool:
             temps = [n for n in os.listdir(out) if n.startswith(".bundle.tar.tmp-")]
-            if temps and os.path.getsize(os.path.join(out, temps[0])) > 0:
-                streaming = True
-                break
-            if proc.proc.poll() is not None:
-                break
-            subprocess.run(["sleep", "0.01"])
+            return bool(temps) and os.path.getsize(os.path.join(out, temps[0])) > 0
+
+        streaming = wait_while_running(proc, stream_has_bytes)
         proc.send(signal.SIGKILL)
         proc.wait()
         if streaming:
@@ -546,6 +538,17 @@ class AirgapTest(harness.TempDirTestCase):
                 self.assertIn("catalog lists a whole bundle", r.stderr)
         r = self.syncer("catalog", f"oci-archive:{self.tmp}/missing.tar", expect=2)
         self.assertIn("missing.tar", r.stderr)
+
+
+def wait_while_running(proc: harness.SyncerProcess, ready, polls: int = 600) -> bool:
+    """Polls `ready()` every 10 ms, at most `polls` times, while `proc` runs: whether it came true."""
+    for _ in range(polls):
+        if ready():
+            return True
+        if proc.proc.poll() is not None:
+            return False
+        subprocess.run(["sleep", "0.01"])
+    return False
 
 
 def push_schema1(fake: FakeRegistry, repo: str, tag: str) -> str:
