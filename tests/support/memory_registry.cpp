@@ -120,6 +120,7 @@ asio::awaitable<result<std::unique_ptr<blob_reader>>> memory_registry::get_blob(
 asio::awaitable<result<std::optional<upload_session>>>
 memory_registry::start_upload(std::string repository, std::optional<digest> d,
                               std::optional<std::string> mount_from) {
+    if (yielding_uploads) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     if (d && mount_from && has_blob_in(*mount_from, *d)) {
         repos_[repository].blobs.insert(*d);
         note("mount " + repository + " " + d->str());
@@ -134,6 +135,7 @@ memory_registry::start_upload(std::string repository, std::optional<digest> d,
 
 asio::awaitable<result<void>> memory_registry::finish_upload(upload_session session, descriptor desc,
                                                              blob_reader& reader) {
+    if (yielding_uploads) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     std::string bytes;
     std::array<std::byte, 7> chunk{};
     for (;;) {

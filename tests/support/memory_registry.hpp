@@ -62,6 +62,9 @@ public:
     /// HEADs of manifests yield to the io_context before answering, so that calls overlap as a network's
     /// do; heads_in_flight_max is the most that were in progress at once.
     bool yielding_heads = false;
+    /// Uploads yield once when they open and once before they read, as a network would: concurrent copies
+    /// then interleave their transfers.
+    bool yielding_uploads = false;
     int heads_in_flight = 0;
     int heads_in_flight_max = 0;
     /// The first this many manifest HEADs are throttled: the on_throttle observer hears of each, as it does

@@ -1000,3 +1000,37 @@ TEST_CASE("a registry that throttles (on_throttle) halves its limits, once per w
         }
     }
 }
+
+TEST_CASE("fan-outs whose destinations come in opposite orders do not deadlock on one-transfer blob limits") {
+    // Regression: each lane of a shared download (tee) waited for its registry's blob permit while the other
+    // lane, holding the other registry's only permit, waited for it to take the next chunk; two images whose
+    // destinations came in opposite orders then each held one registry and waited for the other forever.
+    memory_registry src("src"), east("east"), west("west");
+    provider p;
+    p.regs = {{"src", &src}, {"east", &east}, {"west", &west}};
+    const std::string big(600 * 1024, 'x'); // more than one chunk of the tee
+    add_image(src, "one", {big + "1"}, "1");
+    add_image(src, "two", {big + "2"}, "1");
+    east.yielding_uploads = west.yielding_uploads = true;
+    sync_rule one = all_tags("one", {});
+    one.destinations = {sync_destination{"east", "one", {}}, sync_destination{"west", "one", {}}};
+    sync_rule two = all_tags("two", {});
+    two.destinations = {sync_destination{"west", "two", {}}, sync_destination{"east", "two", {}}};
+    sync_options options;
+    options.blob_concurrency = {1, 1};
+    asio::io_context io;
+    std::optional<result<sync_report>> out;
+    asio::co_spawn(io, run_sync({one, two}, p, options), [&](std::exception_ptr e, result<sync_report> r) {
+        if (e) std::rethrow_exception(e);
+        out = std::move(r);
+    });
+    io.run_for(std::chrono::seconds(20));
+    REQUIRE(out.has_value());
+    REQUIRE(out->has_value());
+    CHECK((*out)->totals.copied == 4);
+    CHECK(src.blob_gets == 4); // each image's layer and config downloaded once for both registries
+    for (auto* reg : {&east, &west}) {
+        CHECK(reg->has_manifest("one", "1"));
+        CHECK(reg->has_manifest("two", "1"));
+    }
+}

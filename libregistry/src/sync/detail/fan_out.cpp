@@ -6,6 +6,7 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <algorithm>
 #include <functional>
 
 namespace libregistry::detail {
@@ -69,9 +70,17 @@ asio::awaitable<void> blob_copier::fan_out(descriptor desc, std::vector<target*>
                 l->failure = reader.error();
             }
         } else {
+            // Each upload holds its registry's blob permit (sync_runner's limits) while the tee makes it wait
+            // for the other lanes; lanes taking permits in whatever order could each hold one registry and
+            // wait for another's forever. So permits are taken one lane at a time, in registry name order,
+            // the same in every fan-out: a lane starts once the one before it reads, and so holds its permit.
+            std::sort(uploading.begin(), uploading.end(), [](const lane* a, const lane* b) {
+                return a->t->destination.name() < b->t->destination.name();
+            });
             tee shared(**reader, uploading.size(), tee_chunk_size, co_await asio::this_coro::executor);
             std::function<asio::awaitable<void>(std::size_t)> send =
                 [&](std::size_t i) -> asio::awaitable<void> {
+                if (i > 0) co_await shared.started(i - 1);
                 auto r = co_await upload(*uploading[i]->t, *uploading[i]->session, desc, shared.consumer(i));
                 shared.detach(i);
                 if (!r) uploading[i]->failure = r.error();

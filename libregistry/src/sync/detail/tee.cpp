@@ -25,12 +25,21 @@ void tee::detach(std::size_t i) {
     wake_.cancel();
 }
 
+asio::awaitable<void> tee::started(std::size_t i) {
+    while (!states_[i].started && !states_[i].detached)
+        co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
 asio::awaitable<result<std::size_t>> tee::reader::read(std::span<std::byte> buffer) {
     co_return co_await tee_.read(index_, buffer);
 }
 
 asio::awaitable<result<std::size_t>> tee::read(std::size_t who, std::span<std::byte> out) {
     auto& st = states_[who];
+    if (!st.started) {
+        st.started = true;
+        wake_.cancel();
+    }
     for (;;) {
         if (failure_) co_return *failure_;
         if (st.next == seq_ && st.offset < length_) {

@@ -27,10 +27,14 @@ public:
     /// Consumer `i` reads no more; the others stop waiting for it.
     void detach(std::size_t i);
 
+    /// Returns once consumer `i` has asked for its first bytes, or is detached.
+    boost::asio::awaitable<void> started(std::size_t i);
+
 private:
     struct state {
         std::uint64_t next = 1; ///< the chunk this consumer needs
         std::size_t offset = 0;
+        bool started = false;
         bool detached = false;
     };
 
