@@ -78,6 +78,18 @@ TEST_CASE("one transfer of a blob into a registry at a time; the others wait and
     }
 }
 
+TEST_CASE("once a repository of the registry holds the blob, the repositories waiting for it mount at once") {
+    asio::io_context io;
+    blob_ledger ledger;
+    std::vector<std::string> log;
+    // Two copies want it in c (two tags of one repository): one mount there, the other finds it mounted.
+    for (const char* repository : {"a", "b", "c", "c"})
+        asio::co_spawn(io, send(ledger, "r.example", repository, true, log), asio::detached);
+    io.run();
+    CHECK(log == std::vector<std::string>{"a sends", "a arrived", "b sends", "c sends", "b arrived",
+                                          "c arrived", "c has it"});
+}
+
 TEST_CASE("transfers into different registries do not wait for each other") {
     asio::io_context io;
     blob_ledger ledger;

@@ -20,7 +20,7 @@ struct blob_ledger::impl {
     std::map<std::string, std::vector<std::string>, std::less<>> holders; ///< registry@digest -> repositories
     // The value is never read: a waiter decides again from `holders`, since the blob it waited for may have
     // gone to another repository of the registry (then it mounts) or not arrived at all (then it sends).
-    detail::single_flight<bool> transfers; ///< registry@digest
+    detail::single_flight<bool> transfers; ///< registry@digest, and `registry@digest repository` for mounts
 };
 
 struct blob_ledger::lease::state {
@@ -56,9 +56,12 @@ void blob_ledger::record(std::string_view registry, std::string_view repository,
 
 boost::asio::awaitable<std::optional<blob_ledger::lease>>
 blob_ledger::claim(std::string registry, std::string repository, digest d) {
-    auto key = key_of(registry, d);
     for (;;) {
         if (holds(registry, repository, d)) co_return std::nullopt;
+        // Bytes go into a registry once (one flight per blob and registry); once a repository holds the
+        // blob, the rest are mounts, which send nothing: one flight per repository, so they go at once.
+        auto key = key_of(registry, d);
+        if (holder(registry, d, repository)) key.append(" ").append(repository);
         if (auto flight = co_await impl_->transfers.try_lead(key)) {
             auto s = std::make_unique<lease::state>(lease::state{
                 this, std::move(registry), std::move(repository), std::move(d), std::move(*flight)});
