@@ -156,14 +156,16 @@ public:
                                                                    descriptor desc) override {
         auto permit = co_await blobs_.acquire();
         auto r = co_await inner_.get_blob(std::move(repository), std::move(desc));
-        settle(permit, r, true); // the answer's headers: the body is read after
+        settle(permit, r, false); // see blob_sample below
         co_return r;
     }
     asio::awaitable<result<std::optional<upload_session>>>
     start_upload(std::string repository, std::optional<digest> d, std::optional<std::string> from) override {
-        auto permit = co_await blobs_.acquire();
+        // A mount is one request that sends no bytes, and mounts come in bursts (every repository waiting
+        // for a shared layer at once): a metadata call. A refused mount's session is sent to as a transfer.
+        auto permit = co_await (from ? metadata_ : blobs_).acquire();
         auto r = co_await inner_.start_upload(std::move(repository), std::move(d), std::move(from));
-        settle(permit, r, true);
+        settle(permit, r, false); // see blob_sample below
         co_return r;
     }
     asio::awaitable<result<void>> finish_upload(upload_session session, descriptor desc,
@@ -196,6 +198,10 @@ public:
     }
 
 private:
+    // blob_sample: the blob limit takes no latency samples, only throttles. A blob's GET answer and an
+    // upload's POST wait behind the bytes other transfers have queued on the same link, so their latency
+    // rises whenever the link is in full use; read as queueing at the registry, that halved the limit down
+    // to one or two transfers on a 40 ms link and left the link idle between them.
     void throttled() {
         metadata_.throttled();
         blobs_.throttled();

@@ -25,7 +25,7 @@ struct concurrency_settings {
     friend bool operator==(const concurrency_settings&, const concurrency_settings&) = default;
 };
 
-/// Defaults per registry: manifest, tag list, referrers and blob HEAD requests (`metadata`), and blob
+/// Defaults per registry: manifest, tag list, referrers, blob HEAD and mount requests (`metadata`), and blob
 /// transfers (`blobs`: a download's GET, an upload's POST and its body).
 inline constexpr concurrency_settings default_metadata_concurrency{16, 64};
 inline constexpr concurrency_settings default_blob_concurrency{4, 16};
