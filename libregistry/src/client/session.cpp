@@ -9,13 +9,18 @@
 #include "libregistry/core/registry_error.hpp"
 #include "libregistry/core/retry.hpp"
 
+#include "client/detail/awaitable_event.hpp"
 #include "client/detail/for_each_bounded.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/url.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
+#include <exception>
+#include <optional>
 
 namespace libregistry::detail {
 
@@ -161,28 +166,62 @@ asio::awaitable<result<void>> registry_session::ensure_pinged() {
     co_return result<void>{};
 }
 
+// Where plain HTTP is allowed (loopback, insecure registries), both schemes are asked at once: HTTPS still
+// wins when it answers, but a plain registry no longer waits a connection and a failed handshake for it.
+// The plain probe does not retry a failed connection (a TLS server may drop it); if HTTPS fails too, plain
+// HTTP is asked again with retries, as a registry's only way in.
 asio::awaitable<result<void>> registry_session::ping() {
-    auto https = co_await ping_scheme("https", plain_http_allowed());
-    if (https || !plain_http_allowed()) {
+    if (!plain_http_allowed()) {
+        auto https = co_await ping_scheme("https", false);
         if (!https) {
             auto e = https.error();
             e.message = fmt::format("cannot reach registry {}: {}", options_.registry, e.message);
             co_return e;
         }
-        co_return https;
+        co_return adopt(std::move(*https));
     }
-    auto plain = co_await ping_scheme("http", false);
-    if (plain) co_return plain;
+    const auto executor = co_await asio::this_coro::executor;
+    std::optional<result<ping_answer>> plain;
+    std::exception_ptr failure;
+    awaitable_event plain_done(executor);
+    auto probe_plain = [&]() -> asio::awaitable<void> { plain = co_await ping_scheme("http", true); };
+    auto finished = [&](std::exception_ptr e) {
+        failure = e;
+        plain_done.set();
+    };
+    asio::co_spawn(executor, probe_plain, finished);
+    std::optional<result<ping_answer>> https;
+    std::exception_ptr thrown;
+    try {
+        https = co_await ping_scheme("https", true);
+    } catch (...) {
+        thrown = std::current_exception(); // rethrown once the plain probe, which uses this frame, is done
+    }
+    co_await plain_done.wait();
+    if (thrown) std::rethrow_exception(thrown);
+    if (failure) std::rethrow_exception(failure);
+    if (*https) co_return adopt(std::move(**https));
+    if (*plain) co_return adopt(std::move(**plain));
+    if (plain->error().http_status == 0) {
+        plain = co_await ping_scheme("http", false);
+        if (*plain) co_return adopt(std::move(**plain));
+    }
     // A host that answered plain HTTP with a status speaks HTTP: its answer says what is wrong. So does one
     // whose plain answer was over a size limit (1 MiB of headers), which no TLS server sends. But a 400 is
     // what TLS servers (Go's, nginx) say to plain HTTP on their port, and then the HTTPS failure (an
     // untrusted certificate, say) is the one that explains more.
-    const int plain_status = plain.error().http_status;
+    const int plain_status = plain->error().http_status;
     const bool plain_spoke_http =
-        (plain_status != 0 && plain_status != 400) || plain.error().code == errc::too_large;
-    auto e = plain_spoke_http ? plain.error() : https.error();
+        (plain_status != 0 && plain_status != 400) || plain->error().code == errc::too_large;
+    auto e = plain_spoke_http ? plain->error() : https->error();
     e.message = fmt::format("cannot reach registry {}: {}", options_.registry, e.message);
     co_return e;
+}
+
+result<void> registry_session::adopt(ping_answer answer) {
+    base_ = std::move(answer.base);
+    challenges_ = std::move(answer.challenges);
+    return {};
 }
 
 // Requests outside the API (the ping, token requests) carry no registry auth; they go through the same retry
@@ -220,7 +259,8 @@ registry_session::send_unauthenticated(http::request req, std::size_t body_limit
     }
 }
 
-asio::awaitable<result<void>> registry_session::ping_scheme(std::string scheme, bool fallback_available) {
+asio::awaitable<result<registry_session::ping_answer>>
+registry_session::ping_scheme(std::string scheme, bool fallback_available) {
     auto url = scheme + "://" + api_host_ + "/v2/";
     http::request req;
     req.method = verb::get;
@@ -228,13 +268,12 @@ asio::awaitable<result<void>> registry_session::ping_scheme(std::string scheme, 
     auto resp = co_await send_unauthenticated(std::move(req), ping_body_limit, fallback_available);
     if (!resp) co_return resp.error();
     if (resp->status == 200 || resp->status == 401) {
-        base_ = scheme + "://" + api_host_;
-        challenges_.clear();
+        ping_answer answer{scheme + "://" + api_host_, {}};
         if (resp->status == 401) {
             auto parsed = parse_www_authenticate(resp->header("WWW-Authenticate"));
-            if (parsed) challenges_ = std::move(*parsed);
+            if (parsed) answer.challenges = std::move(*parsed);
         }
-        co_return result<void>{};
+        co_return answer;
     }
     auto e = registry_error(resp->status, resp->body, resp->header("Retry-After"),
                             fmt::format("GET {}", redact_url(url)));

@@ -117,8 +117,14 @@ private:
     boost::asio::awaitable<result<http::response>>
     send_unauthenticated(http::request req, std::size_t body_limit, bool fallback_available);
     boost::asio::awaitable<result<void>> ensure_pinged();
+    /// What a ping that worked found: the base URL and the auth challenges of GET /v2/.
+    struct ping_answer {
+        std::string base;
+        std::vector<challenge> challenges;
+    };
     boost::asio::awaitable<result<void>> ping();
-    boost::asio::awaitable<result<void>> ping_scheme(std::string scheme, bool fallback_available);
+    boost::asio::awaitable<result<ping_answer>> ping_scheme(std::string scheme, bool fallback_available);
+    result<void> adopt(ping_answer answer);
     boost::asio::awaitable<result<token>> fetch_token(challenge bearer, std::vector<scope> scopes,
                                                       std::optional<credential> cred);
     /// The Authorization value for `scopes`; `rejected` is a value a 401 refused, which is not used again.
