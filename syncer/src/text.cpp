@@ -5,11 +5,32 @@
 #include <libregistry/core/redact.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 
 namespace syncer {
 
 std::string safe_text(std::string_view text) {
     return libregistry::printable(libregistry::scrub_secrets(text));
+}
+
+libregistry::result<std::string> read_small_file(const std::string& path, std::size_t limit) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return libregistry::make_error(libregistry::errc::io_error,
+                                       fmt::format("cannot read: {}", std::strerror(errno)));
+    std::string text;
+    std::array<char, 64 * 1024> chunk{};
+    while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+        text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+        if (text.size() > limit)
+            return libregistry::make_error(libregistry::errc::too_large,
+                                           fmt::format("larger than {} MiB", limit >> 20));
+    }
+    if (in.bad()) return libregistry::make_error(libregistry::errc::io_error, "read error");
+    return text;
 }
 
 std::string_view trim(std::string_view s) {

@@ -1,5 +1,8 @@
 #pragma once
 // Small text helpers shared by the command-line code.
+#include <libregistry/core/error.hpp>
+
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +22,11 @@ std::vector<std::string> split_list(const std::vector<std::string>& values);
 /// by `REDACTED`, then control characters escaped (libregistry::printable). Every line syncer prints that
 /// may quote a registry, a flag or a file goes through it.
 std::string safe_text(std::string_view text);
+
+/// The whole of a file expected to be small, read in pieces (a buffer of `limit` bytes up front cost every
+/// run 40 ms of zero-filled pages). Errors, for the caller to prefix with the file's name: `io_error`
+/// "cannot read: <strerror>" or "read error", `too_large` "larger than N MiB".
+libregistry::result<std::string> read_small_file(const std::string& path, std::size_t limit);
 
 /// `file:line` for a 0-based line (as yaml-cpp counts), or just `file` when the line is unknown (< 0).
 std::string file_line(std::string_view file, int zero_based_line);

@@ -7,9 +7,6 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -20,7 +17,7 @@ using namespace libregistry;
 namespace {
 
 // Config files are small; anything bigger is almost certainly the wrong file.
-constexpr std::streamsize max_config_size = 16 * 1024 * 1024;
+constexpr std::size_t max_config_size = 16 * 1024 * 1024;
 
 /// Records where each document starts and ignores the rest; see load_document.
 class document_counter final : public YAML::EventHandler {
@@ -153,15 +150,10 @@ result<void> check_keys(const YAML::Node& map, std::string_view name) {
 }
 
 result<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return config_error(path, fmt::format("cannot read: {}", std::strerror(errno)));
-    std::string text;
-    text.resize(static_cast<std::size_t>(max_config_size) + 1);
-    in.read(text.data(), max_config_size + 1);
-    if (in.bad()) return config_error(path, "read error");
-    if (in.gcount() > max_config_size) return config_error(path, "larger than 16 MiB; not a config file");
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    return text;
+    auto text = read_small_file(path, max_config_size);
+    if (text) return text;
+    return config_error(path, text.error().message +
+                                  (text.error().code == errc::too_large ? "; not a config file" : ""));
 }
 
 } // namespace detail

@@ -6,9 +6,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iterator>
 #include <set>
 
@@ -19,7 +16,7 @@ using namespace libregistry;
 namespace {
 
 // A workflow is a few kilobytes; a limit keeps a wrong path (a log, an image) from being read whole.
-constexpr std::streamsize max_workflow_size = 4 * 1024 * 1024;
+constexpr std::size_t max_workflow_size = 4 * 1024 * 1024;
 
 error workflow_error(std::string_view where, std::string_view why) {
     return make_error(errc::invalid_argument, fmt::format("{}: {}", where, why));
@@ -124,18 +121,17 @@ result<std::vector<workflow_image>> parse_workflow_images(std::string_view text,
 }
 
 result<std::vector<workflow_image>> load_workflow_images(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return workflow_error(path, fmt::format("cannot read the workflow file: {}; run from the repository "
-                                                "root or pass --workflow-file",
-                                                std::strerror(errno)));
-    std::string text(static_cast<std::size_t>(max_workflow_size) + 1, '\0');
-    in.read(text.data(), max_workflow_size + 1);
-    if (in.bad()) return workflow_error(path, "read error");
-    if (in.gcount() > max_workflow_size)
-        return workflow_error(path, "larger than 4 MiB; not a workflow file");
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    return parse_workflow_images(text, path);
+    auto text = read_small_file(path, max_workflow_size);
+    if (!text) {
+        auto why = text.error().message;
+        if (text.error().code == errc::too_large)
+            why += "; not a workflow file";
+        else if (why.starts_with("cannot read"))
+            why = "cannot read the workflow file" + why.substr(std::string_view("cannot read").size()) +
+                  "; run from the repository root or pass --workflow-file";
+        return workflow_error(path, why);
+    }
+    return parse_workflow_images(*text, path);
 }
 
 } // namespace syncer
