@@ -90,6 +90,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--scale-repos", type=int, default=10, help="repositories the `scale` tags are spread over")
     ap.add_argument("--scale-tools", default="syncer",
                     help="tools of `scale`, comma-separated among syncer,skopeo,floor (default syncer)")
+    ap.add_argument("--tools", default="syncer,skopeo,floor",
+                    help="kinds of tool to run, comma-separated among syncer,skopeo,floor (default all three); "
+                         "targets that compare with a tool left out read n/a")
     ap.add_argument("--floor-upload", choices=["stream", "data-binary"], default="stream",
                     help="how the floor's PUT curl reads the GET piped into it: `stream` (-T -, chunked, "
                          "overlaps download and upload; default) or `data-binary` (--data-binary @-, "
@@ -133,6 +136,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         ap.error(f"--scale-tags: not a list of integers: {tags!r}")
     if any(n < args.scale_repos for n in args.scale_counts):
         ap.error("--scale-tags: every count must be at least --scale-repos")
+    args.tool_kinds = sorted({t.strip() for t in args.tools.split(",") if t.strip()})
+    if not args.tool_kinds or set(args.tool_kinds) - {"syncer", "skopeo", "floor"}:
+        ap.error("--tools: a comma-separated subset of syncer,skopeo,floor")
     args.scale_tool_names = [t.strip() for t in args.scale_tools.split(",") if t.strip()]
     if not args.scale_tool_names or set(args.scale_tool_names) - {"syncer", "skopeo", "floor"}:
         ap.error("--scale-tools: a comma-separated subset of syncer,skopeo,floor")
@@ -822,9 +828,9 @@ class Bench:
             self.release(f.registry)
 
     def keep(self, tools: list[Tool]) -> list[Tool]:
-        """Under --wan the curl floor is left out: a curl process per request, each on a new connection, makes
-        it a count of connection setups, not a bound."""
-        return [t for t in tools if not (self.args.wan and t.kind == "floor")]
+        """The tools of the kinds --tools names. Under --wan the curl floor is left out: a curl process per
+        request, each on a new connection, makes it a count of connection setups, not a bound."""
+        return [t for t in tools if t.kind in self.args.tool_kinds and not (self.args.wan and t.kind == "floor")]
 
     def run_dir(self, scenario: str, tool: str, run: int) -> str:
         self.seq += 1
