@@ -60,13 +60,15 @@ asio::awaitable<result<std::optional<descriptor>>> memory_registry::head_manifes
                                                                                   std::string ref) {
     ++manifest_heads;
     if (on_read) on_read("head " + repository + " " + ref);
-    if (manifest_heads <= throttled_heads && on_throttle_) on_throttle_();
+    const bool throttled = manifest_heads <= throttled_heads;
     if (yielding_heads) {
         heads_in_flight_max = std::max(heads_in_flight_max, ++heads_in_flight);
         auto executor = co_await asio::this_coro::executor;
         co_await asio::post(executor, asio::use_awaitable);
         --heads_in_flight;
     }
+    // As over a network, the throttle is heard when the answer comes back.
+    if (throttled && on_throttle_) on_throttle_();
     auto& r = repos_[repository];
     auto key = r.tags.count(ref) ? r.tags[ref] : ref;
     auto it = r.manifests.find(key);

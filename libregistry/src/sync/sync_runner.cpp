@@ -179,7 +179,8 @@ public:
         co_await inner_.cancel_upload(std::move(session));
     }
     asio::awaitable<result<std::vector<std::string>>> list_tags(std::string repository) override {
-        auto permit = co_await metadata_.acquire();
+        // Urgent: a repository's HEADs wait for its tag list, so listings go ahead of queued HEADs.
+        auto permit = co_await metadata_.acquire(true);
         auto r = co_await inner_.list_tags(std::move(repository));
         settle(permit, r, false); // paged: as many round trips as the repository has pages of tags
         co_return r;

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <utility>
 
 namespace libregistry::detail {
@@ -51,13 +53,25 @@ public:
     };
 
     adaptive_semaphore(boost::asio::any_io_executor executor, concurrency_settings settings)
-        : limit_(settings), timer_(executor, boost::asio::steady_timer::time_point::max()) {}
+        : limit_(settings), executor_(std::move(executor)) {}
 
-    /// Waits until the limit has room. Waiters sleep on a timer that never expires; release() wakes as many
-    /// as there is room for, and a woken waiter that finds none (another took it) sleeps again.
-    boost::asio::awaitable<permit> acquire() {
-        while (!limit_.try_start())
-            co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    /// Waits until the limit has room. Permits go to waiters in the order they asked, handed over by
+    /// release(): a caller arriving while others wait queues behind them instead of taking the room a woken
+    /// waiter was about to take (which starved early callers, such as a run's tag listings, behind the
+    /// HEADs their own answers set off). `urgent` callers queue ahead of the others: work that unlocks more
+    /// work.
+    boost::asio::awaitable<permit> acquire(bool urgent = false) {
+        if (waiters_.empty() && limit_.try_start()) co_return permit(*this);
+        auto w = std::make_shared<waiter>(executor_);
+        if (urgent)
+            waiters_.insert(std::find_if(waiters_.begin(), waiters_.end(),
+                                         [](const std::shared_ptr<waiter>& o) { return !o->urgent; }),
+                            w);
+        else
+            waiters_.push_back(w);
+        w->urgent = urgent;
+        while (!w->granted)
+            co_await w->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
         co_return permit(*this);
     }
 
@@ -70,14 +84,27 @@ public:
     concurrency_summary summary() const noexcept { return limit_.summary(); }
 
 private:
+    struct waiter {
+        explicit waiter(boost::asio::any_io_executor ex)
+            : timer(std::move(ex), boost::asio::steady_timer::time_point::max()) {}
+        boost::asio::steady_timer timer; ///< never expires: cancelled when the permit is granted
+        bool urgent = false;
+        bool granted = false;
+    };
+
     void release(std::optional<concurrency_limit::duration> latency) {
         limit_.finish(latency);
-        for (auto room = limit_.limit() - std::min(limit_.limit(), limit_.in_flight()); room > 0; --room)
-            if (timer_.cancel_one() == 0) break;
+        while (!waiters_.empty() && limit_.try_start()) {
+            auto w = std::move(waiters_.front());
+            waiters_.pop_front();
+            w->granted = true;
+            w->timer.cancel();
+        }
     }
 
     concurrency_limit limit_;
-    boost::asio::steady_timer timer_;
+    boost::asio::any_io_executor executor_;
+    std::deque<std::shared_ptr<waiter>> waiters_;
     std::uint64_t throttles_ = 0;
 };
 
