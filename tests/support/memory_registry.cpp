@@ -15,7 +15,12 @@ namespace {
 
 class string_reader final : public blob_reader {
 public:
-    explicit string_reader(std::string bytes) : bytes_(std::move(bytes)) {}
+    string_reader(std::string bytes, int& open, int& open_max) : bytes_(std::move(bytes)), open_(open) {
+        open_max = std::max(open_max, ++open_);
+    }
+    ~string_reader() override { --open_; }
+    string_reader(const string_reader&) = delete;
+    string_reader& operator=(const string_reader&) = delete;
     asio::awaitable<result<std::size_t>> read(std::span<std::byte> buffer) override {
         auto n = std::min(buffer.size(), bytes_.size() - offset_);
         std::memcpy(buffer.data(), bytes_.data() + offset_, n);
@@ -26,6 +31,7 @@ public:
 private:
     std::string bytes_;
     std::size_t offset_ = 0;
+    int& open_;
 };
 
 } // namespace
@@ -116,7 +122,8 @@ asio::awaitable<result<std::unique_ptr<blob_reader>>> memory_registry::get_blob(
     if (!has_blob_in(repository, desc.digest)) co_return make_error(errc::blob_unknown, "blob unknown", 404);
     auto bytes = blob_bytes_[desc.digest];
     if (corrupt.count(desc.digest) && !bytes.empty()) bytes.back() = static_cast<char>(bytes.back() ^ 1);
-    co_return std::unique_ptr<blob_reader>(std::make_unique<string_reader>(std::move(bytes)));
+    co_return std::unique_ptr<blob_reader>(
+        std::make_unique<string_reader>(std::move(bytes), readers_open, readers_open_max));
 }
 
 asio::awaitable<result<std::optional<upload_session>>>

@@ -31,6 +31,9 @@ public:
     int manifest_heads = 0;
     int blob_gets = 0;
     int blob_heads = 0;
+    /// Blob readers get_blob handed out and not yet dropped, and the most at once.
+    int readers_open = 0;
+    int readers_open_max = 0;
     /// Blobs served with their last byte flipped.
     std::set<digest> corrupt;
     /// Called with each entry as it is added to `log`, and with "session REPO" when an upload session opens;

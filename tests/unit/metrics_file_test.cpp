@@ -42,7 +42,7 @@ run_metrics sample() {
     remote_statistics mirror;
     mirror.requests = 20;
     m.registries = {{"docker.io", hub}, {"mirror.example:5000", mirror}};
-    m.concurrency = {{"docker.io", {8, 32, 16, 64, 1}, {4, 16, 16, 16, 0}}};
+    m.concurrency = {{"docker.io", {8, 32, 16, 64, 1}, {4, 16, 16, 16, 0}, {4, 8, 8, 16, 0}}};
     return m;
 }
 
@@ -88,6 +88,8 @@ TEST_CASE("every metric has HELP and TYPE, a syncer_ name and the run's values")
              "syncer_registry_concurrency{registry=\"docker.io\",kind=\"blobs\"} 16",
              "syncer_registry_concurrency_max{registry=\"docker.io\",kind=\"metadata\"} 32",
              "syncer_registry_concurrency_max{registry=\"docker.io\",kind=\"blobs\"} 16",
+             "syncer_registry_concurrency{registry=\"docker.io\",kind=\"downloads\"} 8",
+             "syncer_registry_concurrency_max{registry=\"docker.io\",kind=\"downloads\"} 8",
          })
         CHECK_MESSAGE(has_line(text, line), line, "\n", text);
     // Only registries that sent the header have a rate limit sample.

@@ -88,13 +88,14 @@ TEST_CASE("report_json: a run without referrers reports zero totals") {
 
 TEST_CASE("report_json: the adaptive concurrency of every registry the run called") {
     sync_report report;
-    report.concurrency = {{"quay.io", {8, 32, 16, 64, 2}, {4, 4, 4, 16, 0}},
-                          {"mirror.example:5000", {4, 4, 4, 4, 0}, {2, 2, 1, 2, 1}}};
+    report.concurrency = {{"quay.io", {8, 32, 16, 64, 2}, {4, 4, 4, 16, 0}, {4, 16, 12, 16, 1}},
+                          {"mirror.example:5000", {4, 4, 4, 4, 0}, {2, 2, 1, 2, 1}, {2, 2, 2, 2, 0}}};
     const auto j = report_json(report, false);
     REQUIRE(j["registries"].size() == 2);
     CHECK(j["registries"][0].dump() ==
           R"({"registry":"quay.io","concurrency":{"metadata":{"start":8,"max":32,"final":16,"cap":64,)"
-          R"("decreases":2},"blobs":{"start":4,"max":4,"final":4,"cap":16,"decreases":0}}})");
+          R"("decreases":2},"blobs":{"start":4,"max":4,"final":4,"cap":16,"decreases":0},)"
+          R"("downloads":{"start":4,"max":16,"final":12,"cap":16,"decreases":1}}})");
     CHECK(j["registries"][1]["registry"] == "mirror.example:5000");
     CHECK(j["registries"][1]["concurrency"]["blobs"]["final"] == 1);
     CHECK(j["registries"][1]["concurrency"]["blobs"]["decreases"] == 1);

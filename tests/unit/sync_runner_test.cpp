@@ -516,6 +516,65 @@ TEST_CASE("a repository's HEADs start when its tags are listed, before a slower 
     CHECK(std::count(reads.begin(), reads.end(), "dst head slow 1") == 1);
 }
 
+TEST_CASE("open downloads stay within the source's blob limit while uploads wait for theirs") {
+    // Issue 14: a download held no permit once its answer came, so every transfer of every image in flight
+    // (--proc x --jobs) could hold an open GET, and a connection, while its upload waited for a permit.
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    std::vector<sync_rule> rules;
+    for (int r = 0; r < 8; ++r) {
+        const auto repo = fmt::format("app{}", r);
+        add_image(src, repo, {repo + "-a", repo + "-b", repo + "-c"}, "1");
+        rules.push_back(all_tags(repo, {repo}));
+    }
+    dst.yielding_uploads = true;
+    sync_options options;
+    options.blob_concurrency = {2, 2};
+    auto report = run(rules, p, options);
+    CHECK(report.totals.copied == 8);
+    CHECK(src.readers_open_max <= 2);
+    CHECK(src.readers_open == 0);
+}
+
+TEST_CASE("a two-way mirror with one-transfer blob limits finishes: downloads and uploads have limits of "
+          "their own") {
+    // Each registry is the other's source: with one pool per registry, a download holding one registry's
+    // only permit could wait for an upload there while the other registry's download did the same.
+    memory_registry east("east"), west("west");
+    provider p;
+    p.regs = {{"east", &east}, {"west", &west}};
+    const std::string big(300 * 1024, 'x');
+    for (int i = 0; i < 3; ++i) {
+        add_image(east, fmt::format("e{}", i), {big + fmt::format("e{}", i)}, "1");
+        add_image(west, fmt::format("w{}", i), {big + fmt::format("w{}", i)}, "1");
+    }
+    std::vector<sync_rule> rules;
+    for (int i = 0; i < 3; ++i)
+        for (const auto& [from, to, prefix] :
+             {std::tuple{"east", "west", "e"}, std::tuple{"west", "east", "w"}}) {
+            sync_rule r;
+            r.source.registry = from;
+            r.source.repository = fmt::format("{}{}", prefix, i);
+            r.origin = fmt::format("test:{}{}", prefix, i);
+            r.destinations.push_back(sync_destination{to, fmt::format("{}{}", prefix, i), {}});
+            rules.push_back(r);
+        }
+    east.yielding_uploads = west.yielding_uploads = true;
+    sync_options options;
+    options.blob_concurrency = {1, 1};
+    asio::io_context io;
+    std::optional<result<sync_report>> out;
+    asio::co_spawn(io, run_sync(rules, p, options), [&](std::exception_ptr e, result<sync_report> r) {
+        if (e) std::rethrow_exception(e);
+        out = std::move(r);
+    });
+    io.run_for(std::chrono::seconds(20));
+    REQUIRE(out.has_value());
+    REQUIRE(out->has_value());
+    CHECK((*out)->totals.copied == 6);
+}
+
 TEST_CASE("tag listings go ahead of the HEADs queued at the registry's limit") {
     // Issue 14: a listing's answer sets off its repository's HEADs, which took the permits ahead of the
     // listings still waiting (a woken waiter found its room taken by a newcomer), so through a 40 ms link

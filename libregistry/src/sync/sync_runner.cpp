@@ -90,16 +90,17 @@ asio::awaitable<void> wait_or_stop(std::chrono::milliseconds delay, std::stop_to
     co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
-// Bounds the concurrent calls into one registry with two adaptive limits (core/concurrency_limit.hpp): one
-// for metadata requests, one for blob transfers. A call holds its permit until it returns (for an upload,
-// for the whole transfer). Each call's latency and the registry's throttles (registry::on_throttle, and a
-// 429 or 503 that comes back after the client's retries) steer the limits; a throttle halves both, as a
-// registry's rate limit counts every request.
+// Bounds the concurrent calls into one registry with adaptive limits (core/concurrency_limit.hpp): one for
+// metadata requests, and one each for blob uploads and downloads (both set by the blob settings). A call
+// holds its permit until it returns (an upload for its whole body, a download until its body is dropped).
+// Metadata latencies and the registry's throttles (registry::on_throttle, and a 429 or 503 that comes back
+// after the client's retries) steer the limits; a throttle halves all three, as a registry's rate limit
+// counts every request.
 class limited_registry final : public registry {
 public:
     limited_registry(registry& inner, asio::any_io_executor ex, concurrency_settings metadata,
                      concurrency_settings blobs)
-        : inner_(inner), metadata_(ex, metadata), blobs_(ex, blobs) {
+        : inner_(inner), metadata_(ex, metadata), blobs_(ex, blobs), downloads_(ex, blobs) {
         inner_.on_throttle([this] { throttled(); });
     }
     ~limited_registry() override { inner_.on_throttle({}); }
@@ -107,7 +108,8 @@ public:
     limited_registry& operator=(const limited_registry&) = delete;
 
     registry_concurrency concurrency() const {
-        return registry_concurrency{inner_.name(), metadata_.summary(), blobs_.summary()};
+        return registry_concurrency{inner_.name(), metadata_.summary(), blobs_.summary(),
+                                    downloads_.summary()};
     }
 
     std::string name() const override { return inner_.name(); }
@@ -152,12 +154,21 @@ public:
         settle(permit, r, true);
         co_return r;
     }
+    // A download holds its permit until its body is read (the reader is dropped): an open GET whose upload
+    // waits for the destination's permit still holds a connection to this registry, so this bounds them.
+    // Downloads have a limit of their own, not the uploads': a download waits for its upload's permit while
+    // it holds its own, and with one pool a registry that is both a source and a destination (two-way
+    // mirrors, a copy inside one registry) could have every permit held by downloads waiting for uploads.
     asio::awaitable<result<std::unique_ptr<blob_reader>>> get_blob(std::string repository,
                                                                    descriptor desc) override {
-        auto permit = co_await blobs_.acquire();
+        auto permit = co_await downloads_.acquire();
         auto r = co_await inner_.get_blob(std::move(repository), std::move(desc));
-        settle(permit, r, false); // see blob_sample below
-        co_return r;
+        if (!r) {
+            settle(permit, r, false); // see blob_sample below
+            co_return r;
+        }
+        co_return std::unique_ptr<blob_reader>(
+            std::make_unique<held_reader>(std::move(*r), std::move(permit)));
     }
     asio::awaitable<result<std::optional<upload_session>>>
     start_upload(std::string repository, std::optional<digest> d, std::optional<std::string> from) override {
@@ -206,7 +217,22 @@ private:
     void throttled() {
         metadata_.throttled();
         blobs_.throttled();
+        downloads_.throttled();
     }
+
+    // A download's body, and its permit until the body is dropped.
+    class held_reader final : public blob_reader {
+    public:
+        held_reader(std::unique_ptr<blob_reader> inner, detail::adaptive_semaphore::permit permit)
+            : inner_(std::move(inner)), permit_(std::move(permit)) {}
+        asio::awaitable<result<std::size_t>> read(std::span<std::byte> buffer) override {
+            co_return co_await inner_->read(buffer);
+        }
+
+    private:
+        std::unique_ptr<blob_reader> inner_;
+        detail::adaptive_semaphore::permit permit_; // released after inner_ is closed
+    };
 
     // A success is a latency sample (when `timed`); a 429 or 503 the client gave up on is a throttle, heard
     // here too for back ends that do not report them through on_throttle.
@@ -218,7 +244,8 @@ private:
 
     registry& inner_;
     detail::adaptive_semaphore metadata_;
-    detail::adaptive_semaphore blobs_;
+    detail::adaptive_semaphore blobs_;     ///< uploads: a new upload's POST, and its body
+    detail::adaptive_semaphore downloads_; ///< a blob GET, from its request to the end of its body
 };
 
 // What the tag listings of a run came to.

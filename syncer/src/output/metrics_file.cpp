@@ -133,7 +133,7 @@ std::string metrics_text(const run_metrics& m) {
              {std::tuple{
                   "syncer_registry_concurrency",
                   "Calls into the registry the last run allowed at once at its end (the adaptive limit), "
-                  "by kind: metadata requests or blob transfers",
+                  "by kind: metadata requests, blob uploads (blobs) or blob downloads",
                   &summary::final},
               std::tuple{
                   "syncer_registry_concurrency_max",
@@ -142,7 +142,8 @@ std::string metrics_text(const run_metrics& m) {
             header(out, name, help);
             for (const auto& r : m.concurrency)
                 for (const auto& [kind, s] :
-                     {std::pair{"metadata", &r.metadata}, std::pair{"blobs", &r.blobs}})
+                     {std::pair{"metadata", &r.metadata}, std::pair{"blobs", &r.blobs},
+                      std::pair{"downloads", &r.downloads}})
                     out += fmt::format("{}{{registry=\"{}\",kind=\"{}\"}} {}\n", name,
                                        escape_label_value(r.registry), kind, s->*member);
         }

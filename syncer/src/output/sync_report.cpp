@@ -186,7 +186,7 @@ nlohmann::ordered_json concurrency_json(const registry_concurrency& c) {
                                       {"cap", s.cap},
                                       {"decreases", s.decreases}};
     };
-    return {{"metadata", kind(c.metadata)}, {"blobs", kind(c.blobs)}};
+    return {{"metadata", kind(c.metadata)}, {"blobs", kind(c.blobs)}, {"downloads", kind(c.downloads)}};
 }
 
 std::string plan_text(const sync_report& report) {

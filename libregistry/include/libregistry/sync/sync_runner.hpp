@@ -85,7 +85,8 @@ struct prune_refusal {
 struct registry_concurrency {
     std::string registry;
     concurrency_summary metadata;
-    concurrency_summary blobs;
+    concurrency_summary blobs;     ///< uploads: a new upload's POST, and its body
+    concurrency_summary downloads; ///< blob GETs, until their bodies are read
 };
 
 struct sync_report {
