@@ -73,6 +73,11 @@ asio::awaitable<result<std::optional<descriptor>>> memory_registry::head_manifes
         co_await asio::post(executor, asio::use_awaitable);
         --heads_in_flight;
     }
+    if (auto yields = head_yields.find(repository); yields != head_yields.end()) {
+        for (int i = 0; i < yields->second; ++i)
+            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+        if (on_read) on_read("headed " + repository + " " + ref);
+    }
     // As over a network, the throttle is heard when the answer comes back.
     if (throttled && on_throttle_) on_throttle_();
     auto& r = repos_[repository];

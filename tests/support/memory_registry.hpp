@@ -50,6 +50,9 @@ public:
     /// list_tags of these repositories gives way to other work this many times before it answers (a slow
     /// listing, without a clock); "listed REPO" goes to on_read when a listing answers.
     std::map<std::string, int> list_yields;
+    /// Manifest HEADs in these repositories give way this many times before they answer (a slow HEAD);
+    /// "headed REPO REF" goes to on_read when they answer.
+    std::map<std::string, int> head_yields;
     /// list_tags fails with a retryable 503 this many times before it answers.
     int list_failures = 0;
     int list_calls = 0;

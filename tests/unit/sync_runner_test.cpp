@@ -613,6 +613,35 @@ TEST_CASE("tag listings go ahead of the HEADs queued at the registry's limit") {
                         [](const std::string& e) { return e.starts_with("head "); }) <= 3);
 }
 
+TEST_CASE("an image is copied as soon as both its HEADs are back, while other HEADs of the plan are out") {
+    // Issue 14: copies started only once every HEAD of the run had answered.
+    memory_registry src("src"), dst("dst");
+    provider p;
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "fast", {"fast-layer"}, "1");
+    add_image(src, "slow", {"slow-layer"}, "1");
+    src.head_yields["slow"] = 200;
+    std::vector<std::string> events;
+    src.on_read = [&](const std::string& entry) { events.push_back("src " + entry); };
+    dst.on_write = [&](const std::string& entry) { events.push_back("dst " + entry); };
+    auto report = run({all_tags("fast", {"fast"}), all_tags("slow", {"slow"})}, p);
+    CHECK(report.totals.copied == 2);
+    std::string order;
+    for (const auto& e : events)
+        order += e + "; ";
+    CAPTURE(order);
+    const auto at = [&](const std::string& entry) {
+        auto it = std::find(events.begin(), events.end(), entry);
+        REQUIRE_MESSAGE(it != events.end(), "missing: " << entry);
+        return it - events.begin();
+    };
+    CHECK(at("dst manifest fast 1") < at("src headed slow 1"));
+    // The report keeps the rules' order, whatever order the images finished in.
+    REQUIRE(report.images.size() == 2);
+    CHECK(report.images[0].item.source.repository == "fast");
+    CHECK(report.images[1].item.source.repository == "slow");
+}
+
 TEST_CASE("a stop while an upload session opens gives the session back") {
     memory_registry src("src"), dst("dst");
     provider p;
@@ -1080,6 +1109,8 @@ TEST_CASE("a registry that throttles (on_throttle) halves its limits, once per w
     src.throttled_heads = 60;
     sync_options options;
     options.metadata_concurrency = {8, 8};
+    // Referrer listings would go out among the HEADs, unthrottled, and let the limit grow back in between.
+    options.referrers.enabled = false;
     auto report = run({all_tags("app", {"app"})}, p, options);
     CHECK(report.totals.skipped == 60);
     REQUIRE(report.concurrency.size() == 2);

@@ -9,12 +9,14 @@
 #include "client/detail/single_flight.hpp"
 #include "sync/detail/image_created.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -172,9 +174,11 @@ public:
     }
     asio::awaitable<result<std::optional<upload_session>>>
     start_upload(std::string repository, std::optional<digest> d, std::optional<std::string> from) override {
-        // A mount is one request that sends no bytes, and mounts come in bursts (every repository waiting
-        // for a shared layer at once): a metadata call. A refused mount's session is sent to as a transfer.
-        auto permit = co_await (from ? metadata_ : blobs_).acquire();
+        // Opening a session or mounting is one request that sends no bytes: a metadata call. Mounts come in
+        // bursts (every repository waiting for a shared layer at once), and a new session's POST goes out
+        // with its download, which holds a download permit meanwhile: queued behind upload bodies, it held
+        // that permit idle. The body (finish_upload) is the upload.
+        auto permit = co_await metadata_.acquire();
         auto r = co_await inner_.start_upload(std::move(repository), std::move(d), std::move(from));
         settle(permit, r, false); // see blob_sample below
         co_return r;
@@ -244,7 +248,7 @@ private:
 
     registry& inner_;
     detail::adaptive_semaphore metadata_;
-    detail::adaptive_semaphore blobs_;     ///< uploads: a new upload's POST, and its body
+    detail::adaptive_semaphore blobs_;     ///< upload bodies
     detail::adaptive_semaphore downloads_; ///< a blob GET, from its request to the end of its body
 };
 
@@ -296,13 +300,12 @@ public:
         listed_tags_ = listed.tags;
         auto items = expand_rules(rules, listed.tags, created);
         if (!items) co_return items.error();
-        auto resolved = co_await resolve(*items);
-        auto to_copy = plan(*items, resolved);
-        if (options_.dry_run)
+        if (options_.dry_run) {
+            co_await plan_all(*items);
             co_await count_referrers();
-        else {
-            co_await prepare(writes_of(to_copy), repository_access::push);
-            co_await copy_rounds(std::move(to_copy));
+        } else {
+            auto to_copy = co_await plan_and_copy(*items);
+            co_await copy_rounds(std::move(to_copy), 1);
         }
         co_await prune(rules, std::move(*items), listed, std::move(foreign));
         report_.totals = tally(report_.images);
@@ -355,15 +358,6 @@ private:
             out[rule.source.registry].insert(rule.source.repository);
             for (const auto& d : rule.destinations)
                 out[d.registry].insert(d.repository);
-        }
-        return out;
-    }
-
-    repositories_by_registry writes_of(const std::vector<std::size_t>& to_copy) const {
-        repositories_by_registry out;
-        for (auto i : to_copy) {
-            const auto& destination = report_.images[i].item.destination;
-            out[destination.registry].insert(destination.repository);
         }
         return out;
     }
@@ -559,8 +553,11 @@ private:
     }
 
     // HEAD both sides of every item, the two at once.
-    asio::awaitable<resolution> resolve(std::vector<sync_item> items) {
-        resolution out{std::vector<observation>(items.size()), std::vector<bool>(items.size(), false)};
+    // `observed(i)` is called as soon as item i's HEADs are back (or a stop left it unobserved), with `out`
+    // filled in for it.
+    asio::awaitable<void> resolve(const std::vector<sync_item>& items, resolution& out,
+                                  std::function<void(std::size_t)> observed) {
+        out = resolution{std::vector<observation>(items.size()), std::vector<bool>(items.size(), false)};
         std::function<asio::awaitable<void>(std::size_t)> observe =
             [&](std::size_t i) -> asio::awaitable<void> {
             if (stopping()) co_return;
@@ -607,10 +604,15 @@ private:
                 o.destination = (**d)->digest;
             out.observed[i] = !o.failure || !cut_short(*o.failure);
         };
-        co_await detail::for_each_bounded(items.size(), options_.metadata_concurrency.cap * 2, observe);
+        std::function<asio::awaitable<void>(std::size_t)> observe_and_tell =
+            [&](std::size_t i) -> asio::awaitable<void> {
+            co_await observe(i);
+            observed(i);
+        };
+        co_await detail::for_each_bounded(items.size(), options_.metadata_concurrency.cap * 2,
+                                          observe_and_tell);
         // Prefetched HEADs of items the plan dropped may still be out; they use this runner.
         if (prefetching_ > 0) co_await prefetches_done_->wait();
-        co_return out;
     }
 
     // A source tag shared by several destinations is asked about once per run: the first asker sends the
@@ -636,23 +638,45 @@ private:
         }
     }
 
-    // The plan's verdict on every item into the report; the indexes of the images to copy.
-    std::vector<std::size_t> plan(const std::vector<sync_item>& items, const resolution& resolved) {
+    // A dry run: every item's HEADs, then the plan's verdict on all of them.
+    asio::awaitable<void> plan_all(const std::vector<sync_item>& items) {
+        resolution resolved;
+        co_await resolve(items, resolved, [](std::size_t) {});
+        const auto base = open_entries(items.size());
+        std::vector<std::size_t> all(items.size());
+        for (std::size_t i = 0; i < all.size(); ++i)
+            all[i] = i;
+        plan_items(items, resolved, all, base);
+    }
+
+    // Report entries for `n` items, in item order, filled in as their verdicts come (plan_items); what was
+    // decided before them (failed listings, creation times) is announced now. The entries never move after:
+    // copies hold pointers to them.
+    std::size_t open_entries(std::size_t n) {
+        const auto base = report_.images.size();
+        for (const auto& image : report_.images)
+            announce(image);
+        report_.images.resize(base + n);
+        return base;
+    }
+
+    // The plan's verdict on `which` items (indexes into `items`) into their report entries (base + index),
+    // announced unless they are to be copied; the report indexes of the images to copy.
+    std::vector<std::size_t> plan_items(const std::vector<sync_item>& items, const resolution& resolved,
+                                        const std::vector<std::size_t>& which, std::size_t base) {
         plan_options popts;
         popts.force = options_.force;
         popts.platform_filter = !options_.copy.platforms.empty();
-        auto actions = plan_sync(items, resolved.observations, popts);
         // A rule's own `platforms:` filter its images in place of --os/--arch.
         auto filtered = popts;
         filtered.platform_filter = true;
-        for (std::size_t i = 0; i < items.size(); ++i)
-            if (!platforms_of(items[i]).empty())
-                actions[i] = plan_sync({items[i]}, {resolved.observations[i]}, filtered).front();
-
         std::vector<std::size_t> to_copy;
-        for (std::size_t i = 0; i < actions.size(); ++i) {
-            auto& a = actions[i];
-            image_result r;
+        for (auto i : which) {
+            const auto a = plan_sync({items[i]}, {resolved.observations[i]},
+                                     platforms_of(items[i]).empty() ? popts : filtered)
+                               .front();
+            const auto index = base + i;
+            auto& r = report_.images[index];
             r.item = a.item;
             r.digest = a.source_digest;
             r.reason = a.reason;
@@ -665,47 +689,145 @@ private:
                                ? fmt::format("not started: the run was stopped while comparing digests: {}",
                                              failure->message)
                                : not_started;
-                report_.images.push_back(std::move(r));
+            } else {
+                switch (a.kind) {
+                case action_kind::skip:
+                    r.status = image_status::skipped;
+                    // In sync, but a signature may have been added since: its referrers are still looked at.
+                    if (!options_.dry_run && referrers_for(a.item)) {
+                        r.status = image_status::planned;
+                        referrers_only_.insert(index);
+                        to_copy.push_back(index);
+                    }
+                    break;
+                case action_kind::fail:
+                    r.status = image_status::failed;
+                    break;
+                case action_kind::copy:
+                    r.status = image_status::planned;
+                    to_copy.push_back(index);
+                    ++copies_planned_;
+                    if (const auto& own = platforms_of(a.item); !own.empty()) image_platforms_[index] = own;
+                    seen_at_destination_[index] = resolved.observations[i].destination;
+                    break;
+                }
+            }
+            if (r.status != image_status::planned) announce(r);
+        }
+        // The number to copy grows as verdicts come in; the last event has the whole plan's.
+        if (options_.on_event)
+            options_.on_event(sync_event{sync_event::kind::planned, nullptr, copies_planned_, {}});
+        return to_copy;
+    }
+
+    // The copy starts image by image as the plan reaches them: the items that share a source image (and
+    // with it one download per blob) are planned together once all their HEADs are back, and copied while
+    // the other items' HEADs are still out. Returns the report indexes of every image the first round
+    // tried.
+    asio::awaitable<std::vector<std::size_t>> plan_and_copy(const std::vector<sync_item>& items) {
+        const auto base = open_entries(items.size());
+        std::vector<std::vector<std::size_t>> groups;
+        std::vector<std::size_t> group_of(items.size());
+        std::map<std::string, std::size_t> group_by_key;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            auto key = items[i].source.str();
+            if (const auto& own = platforms_of(items[i]); !own.empty())
+                key.append(" ").append(platform_list(own));
+            auto [it, fresh] = group_by_key.emplace(key, groups.size());
+            if (fresh) groups.emplace_back();
+            groups[it->second].push_back(i);
+            group_of[i] = it->second;
+        }
+        std::vector<std::size_t> unobserved(groups.size());
+        for (std::size_t g = 0; g < groups.size(); ++g)
+            unobserved[g] = groups[g].size();
+
+        resolution resolved;
+        std::vector<std::size_t> tried;
+        std::deque<std::vector<std::size_t>> ready;
+        bool resolving = true;
+        asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
+        auto observed = [&](std::size_t i) {
+            const auto g = group_of[i];
+            if (--unobserved[g] > 0) return;
+            auto to_copy = plan_items(items, resolved, groups[g], base);
+            if (to_copy.empty()) return;
+            for (auto index : to_copy) {
+                const auto& d = report_.images[index].item.destination;
+                writes_wanted_[d.registry].insert(d.repository);
+            }
+            tried.insert(tried.end(), to_copy.begin(), to_copy.end());
+            ready.push_back(std::move(to_copy));
+            wake.cancel();
+        };
+        std::function<asio::awaitable<void>(std::size_t)> copier = [&](std::size_t) -> asio::awaitable<void> {
+            for (;;) {
+                if (!ready.empty()) {
+                    auto next = std::move(ready.front());
+                    ready.pop_front();
+                    co_await prepare_writes();
+                    co_await copy_round(std::move(next), 0);
+                    continue;
+                }
+                if (!resolving) co_return;
+                co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+        };
+        std::exception_ptr copy_failure;
+        detail::awaitable_event copied(executor_);
+        auto copy_all = [&]() -> asio::awaitable<void> {
+            co_await detail::for_each_bounded(options_.proc, options_.proc, copier);
+        };
+        asio::co_spawn(executor_, copy_all, [&](std::exception_ptr e) {
+            copy_failure = e;
+            copied.set();
+        });
+        std::exception_ptr resolve_failure;
+        try {
+            co_await resolve(items, resolved, observed);
+        } catch (...) {
+            resolve_failure =
+                std::current_exception(); // rethrown once the copiers, which use this frame, end
+        }
+        resolving = false;
+        wake.cancel();
+        co_await copied.wait();
+        if (resolve_failure) std::rethrow_exception(resolve_failure);
+        if (copy_failure) std::rethrow_exception(copy_failure);
+        co_return tried;
+    }
+
+    // Push access for every destination repository the plan has so far found to write, asked in batches
+    // (registry::prepare: with token auth, one token for several repositories) and once per repository.
+    // A copy waits for a batch in flight, which may hold its repository.
+    asio::awaitable<void> prepare_writes() {
+        for (;;) {
+            if (preparing_writes_) {
+                co_await writes_prepared_->wait();
                 continue;
             }
-            switch (a.kind) {
-            case action_kind::skip:
-                r.status = image_status::skipped;
-                // In sync, but a signature may have been added since: its referrers are still looked at.
-                if (!options_.dry_run && referrers_for(a.item)) {
-                    r.status = image_status::planned;
-                    referrers_only_.insert(report_.images.size());
-                    to_copy.push_back(report_.images.size());
-                }
-                break;
-            case action_kind::fail:
-                r.status = image_status::failed;
-                break;
-            case action_kind::copy:
-                r.status = image_status::planned;
-                to_copy.push_back(report_.images.size());
-                if (const auto& own = platforms_of(a.item); !own.empty())
-                    image_platforms_[report_.images.size()] = own;
-                seen_at_destination_[report_.images.size()] = resolved.observations[i].destination;
-                break;
-            }
-            report_.images.push_back(std::move(r));
+            repositories_by_registry batch;
+            for (const auto& [name, repos] : writes_wanted_)
+                for (const auto& repo : repos)
+                    if (writes_asked_[name].insert(repo).second) batch[name].insert(repo);
+            if (batch.empty()) co_return;
+            preparing_writes_ = true;
+            writes_prepared_ = std::make_unique<detail::awaitable_event>(executor_);
+            co_await prepare(std::move(batch), repository_access::push);
+            preparing_writes_ = false;
+            writes_prepared_->set();
+            co_return;
         }
-        if (options_.on_event)
-            options_.on_event(
-                sync_event{sync_event::kind::planned, nullptr, to_copy.size() - referrers_only_.size(), {}});
-        // Everything decided without a copy, the failed tag listings included, is announced now.
-        for (const auto& image : report_.images)
-            if (image.status != image_status::planned) announce(image);
-        return to_copy;
     }
 
     // Every image that failed is tried again in the next round, after a pause, up to sync_options::retries
     // further rounds. Within a round the request loop and the blob transfer share retry.max_attempts tries
     // (retry.hpp), so one request is sent at most retry.max_attempts * (1 + retries) times per run.
-    asio::awaitable<void> copy_rounds(std::vector<std::size_t> to_copy) {
-        int last_round = -1;
-        for (int round = 0; round <= options_.retries && !to_copy.empty() && !stopping(); ++round) {
+    asio::awaitable<void> copy_rounds(std::vector<std::size_t> to_copy, int first_round) {
+        int last_round = first_round - 1;
+        std::erase_if(to_copy,
+                      [&](std::size_t i) { return report_.images[i].status != image_status::failed; });
+        for (int round = first_round; round <= options_.retries && !to_copy.empty() && !stopping(); ++round) {
             if (round > 0) {
                 // Give a struggling registry a moment before the next round.
                 co_await wait_or_stop(round_pause(round), options_.stop);
@@ -1013,7 +1135,13 @@ private:
     detail::single_flight<source_head> head_flights_;
     detail::single_flight<result<std::optional<descriptor>>> destination_flights_;
     std::map<std::string, result<std::optional<descriptor>>> destination_heads_; ///< by reference
-    std::size_t prefetching_ = 0;                              ///< prefetched HEADs still out
+    std::size_t prefetching_ = 0;    ///< prefetched HEADs still out
+    std::size_t copies_planned_ = 0; ///< images the plan has found to copy so far
+    /// Destination repositories the plan has found to write, and those push access was asked for.
+    repositories_by_registry writes_wanted_;
+    repositories_by_registry writes_asked_;
+    bool preparing_writes_ = false;
+    std::unique_ptr<detail::awaitable_event> writes_prepared_; ///< set when the batch in flight is done
     std::unique_ptr<detail::awaitable_event> prefetches_done_; ///< set when the last of them is back
     std::map<std::string, source_head> source_heads_;          ///< finished source HEADs, by reference
     /// What the plan saw at the destination of each image it copies, by index in report_.images.
