@@ -81,7 +81,7 @@ class CommandLineTest(harness.TempDirTestCase):
                 for line in lines:
                     self.assertIn(f"syncer {command}" if command != "version" else "syncer", line)
         sync_help = run_syncer("sync", "--help").stdout
-        self.assertRegex(sync_help, r"--proc[^\n]*=16", "the default of --proc is not shown")
+        self.assertRegex(sync_help, r"--proc[^\n]*=64", "the default of --proc is not shown")
         self.assertRegex(sync_help, r"--retries[^\n]*=2")
         self.assertRegex(sync_help, r"--prune-max[^\n]*=10%")
         jobs_help = run_syncer("jobs", "--help").stdout

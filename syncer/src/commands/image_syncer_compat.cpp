@@ -42,7 +42,7 @@ int run_image_syncer(int argc, char** argv) {
     app.option_defaults()->always_capture_default();
     app.footer("\n" + help_footer("image-syncer") + "\n");
     sync_flags f;
-    f.proc = 5; // image-syncer's own default; `syncer sync` starts 16 (its registries' limits bound them)
+    f.proc = 5; // image-syncer's own default; `syncer sync` starts 64 (its registries' limits bound them)
     app.add_option("--auth", f.auth, "auth file path");
     app.add_option("--images", f.images, "images file path");
     app.add_option("--config", f.config,

@@ -24,7 +24,7 @@ struct sync_flags {
     std::string auth;
     std::string images;
     std::string config;
-    int proc = 16;
+    int proc = 64;
     int retries = 2;
     std::size_t jobs = 6;
     std::size_t max_concurrency = 0;      ///< --max-concurrency; 0: the library's default cap

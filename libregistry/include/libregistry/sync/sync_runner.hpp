@@ -111,7 +111,7 @@ struct sync_event {
 };
 
 struct sync_options {
-    std::size_t proc = 16; ///< images copied at once
+    std::size_t proc = 64; ///< images copied at once
     /// Concurrent calls per registry, adapted while the run goes (core/concurrency_limit.hpp): manifest, tag
     /// list, referrers, blob HEAD and delete requests, and blob transfers. The cap of the first also bounds
     /// how many listings and HEADs each phase starts at once.
