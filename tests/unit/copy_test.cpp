@@ -146,6 +146,31 @@ TEST_CASE("an index is pushed after its children, shared layers travel once") {
     CHECK(position(dst.log, "manifest multi " + arm.digest.str()) < index_at);
 }
 
+TEST_CASE("an index's children are read while the first child's blobs are being sent") {
+    // Issue 14: children went --jobs at a time, each to the end of its blobs, so with 8 platforms and the
+    // default 6 the last two were not even read until a whole child had been sent.
+    memory_registry src("src.example"), dst("dst.example");
+    std::vector<std::pair<manifest, std::string>> children;
+    for (const auto* arch : {"amd64", "arm64", "ppc64le"})
+        children.emplace_back(add_image(src, "multi", {std::string("layer-") + arch}),
+                              std::string("linux/") + arch);
+    add_index(src, "multi", children, "latest");
+    dst.yielding_uploads = true;
+    std::optional<int> manifests_read_at_first_blob;
+    dst.on_write = [&](const std::string& entry) {
+        if (entry.starts_with("blob ") && !manifests_read_at_first_blob)
+            manifests_read_at_first_blob = src.manifest_gets;
+    };
+    copy_options options;
+    options.jobs = 1;
+    auto stats = run(copy_image(src, image("src.example/multi:latest"), dst,
+                                image("dst.example/multi:latest"), options))
+                     .value();
+    CHECK(stats.manifests_pushed == 4);
+    REQUIRE(manifests_read_at_first_blob);
+    CHECK(*manifests_read_at_first_blob == 4); // the index and its three children
+}
+
 TEST_CASE("a platform filter keeps matching children and changes the index digest") {
     memory_registry src("src.example"), dst("dst.example");
     auto amd = add_image(src, "multi", {"base", "amd"});

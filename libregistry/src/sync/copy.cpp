@@ -37,10 +37,12 @@ public:
     // the next run finds it in place.
     asio::awaitable<void> copy_tree(manifest m, std::vector<target*> group, std::vector<std::string> refs) {
         if (m.kind == manifest_kind::index) {
+            // Every child at once: each child's blob transfers wait for the target's --jobs, not for the
+            // children before it to finish, so the next child's manifest is read while blobs flow.
             auto children = m.manifests;
             std::function<asio::awaitable<void>(std::size_t)> copy_one =
                 [&](std::size_t i) -> asio::awaitable<void> { co_await copy_child(children[i], group); };
-            co_await detail::for_each_bounded(children.size(), options_.jobs, copy_one);
+            co_await detail::for_each_bounded(children.size(), children.size(), copy_one);
         } else {
             auto blobs = m.blobs();
             std::function<asio::awaitable<void>(std::size_t)> copy_one =
