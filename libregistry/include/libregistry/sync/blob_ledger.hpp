@@ -47,8 +47,8 @@ public:
         std::unique_ptr<state> state_;
     };
 
-    /// Waits while another copy sends `d` into `registry` (one transfer of a blob's bytes into a registry at a
-    /// time), then claims the transfer for `repository`: nullopt when the ledger says the repository has it
+    /// Waits while another copy sends `d` into `registry` (one transfer of a blob's bytes into a registry at
+    /// a time), then claims the transfer for `repository`: nullopt when the ledger says the repository has it
     /// by then. Once another repository of the registry holds `d`, claims do not wait for each other: each is
     /// a mount, which sends no bytes.
     boost::asio::awaitable<std::optional<lease>> claim(std::string registry, std::string repository,
