@@ -92,6 +92,28 @@ manifest add_index(memory_registry& reg, const std::string& repo,
         tag);
 }
 
+// Events as one line, for CAPTURE.
+std::string in_order(const std::vector<std::string>& events) {
+    std::string out;
+    for (const auto& e : events)
+        out += e + "; ";
+    return out;
+}
+
+// Where `entry` first is in `events`; fails the test when it is not there.
+std::ptrdiff_t position(const std::vector<std::string>& events, const std::string& entry) {
+    auto it = std::find(events.begin(), events.end(), entry);
+    REQUIRE_MESSAGE(it != events.end(), "missing: " << entry);
+    return it - events.begin();
+}
+
+// Two repositories, `fast` and `slow`, with an image tagged 1 each.
+void fast_and_slow(memory_registry& src, memory_registry& dst, provider& p) {
+    p.regs = {{"src", &src}, {"dst", &dst}};
+    add_image(src, "fast", {"fast-layer"}, "1");
+    add_image(src, "slow", {"slow-layer"}, "1");
+}
+
 sync_rule all_tags(const std::string& repo, std::vector<std::string> dst_repos) {
     sync_rule r;
     r.source.registry = "src";
@@ -491,24 +513,15 @@ TEST_CASE("a repository's HEADs start when its tags are listed, before a slower 
     // still being listed. The plan and the outcome are the same.
     memory_registry src("src"), dst("dst");
     provider p;
-    p.regs = {{"src", &src}, {"dst", &dst}};
-    add_image(src, "fast", {"fast-layer"}, "1");
-    add_image(src, "slow", {"slow-layer"}, "1");
+    fast_and_slow(src, dst, p);
     src.list_yields["slow"] = 50;
     std::vector<std::string> reads;
     src.on_read = [&](const std::string& entry) { reads.push_back("src " + entry); };
     dst.on_read = [&](const std::string& entry) { reads.push_back("dst " + entry); };
     auto report = run({all_tags("fast", {"fast"}), all_tags("slow", {"slow"})}, p);
     CHECK(report.totals.copied == 2);
-    const auto at = [&](const std::string& entry) {
-        auto it = std::find(reads.begin(), reads.end(), entry);
-        REQUIRE_MESSAGE(it != reads.end(), "missing read: " << entry);
-        return it - reads.begin();
-    };
-    std::string order;
-    for (const auto& r : reads)
-        order += r + "; ";
-    CAPTURE(order);
+    const auto at = [&](const std::string& entry) { return position(reads, entry); };
+    CAPTURE(in_order(reads));
     CHECK(at("src head fast 1") < at("src listed slow"));
     CHECK(at("dst head fast 1") < at("src listed slow"));
     // Each HEAD once, prefetched or not.
@@ -598,10 +611,7 @@ TEST_CASE("tag listings go ahead of the HEADs queued at the registry's limit") {
     options.metadata_concurrency = {2, 2};
     auto report = run(rules, p, options);
     CHECK(report.totals.copied == 18);
-    std::string order;
-    for (const auto& r : reads)
-        order += r + "; ";
-    CAPTURE(order);
+    CAPTURE(in_order(reads));
     const auto last_listing = std::find_if(reads.rbegin(), reads.rend(),
                                            [](const std::string& e) { return e.starts_with("listed "); });
     const auto first_head =
@@ -617,25 +627,15 @@ TEST_CASE("an image is copied as soon as both its HEADs are back, while other HE
     // Issue 14: copies started only once every HEAD of the run had answered.
     memory_registry src("src"), dst("dst");
     provider p;
-    p.regs = {{"src", &src}, {"dst", &dst}};
-    add_image(src, "fast", {"fast-layer"}, "1");
-    add_image(src, "slow", {"slow-layer"}, "1");
+    fast_and_slow(src, dst, p);
     src.head_yields["slow"] = 200;
     std::vector<std::string> events;
     src.on_read = [&](const std::string& entry) { events.push_back("src " + entry); };
     dst.on_write = [&](const std::string& entry) { events.push_back("dst " + entry); };
     auto report = run({all_tags("fast", {"fast"}), all_tags("slow", {"slow"})}, p);
     CHECK(report.totals.copied == 2);
-    std::string order;
-    for (const auto& e : events)
-        order += e + "; ";
-    CAPTURE(order);
-    const auto at = [&](const std::string& entry) {
-        auto it = std::find(events.begin(), events.end(), entry);
-        REQUIRE_MESSAGE(it != events.end(), "missing: " << entry);
-        return it - events.begin();
-    };
-    CHECK(at("dst manifest fast 1") < at("src headed slow 1"));
+    CAPTURE(in_order(events));
+    CHECK(position(events, "dst manifest fast 1") < position(events, "src headed slow 1"));
     // The report keeps the rules' order, whatever order the images finished in.
     REQUIRE(report.images.size() == 2);
     CHECK(report.images[0].item.source.repository == "fast");
