@@ -173,7 +173,7 @@ class FaultsTest(harness.TempDirTestCase):
         with FaultFront(self.src, name="src-front", fault_rate=rate, faults=SOURCE_FAULTS, seed=seed, page_size=2,
                         ensure={"reset": 3, "no_digest": 2, "429": 1, "503": 1, "429_html": 1, "slow": 2}) as front, \
                 FaultFront(self.dst, name="dst-front", fault_rate=rate, faults=DEST_FAULTS, seed=seed + 1,
-                           ensure={"refuse_mount": 2, "refuse_monolithic": 1, "429": 1, "503": 1,
+                           ensure={"refuse_mount": 2, "refuse_monolithic": 2, "429": 1, "503": 1,
                                    "429_html": 1, "no_digest": 1}) as dfront:
             images = self.write("images.yaml", images_yaml(self.mapping(front.host, dfront.host, prefix, repos)))
             result = self.sync("--images", images, fronts=(front, dfront))
@@ -189,7 +189,12 @@ class FaultsTest(harness.TempDirTestCase):
             self.assertGreaterEqual(sum(injected.values()), total * rate * 0.6,
                                     f"{sum(injected.values())} faults in {total} requests")
             self.assert_resumed_with_range(front)
-            # A refused mount and a refused one-shot PUT were answered by a plain upload and by PATCH chunks.
+            # A refused mount and a refused one-shot PUT were answered by a plain upload and by PATCH chunks. The
+            # first refusal may land on the single POST that probes the registry (which then gets POST and PUT
+            # uploads), depending on how requests interleave; after it no POST carries a body, so the second
+            # lands on a PUT.
+            refused = [e for e in dfront.requests() if e.fault == "refuse_monolithic"]
+            self.assertTrue(any(e.method == "PUT" for e in refused), [(e.method, e.path) for e in refused])
             self.assertTrue(dfront.requests(method="PATCH", path_regex=r"/blobs/uploads/"),
                             "after a refused monolithic PUT the blobs should have come in PATCH chunks")
             self.assertTrue(any(e.status == 201 for e in dfront.requests(method="POST", path_regex=r"mount=")),
@@ -276,14 +281,18 @@ class FaultsTest(harness.TempDirTestCase):
             self.assertEqual(result.report["totals"]["failed"], 0, result.report)
             self.assert_mirrored("batched", repos)
             # 12 repositories, at most 10 scopes per token request: 2 requests for the source's pulls; at the
-            # destination 2 for the HEADs (pull) and 2 for the writes (push). Cross-repository mounts need a
-            # token of their own (push here, pull there), as before.
+            # destination 2 for the HEADs (pull), and for the writes (push) a batch of the repositories the plan
+            # has found to write whenever copies start and no batch is in flight (copies start as images are
+            # planned): a few requests, far fewer than repositories. Cross-repository mounts need a token of
+            # their own (push here, pull there), as before.
             source = self.token_scopes(front)
             self.assertEqual(len(source), 2, front.log_text(listener="token"))
             self.assertEqual(set().union(*map(self.names, source)), set(repos))
             # A mount's token (push here, pull there) mixes actions; the batches ask for one action each.
             batched = [s for s in self.token_scopes(dfront) if len({i.rsplit(":", 1)[1] for i in s}) == 1]
-            self.assertEqual(len(batched), 4, dfront.log_text(listener="token"))
+            pulls = [s for s in batched if s[0].endswith(":pull")]
+            self.assertEqual(len(pulls), 2, dfront.log_text(listener="token"))
+            self.assertLess(len(batched) - len(pulls), len(repos) // 2, dfront.log_text(listener="token"))
             for action in ("pull", "pull,push"):
                 asked = [s for s in batched if s[0].endswith(":" + action)]
                 self.assertEqual(set().union(*map(self.names, asked)), {f"batched/{r}" for r in repos}, action)
