@@ -33,6 +33,10 @@ libregistry::result<std::string> read_small_file(const std::string& path, std::s
     return text;
 }
 
+std::string plural(std::uint64_t n, std::string_view one, std::string_view many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
 std::string_view trim(std::string_view s) {
     const auto first = s.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return {};

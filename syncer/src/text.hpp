@@ -3,6 +3,7 @@
 #include <libregistry/core/error.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,9 @@ namespace syncer {
 
 /// Without leading and trailing spaces, tabs and line breaks.
 std::string_view trim(std::string_view s);
+
+/// "1 blob", "3 blobs": `n` and the word for that number.
+std::string plural(std::uint64_t n, std::string_view one, std::string_view many);
 
 std::string join(const std::vector<std::string>& items, std::string_view separator);
 

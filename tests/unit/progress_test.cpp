@@ -1,6 +1,7 @@
 // The progress block's lines (widths, plurals) and the tally behind them (what a summary after Ctrl-C
 // counts).
 #include "output/progress.hpp"
+#include "text.hpp"
 
 #include <libregistry/core/digest.hpp>
 

@@ -17,7 +17,7 @@ bool is_token68_char(char c) noexcept {
            c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
-class parser : detail::header_cursor {
+class challenge_parser : detail::header_cursor {
 public:
     using header_cursor::header_cursor;
 
@@ -137,7 +137,7 @@ std::string challenge::param(std::string_view key) const {
 }
 
 result<std::vector<challenge>> parse_www_authenticate(std::string_view header) {
-    return parser(header).run();
+    return challenge_parser(header).run();
 }
 
 bool is_insufficient_scope(const challenge& c) {

@@ -1,5 +1,7 @@
 #include "libregistry/core/duration.hpp"
 
+#include "core/detail/ascii.hpp"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -30,31 +32,6 @@ error bad_duration(std::string_view text, std::string_view why) {
                                   "d, h, m, s, ms, largest first (90s, 5m, 1h30m, 1500ms)",
                                   text, why));
 }
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
-/// Digits with an optional fraction (`2`, `0.5`) at the front of `rest`, consumed.
-std::optional<double> take_number(std::string_view& rest) {
-    std::size_t n = 0;
-    while (n < rest.size() && is_digit(rest[n]))
-        ++n;
-    if (n == 0) return std::nullopt;
-    if (n < rest.size() && rest[n] == '.') {
-        std::size_t fraction = n + 1;
-        while (fraction < rest.size() && is_digit(rest[fraction]))
-            ++fraction;
-        if (fraction == n + 1) return std::nullopt;
-        n = fraction;
-    }
-    // At most 30 days in milliseconds has 10 digits; more is too long whatever the unit.
-    if (n > 20) return 1e30;
-    const double value = std::stod(std::string(rest.substr(0, n)));
-    rest.remove_prefix(n);
-    return value;
-}
-
 } // namespace
 
 result<std::chrono::milliseconds> parse_duration(std::string_view text) {
@@ -71,7 +48,7 @@ result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     std::size_t next_unit = 0; ///< units must come largest first, each once
     bool first = true;
     while (!rest.empty()) {
-        const auto value = take_number(rest);
+        const auto value = detail::take_decimal(rest);
         if (!value) return bad_duration(text, "a number is missing");
         if (rest.empty() && first) {
             total = *value * 1000; // plain seconds

@@ -22,7 +22,7 @@ bool has_next_relation(std::string_view rel) noexcept {
     return false;
 }
 
-class parser : detail::header_cursor {
+class link_parser : detail::header_cursor {
 public:
     using header_cursor::header_cursor;
 
@@ -87,7 +87,7 @@ private:
 } // namespace
 
 std::optional<std::string> next_link(std::string_view header) {
-    return parser(header).run();
+    return link_parser(header).run();
 }
 
 } // namespace libregistry

@@ -33,6 +33,12 @@ const std::string& manifest_accept_header() {
     return header;
 }
 
+bool is_image_config(std::string_view media_type) noexcept {
+    const auto essence = media_type_essence(media_type);
+    return iequals(essence, "application/vnd.oci.image.config.v1+json") ||
+           iequals(essence, "application/vnd.docker.container.image.v1+json");
+}
+
 bool is_foreign_layer(std::string_view media_type) noexcept {
     const auto type = media_type_essence(media_type);
     // image-spec "Image Layer Filesystem Changeset": every nondistributable.* layer type may be withheld.

@@ -1,5 +1,6 @@
 #include "libregistry/core/redact.hpp"
 
+#include "core/detail/ascii.hpp"
 #include "core/detail/base64.hpp"
 
 #include <boost/url.hpp>
@@ -8,6 +9,8 @@
 #include <array>
 
 namespace libregistry {
+
+using detail::iequals;
 namespace {
 
 namespace urls = boost::urls;
@@ -20,13 +23,6 @@ constexpr std::array<std::string_view, 7> harmless_params{"n",    "last",    "di
 
 bool is_harmless(std::string_view key) {
     return std::find(harmless_params.begin(), harmless_params.end(), key) != harmless_params.end();
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-        return lower(x) == lower(y);
-    });
 }
 
 /// Percent-decodes a query key the URL parser already validated; a malformed escape is kept as is.
@@ -131,27 +127,6 @@ std::string redact_link(std::string_view value) {
     return out;
 }
 
-bool is_unreserved(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-std::string percent_encoded(std::string_view text) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : text) {
-        if (is_unreserved(c)) {
-            out.push_back(c);
-        } else {
-            const auto u = static_cast<unsigned char>(c);
-            out.push_back('%');
-            out.push_back(hex[u >> 4]);
-            out.push_back(hex[u & 0xF]);
-        }
-    }
-    return out;
-}
-
 std::string json_escaped(std::string_view text) {
     std::string out;
     for (char c : text) {
@@ -167,7 +142,7 @@ void secret_set::add(std::string_view secret) {
     if (secret.size() < min_length) return;
     std::lock_guard lock(mutex_);
     insert(std::string(secret));
-    insert(percent_encoded(secret));
+    insert(detail::percent_encoded(secret));
     insert(json_escaped(secret));
 }
 

@@ -12,6 +12,7 @@ namespace libregistry {
 namespace {
 
 using detail::iequals;
+using detail::is_digit;
 using detail::to_lower;
 
 // distribution/reference: the whole name, host included, may not exceed 255 characters.
@@ -26,9 +27,6 @@ bool is_alnum(char c) noexcept {
 }
 bool is_word(char c) noexcept {
     return is_alnum(c) || c == '_';
-}
-bool is_digit(char c) noexcept {
-    return c >= '0' && c <= '9';
 }
 bool is_hex(char c) noexcept {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');

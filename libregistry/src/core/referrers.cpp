@@ -2,6 +2,8 @@
 
 #include "libregistry/core/media_type.hpp"
 
+#include "core/detail/ascii.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -9,26 +11,6 @@
 #include <utility>
 
 namespace libregistry {
-namespace {
-
-bool is_unreserved(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-/// RFC 3986 query value: everything but the unreserved characters encoded (`+` and `/` of media types too).
-std::string query_value(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        if (is_unreserved(c))
-            out.push_back(c);
-        else
-            out += fmt::format("%{:02X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
-
-} // namespace
 
 referrers_stats& referrers_stats::operator+=(const referrers_stats& other) {
     found += other.found;
@@ -86,7 +68,8 @@ std::optional<digest> subject_of_tag(std::string_view tag) {
 std::string referrers_target(std::string_view repository, const digest& subject,
                              const std::optional<std::string>& artifact_type) {
     auto target = fmt::format("/v2/{}/referrers/{}", repository, subject.str());
-    if (artifact_type && !artifact_type->empty()) target += "?artifactType=" + query_value(*artifact_type);
+    if (artifact_type && !artifact_type->empty())
+        target += "?artifactType=" + detail::percent_encoded(*artifact_type);
     return target;
 }
 

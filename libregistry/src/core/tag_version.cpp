@@ -1,5 +1,7 @@
 #include "libregistry/core/tag_version.hpp"
 
+#include "core/detail/ascii.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -8,11 +10,9 @@
 
 namespace libregistry {
 
-namespace {
+using detail::is_digit;
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
+namespace {
 
 bool all_digits(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), is_digit);

@@ -18,30 +18,6 @@ bool enabled(const min_transfer_rate& limit) {
     return limit.bytes_per_second > 0 && limit.window.count() > 0;
 }
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
-/// A leading decimal number ("12", "2.5") taken off `text`; nullopt when `text` does not start with one.
-/// Computed by hand: strtod would follow the locale's decimal point.
-std::optional<double> take_number(std::string_view& text) {
-    std::size_t end = 0;
-    double value = 0;
-    while (end < text.size() && is_digit(text[end]))
-        value = value * 10 + (text[end++] - '0');
-    if (end == 0) return std::nullopt;
-    if (end < text.size() && text[end] == '.') {
-        ++end;
-        double scale = 0.1;
-        const std::size_t first = end;
-        for (; end < text.size() && is_digit(text[end]); ++end, scale /= 10)
-            value += (text[end] - '0') * scale;
-        if (end == first) return std::nullopt;
-    }
-    text.remove_prefix(end);
-    return value;
-}
-
 /// One decimal, without a trailing ".0".
 std::string one_decimal(double value) {
     auto text = fmt::format("{:.1f}", value);
@@ -108,7 +84,7 @@ result<std::uint64_t> parse_rate(std::string_view text) {
     std::string_view rest = detail::trim(text);
     if (rest.size() >= 2 && detail::iequals(rest.substr(rest.size() - 2), "/s"))
         rest = detail::trim(rest.substr(0, rest.size() - 2));
-    auto number = take_number(rest);
+    auto number = detail::take_decimal(rest);
     if (!number) return fail();
     const std::string unit = detail::lower(detail::trim(rest));
     static constexpr std::array<std::pair<std::string_view, double>, 8> factors{

@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::size_t max_name = 4096;
 constexpr std::int64_t max_meta = 1024 * 1024; ///< bound on pax headers and GNU long names
-constexpr std::size_t copy_chunk = 128 * 1024;
+constexpr std::size_t tar_copy_chunk = 128 * 1024;
 
 error invalid(std::string_view where, std::string_view entry, std::string_view what) {
     if (entry.empty()) return make_error(errc::invalid_archive, fmt::format("{}: {}", where, what));
@@ -385,7 +385,7 @@ result<void> tar_writer::add_directory(std::string_view name) {
 result<void> tar_writer::add_file(std::string_view name, std::int64_t size,
                                   const std::function<result<std::size_t>(std::span<std::byte>)>& fill) {
     if (auto r = header(name, '0', size); !r) return r;
-    std::vector<std::byte> buffer(copy_chunk);
+    std::vector<std::byte> buffer(tar_copy_chunk);
     std::int64_t written = 0;
     for (;;) {
         auto n = fill(buffer);
@@ -443,7 +443,7 @@ result<std::vector<std::string>> extract_tar(byte_source& source, std::string_vi
     tar_reader reader(source, std::string(where), skip_symlinks);
     std::vector<std::string> files;
     std::int64_t total = 0;
-    std::vector<std::byte> buffer(copy_chunk);
+    std::vector<std::byte> buffer(tar_copy_chunk);
     for (;;) {
         auto entry = reader.next();
         if (!entry) return entry.error();

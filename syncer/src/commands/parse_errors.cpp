@@ -42,10 +42,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
-std::string plural(std::size_t n, std::string_view one, std::string_view many) {
-    return fmt::format("{} {}", n, n == 1 ? one : many);
-}
-
 // The flags of `cmd` as `--name` and `-x`, and those of its parents (which fall through: `--debug`).
 void collect_flags(const CLI::App* cmd, std::vector<std::string>& out) {
     for (; cmd != nullptr; cmd = cmd->get_parent()) {

@@ -193,10 +193,6 @@ result<sync_destination> registry_destination_from(std::string_view text) {
     return destination;
 }
 
-std::string plural(std::size_t n, std::string_view word) {
-    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
-}
-
 /// Whether `destination`'s tag list can be paired with `source`; the reason when not.
 std::optional<std::string> tag_mismatch(const sync_source& source, const sync_destination& destination) {
     const auto m = destination.tags.size();
@@ -206,10 +202,11 @@ std::optional<std::string> tag_mismatch(const sync_source& source, const sync_de
         if (m == source.tags.size()) return std::nullopt;
         return fmt::format("lists {} but the source lists {}; give the destination no tags (to keep the "
                            "source's) or exactly {}, one for each source tag in order",
-                           plural(m, "tag"), plural(source.tags.size(), "tag"), source.tags.size());
+                           plural(m, "tag", "tags"), plural(source.tags.size(), "tag", "tags"),
+                           source.tags.size());
     case tag_selector::digest:
         if (m == 1) return std::nullopt;
-        return fmt::format("lists {} for a single digest; give it at most one tag", plural(m, "tag"));
+        return fmt::format("lists {} for a single digest; give it at most one tag", plural(m, "tag", "tags"));
     case tag_selector::all:
         return std::string(
             "has a tag, but the source takes every tag, so which one it names is ambiguous; drop "

@@ -79,10 +79,6 @@ std::vector<transfer_tally::blob> transfer_tally::in_flight(progress_clock::time
 
 // --- formatting ------------------------------------------------------------------------------------------
 
-std::string plural(std::uint64_t n, std::string_view one, std::string_view many) {
-    return fmt::format("{} {}", n, n == 1 ? one : many);
-}
-
 std::string human_bytes(double bytes) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int unit = 0;

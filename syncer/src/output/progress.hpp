@@ -74,8 +74,6 @@ struct progress_view {
     std::size_t images_total = 0;
 };
 
-/// `1 blob`, `2 blobs`, `0 blobs`.
-std::string plural(std::uint64_t n, std::string_view one, std::string_view many);
 /// `12.3 MiB`.
 std::string human_bytes(double bytes);
 /// `45s`, `3m05s`, `1h02m`.

@@ -2,6 +2,7 @@
 
 #include "output/progress.hpp"
 #include "output/referrers_output.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <fmt/format.h>

@@ -35,6 +35,9 @@ manifest_kind kind_of(std::string_view media_type) noexcept;
 /// The Accept header for manifest requests: all four manifest and index types plus schema 1.
 const std::string& manifest_accept_header();
 
+/// True for an image's config (OCI or Docker), the blob whose JSON names the platform and creation time.
+bool is_image_config(std::string_view media_type) noexcept;
+
 /// True for layers a registry need not hold (foreign / non-distributable), which copies leave alone.
 bool is_foreign_layer(std::string_view media_type) noexcept;
 

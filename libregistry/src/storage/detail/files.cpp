@@ -24,6 +24,10 @@ unique_fd::~unique_fd() {
     if (fd_ >= 0) ::close(fd_);
 }
 
+error invalid_archive(std::string_view where, std::string_view what) {
+    return make_error(errc::invalid_archive, fmt::format("{}: {}", where, what));
+}
+
 error io_failure(std::string_view what, const std::filesystem::path& path, int err) {
     return make_error(errc::io_error,
                       fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err)));

@@ -33,6 +33,9 @@ private:
     int fd_ = -1;
 };
 
+/// errc::invalid_archive: "<where>: <what>", for a layout or archive whose content is malformed or unsafe.
+error invalid_archive(std::string_view where, std::string_view what);
+
 /// errc::io_error: "cannot <what> <path>: <strerror(errno)>".
 error io_failure(std::string_view what, const std::filesystem::path& path, int err);
 

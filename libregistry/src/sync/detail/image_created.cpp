@@ -14,12 +14,6 @@ namespace {
 
 using created_time = std::optional<std::chrono::sys_time<std::chrono::microseconds>>;
 
-bool is_image_config(std::string_view media_type) {
-    const auto essence = media_type_essence(media_type);
-    return essence == "application/vnd.oci.image.config.v1+json" ||
-           essence == "application/vnd.docker.container.image.v1+json";
-}
-
 } // namespace
 
 asio::awaitable<result<created_time>> image_created(registry& source, std::string repository,

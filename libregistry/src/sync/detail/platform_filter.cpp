@@ -14,12 +14,6 @@ namespace {
 // down an endless chain of indexes.
 constexpr int max_nesting = 8;
 
-bool is_image_config(std::string_view media_type) {
-    const auto essence = media_type_essence(media_type);
-    return essence == "application/vnd.oci.image.config.v1+json" ||
-           essence == "application/vnd.docker.container.image.v1+json";
-}
-
 } // namespace
 
 asio::awaitable<result<platform_selection>> platform_filter::select(manifest index) {
