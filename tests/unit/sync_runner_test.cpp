@@ -642,6 +642,23 @@ TEST_CASE("an image is copied as soon as both its HEADs are back, while other HE
     CHECK(report.images[1].item.source.repository == "slow");
 }
 
+TEST_CASE("images start in the rules' order, each once its own plan and those before it are known") {
+    // A slow HEAD of the first rule's image holds the second back (with --proc 1 they go one after the
+    // other, as listed), so a run copies in the same order every time.
+    memory_registry src("src"), dst("dst");
+    provider p;
+    fast_and_slow(src, dst, p);
+    src.head_yields["slow"] = 200;
+    std::vector<std::string> events;
+    dst.on_write = [&](const std::string& entry) { events.push_back(entry); };
+    sync_options options;
+    options.proc = 1;
+    auto report = run({all_tags("slow", {"slow"}), all_tags("fast", {"fast"})}, p, options);
+    CHECK(report.totals.copied == 2);
+    CAPTURE(in_order(events));
+    CHECK(position(events, "manifest slow 1") < position(events, "manifest fast 1"));
+}
+
 TEST_CASE("a stop while an upload session opens gives the session back") {
     memory_registry src("src"), dst("dst");
     provider p;

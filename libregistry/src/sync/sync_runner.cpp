@@ -16,7 +16,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -744,32 +743,37 @@ private:
 
         resolution resolved;
         std::vector<std::size_t> tried;
-        std::deque<std::vector<std::size_t>> ready;
+        // Each group's images to copy once it is planned. Groups start in the items' (the rules') order, each
+        // as soon as it and every group before it is planned: copies still overlap the later HEADs, and a
+        // run copies in the same order every time (`--proc 1` one image after another, as listed).
+        std::vector<std::optional<std::vector<std::size_t>>> planned(groups.size());
+        std::size_t next = 0; ///< the first group no copier has taken
         bool resolving = true;
         asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
         auto observed = [&](std::size_t i) {
             const auto g = group_of[i];
             if (--unobserved[g] > 0) return;
             auto to_copy = plan_items(items, resolved, groups[g], base);
-            if (to_copy.empty()) return;
             for (auto index : to_copy) {
                 const auto& d = report_.images[index].item.destination;
                 writes_wanted_[d.registry].insert(d.repository);
             }
             tried.insert(tried.end(), to_copy.begin(), to_copy.end());
-            ready.push_back(std::move(to_copy));
+            planned[g] = std::move(to_copy);
             wake.cancel();
         };
         std::function<asio::awaitable<void>(std::size_t)> copier = [&](std::size_t) -> asio::awaitable<void> {
             for (;;) {
-                if (!ready.empty()) {
-                    auto next = std::move(ready.front());
-                    ready.pop_front();
+                while (next < groups.size() && planned[next] && planned[next]->empty())
+                    ++next;
+                if (next < groups.size() && planned[next]) {
+                    auto batch = std::move(*planned[next]);
+                    ++next;
                     co_await prepare_writes();
-                    co_await copy_round(std::move(next), 0);
+                    co_await copy_round(std::move(batch), 0);
                     continue;
                 }
-                if (!resolving) co_return;
+                if (next == groups.size() || !resolving) co_return;
                 co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
             }
         };
