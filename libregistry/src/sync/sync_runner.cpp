@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <set>
 #include <stop_token>
 
@@ -537,17 +538,26 @@ private:
 
     // The destination's HEAD of `ref`, once per run, shared like head_source.
     asio::awaitable<result<std::optional<descriptor>>> head_destination(reference ref) {
-        auto key = ref.str();
+        std::function<asio::awaitable<result<std::optional<descriptor>>>()> head = [this, ref] {
+            return get(ref.registry).head_manifest(ref.repository, ref.identifier());
+        };
+        co_return co_await once(destination_heads_, destination_flights_, ref.str(), head);
+    }
+
+    // `work`'s value for `key`, once per run: the first caller runs it, those asking meanwhile wait for it,
+    // and later ones find it in `done`.
+    template <class V>
+    asio::awaitable<V> once(std::map<std::string, V>& done, detail::single_flight<V>& flights,
+                            std::string key, std::function<asio::awaitable<V>()> work) {
         for (;;) {
-            if (auto known = destination_heads_.find(key); known != destination_heads_.end())
-                co_return known->second;
-            if (auto lease = co_await destination_flights_.try_lead(key)) {
-                auto r = co_await get(ref.registry).head_manifest(ref.repository, ref.identifier());
-                destination_heads_.emplace(key, r);
-                lease->finish(r);
-                co_return r;
+            if (auto known = done.find(key); known != done.end()) co_return known->second;
+            if (auto lease = co_await flights.try_lead(key)) {
+                V value = co_await work();
+                done.emplace(key, value);
+                lease->finish(value);
+                co_return value;
             }
-            if (auto shared = co_await destination_flights_.wait(key)) co_return std::move(*shared);
+            if (auto shared = co_await flights.wait(key)) co_return std::move(*shared);
         }
     }
 
@@ -617,24 +627,19 @@ private:
     // A source tag shared by several destinations is asked about once per run: the first asker sends the
     // HEAD, those asking meanwhile wait for it, and later ones find it in source_heads_.
     asio::awaitable<source_head> head_source(reference source) {
-        auto key = source.str();
-        for (;;) {
-            if (auto known = source_heads_.find(key); known != source_heads_.end()) co_return known->second;
-            if (auto lease = co_await head_flights_.try_lead(key)) {
-                source_head head;
-                auto r = co_await get(source.registry).head_manifest(source.repository, source.identifier());
-                if (!r)
-                    head.failure = r.error();
-                else if (*r) {
-                    head.found = (*r)->digest;
-                    head.media_type = (*r)->media_type;
-                }
-                source_heads_.emplace(key, head);
-                lease->finish(head);
-                co_return head;
+        std::function<asio::awaitable<source_head>()> head = [this,
+                                                              source]() -> asio::awaitable<source_head> {
+            source_head out;
+            auto r = co_await get(source.registry).head_manifest(source.repository, source.identifier());
+            if (!r)
+                out.failure = r.error();
+            else if (*r) {
+                out.found = (*r)->digest;
+                out.media_type = (*r)->media_type;
             }
-            if (auto shared = co_await head_flights_.wait(key)) co_return std::move(*shared);
-        }
+            co_return out;
+        };
+        co_return co_await once(source_heads_, head_flights_, source.str(), head);
     }
 
     // A dry run: every item's HEADs, then the plan's verdict on all of them.
@@ -643,8 +648,7 @@ private:
         co_await resolve(items, resolved, [](std::size_t) {});
         const auto base = open_entries(items.size());
         std::vector<std::size_t> all(items.size());
-        for (std::size_t i = 0; i < all.size(); ++i)
-            all[i] = i;
+        std::iota(all.begin(), all.end(), std::size_t{0});
         plan_items(items, resolved, all, base);
     }
 
@@ -706,7 +710,6 @@ private:
                     r.status = image_status::planned;
                     to_copy.push_back(index);
                     ++copies_planned_;
-                    if (const auto& own = platforms_of(a.item); !own.empty()) image_platforms_[index] = own;
                     seen_at_destination_[index] = resolved.observations[i].destination;
                     break;
                 }
@@ -729,10 +732,7 @@ private:
         std::vector<std::size_t> group_of(items.size());
         std::map<std::string, std::size_t> group_by_key;
         for (std::size_t i = 0; i < items.size(); ++i) {
-            auto key = items[i].source.str();
-            if (const auto& own = platforms_of(items[i]); !own.empty())
-                key.append(" ").append(platform_list(own));
-            auto [it, fresh] = group_by_key.emplace(key, groups.size());
+            auto [it, fresh] = group_by_key.emplace(copy_key(items[i]), groups.size());
             if (fresh) groups.emplace_back();
             groups[it->second].push_back(i);
             group_of[i] = it->second;
@@ -806,7 +806,7 @@ private:
     // A copy waits for a batch in flight, which may hold its repository.
     asio::awaitable<void> prepare_writes() {
         for (;;) {
-            if (preparing_writes_) {
+            if (writes_prepared_ && !writes_prepared_->is_set()) {
                 co_await writes_prepared_->wait();
                 continue;
             }
@@ -815,10 +815,8 @@ private:
                 for (const auto& repo : repos)
                     if (writes_asked_[name].insert(repo).second) batch[name].insert(repo);
             if (batch.empty()) co_return;
-            preparing_writes_ = true;
             writes_prepared_ = std::make_unique<detail::awaitable_event>(executor_);
             co_await prepare(std::move(batch), repository_access::push);
-            preparing_writes_ = false;
             writes_prepared_->set();
             co_return;
         }
@@ -862,9 +860,7 @@ private:
         std::map<std::string, std::size_t> group_of;
         for (auto i : to_copy) {
             auto& img = report_.images[i];
-            const auto own = image_platforms_.find(i);
-            auto key = img.item.source.str();
-            if (own != image_platforms_.end()) key.append(" ").append(platform_list(own->second));
+            auto key = copy_key(img.item);
             if (round == 0 && referrers_only_.count(i)) key.append(" referrers");
             auto [it, fresh] = group_of.emplace(key, groups.size());
             if (fresh) groups.emplace_back();
@@ -896,10 +892,7 @@ private:
         // The plan already HEADed both sides (and without a platform filter compared them); a retry round
         // looks again in case a previous try got through.
         if (round == 0) copy_options.known_source_digest = images.front()->digest;
-        if (auto own =
-                image_platforms_.find(static_cast<std::size_t>(images.front() - report_.images.data()));
-            own != image_platforms_.end())
-            copy_options.platforms = own->second;
+        if (const auto& own = platforms_of(images.front()->item); !own.empty()) copy_options.platforms = own;
         std::vector<copy_target> targets;
         for (auto* image : images) {
             ++image->attempts;
@@ -1047,6 +1040,14 @@ private:
         return it == rule_platforms_.end() ? none : it->second;
     }
 
+    // Items with the same key are copied together: one manifest read, one download per blob for all their
+    // destinations. The same source filtered to other platforms is another copy.
+    std::string copy_key(const sync_item& item) const {
+        auto key = item.source.str();
+        if (const auto& own = platforms_of(item); !own.empty()) key.append(" ").append(platform_list(own));
+        return key;
+    }
+
     std::set<std::string> written_by_other_shards(const std::vector<sync_rule>& rules) const {
         std::set<std::string> out;
         for (const auto& rule : rules)
@@ -1144,17 +1145,14 @@ private:
     /// Destination repositories the plan has found to write, and those push access was asked for.
     repositories_by_registry writes_wanted_;
     repositories_by_registry writes_asked_;
-    bool preparing_writes_ = false;
-    std::unique_ptr<detail::awaitable_event> writes_prepared_; ///< set when the batch in flight is done
+    std::unique_ptr<detail::awaitable_event> writes_prepared_; ///< the last batch; set once it is done
     std::unique_ptr<detail::awaitable_event> prefetches_done_; ///< set when the last of them is back
     std::map<std::string, source_head> source_heads_;          ///< finished source HEADs, by reference
     /// What the plan saw at the destination of each image it copies, by index in report_.images.
     std::map<std::size_t, std::optional<digest>> seen_at_destination_;
     sync_report report_;
-    /// `platforms:` by rule origin and source; the platforms of each image to copy, by index in
-    /// report_.images.
+    /// `platforms:` by rule origin and source.
     std::map<std::string, std::vector<platform>> rule_platforms_;
-    std::map<std::size_t, std::vector<platform>> image_platforms_;
     /// The referrer policy by rule origin and source, and one context per distinct policy.
     std::map<std::string, referrer_policy> rule_referrers_;
     std::vector<std::unique_ptr<referrers_context>> referrer_contexts_;
