@@ -264,14 +264,19 @@ class ProtocolEdgeTest(unittest.TestCase):
             self.assertEqual(resumed, fake.patch_resets, fake.log_text())
 
     # --- 6b. single POST uploads (issue 14: one request per blob where the registry takes it) -------------
+    def copy_large_into(self, fake: FakeRegistry, repo: str) -> tuple[str, list, list]:
+        """`copy` of the large image into `fake`'s `repo`, checked there: the uploads' path pattern, the image's
+        blob digests and the POSTs the fake saw."""
+        self.syncer("copy", self.real.ref(self.large.repo, self.large.tag), fake.ref(repo, "v1"), fake=fake)
+        self.assert_in_fake(fake, repo, "v1", self.large.digest)
+        uploads = rf"^/v2/{repo}/blobs/uploads/"
+        blobs = self.blob_digests(fake, repo, self.large.digest)
+        return uploads, blobs, fake.requests(method="POST", path_regex=uploads)
+
     def test_single_post_uploads_one_request_per_blob(self):
         with FakeRegistry(single_post=True) as fake:
             repo = "single/large"
-            self.syncer("copy", self.real.ref(self.large.repo, self.large.tag), fake.ref(repo, "v1"), fake=fake)
-            self.assert_in_fake(fake, repo, "v1", self.large.digest)
-            uploads = rf"^/v2/{repo}/blobs/uploads/"
-            blobs = self.blob_digests(fake, repo, self.large.digest)
-            posts = fake.requests(method="POST", path_regex=uploads)
+            uploads, blobs, posts = self.copy_large_into(fake, repo)
             # The first blob sent probes; once one single POST worked, every later blob goes that way too, but
             # blobs started while the probe was out open a session as usual.
             single = [r for r in posts if r.status == 201 and r.query.get("digest")]
@@ -285,12 +290,7 @@ class ProtocolEdgeTest(unittest.TestCase):
 
     def test_single_post_ignored_falls_back_to_the_opened_session(self):
         with FakeRegistry() as fake:
-            repo = "single/ignored"
-            self.syncer("copy", self.real.ref(self.large.repo, self.large.tag), fake.ref(repo, "v1"), fake=fake)
-            self.assert_in_fake(fake, repo, "v1", self.large.digest)
-            uploads = rf"^/v2/{repo}/blobs/uploads/"
-            blobs = self.blob_digests(fake, repo, self.large.digest)
-            posts = fake.requests(method="POST", path_regex=uploads)
+            uploads, blobs, posts = self.copy_large_into(fake, "single/ignored")
             # One body went in a POST (202: ignored) and again into the session it opened; no POST is wasted.
             with_body = [r for r in posts if r.body_size > 0]
             self.assertEqual(len(with_body), 1, fake.log_text())
