@@ -9,17 +9,13 @@
 #include "libregistry/core/registry_error.hpp"
 #include "libregistry/core/retry.hpp"
 
-#include "client/detail/awaitable_event.hpp"
 #include "client/detail/for_each_bounded.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/url.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
-#include <exception>
 #include <optional>
 
 namespace libregistry::detail {
@@ -180,26 +176,15 @@ asio::awaitable<result<void>> registry_session::ping() {
         }
         co_return adopt(std::move(*https));
     }
-    const auto executor = co_await asio::this_coro::executor;
-    std::optional<result<ping_answer>> plain;
-    std::exception_ptr failure;
-    awaitable_event plain_done(executor);
-    auto probe_plain = [&]() -> asio::awaitable<void> { plain = co_await ping_scheme("http", true); };
-    auto finished = [&](std::exception_ptr e) {
-        failure = e;
-        plain_done.set();
-    };
-    asio::co_spawn(executor, probe_plain, finished);
     std::optional<result<ping_answer>> https;
-    std::exception_ptr thrown;
-    try {
+    std::optional<result<ping_answer>> plain;
+    std::function<asio::awaitable<void>()> probe_https = [&]() -> asio::awaitable<void> {
         https = co_await ping_scheme("https", true);
-    } catch (...) {
-        thrown = std::current_exception(); // rethrown once the plain probe, which uses this frame, is done
-    }
-    co_await plain_done.wait();
-    if (thrown) std::rethrow_exception(thrown);
-    if (failure) std::rethrow_exception(failure);
+    };
+    std::function<asio::awaitable<void>()> probe_plain = [&]() -> asio::awaitable<void> {
+        plain = co_await ping_scheme("http", true);
+    };
+    co_await both(probe_https, probe_plain);
     if (*https) co_return adopt(std::move(**https));
     if (*plain) co_return adopt(std::move(**plain));
     if (plain->error().http_status == 0) {

@@ -575,27 +575,14 @@ private:
             // Both sides at once: the destination's HEAD does not wait for the source's answer (it is only
             // wasted on a source tag that is gone).
             std::optional<result<std::optional<descriptor>>> d;
-            std::exception_ptr failure;
-            detail::awaitable_event destination_seen(executor_);
-            auto look_at_destination = [&]() -> asio::awaitable<void> {
+            source_head head;
+            std::function<asio::awaitable<void>()> look_at_destination = [&]() -> asio::awaitable<void> {
                 d = co_await head_destination(item.destination);
             };
-            auto finished = [&](std::exception_ptr e) {
-                failure = e;
-                destination_seen.set();
-            };
-            asio::co_spawn(executor_, look_at_destination, finished);
-            source_head head;
-            std::exception_ptr thrown;
-            try {
+            std::function<asio::awaitable<void>()> look_at_source = [&]() -> asio::awaitable<void> {
                 head = co_await head_source(item.source);
-            } catch (...) {
-                thrown =
-                    std::current_exception(); // rethrown once the other HEAD, which uses this frame, is done
-            }
-            co_await destination_seen.wait();
-            if (thrown) std::rethrow_exception(thrown);
-            if (failure) std::rethrow_exception(failure);
+            };
+            co_await detail::both(look_at_destination, look_at_source);
             if (head.failure) {
                 o.failure = head.failure;
                 out.observed[i] = !cut_short(*head.failure);

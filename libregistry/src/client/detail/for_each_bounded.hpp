@@ -1,5 +1,5 @@
 #pragma once
-// A bounded parallel loop for coroutines on one io_context.
+// A bounded parallel loop for coroutines on one io_context, and two coroutines run at once.
 #include "client/detail/awaitable_event.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -39,6 +39,16 @@ for_each_bounded(std::size_t n, std::size_t limit,
         boost::asio::co_spawn(executor, worker, finished);
     co_await done.wait();
     if (failure) std::rethrow_exception(failure);
+}
+
+/// Runs `first` and `second` at once (started in that order) and returns when both have finished; an
+/// exception from either is rethrown once both are done, so neither outlives the frame it uses.
+inline boost::asio::awaitable<void> both(std::function<boost::asio::awaitable<void>()> first,
+                                         std::function<boost::asio::awaitable<void>()> second) {
+    std::function<boost::asio::awaitable<void>(std::size_t)> run = [&](std::size_t i) {
+        return i == 0 ? first() : second();
+    };
+    co_await for_each_bounded(2, 2, run);
 }
 
 } // namespace libregistry::detail

@@ -2,13 +2,11 @@
 
 #include "libregistry/core/retry.hpp"
 
-#include "client/detail/awaitable_event.hpp"
+#include "client/detail/for_each_bounded.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 
-#include <exception>
+#include <functional>
 
 namespace libregistry::detail {
 
@@ -119,30 +117,16 @@ asio::awaitable<result<void>> blob_copier::send(target& t, descriptor desc,
 }
 
 asio::awaitable<result<void>> blob_copier::open_both(target& t, descriptor desc) {
-    const auto executor = co_await asio::this_coro::executor;
     std::optional<result<std::unique_ptr<blob_reader>>> reader;
-    std::exception_ptr failure;
-    awaitable_event ready(executor);
-    auto open_download = [&]() -> asio::awaitable<void> {
+    result<std::optional<upload_session>> session = std::optional<upload_session>{};
+    // The download starts first, then the upload session is opened while it is under way.
+    std::function<asio::awaitable<void>()> open_download = [&]() -> asio::awaitable<void> {
         reader = co_await source_.get_blob(source_repository_, desc);
     };
-    auto finished = [&](std::exception_ptr e) {
-        failure = e;
-        ready.set();
-    };
-    // The download starts first (co_spawn runs it up to its first wait), then the upload session is opened
-    // while it is under way.
-    asio::co_spawn(executor, open_download, finished);
-    result<std::optional<upload_session>> session = std::optional<upload_session>{};
-    std::exception_ptr thrown;
-    try {
+    std::function<asio::awaitable<void>()> open_upload = [&]() -> asio::awaitable<void> {
         session = co_await t.destination.start_upload(t.repository(), desc.digest, std::nullopt);
-    } catch (...) {
-        thrown = std::current_exception(); // rethrown once the download, which uses this frame, is done
-    }
-    co_await ready.wait();
-    if (thrown) std::rethrow_exception(thrown);
-    if (failure) std::rethrow_exception(failure);
+    };
+    co_await both(open_download, open_upload);
     if (!session) co_return session.error();
     if (!*session) co_return result<void>{}; // nothing to send after all
     if (stopping() || !*reader) {
