@@ -301,16 +301,20 @@ asio::awaitable<result<void>> send_into(detail::registry_session& s, upload_sess
     co_return result<void>{};
 }
 
+// DELETE of an upload session nothing will finish (distribution-spec "Canceling an upload"); sent once, and
+// its outcome does not matter: a registry purges abandoned sessions anyway.
+asio::awaitable<void> give_back(detail::registry_session& s, upload_session session) {
+    auto c = upload_call(verb::delete_, session.location, session.repository);
+    c.replayable = false;
+    co_await s.send(c);
+}
+
 // send_into a session opened here rather than by the caller's start_upload: a failure gives it back, as the
 // caller's cancel_upload cannot.
 asio::awaitable<result<void>> send_opened(detail::registry_session& s, upload_session session,
                                           descriptor desc, blob_reader& reader) {
     auto sent = co_await send_into(s, session, std::move(desc), reader);
-    if (!sent) {
-        auto c = upload_call(verb::delete_, session.location, session.repository);
-        c.replayable = false;
-        co_await s.send(c);
-    }
+    if (!sent) co_await give_back(s, std::move(session));
     co_return sent;
 }
 
@@ -412,11 +416,8 @@ asio::awaitable<result<void>> post_streamed(detail::registry_session& s, std::st
         // The body is spent: give back the session the registry opened, and let the copy engine try once
         // more, which opens one itself.
         s.note_single_post(single_post::refused);
-        if (auto opened = opened_session(s, *resp, repository, c.target); opened) {
-            auto cancel = upload_call(verb::delete_, opened->location, repository);
-            cancel.replayable = false;
-            co_await s.send(cancel);
-        }
+        if (auto opened = opened_session(s, *resp, repository, c.target); opened)
+            co_await give_back(s, std::move(*opened));
         e = make_error(errc::unsupported,
                        fmt::format("{} answered {} instead of taking the blob in one request; uploads to {} "
                                    "open a session from now on",
@@ -467,10 +468,7 @@ asio::awaitable<result<void>> remote_registry::finish_upload(upload_session sess
 }
 
 asio::awaitable<void> remote_registry::cancel_upload(upload_session session) {
-    if (!session.opened) co_return;
-    auto c = upload_call(verb::delete_, session.location, session.repository);
-    c.replayable = false;
-    co_await session_->send(c);
+    if (session.opened) co_await give_back(*session_, std::move(session));
 }
 
 } // namespace libregistry
