@@ -188,6 +188,7 @@ std::vector<std::pair<std::string, remote_statistics>> session::registry_stats()
 remote_registry& session::open(remote_options options, http::host_settings tls) {
     options.retry.max_attempts = std::max(1, retry_times_ + 1);
     if (max_wait) options.max_wait = *max_wait;
+    if (warm_connections) options.warm_connections = *warm_connections;
     if (tls.cert_dir.empty()) tls.cert_dir = default_cert_dir(options.registry);
     warn_if_keys_exposed(tls.cert_dir);
     hosts_[api_host_of(options.registry)] = tls;

@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <iosfwd>
 #include <map>
@@ -115,6 +116,9 @@ public:
     /// `--max-wait`: the longest a registry's rate limit is waited for, in the registries opened afterwards
     /// (unset: remote_options' default).
     std::optional<std::chrono::milliseconds> max_wait;
+    /// The most connections a registry opened afterwards opens ahead of requests (remote_options::
+    /// warm_connections; unset: its default). `sync` passes its metadata limit's start.
+    std::optional<std::size_t> warm_connections;
 
 private:
     int run_handling_signals(std::function<boost::asio::awaitable<int>()> task);

@@ -1077,6 +1077,107 @@ asio::awaitable<void> resumption_scope_case(std::shared_ptr<scripted_server> ser
     CHECK(client.stats(name).tls_handshakes == 1);
 }
 
+// Three slow requests at once, counted under "registry.example".
+asio::awaitable<void> three_slow_requests(lh::client& client, std::string url) {
+    std::vector<asio::awaitable<void>> tasks;
+    for (int i = 0; i < 3; ++i)
+        tasks.push_back([](lh::client& c, std::string u) -> asio::awaitable<void> {
+            auto req = get(std::move(u));
+            req.tally = "registry.example";
+            auto answer = co_await c.send(std::move(req));
+            REQUIRE_MESSAGE(answer.has_value(), answer.error().message);
+            CHECK(answer->body == "slow");
+        }(client, url));
+    co_await run_concurrently(std::move(tasks));
+}
+
+asio::awaitable<void> warm_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    const std::string url = server->url("/v2/repo/tags/list");
+    client.warm(url, 3, "registry.example");
+    client.warm(url, 3, "registry.example"); // those being opened count: no more
+    asio::steady_timer settle(executor, 50ms);
+    co_await settle.async_wait(use_tuple);
+    CHECK(client.stats("registry.example").connections_opened == 3);
+    CHECK(client.stats().requests == 0);
+    co_await three_slow_requests(client, url);
+    CHECK(client.stats().connections_opened == 3);
+    client.warm(url, 3); // three are open already
+    client.warm(url, 2);
+    co_await settle.async_wait(use_tuple);
+    CHECK(client.stats().connections_opened == 3);
+}
+
+TEST_CASE(
+    "warm: connections opened ahead serve the requests that follow, and no more than asked are opened") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded&) {
+        return reply{response_text(200, "slow"), false, 100ms};
+    });
+    run(io, warm_case(server));
+    CHECK(server->connections == 3);
+    CHECK(server->requests.size() == 3);
+}
+
+asio::awaitable<void> warm_then_burst_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    const std::string url = server->url("/v2/repo/tags/list");
+    // The requests start before any of the three connections is open: they wait for them, and a fourth
+    // request, for which none is being opened, connects itself.
+    client.warm(url, 3);
+    std::vector<asio::awaitable<void>> tasks;
+    tasks.push_back(three_slow_requests(client, url));
+    tasks.push_back([](lh::client& c, std::string u) -> asio::awaitable<void> {
+        auto answer = co_await c.send(get(std::move(u)));
+        REQUIRE_MESSAGE(answer.has_value(), answer.error().message);
+    }(client, url));
+    co_await run_concurrently(std::move(tasks));
+    CHECK(client.stats().connections_opened == 4);
+    CHECK(client.stats().requests == 4);
+}
+
+TEST_CASE("warm: requests that start while connections are being opened ahead wait for them") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded&) {
+        return reply{response_text(200, "slow"), false, 100ms};
+    });
+    run(io, warm_then_burst_case(server));
+    CHECK(server->connections == 4);
+}
+
+asio::awaitable<void> warm_tls_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, tls_options(true, (test_pki::get().dir() / "certs").string()));
+    auto first = get(server->url("/v2/"));
+    first.tally = "registry.example";
+    auto res = co_await client.send(std::move(first));
+    REQUIRE_MESSAGE(res.has_value(), res.error().message);
+    client.warm(server->url("/v2/"), 3, "registry.example");
+    // Long enough for the server's session tickets to wait, unread, on the two new connections.
+    asio::steady_timer settle(executor, 100ms);
+    co_await settle.async_wait(use_tuple);
+    co_await three_slow_requests(client, server->url("/v2/repo/tags/list"));
+    const auto counted = client.stats("registry.example");
+    CHECK(counted.connections_opened == 3);
+    CHECK(counted.tls_handshakes == 1);
+    CHECK(counted.tls_resumed == 2);
+    CHECK(counted.requests == 4);
+}
+
+TEST_CASE("warm: TLS connections opened ahead resume the session and are used despite unread tickets") {
+    asio::io_context io;
+    auto server = scripted_server::start(io,
+                                         [](const recorded& request) {
+                                             if (request.target == "/v2/") return ok("quick");
+                                             return reply{response_text(200, "slow"), false, 100ms};
+                                         },
+                                         {.tls = test_pki::get().server_context()});
+    run(io, warm_tls_case(server));
+    CHECK(server->connections == 3);
+}
+
 TEST_CASE("TLS: a session is resumed only with the host and the TLS settings it was made with") {
     asio::io_context io;
     auto server = scripted_server::start(io,

@@ -549,6 +549,47 @@ TEST_CASE("prepare: one token request for up to 10 repositories' scopes (2,000 b
     }
 }
 
+asio::awaitable<void> prepare_warms_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, test_client_options());
+    auto options = options_for(*server);
+    options.warm_connections = 3;
+    remote_registry reg(client, options);
+    const std::vector<std::string> repos{"a/one", "a/two", "a/three", "a/four", "a/five"};
+    co_await reg.prepare(repos, repository_access::pull);
+    // Connections: the HTTPS probe of the loopback ping (refused), the ping's, and two opened ahead in the
+    // background. Wait for them, then a little longer for any that should not be there.
+    asio::steady_timer timer(executor);
+    for (int i = 0; i < 400 && reg.stats().connections < 4; ++i) {
+        timer.expires_after(5ms);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    timer.expires_after(30ms);
+    co_await timer.async_wait(asio::use_awaitable);
+    CHECK(reg.stats().connections == 4);
+    CHECK(server->requests.size() == 1);
+    // Three GETs at once find three open.
+    std::function<asio::awaitable<void>(std::size_t)> get = [&](std::size_t i) -> asio::awaitable<void> {
+        auto m = co_await reg.get_manifest(repos[i], "latest");
+        CHECK_MESSAGE(m.has_value(), (m ? std::string() : m.error().message));
+    };
+    co_await detail::for_each_bounded(3, 3, get);
+    CHECK(reg.stats().connections == 4);
+}
+
+TEST_CASE("prepare: a connection per repository opens ahead of their requests, at most warm_connections") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, [](const recorded& r) {
+        if (is_ping(r)) return ok("{}");
+        auto answer = manifest_reply(image_manifest(r.path()));
+        answer.stall = 50ms;
+        return answer;
+    });
+    run(io, prepare_warms_case(server));
+    CHECK(server->connections == 4);
+    CHECK(server->requests.size() == 4);
+}
+
 TEST_CASE("Bearer: a 401 on a cached token fetches a fresh one once and retries; a second 401 is final") {
     asio::io_context io;
     auto state = std::make_shared<token_registry>();

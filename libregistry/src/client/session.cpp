@@ -386,11 +386,14 @@ asio::awaitable<void> registry_session::prepare(std::vector<std::string> reposit
     constexpr std::size_t max_scopes = 10;
     constexpr std::size_t max_scope_bytes = 2000;
     if (auto p = co_await ensure_pinged(); !p) co_return;
+    std::sort(repositories.begin(), repositories.end());
+    repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
+    // A request per repository is about to start: connections for them open meanwhile (with the ping's TLS
+    // session to resume), while tokens are fetched and tags listed.
+    client_.warm(base_ + "/v2/", std::min(repositories.size(), options_.warm_connections), options_.registry);
     const auto* bearer = find_challenge("bearer");
     if (!bearer) co_return;
     const challenge current = *bearer; // a 401 meanwhile may replace challenges_
-    std::sort(repositories.begin(), repositories.end());
-    repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
     struct batch {
         std::optional<credential> cred;
         std::vector<scope> scopes;

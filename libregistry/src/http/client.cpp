@@ -7,6 +7,8 @@
 #include "http/tls.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -174,8 +176,14 @@ public:
     /// reset) or is out of step (bytes nobody asked for): no request may be written on it. Asking the socket
     /// costs no round trip, unlike finding out from a request that fails and, when it streamed its body,
     /// cannot be sent again.
+    ///
+    /// A TLS connection opened ahead of its first request (client::warm) is the exception for a while: a TLS
+    /// 1.3 server sends its session tickets after the handshake, unasked, and they wait to be read with the
+    /// first response. Should the server have closed it after all, the request fails on a reused connection
+    /// before any response byte and is sent again on a new one (client::impl::exchange).
     bool closed_while_idle() {
         if (buffer.size() != 0) return true;
+        if (tls_ && std::chrono::steady_clock::now() < tickets_until) return false;
         pollfd readable{tcp().socket().native_handle(), POLLIN, 0};
         return ::poll(&readable, 1, 0) != 0;
     }
@@ -231,6 +239,8 @@ public:
     bool absolute_form = false;      ///< requests go to an HTTP proxy
     std::string proxy_authorization; ///< sent with every request when absolute_form
     bool aborted = false;            ///< closed by client::abort: its failures are cancellations
+    /// Opened by client::warm and not used yet: until then, see closed_while_idle.
+    std::chrono::steady_clock::time_point tickets_until{};
 
 private:
     std::unique_ptr<beast::tcp_stream> plain_;
@@ -248,6 +258,44 @@ struct pool_state {
     std::uint64_t aborts = 0;                             ///< client::abort calls so far
     std::unordered_set<asio::steady_timer*> pauses;       ///< client::pause calls in progress
     std::optional<std::chrono::milliseconds> after_abort; ///< the timeouts client::abort imposed
+    std::unordered_map<std::string, std::size_t> warming; ///< connections client::warm is opening, by key
+
+    /// A request waiting for a connection client::warm is opening (`handed` wakes it: with the connection,
+    /// or empty when opening failed and the request is to connect itself).
+    struct waiter {
+        asio::steady_timer wake;
+        std::unique_ptr<connection> conn;
+    };
+    std::unordered_map<std::string, std::deque<waiter*>> waiting; ///< by key, first come first served
+
+    /// Whether a request for `key` that found no idle connection waits for one being opened ahead: while
+    /// more are being opened than requests wait for.
+    bool worth_waiting(const std::string& key) const {
+        auto opening = warming.find(key);
+        if (opening == warming.end()) return false;
+        auto queue = waiting.find(key);
+        return queue == waiting.end() || queue->second.size() < opening->second;
+    }
+
+    /// A connection client::warm opened (or nothing, when that failed) goes to the first request waiting for
+    /// one; false when none waits.
+    bool hand_over(const std::string& key, std::unique_ptr<connection>& conn) {
+        auto it = waiting.find(key);
+        if (it == waiting.end() || it->second.empty()) return false;
+        waiter* w = it->second.front();
+        it->second.pop_front();
+        if (it->second.empty()) waiting.erase(it);
+        w->conn = std::move(conn);
+        w->wake.cancel();
+        return true;
+    }
+
+    void forget(const std::string& key, waiter* w) {
+        auto it = waiting.find(key);
+        if (it == waiting.end()) return;
+        std::erase(it->second, w);
+        if (it->second.empty()) waiting.erase(it);
+    }
 
     void count(const std::string& tally, std::uint64_t client::statistics::*counter) {
         ++(stats.*counter);
@@ -263,9 +311,20 @@ struct pool_state {
             // The most recently used connection is the one least likely to have been closed by the server.
             auto conn = std::move(list.back());
             list.pop_back();
-            if (!conn->closed_while_idle()) return conn;
+            const bool closed = conn->closed_while_idle();
+            conn->tickets_until = {};
+            if (!closed) return conn;
         }
         return nullptr;
+    }
+
+    /// Connections to `key`: idle, in use, and those client::warm is opening.
+    std::size_t open_to(const std::string& key) const {
+        std::size_t n = 0;
+        for (const auto* conn : *open)
+            n += conn->key == key ? 1 : 0;
+        auto it = warming.find(key);
+        return n + (it == warming.end() ? 0 : it->second);
     }
 
     void put(std::unique_ptr<connection> conn) {
@@ -486,6 +545,29 @@ struct client::impl {
                                  : options.connect_timeout;
     }
 
+    /// How requests to an endpoint travel, and the pool key of their connections.
+    struct route {
+        host_settings settings;
+        std::string proxy; ///< "" for a direct connection
+        std::string key;
+    };
+    result<route> route_to(const endpoint& ep, const std::string& what) const {
+        route r{settings_for(ep), options.proxy.proxy_for(ep.scheme, ep.host, ep.port), {}};
+        if (!ep.tls && !r.settings.insecure && !is_loopback_host(ep.authority))
+            return make_error(
+                errc::insecure_refused,
+                what +
+                    " refused: plain HTTP is only used for loopback hosts and registries marked "
+                    "insecure; use https:// or mark " +
+                    ep.authority + " as insecure");
+        r.key = ep.origin() + (r.proxy.empty() ? "" : " via " + r.proxy);
+        return r;
+    }
+
+    /// One connection of client::warm: opened, then idle in the pool (or, failing, only described).
+    static asio::awaitable<void> warm_one(std::shared_ptr<impl> self, endpoint ep, route r,
+                                          std::string tally);
+
     asio::awaitable<result<std::unique_ptr<stream_impl>>> open(request req);
     asio::awaitable<result<std::unique_ptr<stream_impl>>> exchange(const request* req, endpoint ep);
     asio::awaitable<attempt> transact(connection* conn, const request* req, endpoint ep, std::string tally);
@@ -577,21 +659,26 @@ std::string describe_exchange(const request& req, const endpoint& ep, const atte
 asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(const request* req,
                                                                              endpoint ep) {
     const std::string what = std::string(bhttp::to_string(req->method)) + " " + redact_url(ep.url);
-    const host_settings settings = settings_for(ep);
-    if (!ep.tls && !settings.insecure && !is_loopback_host(ep.authority))
-        co_return make_error(errc::insecure_refused,
-                             what +
-                                 " refused: plain HTTP is only used for loopback hosts and registries marked "
-                                 "insecure; use https:// or mark " +
-                                 ep.authority + " as insecure");
-    const std::string proxy = options.proxy.proxy_for(ep.scheme, ep.host, ep.port);
-    const std::string key = ep.origin() + (proxy.empty() ? "" : " via " + proxy);
+    auto routed = route_to(ep, what);
+    if (!routed) co_return routed.error();
+    const auto& [settings, proxy, key] = *routed;
     const std::string tally = req->tally.empty() ? ep.host_port() : req->tally;
     // A request under way when abort() is called fails as cancelled, whatever step it was at.
     const std::uint64_t generation = pool->aborts;
 
     for (int round = 0; round < 2; ++round) {
         std::unique_ptr<connection> conn = round == 0 ? pool->take(key) : nullptr;
+        if (!conn && round == 0 && pool->worth_waiting(key)) {
+            // A connection is being opened ahead (client::warm): take it rather than open one more.
+            pool_state::waiter w{asio::steady_timer(executor, asio::steady_timer::time_point::max()),
+                                 nullptr};
+            pool->waiting[key].push_back(&w);
+            co_await w.wake.async_wait(use_tuple);
+            pool->forget(key, &w);
+            if (pool->aborts != generation) co_return cancelled(what);
+            conn = std::move(w.conn);
+            if (conn) conn->tickets_until = {};
+        }
         const bool reused = conn != nullptr;
         if (!conn) {
             auto made = co_await connect(ep, proxy, settings, what, key, tally);
@@ -857,7 +944,28 @@ asio::awaitable<result<void>> client::impl::tunnel(connection* conn, endpoint ep
     co_return result<void>{};
 }
 
-client::client(asio::any_io_executor executor, client_options options) : impl_(std::make_unique<impl>()) {
+asio::awaitable<void> client::impl::warm_one(std::shared_ptr<impl> self, endpoint ep, route r,
+                                             std::string tally) {
+    const std::uint64_t generation = self->pool->aborts;
+    const std::string what = "connect " + redact_url(ep.origin()) + " (ahead of requests)";
+    auto made = co_await self->connect(ep, r.proxy, r.settings, what, r.key, tally);
+    auto& pool = *self->pool;
+    if (auto it = pool.warming.find(r.key); it != pool.warming.end() && --it->second == 0)
+        pool.warming.erase(it);
+    if (self->options.debug)
+        self->options.debug(
+            scrub_secrets("> " + what + "\n< " + (made ? "open" : "failed: " + made.error().message)));
+    std::unique_ptr<connection> conn;
+    if (made && pool.aborts == generation) {
+        conn = std::move(*made);
+        conn->key = r.key;
+        conn->tickets_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    }
+    // A failure wakes a waiting request too: it connects itself.
+    if (!pool.hand_over(r.key, conn) && conn) pool.put(std::move(conn));
+}
+
+client::client(asio::any_io_executor executor, client_options options) : impl_(std::make_shared<impl>()) {
     impl_->executor = std::move(executor);
     impl_->options = std::move(options);
     impl_->pool->max_idle = impl_->options.max_idle_per_host;
@@ -904,6 +1012,20 @@ asio::awaitable<result<std::unique_ptr<response_stream>>> client::open(request r
     co_return stream;
 }
 
+void client::warm(const std::string& url, std::size_t count, const std::string& tally) {
+    auto ep = parse_endpoint(url);
+    if (!ep || impl_->pool->max_idle == 0) return;
+    auto routed = impl_->route_to(*ep, "connect " + redact_url(ep->origin()));
+    if (!routed) return;
+    auto& pool = *impl_->pool;
+    for (std::size_t n = pool.open_to(routed->key); n < count; ++n) {
+        ++pool.warming[routed->key];
+        asio::co_spawn(impl_->executor,
+                       impl::warm_one(impl_, *ep, *routed, tally.empty() ? ep->host_port() : tally),
+                       asio::detached);
+    }
+}
+
 void client::abort(std::chrono::milliseconds timeout) {
     auto& pool = *impl_->pool;
     ++pool.aborts;
@@ -916,6 +1038,9 @@ void client::abort(std::chrono::milliseconds timeout) {
         conn->abort();
     for (auto* timer : pool.pauses)
         timer->cancel();
+    for (auto& [key, queue] : pool.waiting)
+        for (auto* w : queue)
+            w->wake.cancel();
 }
 
 asio::awaitable<void> client::pause(std::chrono::milliseconds delay) {

@@ -281,6 +281,8 @@ int run_sync_config(sync_config config, const sync_flags& f, storage_registries*
     session s(f.retries, limits.min_rate);
     s.timeout = limits.timeout;
     s.max_wait = limits.max_wait;
+    // No more connections ahead of the first requests than the metadata limit lets start at once.
+    s.warm_connections = options.metadata_concurrency.start;
     options.stop = s.stop_token();
     session_provider provider(s, config.auth, run_auth_files(f.authfile));
     auto rules = std::move(config.images);

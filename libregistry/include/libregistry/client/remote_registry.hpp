@@ -38,6 +38,9 @@ struct remote_options {
     /// RateLimit-Reset), once for all requests to it; requests held back longer fail at once, saying when
     /// the limit ends (core/rate_limit.hpp).
     std::chrono::milliseconds max_wait{std::chrono::minutes(5)};
+    /// prepare() opens connections for the repositories it is told about, one per repository up to this
+    /// many (http::client::warm), while tokens are fetched; 0 opens none ahead of requests.
+    std::size_t warm_connections = 16;
 };
 
 /// Counters, for reports and tests.
@@ -71,7 +74,8 @@ public:
     /// Fetches Docker bearer tokens for the repositories' scopes in batches (at most 10 scopes and 2,000
     /// bytes of scope per token request, several requests at once) and caches each token for every scope it
     /// was asked for. A token service that grants less makes a later request answer 401 insufficient_scope;
-    /// that request then fetches a token for its own repository, as without this hint.
+    /// that request then fetches a token for its own repository, as without this hint. Once the registry
+    /// answered its ping, connections for the requests to come open meanwhile (`warm_connections`).
     boost::asio::awaitable<void> prepare(std::vector<std::string> repositories,
                                          repository_access access) override;
 

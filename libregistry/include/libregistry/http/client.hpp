@@ -151,6 +151,14 @@ public:
 
     const client_options& options() const noexcept;
 
+    /// Opens connections to `url`'s origin in the background, until `count` are open there (idle, in use or
+    /// being opened), so that a burst of requests about to start finds them ready instead of each paying a
+    /// TCP (and TLS) handshake first. They wait in the pool like any idle connection; opening them is counted
+    /// under `tally` (the origin's host:port when empty). A connection that cannot be opened is only
+    /// described to `client_options::debug`: the requests themselves report what fails. Nothing is opened
+    /// when the pool keeps no idle connections.
+    void warm(const std::string& url, std::size_t count, const std::string& tally = {});
+
     /// Closes every connection, idle or in use, at once: each request or response body in progress fails
     /// with errc::cancelled (not retryable). Later requests are still sent, with connect and idle timeouts
     /// cut to `timeout`, so that a caller winding down can still clean up (delete abandoned upload sessions)
@@ -176,7 +184,7 @@ public:
 
 private:
     struct impl;
-    std::unique_ptr<impl> impl_;
+    std::shared_ptr<impl> impl_; ///< shared with the coroutines warm() leaves running
 };
 
 /// True for 127.0.0.0/8, ::1 and `localhost` (port ignored).
