@@ -72,7 +72,7 @@ class ConcurrencyTest(harness.TempDirTestCase):
         self.assertLessEqual(in_flight, METADATA_CAP)
         # More requests at once than the start allows: the limit did grow, and the calls used it.
         self.assertGreater(in_flight, METADATA_START, c)
-        self.assertEqual(c["blobs"]["start"], 4, c)
+        self.assertEqual(c["blobs"]["start"], 8, c)
 
     def test_max_concurrency_caps_requests_in_flight(self):
         with FaultFront(self.src, name="conc-capped") as front:

@@ -1116,7 +1116,7 @@ TEST_CASE("calls into a registry stay within its adaptive limit, which grows whi
     CHECK(source.metadata.start == 2);
     CHECK(source.metadata.max == 6);
     CHECK(source.metadata.cap == 6);
-    CHECK(source.blobs == concurrency_summary{4, 4, 4, 16, 0}); // no blob call: the default, untouched
+    CHECK(source.blobs == concurrency_summary{8, 8, 8, 16, 0}); // no blob call: the default, untouched
 }
 
 TEST_CASE("a registry that throttles (on_throttle) halves its limits, once per window") {
@@ -1138,7 +1138,7 @@ TEST_CASE("a registry that throttles (on_throttle) halves its limits, once per w
             CHECK(c.metadata.decreases == 3);
             // Calls that started before the last halving may end a window without a throttle: one back.
             CHECK(c.metadata.final <= 2);
-            CHECK(c.blobs.final == 2); // no blob call ended the window of its first halving
+            CHECK(c.blobs.final == 4); // 8 halved once: no blob call ended the window of its first halving
             CHECK(src.heads_in_flight_max <= 8);
         } else {
             CHECK(c.metadata.decreases == 0);

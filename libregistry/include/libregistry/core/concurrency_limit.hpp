@@ -28,7 +28,7 @@ struct concurrency_settings {
 /// Defaults per registry: manifest, tag list, referrers, blob HEAD and mount requests (`metadata`), and blob
 /// transfers (`blobs`: a download's GET, an upload's POST and its body).
 inline constexpr concurrency_settings default_metadata_concurrency{16, 64};
-inline constexpr concurrency_settings default_blob_concurrency{4, 16};
+inline constexpr concurrency_settings default_blob_concurrency{8, 16};
 
 /// `s` bounded by a user's maximum (`--max-concurrency`): the cap becomes `max`, and so does the start when
 /// it was above. `max` 0 leaves `s` as it is.
