@@ -60,6 +60,12 @@ private:
 
 // ---------------------------------------------------------------------------------------------------------
 
+// "quick" at once for the ping, "slow" after 100 ms for anything else: requests sent together overlap.
+reply quick_ping_else_slow(const recorded& request) {
+    if (request.target == "/v2/") return ok("quick");
+    return reply{response_text(200, "slow"), false, 100ms};
+}
+
 asio::awaitable<void> keep_alive_case(std::shared_ptr<scripted_server> server) {
     const auto executor = co_await asio::this_coro::executor;
     lh::client client(executor, test_client_options());
@@ -214,10 +220,7 @@ asio::awaitable<void> bounded_connections_case(std::shared_ptr<scripted_server> 
 TEST_CASE(
     "keep-alive: sequential requests share one connection, K concurrent ones open K, kept for the next K") {
     asio::io_context io;
-    auto server = scripted_server::start(io, [](const recorded& request) {
-        if (request.target == "/v2/") return ok("quick");
-        return reply{response_text(200, "slow"), false, 100ms};
-    });
+    auto server = scripted_server::start(io, quick_ping_else_slow);
     run(io, bounded_connections_case(server));
     CHECK(server->connections == 40);
     CHECK(server->requests.size() == 85);
@@ -1030,12 +1033,7 @@ asio::awaitable<void> resumption_case(std::shared_ptr<scripted_server> server) {
 
 TEST_CASE("TLS: new connections to a host resume the session of the first one (one full handshake)") {
     asio::io_context io;
-    auto server = scripted_server::start(io,
-                                         [](const recorded& request) {
-                                             if (request.target == "/v2/") return ok("quick");
-                                             return reply{response_text(200, "slow"), false, 100ms};
-                                         },
-                                         {.tls = test_pki::get().server_context()});
+    auto server = scripted_server::start(io, quick_ping_else_slow, {.tls = test_pki::get().server_context()});
     run(io, resumption_case(server));
     CHECK(server->connections == 3);
 }
@@ -1112,9 +1110,7 @@ asio::awaitable<void> warm_case(std::shared_ptr<scripted_server> server) {
 TEST_CASE(
     "warm: connections opened ahead serve the requests that follow, and no more than asked are opened") {
     asio::io_context io;
-    auto server = scripted_server::start(io, [](const recorded&) {
-        return reply{response_text(200, "slow"), false, 100ms};
-    });
+    auto server = scripted_server::start(io, quick_ping_else_slow);
     run(io, warm_case(server));
     CHECK(server->connections == 3);
     CHECK(server->requests.size() == 3);
@@ -1140,9 +1136,7 @@ asio::awaitable<void> warm_then_burst_case(std::shared_ptr<scripted_server> serv
 
 TEST_CASE("warm: requests that start while connections are being opened ahead wait for them") {
     asio::io_context io;
-    auto server = scripted_server::start(io, [](const recorded&) {
-        return reply{response_text(200, "slow"), false, 100ms};
-    });
+    auto server = scripted_server::start(io, quick_ping_else_slow);
     run(io, warm_then_burst_case(server));
     CHECK(server->connections == 4);
 }
@@ -1168,12 +1162,7 @@ asio::awaitable<void> warm_tls_case(std::shared_ptr<scripted_server> server) {
 
 TEST_CASE("warm: TLS connections opened ahead resume the session and are used despite unread tickets") {
     asio::io_context io;
-    auto server = scripted_server::start(io,
-                                         [](const recorded& request) {
-                                             if (request.target == "/v2/") return ok("quick");
-                                             return reply{response_text(200, "slow"), false, 100ms};
-                                         },
-                                         {.tls = test_pki::get().server_context()});
+    auto server = scripted_server::start(io, quick_ping_else_slow, {.tls = test_pki::get().server_context()});
     run(io, warm_tls_case(server));
     CHECK(server->connections == 3);
 }
