@@ -104,7 +104,7 @@ std::string command_walk(const cli_command& root, std::string_view indent) {
         for (const auto& sub : command.subcommands) {
             std::string patterns = sh_quote(command_line(command) + "|" + sub.path.back());
             for (const auto& alias : sub.aliases)
-                patterns += "|" + sh_quote(command_line(command) + "|" + alias);
+                patterns.append("|").append(sh_quote(command_line(command) + "|" + alias));
             out += fmt::format("{}{}) command={} ;;\n", indent, patterns, sh_quote(command_line(sub)));
         }
         const auto takes_next = case_patterns(command, [](const cli_option& o) { return o.value_required; });
