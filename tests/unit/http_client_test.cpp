@@ -1167,6 +1167,39 @@ TEST_CASE("warm: TLS connections opened ahead resume the session and are used de
     CHECK(server->connections == 3);
 }
 
+asio::awaitable<void> preconnect_case(std::shared_ptr<scripted_server> server) {
+    const auto executor = co_await asio::this_coro::executor;
+    lh::client client(executor, tls_options(true, (test_pki::get().dir() / "certs").string()));
+    const std::string url = server->url("/v2/");
+    client.preconnect(url, 2, "registry.example");
+    client.preconnect(url, 2, "registry.example"); // those being dialled count: no more
+    asio::steady_timer timer(executor);
+    for (int i = 0; i < 400 && client.stats().connections_opened < 2; ++i) {
+        timer.expires_after(5ms);
+        co_await timer.async_wait(use_tuple);
+    }
+    CHECK(client.stats("registry.example").connections_opened == 2);
+    CHECK(client.stats().tls_handshakes == 0); // TCP only: the scheme is the next request's
+    // The first request does its TLS handshake on one of them, the connections warmed after it on the other
+    // (resuming its session) and on a new one.
+    auto first = co_await client.send(get(url));
+    REQUIRE_MESSAGE(first.has_value(), first.error().message);
+    client.warm(url, 3);
+    timer.expires_after(100ms);
+    co_await timer.async_wait(use_tuple);
+    co_await three_slow_requests(client, server->url("/v2/repo/tags/list"));
+    CHECK(client.stats().connections_opened == 3);
+    CHECK(client.stats().tls_handshakes == 1);
+    CHECK(client.stats().tls_resumed == 2);
+}
+
+TEST_CASE("preconnect: TCP connections opened ahead are taken by the next connections, TLS or not") {
+    asio::io_context io;
+    auto server = scripted_server::start(io, quick_ping_else_slow, {.tls = test_pki::get().server_context()});
+    run(io, preconnect_case(server));
+    CHECK(server->connections == 3);
+}
+
 TEST_CASE("TLS: a session is resumed only with the host and the TLS settings it was made with") {
     asio::io_context io;
     auto server = scripted_server::start(io,

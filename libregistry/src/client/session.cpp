@@ -385,12 +385,19 @@ asio::awaitable<result<std::string>> registry_session::authorization(std::string
 asio::awaitable<void> registry_session::prepare(std::vector<std::string> repositories, bool push) {
     constexpr std::size_t max_scopes = 10;
     constexpr std::size_t max_scope_bytes = 2000;
-    if (auto p = co_await ensure_pinged(); !p) co_return;
     std::sort(repositories.begin(), repositories.end());
     repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
-    // A request per repository is about to start: connections for them open meanwhile (with the ping's TLS
-    // session to resume), while tokens are fetched and tags listed.
-    client_.warm(base_ + "/v2/", std::min(repositories.size(), options_.warm_connections), options_.registry);
+    const std::size_t ahead = std::min(repositories.size(), options_.warm_connections);
+    // A request per repository is about to start. Their TCP connections open while the ping finds out the
+    // scheme (when the port does not depend on it), and once it has answered they are completed (a TLS
+    // handshake resuming the ping's session) or opened, while tokens are fetched and tags listed.
+    const auto colon = api_host_.rfind(':');
+    const auto bracket = api_host_.rfind(']'); // [v6]:port
+    const bool port_given = colon != std::string::npos && (bracket == std::string::npos || colon > bracket);
+    if (!pinged_ && ahead > 1 && (port_given || !plain_http_allowed())) // the ping's connection is one
+        client_.preconnect("https://" + api_host_ + "/v2/", ahead - 1, options_.registry);
+    if (auto p = co_await ensure_pinged(); !p) co_return;
+    client_.warm(base_ + "/v2/", ahead, options_.registry);
     const auto* bearer = find_challenge("bearer");
     if (!bearer) co_return;
     const challenge current = *bearer; // a 401 meanwhile may replace challenges_

@@ -259,6 +259,23 @@ struct pool_state {
     std::unordered_set<asio::steady_timer*> pauses;       ///< client::pause calls in progress
     std::optional<std::chrono::milliseconds> after_abort; ///< the timeouts client::abort imposed
     std::unordered_map<std::string, std::size_t> warming; ///< connections client::warm is opening, by key
+    /// TCP connections client::preconnect opened, by host:port, not yet taken by a connect() (no TLS yet).
+    std::unordered_map<std::string, std::deque<std::unique_ptr<connection>>> raw;
+    std::unordered_map<std::string, std::size_t> dialling; ///< client::preconnect's, by host:port
+
+    /// A connection client::preconnect opened to `host_port` that the server has not closed, if any.
+    std::unique_ptr<connection> take_raw(const std::string& host_port) {
+        auto it = raw.find(host_port);
+        if (it == raw.end()) return nullptr;
+        std::unique_ptr<connection> out;
+        while (!out && !it->second.empty()) {
+            out = std::move(it->second.front());
+            it->second.pop_front();
+            if (out->closed_while_idle()) out.reset();
+        }
+        if (it->second.empty()) raw.erase(it);
+        return out;
+    }
 
     /// A request waiting for a connection client::warm is opening (`handed` wakes it: with the connection,
     /// or empty when opening failed and the request is to connect itself).
@@ -564,6 +581,16 @@ struct client::impl {
         return r;
     }
 
+    /// A TCP connection to host:port (`via_proxy`: a proxy's), counted under `tally`; failures say `what`
+    /// failed and name `dialled`.
+    asio::awaitable<result<std::unique_ptr<connection>>> dial(std::string host, std::uint16_t port,
+                                                              std::string tally, std::string what,
+                                                              bool via_proxy, std::string dialled);
+
+    /// One connection of client::preconnect: dialled, then kept for the next connect() to its host.
+    static asio::awaitable<void> preconnect_one(std::shared_ptr<impl> self, std::string host,
+                                                std::uint16_t port, std::string tally);
+
     /// One connection of client::warm: opened, then idle in the pool (or, failing, only described).
     static asio::awaitable<void> warm_one(std::shared_ptr<impl> self, endpoint ep, route r,
                                           std::string tally);
@@ -844,33 +871,15 @@ asio::awaitable<result<std::unique_ptr<connection>>> client::impl::connect(endpo
         dial_host = via->host;
         dial_port = via->port;
     }
-    const errc dial_failure = via ? errc::proxy_error : errc::connection_failed;
     const std::string dialled = via ? "proxy " + redact_url(proxy) : ep.host_port();
 
-    tcp::resolver resolver(executor);
-    auto [resolve_ec, endpoints] =
-        co_await resolver.async_resolve(dial_host, std::to_string(dial_port), use_tuple);
-    if (resolve_ec)
-        co_return make_error(dial_failure, what + " failed: cannot resolve " +
-                                               (via ? "proxy host " : "host ") + dial_host + ": " +
-                                               describe(resolve_ec));
-
-    // The connection exists (and abort() can close it) from before the dial on.
-    auto conn = std::make_unique<connection>(std::make_unique<beast::tcp_stream>(executor), pool->open);
-    conn->arm(connect_timeout());
-    auto [connect_ec, peer] = co_await conn->tcp().async_connect(endpoints, use_tuple);
-    if (connect_ec) {
-        if (is_timeout(connect_ec))
-            co_return make_error(errc::timeout, what + " failed: connecting to " + dialled +
-                                                    " timed out after " +
-                                                    std::to_string(connect_timeout().count()) + " ms");
-        co_return make_error(dial_failure,
-                             what + " failed: " + (via ? "cannot connect to " + dialled + ": " : "") +
-                                 describe(connect_ec));
+    // A TCP connection client::preconnect opened to the host (never one through a proxy) saves the dial.
+    auto conn = via ? nullptr : pool->take_raw(ep.host_port());
+    if (!conn) {
+        auto dialled_conn = co_await dial(dial_host, dial_port, tally, what, via.has_value(), dialled);
+        if (!dialled_conn) co_return dialled_conn.error();
+        conn = std::move(*dialled_conn);
     }
-    pool->count(tally, &statistics::connections_opened);
-    error_code ignored;
-    conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
 
     if (via && !ep.tls) {
         conn->absolute_form = true;
@@ -942,6 +951,52 @@ asio::awaitable<result<void>> client::impl::tunnel(connection* conn, endpoint ep
         co_return make_error(errc::proxy_error,
                              failed + " sent data before the tunnel to " + ep.host_port() + " was open");
     co_return result<void>{};
+}
+
+asio::awaitable<result<std::unique_ptr<connection>>> client::impl::dial(std::string host, std::uint16_t port,
+                                                                        std::string tally, std::string what,
+                                                                        bool via_proxy, std::string dialled) {
+    const errc dial_failure = via_proxy ? errc::proxy_error : errc::connection_failed;
+    tcp::resolver resolver(executor);
+    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), use_tuple);
+    if (resolve_ec)
+        co_return make_error(dial_failure, what + " failed: cannot resolve " +
+                                               (via_proxy ? "proxy host " : "host ") + host + ": " +
+                                               describe(resolve_ec));
+    // The connection exists (and abort() can close it) from before the dial on.
+    auto conn = std::make_unique<connection>(std::make_unique<beast::tcp_stream>(executor), pool->open);
+    conn->arm(connect_timeout());
+    auto [connect_ec, peer] = co_await conn->tcp().async_connect(endpoints, use_tuple);
+    if (connect_ec) {
+        if (is_timeout(connect_ec))
+            co_return make_error(errc::timeout, what + " failed: connecting to " + dialled +
+                                                    " timed out after " +
+                                                    std::to_string(connect_timeout().count()) + " ms");
+        co_return make_error(dial_failure,
+                             what + " failed: " + (via_proxy ? "cannot connect to " + dialled + ": " : "") +
+                                 describe(connect_ec));
+    }
+    pool->count(tally, &statistics::connections_opened);
+    error_code ignored;
+    conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
+    co_return conn;
+}
+
+asio::awaitable<void> client::impl::preconnect_one(std::shared_ptr<impl> self, std::string host,
+                                                   std::uint16_t port, std::string tally) {
+    const std::uint64_t generation = self->pool->aborts;
+    const std::string host_port =
+        (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    auto made = co_await self->dial(host, port, tally, "connect " + host_port, false, host_port);
+    auto& pool = *self->pool;
+    if (auto it = pool.dialling.find(host_port); it != pool.dialling.end() && --it->second == 0)
+        pool.dialling.erase(it);
+    if (self->options.debug)
+        self->options.debug(scrub_secrets("> connect " + host_port + " (ahead of the ping)\n< " +
+                                          (made ? std::string("open") : made.error().message)));
+    if (!made || pool.aborts != generation) co_return;
+    (*made)->park();
+    pool.raw[host_port].push_back(std::move(*made));
 }
 
 asio::awaitable<void> client::impl::warm_one(std::shared_ptr<impl> self, endpoint ep, route r,
@@ -1026,11 +1081,32 @@ void client::warm(const std::string& url, std::size_t count, const std::string& 
     }
 }
 
+void client::preconnect(const std::string& url, std::size_t count, const std::string& tally) {
+    auto ep = parse_endpoint(url);
+    if (!ep || impl_->pool->max_idle == 0) return;
+    // Through a proxy the connection goes to the proxy, and how depends on the scheme: not ahead of it.
+    if (!impl_->options.proxy.proxy_for("https", ep->host, ep->port).empty() ||
+        !impl_->options.proxy.proxy_for("http", ep->host, ep->port).empty())
+        return;
+    auto& pool = *impl_->pool;
+    const std::string host_port = ep->host_port();
+    auto have = pool.dialling[host_port];
+    if (auto it = pool.raw.find(host_port); it != pool.raw.end()) have += it->second.size();
+    for (std::size_t n = have; n < count; ++n) {
+        ++pool.dialling[host_port];
+        asio::co_spawn(impl_->executor,
+                       impl::preconnect_one(impl_, ep->host, ep->port, tally.empty() ? host_port : tally),
+                       asio::detached);
+    }
+    if (pool.dialling[host_port] == 0) pool.dialling.erase(host_port);
+}
+
 void client::abort(std::chrono::milliseconds timeout) {
     auto& pool = *impl_->pool;
     ++pool.aborts;
     pool.after_abort = timeout;
     pool.idle.clear();
+    pool.raw.clear();
     // A copy: closing only queues the failures of what is in progress, but let nothing change the set
     // under the loop.
     const std::vector<connection*> open(pool.open->begin(), pool.open->end());

@@ -159,6 +159,14 @@ public:
     /// when the pool keeps no idle connections.
     void warm(const std::string& url, std::size_t count, const std::string& tally = {});
 
+    /// Opens TCP connections to `url`'s host and port in the background, up to `count` not yet taken, for
+    /// the next connections to that host whatever their scheme (one that speaks TLS does its handshake on
+    /// it then): a registry whose scheme a ping is still finding out, and whose TLS session that ping brings,
+    /// can have the TCP round trip of its next connections done meanwhile. Counted under `tally` as opened
+    /// connections. Nothing is opened for a host reached through a proxy, or when the pool keeps no idle
+    /// connections.
+    void preconnect(const std::string& url, std::size_t count, const std::string& tally = {});
+
     /// Closes every connection, idle or in use, at once: each request or response body in progress fails
     /// with errc::cancelled (not retryable). Later requests are still sent, with connect and idle timeouts
     /// cut to `timeout`, so that a caller winding down can still clean up (delete abandoned upload sessions)
