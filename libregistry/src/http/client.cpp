@@ -277,7 +277,7 @@ struct pool_state {
         return out;
     }
 
-    /// A request waiting for a connection client::warm is opening (`handed` wakes it: with the connection,
+    /// A request waiting for a connection client::warm is opening (hand_over wakes it: with the connection,
     /// or empty when opening failed and the request is to connect itself).
     struct waiter {
         asio::steady_timer wake;
@@ -302,9 +302,15 @@ struct pool_state {
         waiter* w = it->second.front();
         it->second.pop_front();
         if (it->second.empty()) waiting.erase(it);
+        if (conn) conn->tickets_until = {}; // used at once: its first answer reads the tickets
         w->conn = std::move(conn);
         w->wake.cancel();
         return true;
+    }
+
+    /// One of the connections `counts` (warming, dialling) has for `key` is done opening.
+    static void opened(std::unordered_map<std::string, std::size_t>& counts, const std::string& key) {
+        if (auto it = counts.find(key); it != counts.end() && --it->second == 0) counts.erase(it);
     }
 
     void forget(const std::string& key, waiter* w) {
@@ -589,7 +595,7 @@ struct client::impl {
 
     /// One connection of client::preconnect: dialled, then kept for the next connect() to its host.
     static asio::awaitable<void> preconnect_one(std::shared_ptr<impl> self, std::string host,
-                                                std::uint16_t port, std::string tally);
+                                                std::uint16_t port, std::string host_port, std::string tally);
 
     /// One connection of client::warm: opened, then idle in the pool (or, failing, only described).
     static asio::awaitable<void> warm_one(std::shared_ptr<impl> self, endpoint ep, route r,
@@ -704,7 +710,6 @@ asio::awaitable<result<std::unique_ptr<stream_impl>>> client::impl::exchange(con
             pool->forget(key, &w);
             if (pool->aborts != generation) co_return cancelled(what);
             conn = std::move(w.conn);
-            if (conn) conn->tickets_until = {};
         }
         const bool reused = conn != nullptr;
         if (!conn) {
@@ -983,17 +988,16 @@ asio::awaitable<result<std::unique_ptr<connection>>> client::impl::dial(std::str
 }
 
 asio::awaitable<void> client::impl::preconnect_one(std::shared_ptr<impl> self, std::string host,
-                                                   std::uint16_t port, std::string tally) {
+                                                   std::uint16_t port, std::string host_port,
+                                                   std::string tally) {
     const std::uint64_t generation = self->pool->aborts;
-    const std::string host_port =
-        (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-    auto made = co_await self->dial(host, port, tally, "connect " + host_port, false, host_port);
+    const std::string what = "connect " + host_port + " (ahead of the ping)";
+    auto made = co_await self->dial(host, port, tally, what, false, host_port);
     auto& pool = *self->pool;
-    if (auto it = pool.dialling.find(host_port); it != pool.dialling.end() && --it->second == 0)
-        pool.dialling.erase(it);
+    pool_state::opened(pool.dialling, host_port);
     if (self->options.debug)
-        self->options.debug(scrub_secrets("> connect " + host_port + " (ahead of the ping)\n< " +
-                                          (made ? std::string("open") : made.error().message)));
+        self->options.debug(
+            scrub_secrets("> " + what + "\n< " + (made ? "open" : "failed: " + made.error().message)));
     if (!made || pool.aborts != generation) co_return;
     (*made)->park();
     pool.raw[host_port].push_back(std::move(*made));
@@ -1005,8 +1009,7 @@ asio::awaitable<void> client::impl::warm_one(std::shared_ptr<impl> self, endpoin
     const std::string what = "connect " + redact_url(ep.origin()) + " (ahead of requests)";
     auto made = co_await self->connect(ep, r.proxy, r.settings, what, r.key, tally);
     auto& pool = *self->pool;
-    if (auto it = pool.warming.find(r.key); it != pool.warming.end() && --it->second == 0)
-        pool.warming.erase(it);
+    pool_state::opened(pool.warming, r.key);
     if (self->options.debug)
         self->options.debug(
             scrub_secrets("> " + what + "\n< " + (made ? "open" : "failed: " + made.error().message)));
@@ -1090,15 +1093,16 @@ void client::preconnect(const std::string& url, std::size_t count, const std::st
         return;
     auto& pool = *impl_->pool;
     const std::string host_port = ep->host_port();
-    auto have = pool.dialling[host_port];
+    std::size_t have = 0;
+    if (auto it = pool.dialling.find(host_port); it != pool.dialling.end()) have += it->second;
     if (auto it = pool.raw.find(host_port); it != pool.raw.end()) have += it->second.size();
     for (std::size_t n = have; n < count; ++n) {
         ++pool.dialling[host_port];
-        asio::co_spawn(impl_->executor,
-                       impl::preconnect_one(impl_, ep->host, ep->port, tally.empty() ? host_port : tally),
-                       asio::detached);
+        asio::co_spawn(
+            impl_->executor,
+            impl::preconnect_one(impl_, ep->host, ep->port, host_port, tally.empty() ? host_port : tally),
+            asio::detached);
     }
-    if (pool.dialling[host_port] == 0) pool.dialling.erase(host_port);
 }
 
 void client::abort(std::chrono::milliseconds timeout) {
